@@ -1,0 +1,125 @@
+#include "services/common/server.h"
+
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <utility>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+#include "services/common/logging.h"
+#include "spdlog/spdlog.h"
+
+ABSL_FLAG(std::string, host, "127.0.0.1",
+          "Address to listen on (0.0.0.0 or [::] for every interface, e.g. in a container).");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(3),
+          "On SIGTERM/SIGINT, how long in-flight calls may finish before they are cancelled.");
+ABSL_FLAG(std::string, log_format, "text", "Log format: text (terminal) or json (one per line).");
+ABSL_FLAG(std::string, log_level, "info", "Log level: trace, debug, info, warn, error or off.");
+
+namespace voxflow {
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(
+    const ServerOptions& options, const std::vector<grpc::Service*>& services) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  grpc::ServerBuilder builder;
+  int port = 0;
+  const std::string address = absl::StrCat(options.host, ":", options.port);
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
+  }
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  health->SetServingStatus(true);
+  for (const std::string& name : options.health_services) health->SetServingStatus(name, true);
+  return std::unique_ptr<Server>(new Server(options, std::move(server), port));
+}
+
+Server::Server(ServerOptions options, std::unique_ptr<grpc::Server> server, int port)
+    : options_(std::move(options)), server_(std::move(server)), port_(port) {}
+
+Server::~Server() { Shutdown(); }
+
+std::string Server::address() const { return absl::StrCat(options_.host, ":", port_); }
+
+void Server::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  // Load balancers and Kubernetes probes watching health stop routing here first.
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.drain_timeout));
+  server_->Wait();
+}
+
+void BlockTerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int WaitForTerminationSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int signal = 0;
+  while (sigwait(&set, &signal) != 0) {
+  }
+  return signal;
+}
+
+ServerOptions ServerOptionsFromFlags(std::string name, int port) {
+  ServerOptions options;
+  options.name = std::move(name);
+  options.host = absl::GetFlag(FLAGS_host);
+  options.port = port;
+  options.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
+  return options;
+}
+
+int RunServerUntilSignal(const ServerOptions& options,
+                         const std::vector<grpc::Service*>& services) {
+  LogFormat format;
+  if (absl::Status status = ParseLogFormat(absl::GetFlag(FLAGS_log_format), &format);
+      !status.ok()) {
+    std::fprintf(stderr, "%s: --log_format: %s\n", options.name.c_str(),
+                 std::string(status.message()).c_str());
+    return 2;
+  }
+  if (absl::Status status = InitLogging(options.name, format, absl::GetFlag(FLAGS_log_level));
+      !status.ok()) {
+    std::fprintf(stderr, "%s: --log_level: %s\n", options.name.c_str(),
+                 std::string(status.message()).c_str());
+    return 2;
+  }
+
+  absl::StatusOr<std::unique_ptr<Server>> server = Server::Start(options, services);
+  if (!server.ok()) {
+    spdlog::error("{}", server.status().message());
+    return 1;
+  }
+  spdlog::info("listening on {}", (*server)->address());
+  // Scripts and tests read the chosen port from this line.
+  std::printf("%s listening on %s\n", options.name.c_str(), (*server)->address().c_str());
+  std::fflush(stdout);
+
+  const int signal = WaitForTerminationSignal();
+  spdlog::info("received {}, draining for up to {}", strsignal(signal),
+               absl::FormatDuration(options.drain_timeout));
+  (*server)->Shutdown();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace voxflow

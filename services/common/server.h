@@ -1,0 +1,72 @@
+// Shared server plumbing: a gRPC server with health checking and reflection, started from the
+// common flags, and a graceful shutdown on SIGTERM/SIGINT.
+#ifndef VOXFLOW_SERVICES_COMMON_SERVER_H_
+#define VOXFLOW_SERVICES_COMMON_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/server.h"
+#include "grpcpp/impl/service_type.h"
+
+namespace voxflow {
+
+struct ServerOptions {
+  std::string name;  // For logs, e.g. "stt".
+  std::string host = "127.0.0.1";
+  int port = 0;  // 0 picks a free port; Server::port() tells which.
+  // How long in-flight calls may run after a shutdown begins before they are cancelled.
+  absl::Duration drain_timeout = absl::Seconds(3);
+  // Fully-qualified service names whose health status is reported besides the server's ("").
+  std::vector<std::string> health_services;
+};
+
+class Server {
+ public:
+  // Builds and starts the server with `services` (not owned; they must outlive the server).
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options,
+                                                       const std::vector<grpc::Service*>& services);
+
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  int port() const { return port_; }
+  std::string address() const;
+
+  // Graceful shutdown: health flips to NOT_SERVING, new calls are refused, in-flight calls get
+  // `drain_timeout` to finish and are cancelled after it. Returns when the server has stopped.
+  void Shutdown();
+
+ private:
+  Server(ServerOptions options, std::unique_ptr<grpc::Server> server, int port);
+
+  ServerOptions options_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_;
+  bool shut_down_ = false;
+};
+
+// Blocks SIGTERM and SIGINT in the calling thread and every thread it starts afterwards, so that
+// WaitForTerminationSignal() receives them. Call first thing in main().
+void BlockTerminationSignals();
+
+// Waits for SIGTERM or SIGINT (blocked beforehand) and returns the signal number.
+int WaitForTerminationSignal();
+
+// Flags shared by every Voxflow server (defined in server.cc): --host, --drain_timeout,
+// --log_format, --log_level. Fills the common fields of ServerOptions from them.
+ServerOptions ServerOptionsFromFlags(std::string name, int port);
+
+// The whole life of a server binary after flag parsing: logging from flags, start, print
+// "<name> listening on HOST:PORT" on stdout, wait for SIGTERM/SIGINT, drain, stop. Returns the
+// process exit code (0 after a clean shutdown).
+int RunServerUntilSignal(const ServerOptions& options,
+                         const std::vector<grpc::Service*>& services);
+
+}  // namespace voxflow
+
+#endif  // VOXFLOW_SERVICES_COMMON_SERVER_H_
