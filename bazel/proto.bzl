@@ -48,6 +48,9 @@ def cc_grpc_proto_library(name, src, deps = [], grpc = True, visibility = None, 
         srcs = [o for o in outs if o.endswith(".cc")],
         hdrs = [o for o in outs if o.endswith(".h")],
         strip_include_prefix = "/" + _IMPORT_ROOT,
+        # Register every linked file's descriptors, even if no code references them yet, so
+        # server reflection can serve them.
+        alwayslink = True,
         deps = deps + ["@system//:protobuf"] + (["@system//:grpc"] if grpc else []),
         visibility = visibility,
         testonly = testonly,

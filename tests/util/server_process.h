@@ -1,0 +1,55 @@
+// Runs a Voxflow server binary as a real child process for integration tests: starts it on a free
+// loopback port, learns the port from its "listening on HOST:PORT" line, signals it, and waits for
+// its exit with deadlines (never bare sleeps).
+#ifndef VOXFLOW_TESTS_UTIL_SERVER_PROCESS_H_
+#define VOXFLOW_TESTS_UTIL_SERVER_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace voxflow::testing {
+
+class ServerProcess {
+ public:
+  // Starts `binary` with `--host=127.0.0.1 --port=0` plus `args`, and waits up to `startup` for it
+  // to print its address. The child's stderr goes to the test log.
+  static absl::StatusOr<std::unique_ptr<ServerProcess>> Start(
+      const std::string& binary, const std::vector<std::string>& args,
+      absl::Duration startup = absl::Seconds(60));
+
+  // Kills the child (SIGKILL) if it is still running.
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  int port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  pid_t pid() const { return pid_; }
+
+  // Sends `signal` to the child.
+  void Signal(int signal);
+
+  // Waits up to `timeout` for the child to exit. Returns its exit code, or 128+N if killed by
+  // signal N; DEADLINE_EXCEEDED if it is still running.
+  absl::StatusOr<int> WaitForExit(absl::Duration timeout);
+
+ private:
+  ServerProcess(pid_t pid, int pidfd, int stdout_fd) : pid_(pid), pidfd_(pidfd), stdout_fd_(stdout_fd) {}
+
+  pid_t pid_;
+  int pidfd_;
+  int stdout_fd_;
+  int port_ = 0;
+  std::optional<int> exit_code_;
+};
+
+}  // namespace voxflow::testing
+
+#endif  // VOXFLOW_TESTS_UTIL_SERVER_PROCESS_H_
