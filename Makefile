@@ -1,0 +1,29 @@
+# Voxflow's two commands: `make demo` (the main job) and `make test` (every test, then one line
+# "N passed, N failed"). Both install what they need first (scripts/bootstrap, as root).
+.PHONY: demo test build bootstrap asan tsan ubsan format clean
+
+demo: bootstrap
+	scripts/demo
+
+test: bootstrap
+	scripts/run_tests
+
+build: bootstrap
+	bazel build //...
+
+# Sanitizer runs of the whole suite.
+asan: bootstrap
+	scripts/run_tests --config=asan
+tsan: bootstrap
+	scripts/run_tests --config=tsan
+ubsan: bootstrap
+	scripts/run_tests --config=ubsan
+
+bootstrap:
+	scripts/bootstrap
+
+format:
+	find services tools tests mocks bench -name '*.cc' -o -name '*.h' | xargs -r clang-format -i
+
+clean:
+	bazel clean

@@ -1,0 +1,21 @@
+// Default sanitizer settings, compiled into every Voxflow binary and test (the functions are only
+// called by a sanitizer runtime, so they cost nothing in normal builds).
+
+extern "C" {
+
+// Debian's gRPC and Abseil are not built with TSan: their internal synchronisation (absl::Mutex
+// included) is invisible to TSan, so races between their own threads are false reports. Reports
+// whose stacks are only in our code are still fatal; our concurrent code uses std::mutex, which
+// TSan sees through its pthread interceptors.
+const char* __tsan_default_suppressions() {
+  return "race:libgrpc.so\n"
+         "race:libgpr.so\n"
+         "race:libgrpc++.so\n"
+         "race:libabsl_\n"
+         "deadlock:libgrpc.so\n"
+         "deadlock:libabsl_\n"
+         // File-descriptor "races" on gRPC's own epoll set (created and waited on by its threads).
+         "called_from_lib:libgrpc.so\n";
+}
+
+}  // extern "C"

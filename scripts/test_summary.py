@@ -1,0 +1,59 @@
+#!/usr/bin/python3
+"""Prints one line 'N passed, N failed' from the test results of a `bazel test` run.
+
+Counts test cases in each target's gtest XML under bazel-testlogs. A target that Bazel reports as
+failed (build failure, crash, sanitizer report at exit, timeout) but whose XML shows no failing
+case counts as one failure, so the line never hides a red run.
+
+Usage: test_summary.py BAZEL_TEST_LOG TARGET...
+"""
+import os
+import re
+import sys
+import xml.etree.ElementTree as ET
+
+BAD_STATUS = re.compile(r"^(//\S+)\s+(FAILED|TIMEOUT|NO STATUS|FAILED TO BUILD|INCOMPLETE|FLAKY)\b")
+
+
+def count_cases(xml_path):
+    passed = failed = 0
+    root = ET.parse(xml_path).getroot()
+    for case in root.iter("testcase"):
+        if case.get("status") == "notrun" or case.get("result") == "skipped":
+            continue
+        if case.find("failure") is not None or case.find("error") is not None:
+            failed += 1
+        else:
+            passed += 1
+    return passed, failed
+
+
+def main():
+    log_path, targets = sys.argv[1], sys.argv[2:]
+    bad = set()
+    with open(log_path, errors="replace") as log:
+        for line in log:
+            m = BAD_STATUS.match(line)
+            if m:
+                bad.add(m.group(1))
+    passed = failed = 0
+    for target in targets:
+        package, _, name = target[2:].partition(":")
+        xml_path = os.path.join("bazel-testlogs", package, name, "test.xml")
+        p = f = 0
+        if os.path.exists(xml_path):
+            try:
+                p, f = count_cases(xml_path)
+            except ET.ParseError:
+                f = 1
+        elif target not in bad:
+            continue  # Not run (e.g. filtered out by tags).
+        if target in bad and f == 0:
+            f = 1
+        passed += p
+        failed += f
+    print(f"{passed} passed, {failed} failed")
+
+
+if __name__ == "__main__":
+    main()
