@@ -4,4 +4,6 @@ VOXFLOW_COPTS = [
     "-Wall",
     "-Wextra",
     "-Werror",
+    # Options structs are filled with designated initializers that rely on member defaults.
+    "-Wno-missing-field-initializers",
 ]

@@ -1,0 +1,22 @@
+// Reading and writing single samples of any sample-framed AudioFormat as floats in [-1, 1], for
+// the few places that must touch sample values (fades, crossfades, mixing). G.711 included.
+#ifndef VOXFLOW_SERVICES_COMMON_SAMPLE_FORMAT_H_
+#define VOXFLOW_SERVICES_COMMON_SAMPLE_FORMAT_H_
+
+#include "voxflow/v1/audio.pb.h"
+
+namespace voxflow {
+
+// `data` points at one sample of `format` (PCM16/24/32, FLOAT32, MULAW, ALAW; little-endian).
+float DecodeSample(v1::AudioFormat format, const char* data);
+
+// Writes `value` (clamped to [-1, 1]) as one sample of `format` at `data`.
+void EncodeSample(v1::AudioFormat format, float value, char* data);
+
+// The encoding of digital silence (0.0) in `format`: 0 for PCM and float, 0xFF for mu-law, 0xD5
+// for A-law.
+char SilenceByte(v1::AudioFormat format);
+
+}  // namespace voxflow
+
+#endif  // VOXFLOW_SERVICES_COMMON_SAMPLE_FORMAT_H_
