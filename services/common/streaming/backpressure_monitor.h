@@ -29,6 +29,13 @@ class BackpressureMonitor {
   // {fill_percentage, queue_size} to `events` (if given).
   Change Update(size_t size, size_t max_size, absl::Time now, PendingEvents* events = nullptr);
 
+  // Whether Update(size, max_size, ...) would change the state: lets hot paths skip reading the
+  // clock when nothing can happen.
+  bool WouldChange(size_t size, size_t max_size) const {
+    const double fill = max_size == 0 ? 1.0 : static_cast<double>(size) / max_size;
+    return throttled_ ? fill <= options_.low_water : fill >= options_.high_water;
+  }
+
   bool throttled() const { return throttled_; }
   int throttle_count() const { return throttle_count_; }
   // Time spent throttled, including the current window if one is open at `now`.

@@ -97,7 +97,7 @@ class ChunkQueue {
       }
       if (!closed_ && (options_.drop_on_overflow || items_.size() < options_.max_size)) {
         AddLocked(std::move(item), events);
-        notify = std::exchange(on_readable_, nullptr);
+        if (on_readable_) notify = std::exchange(on_readable_, nullptr);
         added = true;
       }
     }
@@ -117,7 +117,7 @@ class ChunkQueue {
         return false;
       }
       AddLocked(std::move(item), events);
-      notify = std::exchange(on_readable_, nullptr);
+      if (on_readable_) notify = std::exchange(on_readable_, nullptr);
     }
     events.EmitTo(options_.emitter);
     if (notify) notify();
@@ -222,7 +222,7 @@ class ChunkQueue {
     items_.push_back(std::move(item));
     ++stats_.total_items;
     stats_.max_queue_size = std::max(stats_.max_queue_size, items_.size());
-    monitor_.Update(items_.size(), options_.max_size, absl::Now(), &events);
+    UpdateMonitorLocked(events);
     not_empty_.notify_one();
   }
 
@@ -231,13 +231,22 @@ class ChunkQueue {
     std::optional<T> item(std::move(items_.front()));
     items_.pop_front();
     PendingEvents events;
-    monitor_.Update(items_.size(), options_.max_size, absl::Now(), &events);
-    std::function<void()> notify = std::exchange(on_writable_, nullptr);
-    lock.unlock();
+    UpdateMonitorLocked(events);
+    std::function<void()> notify;
+    if (on_writable_) notify = std::exchange(on_writable_, nullptr);
+    // Signalled under the lock: notifying after unlocking let this consumer re-take the lock
+    // before the woken producer on 2 cores, a convoy that cost 6x with 4 producers (queue_bench).
     not_full_.notify_one();
+    lock.unlock();
     events.EmitTo(options_.emitter);
     if (notify) notify();
     return item;
+  }
+
+  void UpdateMonitorLocked(PendingEvents& events) {
+    if (monitor_.WouldChange(items_.size(), options_.max_size)) {
+      monitor_.Update(items_.size(), options_.max_size, absl::Now(), &events);
+    }
   }
 
   ChunkQueueStats StatsLocked() const {

@@ -138,9 +138,9 @@ void JitterBuffer::UpdateDelayEstimate(int64_t media_ms, absl::Time arrival) {
   const size_t at = static_cast<size_t>(options_.delay_percentile * (delays.size() - 1));
   std::nth_element(delays.begin(), delays.begin() + at, delays.end());
   // A chunk that is `relative` ms later than the fastest still plays on time if the buffer holds
-  // that much plus the chunk being played.
+  // that much when the fastest chunks arrive; the headroom absorbs read-cadence granularity.
   const double relative = static_cast<double>(delays[at] - fastest);
-  adaptive_target_ms_ = std::clamp(relative + MsFor(nominal_frames_),
+  adaptive_target_ms_ = std::clamp(relative + options_.adaptive_headroom_ms,
                                    static_cast<double>(options_.min_delay_ms),
                                    static_cast<double>(std::min(options_.max_delay_ms,
                                                                 options_.max_duration_ms)));
@@ -303,15 +303,17 @@ PlayoutFrame JitterBuffer::ReadFrames(size_t frames) {
       cursor_set_ = true;
     }
 
-    // Time compression when the delay has grown past the target (after an underrun, a burst).
+    // Time compression when the delay has grown past the target (after an underrun, a burst):
+    // it starts above target + threshold and, once started, goes on down to the target.
     if (options_.max_compression > 0) {
       const size_t buffered = BufferedFrames();
       const size_t target = FramesFor(TargetDelayMs());
-      const size_t threshold = FramesFor(options_.compression_threshold_ms);
-      if (buffered > target + threshold) {
-        const size_t drop = std::min(buffered - target,
+      if (buffered > target + FramesFor(options_.compression_threshold_ms)) compressing_ = true;
+      if (compressing_) {
+        const size_t drop = std::min(buffered > target ? buffered - target : 0,
                                      static_cast<size_t>(frames * options_.max_compression));
         if (drop > 0 && buffered >= frames + drop + fade_frames_) Compress(drop);
+        if (BufferedFrames() <= target) compressing_ = false;
       }
     }
 
@@ -371,6 +373,7 @@ void JitterBuffer::Flush() {
   packets_.clear();
   buffered_bytes_ = 0;
   playing_ = false;
+  compressing_ = false;
   if (any_seen_) {
     next_seq_ = max_seq_seen_ + 1;  // Stragglers from before the flush are late.
     cursor_set_ = true;

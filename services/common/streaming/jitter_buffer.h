@@ -13,8 +13,8 @@
 //     lost, so the late audio still plays. The delay this adds is removed afterwards by time
 //     compression (dropping a bounded share of each read, crossfaded), like NetEq's accelerate.
 // - Adaptive mode sets the target delay to the 95th percentile of the relative arrival delay
-//   (arrival time minus media time, relative to the fastest chunk in a sliding window) plus one
-//   chunk, within [min_delay_ms, max_delay_ms] — the idea behind NetEq's delay manager.
+//   (arrival time minus media time, relative to the fastest chunk in a sliding window) plus a
+//   small headroom, within [min_delay_ms, max_delay_ms] — the idea behind NetEq's delay manager.
 // - Concealment is counted as concealed_ms, concealment_events and interruptions (a concealment of
 //   150 ms or more, NetEq's definition).
 // Thread-safe; events are emitted without the lock held.
@@ -53,9 +53,10 @@ struct JitterBufferOptions {
   int max_delay_ms = 1000;
   int adaptive_window_ms = 5000;  // Arrival history the percentile is taken over.
   double delay_percentile = 0.95;
+  double adaptive_headroom_ms = 10;  // Added to the percentile.
   // Share of each read that may be dropped to bring the delay back to the target (0 disables).
   double max_compression = 0.25;
-  // Excess delay tolerated before compressing.
+  // Excess delay tolerated before compressing starts; once started it goes on to the target.
   int compression_threshold_ms = 20;
   int fade_ms = 5;  // Length of concealment fades and crossfades.
   EventEmitter emitter;
@@ -146,6 +147,7 @@ class JitterBuffer {
   uint64_t next_seq_ = 0;       // Next chunk to play.
   bool cursor_set_ = false;     // next_seq_ is meaningful: playout started (or flushed).
   bool playing_ = false;
+  bool compressing_ = false;
   uint64_t max_seq_seen_ = 0;
   bool any_seen_ = false;
   uint64_t arrival_counter_ = 0;  // Sequence for order_by_sequence = false.
