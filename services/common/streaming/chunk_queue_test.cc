@@ -46,6 +46,15 @@ std::vector<int> Drain(ChunkQueue<int>& queue) {
   return items;
 }
 
+TEST(ChunkQueueTest, DefaultsFollowStageflow) {
+  ChunkQueueOptions options;
+  EXPECT_EQ(options.max_size, 100u);
+  EXPECT_FALSE(options.drop_on_overflow);
+  ChunkQueue<int> queue;
+  EXPECT_EQ(queue.max_size(), 100u);
+  EXPECT_DOUBLE_EQ(queue.stats().drop_rate(), 0.0) << "no division by zero";
+}
+
 TEST(ChunkQueueTest, DropModeOracle) {
   // Stageflow's own case: max 3, drop mode, put 0..4.
   EventLog log;

@@ -331,6 +331,8 @@ TEST(JitterBufferTest, CompressionBringsTheDelayBackToTarget) {
   EXPECT_LE(stats.duration_ms, 60 + 20);
   EXPECT_GE(stats.duration_ms, 60);
   EXPECT_DOUBLE_EQ(stats.compressed_ms, 105);
+  EXPECT_DOUBLE_EQ(stats.current_delay_ms, stats.duration_ms);
+  EXPECT_DOUBLE_EQ(stats.target_delay_ms, 60);
   EXPECT_DOUBLE_EQ(stats.compressed_ms + 21 * 20 + stats.duration_ms, 600);
 }
 
