@@ -5,6 +5,9 @@ the link flags and defines, so they follow whatever Debian ships; a missing modu
 with the package hint instead of a link error much later.
 """
 
+# Searched by the compiler anyway.
+_DEFAULT_INCLUDE_DIRS = ["/usr/include", "/usr/include/x86_64-linux-gnu"]
+
 def _flags(rctx, name, modules, hint):
     result = rctx.execute(["pkg-config", "--cflags", "--libs"] + modules)
     if result.return_code != 0:
@@ -26,17 +29,29 @@ def _system_libraries_impl(rctx):
         modules = [i[len("pkg:"):] for i in items if i.startswith("pkg:")]
         raw = [i for i in items if not i.startswith("pkg:")]
         tokens = raw + (_flags(rctx, name, modules, rctx.attr.hints.get(name, "")) if modules else [])
-        defines, linkopts = [], []
+        defines, linkopts, includes = [], [], []
         for t in tokens:
             if t.startswith("-D"):
                 if t[2:] not in defines:
                     defines.append(t[2:])
             elif t.startswith("-I"):
-                if t[2:] not in ["/usr/include"]:
-                    fail("system library '%s' needs include path %s: not supported" % (name, t))
+                path = t[2:]
+                if path in _DEFAULT_INCLUDE_DIRS:
+                    continue
+                # An extra include directory (e.g. /usr/include/sphinxbase): linked into this
+                # repository so that `includes` can pass it on to every dependent.
+                link = "include/%s%s" % (name, path.replace("/", "_"))
+                rctx.symlink(path, link)
+                includes.append(link)
             else:
                 linkopts.append(t)
-        out.append("cc_library(name = %r, defines = %r, linkopts = %r)" % (name, defines, linkopts))
+        out.append("cc_library(name = %r, defines = %r, linkopts = %r, includes = %r, hdrs = glob(%r))" % (
+            name,
+            defines,
+            linkopts,
+            includes,
+            [i + "/**/*.h" for i in includes],
+        ))
     rctx.file("BUILD.bazel", "\n".join(out) + "\n")
     rctx.file("WORKSPACE", "")
 
