@@ -26,8 +26,7 @@ absl::StatusOr<std::unique_ptr<AudioConverter>> AudioConverter::Create(
     const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
     // High quality; voice needs no more, and it keeps the delay to a few ms.
     const soxr_quality_spec_t quality = soxr_quality_spec(SOXR_HQ, 0);
-    // One thread: work runs on our own worker pools; soxr's OpenMP channel threads also crashed
-    // in soxr 0.1.3 on multi-channel output (audio_converter_test).
+    // One thread: engine work runs on our own bounded worker pools, not on soxr's OpenMP threads.
     const soxr_runtime_spec_t runtime = soxr_runtime_spec(1);
     resampler = soxr_create(from.sample_rate(), to.sample_rate(),
                             static_cast<unsigned>(to.channels()), &error, &io, &quality, &runtime);
@@ -95,7 +94,7 @@ std::vector<float> AudioConverter::Resample(const std::vector<float>& input, boo
   std::vector<float> output;
   size_t consumed = 0;
   while (true) {
-    // Bounded pieces: soxr 0.1.3 wrote out of bounds on large multi-channel calls.
+    // Bounded pieces keep each call's output buffer small.
     const size_t piece = flush ? 0 : std::min<size_t>(in_frames - consumed, kMaxPieceFrames);
     const size_t room = static_cast<size_t>(static_cast<double>(piece) * ratio) + 256;
     const size_t start = output.size();
