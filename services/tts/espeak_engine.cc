@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -64,7 +65,7 @@ std::vector<v1::Voice> ListVoices(int sample_rate) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<EspeakEngine>> EspeakEngine::Create() {
+absl::StatusOr<std::unique_ptr<EspeakEngine>> EspeakEngine::Create(EspeakOptions options) {
   std::lock_guard<std::mutex> lock(EngineMutex());
   static int sample_rate = [] {
     // Synchronous mode: espeak_Synth returns when the text is rendered, calling back with audio
@@ -78,7 +79,29 @@ absl::StatusOr<std::unique_ptr<EspeakEngine>> EspeakEngine::Create() {
   }
   std::vector<v1::Voice> voices = ListVoices(sample_rate);
   if (voices.empty()) return absl::UnavailableError("espeak-ng lists no voices");
-  return std::unique_ptr<EspeakEngine>(new EspeakEngine(sample_rate, std::move(voices)));
+  return std::unique_ptr<EspeakEngine>(
+      new EspeakEngine(std::move(options), sample_rate, std::move(voices)));
+}
+
+bool EspeakEngine::VariantExists(const std::string& variant) const {
+  return !variant.empty() && variant.find('/') == std::string::npos &&
+         std::filesystem::exists(std::filesystem::path(options_.data_dir) / "voices" / "!v" / variant);
+}
+
+absl::StatusOr<std::string> EspeakEngine::ResolveVoice(const std::string& voice,
+                                                       const std::string& language) const {
+  const size_t plus = voice.find('+');
+  absl::StatusOr<std::string> base =
+      TtsEngine::ResolveVoice(plus == std::string::npos ? voice : voice.substr(0, plus), language);
+  if (!base.ok()) return base.status();
+  const std::string variant =
+      plus != std::string::npos ? voice.substr(plus + 1) : voice.empty() ? options_.default_variant : "";
+  if (variant.empty()) return *base;
+  if (!VariantExists(variant)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown espeak-ng voice variant '", variant, "' in voice '", voice, "'"));
+  }
+  return absl::StrCat(*base, "+", variant);
 }
 
 v1::AudioStreamFormat EspeakEngine::NativeFormat(const std::string&,

@@ -38,8 +38,8 @@ class TtsEngine {
 
   // The voice to use for `voice` (exact name) or, when empty, the default voice for `language`.
   // INVALID_ARGUMENT naming what is unknown.
-  absl::StatusOr<std::string> ResolveVoice(const std::string& voice,
-                                           const std::string& language) const;
+  virtual absl::StatusOr<std::string> ResolveVoice(const std::string& voice,
+                                                   const std::string& language) const;
 
   // The format Render() produces for `voice`, given the format the caller wants (mocks render
   // straight into it; real engines have a fixed format).

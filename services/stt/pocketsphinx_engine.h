@@ -1,0 +1,58 @@
+// PocketsphinxEngine: offline speech recognition on CMU pocketsphinx (Debian's libpocketsphinx
+// with the pocketsphinx-en-us model). Its voice activity detector drives speech events and
+// endpointing; interim hypotheses come while speech streams, a final result at end of utterance
+// or end of input. Decoders are costly to create (model loading), so they are pooled, keyed by
+// their endpointing setting, and reused across streams.
+#ifndef VOXFLOW_SERVICES_STT_POCKETSPHINX_ENGINE_H_
+#define VOXFLOW_SERVICES_STT_POCKETSPHINX_ENGINE_H_
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "services/stt/stt_engine.h"
+
+struct ps_decoder_s;
+
+namespace voxflow::stt {
+
+struct PocketsphinxOptions {
+  std::string model_dir = "/usr/share/pocketsphinx/model/en-us";
+  int default_silence_ms = 500;   // End of utterance after this much trailing silence.
+  int interim_interval_ms = 250;  // At most one interim hypothesis per this much audio.
+  size_t max_idle_decoders = 8;   // Kept for reuse; more are freed.
+};
+
+class PocketsphinxEngine final : public SttEngine {
+ public:
+  // Checks the model and loads a first decoder. UNAVAILABLE if the model is missing.
+  static absl::StatusOr<std::unique_ptr<PocketsphinxEngine>> Create(PocketsphinxOptions options = {});
+  ~PocketsphinxEngine() override;
+
+  std::string name() const override { return "pocketsphinx"; }
+  std::vector<std::string> Languages() const override { return {"en-US"}; }
+  v1::AudioStreamFormat NativeFormat(const v1::AudioStreamFormat& input) const override;
+  absl::StatusOr<std::unique_ptr<Recognizer>> Open(const v1::RecognitionConfig& config,
+                                                  ResultSink sink,
+                                                  const std::atomic<bool>* cancelled) override;
+
+  // Pool access for recognizers.
+  absl::StatusOr<ps_decoder_s*> Acquire(int silence_frames);
+  void Release(int silence_frames, ps_decoder_s* decoder);
+  const PocketsphinxOptions& options() const { return options_; }
+
+ private:
+  explicit PocketsphinxEngine(PocketsphinxOptions options) : options_(std::move(options)) {}
+
+  const PocketsphinxOptions options_;
+  std::mutex mu_;
+  std::map<int, std::vector<ps_decoder_s*>> idle_;  // By silence frames.
+  size_t idle_count_ = 0;
+};
+
+}  // namespace voxflow::stt
+
+#endif  // VOXFLOW_SERVICES_STT_POCKETSPHINX_ENGINE_H_
