@@ -31,8 +31,10 @@ using ::testing::Contains;
 struct ServerCase {
   std::string binary;
   std::string service;
-  // Calls one RPC that is not built yet and returns its status.
-  std::function<grpc::Status(const std::shared_ptr<grpc::Channel>&)> call_unbuilt_rpc;
+  // Calls one RPC with a request it must refuse (malformed, or not built yet) ...
+  std::function<grpc::Status(const std::shared_ptr<grpc::Channel>&)> call_refused_rpc;
+  // ... and the status it must refuse it with.
+  grpc::StatusCode refusal;
 };
 
 // Names the case in failure messages instead of dumping its bytes.
@@ -50,14 +52,16 @@ std::vector<ServerCase> Cases() {
          context.set_deadline(In(absl::Seconds(30)));
          v1::RecognizeClipResponse response;
          return v1::SpeechToText::NewStub(channel)->Recognize(&context, {}, &response);
-       }},
+       },
+       grpc::StatusCode::INVALID_ARGUMENT},
       {"services/tts/tts_server", "voxflow.v1.TextToSpeech",
        [](const std::shared_ptr<grpc::Channel>& channel) {
          grpc::ClientContext context;
          context.set_deadline(In(absl::Seconds(30)));
          v1::ListVoicesResponse response;
          return v1::TextToSpeech::NewStub(channel)->ListVoices(&context, {}, &response);
-       }},
+       },
+       grpc::StatusCode::UNIMPLEMENTED},
       {"services/orchestrator/orchestrator_server", "voxflow.v1.Orchestrator",
        [](const std::shared_ptr<grpc::Channel>& channel) {
          grpc::ClientContext context;
@@ -68,7 +72,8 @@ std::vector<ServerCase> Cases() {
          while (stream->Read(&event)) {
          }
          return stream->Finish();
-       }},
+       },
+       grpc::StatusCode::UNIMPLEMENTED},
   };
 }
 
@@ -139,8 +144,8 @@ TEST_P(ServerLifecycleTest, ReflectionListsTheService) {
   EXPECT_TRUE(file_stream->Finish().ok());
 }
 
-TEST_P(ServerLifecycleTest, UnbuiltRpcIsUnimplemented) {
-  EXPECT_EQ(GetParam().call_unbuilt_rpc(channel_).error_code(), grpc::StatusCode::UNIMPLEMENTED);
+TEST_P(ServerLifecycleTest, RefusedRpcGetsItsStatus) {
+  EXPECT_EQ(GetParam().call_refused_rpc(channel_).error_code(), GetParam().refusal);
   // The server keeps serving afterwards.
   grpc::Status status;
   EXPECT_EQ(Check("", &status), HealthCheckResponse::SERVING);

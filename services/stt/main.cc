@@ -1,20 +1,78 @@
 // stt_server: the speech-to-text service.
+//
+//   stt_server --provider=pocketsphinx            offline recognition (default)
+//   stt_server --provider=mock --mock_transcriptions='hello there|how are you'
+#include <memory>
+#include <string>
+#include <thread>
+
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_split.h"
+#include "mocks/mock_stt_engine.h"
 #include "services/common/server.h"
+#include "services/common/worker_pool.h"
+#include "services/stt/pocketsphinx_engine.h"
 #include "services/stt/stt_service.h"
 
 ABSL_FLAG(int, port, 50051, "Port to listen on; 0 picks a free one (printed at start-up).");
+ABSL_FLAG(std::string, provider, "pocketsphinx", "Engine: pocketsphinx or mock.");
+ABSL_FLAG(int, workers, 0, "Engine worker threads (0: twice the cores).");
+ABSL_FLAG(int, max_streams, 200, "Concurrent streams; more get RESOURCE_EXHAUSTED.");
+ABSL_FLAG(std::string, model_dir, "/usr/share/pocketsphinx/model/en-us", "pocketsphinx model.");
+ABSL_FLAG(std::string, mock_transcriptions, "Mock transcription",
+          "Mock: transcriptions returned in turn, separated by '|'.");
+ABSL_FLAG(int, mock_latency_ms, 100, "Mock: delay of each final result.");
+ABSL_FLAG(int, mock_latency_jitter_ms, 20, "Mock: ± jitter of that delay.");
+ABSL_FLAG(double, mock_fail_rate, 0, "Mock: share of streams that fail with UNAVAILABLE.");
+ABSL_FLAG(int, mock_fail_after_chunks, -1, "Mock: fail on this audio chunk (-1: never).");
+ABSL_FLAG(bool, mock_hang, false, "Mock: never answer (to exercise deadlines).");
+ABSL_FLAG(int, mock_chunk_delay_ms, 0, "Mock: pause on every chunk (slowness).");
+ABSL_FLAG(int, mock_interim_every_ms, 200, "Mock: one more interim word per this much audio.");
+ABSL_FLAG(uint32_t, mock_seed, 42, "Mock: seed of latency, confidence and failures.");
 
 int main(int argc, char** argv) {
   voxflow::BlockTerminationSignals();
   absl::SetProgramUsageMessage("Voxflow speech-to-text service.");
   absl::ParseCommandLine(argc, argv);
 
-  voxflow::stt::SttService service;
-  voxflow::ServerOptions options =
-      voxflow::ServerOptionsFromFlags("stt", absl::GetFlag(FLAGS_port));
+  std::unique_ptr<voxflow::stt::SttEngine> engine;
+  const std::string provider = absl::GetFlag(FLAGS_provider);
+  if (provider == "mock") {
+    voxflow::mocks::MockSttOptions options;
+    options.transcriptions = absl::StrSplit(absl::GetFlag(FLAGS_mock_transcriptions), '|');
+    options.latency_ms = absl::GetFlag(FLAGS_mock_latency_ms);
+    options.latency_jitter_ms = absl::GetFlag(FLAGS_mock_latency_jitter_ms);
+    options.fail_rate = absl::GetFlag(FLAGS_mock_fail_rate);
+    options.fail_after_chunks = absl::GetFlag(FLAGS_mock_fail_after_chunks);
+    options.hang = absl::GetFlag(FLAGS_mock_hang);
+    options.chunk_delay_ms = absl::GetFlag(FLAGS_mock_chunk_delay_ms);
+    options.interim_every_ms = absl::GetFlag(FLAGS_mock_interim_every_ms);
+    options.seed = absl::GetFlag(FLAGS_mock_seed);
+    engine = std::make_unique<voxflow::mocks::MockSttEngine>(options);
+  } else if (provider == "pocketsphinx") {
+    voxflow::stt::PocketsphinxOptions options;
+    options.model_dir = absl::GetFlag(FLAGS_model_dir);
+    auto pocketsphinx = voxflow::stt::PocketsphinxEngine::Create(options);
+    if (!pocketsphinx.ok()) {
+      std::fprintf(stderr, "stt: %s\n", pocketsphinx.status().ToString().c_str());
+      return 1;
+    }
+    engine = *std::move(pocketsphinx);
+  } else {
+    std::fprintf(stderr, "stt: unknown --provider '%s' (pocketsphinx or mock)\n", provider.c_str());
+    return 2;
+  }
+
+  const int workers = absl::GetFlag(FLAGS_workers) > 0
+                          ? absl::GetFlag(FLAGS_workers)
+                          : static_cast<int>(2 * std::max(1u, std::thread::hardware_concurrency()));
+  voxflow::WorkerPool pool(workers);
+  voxflow::stt::SttServiceOptions service_options;
+  service_options.max_streams = absl::GetFlag(FLAGS_max_streams);
+  voxflow::stt::SttService service(engine.get(), &pool, service_options);
+  voxflow::ServerOptions options = voxflow::ServerOptionsFromFlags("stt", absl::GetFlag(FLAGS_port));
   options.health_services = {"voxflow.v1.SpeechToText"};
   return voxflow::RunServerUntilSignal(options, {&service});
 }

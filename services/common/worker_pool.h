@@ -1,0 +1,56 @@
+// WorkerPool: a fixed set of threads for engine work, so that it never runs on gRPC's threads.
+// Strand: runs one stream's tasks in order, one at a time, on a WorkerPool.
+#ifndef VOXFLOW_SERVICES_COMMON_WORKER_POOL_H_
+#define VOXFLOW_SERVICES_COMMON_WORKER_POOL_H_
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace voxflow {
+
+class WorkerPool {
+ public:
+  explicit WorkerPool(int threads);
+  ~WorkerPool();  // Runs what is queued, then joins.
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  void Submit(std::function<void()> task);
+  int size() const { return static_cast<int>(threads_.size()); }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable ready_;
+  std::deque<std::function<void()>> tasks_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+class Strand : public std::enable_shared_from_this<Strand> {
+ public:
+  static std::shared_ptr<Strand> Create(WorkerPool* pool) {
+    return std::shared_ptr<Strand>(new Strand(pool));
+  }
+  // Queues `task` after every task posted before it.
+  void Post(std::function<void()> task);
+  // Tasks queued or running.
+  size_t pending() const;
+
+ private:
+  explicit Strand(WorkerPool* pool) : pool_(pool) {}
+  void Drain();
+
+  WorkerPool* const pool_;
+  mutable std::mutex mu_;
+  std::deque<std::function<void()>> tasks_;
+  bool running_ = false;
+};
+
+}  // namespace voxflow
+
+#endif  // VOXFLOW_SERVICES_COMMON_WORKER_POOL_H_
