@@ -1,0 +1,171 @@
+#include "services/tts/tts_service.h"
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "services/common/logging.h"
+#include "services/common/stream_reactor.h"
+#include "spdlog/spdlog.h"
+
+namespace voxflow::tts {
+namespace {
+
+absl::Status CheckProvider(const TtsEngine& engine, const v1::SynthesisConfig& config) {
+  if (!config.provider().empty() && config.provider() != engine.name()) {
+    return absl::InvalidArgumentError(absl::StrCat("config.provider '", config.provider(),
+                                                   "' is not served here (this server runs '",
+                                                   engine.name(), "')"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// One StreamingSynthesize call.
+class SynthesizeStream final
+    : public StreamReactor<v1::SynthesizeRequest, v1::SynthesizeResponse> {
+ public:
+  SynthesizeStream(TtsService* service, uint64_t id)
+      : StreamReactor(service->pool_), service_(service), id_(id),
+        start_(std::chrono::steady_clock::now()) {}
+
+ private:
+  absl::Status HandleRequest(v1::SynthesizeRequest request) override {
+    switch (request.request_case()) {
+      case v1::SynthesizeRequest::kConfig: {
+        if (session_ != nullptr) {
+          return absl::InvalidArgumentError(
+              "config sent twice: only the first request may be a SynthesisConfig");
+        }
+        if (absl::Status s = CheckProvider(*service_->engine_, request.config()); !s.ok()) return s;
+        absl::StatusOr<std::unique_ptr<TtsSession>> session = TtsSession::Create(
+            service_->engine_, request.config(),
+            [this](v1::SynthesizeResponse response) { Send(std::move(response)); },
+            service_->options_.limits);
+        if (!session.ok()) return session.status();
+        std::lock_guard<std::mutex> lock(session_mu_);
+        session_ = *std::move(session);
+        if (cancelled()) session_->Cancel();
+        return absl::OkStatus();
+      }
+      case v1::SynthesizeRequest::kText:
+        if (session_ == nullptr) {
+          return absl::InvalidArgumentError(
+              "text before config: the first request must be a SynthesisConfig");
+        }
+        return session_->PushText(request.text());
+      case v1::SynthesizeRequest::kFlush:
+        if (session_ == nullptr) {
+          return absl::InvalidArgumentError(
+              "flush before config: the first request must be a SynthesisConfig");
+        }
+        return session_->Flush();
+      case v1::SynthesizeRequest::kEndOfInput:
+        if (absl::Status s = HandleEndOfInput(); !s.ok()) return s;
+        EndStream(absl::OkStatus());
+        return absl::OkStatus();
+      default:
+        return absl::InvalidArgumentError("empty request: set config, text, flush or end_of_input");
+    }
+  }
+
+  absl::Status HandleEndOfInput() override {
+    if (session_ == nullptr) {
+      return absl::InvalidArgumentError("stream ended before a SynthesisConfig was sent");
+    }
+    return session_->Finish();
+  }
+
+  void HandleCancel() override {
+    std::lock_guard<std::mutex> lock(session_mu_);
+    if (session_ != nullptr) session_->Cancel();
+  }
+
+  void HandleDone(const absl::Status& status) override {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    spdlog::info("tts stream {} provider={} voice={} audio_bytes={} duration_s={:.3f} outcome={}",
+                 id_, service_->engine_->name(), session_ ? session_->voice() : "",
+                 session_ ? session_->audio_bytes_sent() : 0, seconds,
+                 status.ok() ? "OK" : status.ToString());
+    --service_->active_streams_;
+  }
+
+  TtsService* const service_;
+  const uint64_t id_;
+  const std::chrono::steady_clock::time_point start_;
+  std::mutex session_mu_;
+  std::unique_ptr<TtsSession> session_;
+};
+
+grpc::ServerBidiReactor<v1::SynthesizeRequest, v1::SynthesizeResponse>*
+TtsService::StreamingSynthesize(grpc::CallbackServerContext*) {
+  const int active = ++active_streams_;
+  auto stream = std::make_shared<SynthesizeStream>(this, next_stream_id_++);
+  stream->Start(active > options_.max_streams
+                    ? absl::ResourceExhaustedError(absl::StrCat(
+                          "too many concurrent streams (limit ", options_.max_streams, ")"))
+                    : absl::OkStatus());
+  return stream.get();
+}
+
+grpc::ServerUnaryReactor* TtsService::Synthesize(grpc::CallbackServerContext* context,
+                                                 const v1::SynthesizeClipRequest* request,
+                                                 v1::SynthesizeClipResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  pool_->Submit([this, reactor, request, response] {
+    auto run = [&]() -> absl::Status {
+      if (absl::Status s = CheckProvider(*engine_, request->config()); !s.ok()) return s;
+      if (request->text().empty()) return absl::InvalidArgumentError("text is empty");
+      if (request->text().size() > options_.limits.max_stream_bytes) {
+        return absl::InvalidArgumentError(absl::StrCat("text of ", request->text().size(),
+                                                       " bytes exceeds the limit of ",
+                                                       options_.limits.max_stream_bytes));
+      }
+      v1::AudioChunk* audio = response->mutable_audio();
+      TtsLimits limits = options_.limits;
+      limits.max_piece_bytes = limits.max_stream_bytes;  // One piece: the whole text.
+      absl::StatusOr<std::unique_ptr<TtsSession>> session = TtsSession::Create(
+          engine_, request->config(),
+          [audio](v1::SynthesizeResponse r) {
+            const v1::AudioChunk& chunk = r.audio();
+            audio->set_format(chunk.format());
+            audio->set_sample_rate(chunk.sample_rate());
+            audio->set_channels(chunk.channels());
+            audio->mutable_data()->append(chunk.data());
+          },
+          limits);
+      if (!session.ok()) return session.status();
+      v1::TextPiece piece;
+      piece.set_text(request->text());
+      if (absl::Status s = (*session)->PushText(piece); !s.ok()) return s;
+      if (absl::Status s = (*session)->Finish(); !s.ok()) return s;
+      audio->set_is_final(true);
+      return absl::OkStatus();
+    };
+    reactor->Finish(ToGrpcStatus(run()));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* TtsService::ListVoices(grpc::CallbackServerContext* context,
+                                                 const v1::ListVoicesRequest* request,
+                                                 v1::ListVoicesResponse* response) {
+  const std::string wanted = absl::AsciiStrToLower(request->language());
+  for (const v1::Voice& voice : engine_->Voices()) {
+    bool match = wanted.empty();
+    for (const std::string& language : voice.languages()) {
+      match |= absl::StartsWith(absl::AsciiStrToLower(language), wanted);
+    }
+    if (match) *response->add_voices() = voice;
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace voxflow::tts
