@@ -58,10 +58,10 @@ std::vector<ServerCase> Cases() {
        [](const std::shared_ptr<grpc::Channel>& channel) {
          grpc::ClientContext context;
          context.set_deadline(In(absl::Seconds(30)));
-         v1::ListVoicesResponse response;
-         return v1::TextToSpeech::NewStub(channel)->ListVoices(&context, {}, &response);
+         v1::SynthesizeClipResponse response;
+         return v1::TextToSpeech::NewStub(channel)->Synthesize(&context, {}, &response);
        },
-       grpc::StatusCode::UNIMPLEMENTED},
+       grpc::StatusCode::INVALID_ARGUMENT},
       {"services/orchestrator/orchestrator_server", "voxflow.v1.Orchestrator",
        [](const std::shared_ptr<grpc::Channel>& channel) {
          grpc::ClientContext context;
