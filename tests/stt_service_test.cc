@@ -11,6 +11,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "mocks/mock_stt_engine.h"
 #include "services/tts/espeak_engine.h"
 #include "services/tts/tts_session.h"
 #include "tests/util/server_process.h"
@@ -121,6 +122,17 @@ TEST_F(MockSttServiceTest, StreamsInterimsThenTheScriptedFinal) {
   EXPECT_GE(interims, 1);
   EXPECT_EQ(Stream(channel_, Utterance(100)).FinalText(), "how are you");
   EXPECT_EQ(Stream(channel_, Utterance(100)).FinalText(), "hello there") << "cycled";
+}
+
+TEST_F(MockSttServiceTest, SameAudioGivesTheSameText) {
+  // The clip Utterance(200) sends: ten 20 ms chunks of byte 3.
+  const std::string hash = mocks::AudioHash(std::string(10 * 640, 3));
+  StartServer({"--mock_latency_ms=0", "--mock_transcriptions=first|second",
+               "--mock_audio_map=" + hash + "=scripted words"});
+  EXPECT_EQ(Stream(channel_, Utterance(200)).FinalText(), "scripted words");
+  EXPECT_EQ(Stream(channel_, Utterance(100)).FinalText(), "first");
+  EXPECT_EQ(Stream(channel_, Utterance(200)).FinalText(), "scripted words");
+  EXPECT_EQ(Stream(channel_, Utterance(100)).FinalText(), "second") << "a hit does not advance";
 }
 
 TEST_F(MockSttServiceTest, EveryBadInputGetsItsStatusAndTheServerGoesOn) {

@@ -23,6 +23,9 @@ ABSL_FLAG(int, max_streams, 200, "Concurrent streams; more get RESOURCE_EXHAUSTE
 ABSL_FLAG(std::string, model_dir, "/usr/share/pocketsphinx/model/en-us", "pocketsphinx model.");
 ABSL_FLAG(std::string, mock_transcriptions, "Mock transcription",
           "Mock: transcriptions returned in turn, separated by '|'.");
+ABSL_FLAG(std::string, mock_audio_map, "",
+          "Mock: 'HASH=text|HASH=text', audio hash (first 16 hex of the MD5 of an utterance's "
+          "PCM) to its transcription.");
 ABSL_FLAG(int, mock_latency_ms, 100, "Mock: delay of each final result.");
 ABSL_FLAG(int, mock_latency_jitter_ms, 20, "Mock: ± jitter of that delay.");
 ABSL_FLAG(double, mock_fail_rate, 0, "Mock: share of streams that fail with UNAVAILABLE.");
@@ -42,6 +45,16 @@ int main(int argc, char** argv) {
   if (provider == "mock") {
     voxflow::mocks::MockSttOptions options;
     options.transcriptions = absl::StrSplit(absl::GetFlag(FLAGS_mock_transcriptions), '|');
+    for (absl::string_view entry :
+         absl::StrSplit(absl::GetFlag(FLAGS_mock_audio_map), '|', absl::SkipEmpty())) {
+      const std::pair<std::string, std::string> kv = absl::StrSplit(entry, absl::MaxSplits('=', 1));
+      if (kv.first.size() != 16 || kv.second.empty()) {
+        std::fprintf(stderr, "stt: --mock_audio_map entry '%s' is not HASH=text\n",
+                     std::string(entry).c_str());
+        return 2;
+      }
+      options.audio_map[kv.first] = kv.second;
+    }
     options.latency_ms = absl::GetFlag(FLAGS_mock_latency_ms);
     options.latency_jitter_ms = absl::GetFlag(FLAGS_mock_latency_jitter_ms);
     options.fail_rate = absl::GetFlag(FLAGS_mock_fail_rate);

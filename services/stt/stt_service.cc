@@ -55,6 +55,10 @@ class RecognizeStream final : public StreamReactor<v1::RecognizeRequest, v1::Rec
           return absl::InvalidArgumentError(
               "audio before config: the first request must be a RecognitionConfig");
         }
+        if (!logged_audio_ && spdlog::should_log(spdlog::level::debug)) {
+          logged_audio_ = true;  // Binary-safe: a size and a base64 sample, never raw bytes.
+          spdlog::debug("stt stream {} first audio {}", id_, AudioForLog(request.audio().data()));
+        }
         return session_->PushAudio(request.audio());
       case v1::RecognizeRequest::kEndOfInput:
         if (absl::Status s = HandleEndOfInput(); !s.ok()) return s;
@@ -92,6 +96,7 @@ class RecognizeStream final : public StreamReactor<v1::RecognizeRequest, v1::Rec
   std::mutex session_mu_;  // Guards session_ against HandleCancel; the strand owns it otherwise.
   std::unique_ptr<SttSession> session_;
   std::atomic<int> results_{0};
+  bool logged_audio_ = false;
 };
 
 grpc::ServerBidiReactor<v1::RecognizeRequest, v1::RecognizeResponse>*
