@@ -2,6 +2,8 @@
 //
 // 1. Real-time factor (processing time / audio time) of espeak-ng and pocketsphinx on the same
 //    English paragraph, in-process.
+// 3. Concurrent StreamingSynthesize streams with a zero-latency mock engine: time to first audio,
+//    and whether each stream's audio arrived faster than it plays.
 // 2. Concurrent StreamingRecognize streams at real time: N clients each stream 2 s of 20 ms chunks
 //    paced at real time to an in-process STT server with a zero-latency mock engine, then wait for
 //    the final result. The same traffic goes to a bare SpeechToText server in the same run (reads
@@ -22,11 +24,13 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/server_builder.h"
 #include "mocks/mock_stt_engine.h"
+#include "mocks/mock_tts_engine.h"
 #include "services/common/worker_pool.h"
 #include "services/stt/pocketsphinx_engine.h"
 #include "services/stt/stt_service.h"
 #include "services/stt/stt_session.h"
 #include "services/tts/espeak_engine.h"
+#include "services/tts/tts_service.h"
 #include "services/tts/tts_session.h"
 #include "spdlog/spdlog.h"
 
@@ -222,11 +226,89 @@ void Concurrency() {
   bare_server->Shutdown();
 }
 
+struct TtsLoadResult {
+  int completed = 0;
+  int faster_than_real_time = 0;  // Audio arrived faster than it plays.
+  double first_audio_p50_ms = 0, first_audio_p99_ms = 0;
+};
+
+TtsLoadResult TtsLoad(const std::string& address, int streams) {
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  std::vector<double> first_audio;
+  std::mutex mu;
+  TtsLoadResult result;
+  std::vector<std::thread> clients;
+  for (int i = 0; i < streams; ++i) {
+    clients.emplace_back([&] {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      auto stream = v1::TextToSpeech::NewStub(channel)->StreamingSynthesize(&context);
+      v1::SynthesizeRequest config;
+      config.mutable_config()->set_language("en-US");
+      *config.mutable_config()->mutable_output_format() = Pcm16k();
+      config.mutable_config()->set_chunk_duration_ms(20);
+      const auto start = Clock::now();
+      stream->Write(config);
+      for (const char* text : {"The weather is nice today. ", "We could walk to the park."}) {
+        v1::SynthesizeRequest piece;
+        piece.mutable_text()->set_text(text);
+        stream->Write(piece);
+      }
+      stream->WritesDone();
+      v1::SynthesizeResponse response;
+      double first_ms = -1;
+      size_t bytes = 0;
+      while (stream->Read(&response)) {
+        if (first_ms < 0 && !response.audio().data().empty()) {
+          first_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+        }
+        bytes += response.audio().data().size();
+      }
+      const double wall_s = Seconds(Clock::now() - start);
+      const bool ok = stream->Finish().ok() && bytes > 0;
+      std::lock_guard<std::mutex> lock(mu);
+      result.completed += ok;
+      result.faster_than_real_time += ok && bytes / 2 / 16000.0 >= wall_s;
+      if (first_ms >= 0) first_audio.push_back(first_ms);
+    });
+  }
+  for (auto& client : clients) client.join();
+  result.first_audio_p50_ms = Percentile(first_audio, 0.5);
+  result.first_audio_p99_ms = Percentile(first_audio, 0.99);
+  return result;
+}
+
+void TtsConcurrency() {
+  mocks::MockTtsOptions options;
+  options.latency_ms = 0;
+  options.bytes_per_char = 2000;  // ~15 characters per second of speech, like a real voice.
+  mocks::MockTtsEngine engine(options);
+  WorkerPool pool(4);
+  tts::TtsServiceOptions service_options;
+  service_options.max_streams = 100000;
+  tts::TtsService service(&engine, &pool, service_options);
+  int port = 0;
+  auto server = Serve(&service, &port);
+  std::printf("\n## Concurrent streams, TTS service with the mock engine\n\n");
+  std::printf("Each stream: config, two sentences (52 characters: 3.25 s of 16 kHz audio at 2000 bytes "
+              "per character, a real voice's pace), end of input; 20 ms chunks back.\n\n");
+  std::printf("| streams | completed | audio faster than real time | first audio p50 ms | p99 ms "
+              "|\n|---|---|---|---|---|\n");
+  for (int streams : {50, 100, 200, 400, 800}) {
+    const TtsLoadResult r = TtsLoad("127.0.0.1:" + std::to_string(port), streams);
+    std::printf("| %d | %d | %d | %.1f | %.1f |\n", streams, r.completed, r.faster_than_real_time,
+                r.first_audio_p50_ms, r.first_audio_p99_ms);
+    std::fflush(stdout);
+  }
+  server->Shutdown();
+}
+
 }  // namespace
 
 int main() {
   spdlog::set_level(spdlog::level::warn);  // Per-stream logs would drown the tables.
   RealTimeFactors();
   Concurrency();
+  TtsConcurrency();
   return 0;
 }

@@ -133,11 +133,18 @@ absl::Status TtsSession::Render(size_t end) {
   absl::StatusOr<std::unique_ptr<AudioConverter>> converter =
       AudioConverter::Create(native_format_, config_.output_format());
   if (!converter.ok()) return converter.status();
-  std::string out;  // Converted audio not sent yet.
+  // Converted audio; out[sent, end) is not sent yet. Chunks are cut by offset, not by erasing
+  // from the front, which was quadratic in the sentence's length.
+  std::string out;
+  size_t sent = 0;
   auto send_full_chunks = [&] {
-    while (out.size() >= chunk_bytes_) {
-      Emit(out.substr(0, chunk_bytes_), text, piece_id, static_cast<int32_t>(offset), false);
-      out.erase(0, chunk_bytes_);
+    while (out.size() - sent >= chunk_bytes_) {
+      Emit(out.substr(sent, chunk_bytes_), text, piece_id, static_cast<int32_t>(offset), false);
+      sent += chunk_bytes_;
+    }
+    if (sent > 0 && sent == out.size()) {
+      out.clear();
+      sent = 0;
     }
   };
   RenderRequest request = request_;
@@ -156,8 +163,9 @@ absl::Status TtsSession::Render(size_t end) {
   out += (*converter)->Flush();
   send_full_chunks();
   // The sentence's tail goes out now (a short chunk), not held back for the next sentence.
-  out.resize(out.size() - out.size() % frame_bytes_);
-  if (!out.empty()) Emit(std::move(out), text, piece_id, static_cast<int32_t>(offset), false);
+  std::string tail = out.substr(sent);
+  tail.resize(tail.size() - tail.size() % frame_bytes_);
+  if (!tail.empty()) Emit(std::move(tail), text, piece_id, static_cast<int32_t>(offset), false);
   return absl::OkStatus();
 }
 
