@@ -148,6 +148,8 @@ TEST_F(MockSttServiceTest, EveryBadInputGetsItsStatusAndTheServerGoesOn) {
   bad_language.mutable_config()->set_language("tlh");
   v1::RecognizeRequest bad_channels = ConfigRequest();
   bad_channels.mutable_config()->mutable_audio_format()->set_channels(0);
+  v1::RecognizeRequest bad_format = ConfigRequest();
+  bad_format.mutable_config()->mutable_audio_format()->set_format(v1::OPUS);
   v1::RecognizeRequest bad_provider = ConfigRequest();
   bad_provider.mutable_config()->set_provider("whisper");
   const std::vector<Case> cases = {
@@ -155,6 +157,7 @@ TEST_F(MockSttServiceTest, EveryBadInputGetsItsStatusAndTheServerGoesOn) {
       {"second config", {ConfigRequest(), ConfigRequest()}, "config sent twice"},
       {"unsupported rate", {bad_rate}, "sample_rate 1234567 is not supported"},
       {"no channels", {bad_channels}, "channels 0 is not supported"},
+      {"unsupported format", {bad_format}, "format OPUS is not supported"},
       {"odd byte count", {ConfigRequest(), AudioRequest(std::string(641, 0))},
        "641 bytes is not a whole number of 2-byte frames"},
       {"empty chunk", {ConfigRequest(), AudioRequest("")}, "data is empty"},
