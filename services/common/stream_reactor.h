@@ -11,12 +11,17 @@
 #define VOXFLOW_SERVICES_COMMON_STREAM_REACTOR_H_
 
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/server_callback.h"
 #include "services/common/worker_pool.h"
@@ -176,6 +181,61 @@ class StreamReactor : public grpc::ServerBidiReactor<Request, Response>,
   absl::Status status_;
   std::atomic<bool> cancelled_{false};
 };
+
+// A StreamReactor whose stream drives one session (SttSession, TtsSession) created from its first
+// request: it holds the session so that a cancel on a gRPC thread reaches it safely, answers the
+// protocol errors every such stream shares, and times the stream.
+template <typename Request, typename Response, typename Session>
+class SessionStreamReactor : public StreamReactor<Request, Response> {
+ protected:
+  SessionStreamReactor(WorkerPool* pool, std::string config_name)
+      : StreamReactor<Request, Response>(pool),
+        config_name_(std::move(config_name)),
+        start_(std::chrono::steady_clock::now()) {}
+
+  // On the strand, before creating a session from a config request.
+  absl::Status CheckFirstConfig() const {
+    if (session_ == nullptr) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        absl::StrCat("config sent twice: only the first request may be a ", config_name_));
+  }
+  // On the strand: the session made from the config (cancelled at once if the call already is).
+  void SetSession(std::unique_ptr<Session> session) {
+    std::lock_guard<std::mutex> lock(session_mu_);
+    session_ = std::move(session);
+    if (this->cancelled()) session_->Cancel();
+  }
+  // On the strand. `what` names the request that needs a session ("audio", "text").
+  absl::StatusOr<Session*> RequireSession(absl::string_view what) const {
+    if (session_ != nullptr) return session_.get();
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, " before config: the first request must be a ", config_name_));
+  }
+  // The session, or null before the config (strand, or HandleDone once the stream is over).
+  Session* session() const { return session_.get(); }
+  double elapsed_seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  void HandleCancel() final {
+    std::lock_guard<std::mutex> lock(session_mu_);
+    if (session_ != nullptr) session_->Cancel();
+  }
+
+  const std::string config_name_;
+  const std::chrono::steady_clock::time_point start_;
+  std::mutex session_mu_;  // Guards session_ against HandleCancel; the strand owns it otherwise.
+  std::unique_ptr<Session> session_;
+};
+
+// INVALID_ARGUMENT when a config asks for a provider this server does not run ("" accepts any).
+inline absl::Status CheckServedProvider(absl::string_view requested, absl::string_view served) {
+  if (requested.empty() || requested == served) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("config.provider '", requested,
+                                                 "' is not served here (this server runs '",
+                                                 served, "')"));
+}
 
 }  // namespace voxflow
 

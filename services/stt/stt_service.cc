@@ -1,8 +1,6 @@
 #include "services/stt/stt_service.h"
 
-#include <chrono>
 #include <memory>
-#include <mutex>
 
 #include "absl/strings/str_cat.h"
 #include "services/common/audio_chunk.h"
@@ -12,31 +10,23 @@
 
 namespace voxflow::stt {
 
-absl::Status CheckProvider(const SttEngine& engine, const v1::RecognitionConfig& config) {
-  if (!config.provider().empty() && config.provider() != engine.name()) {
-    return absl::InvalidArgumentError(absl::StrCat("config.provider '", config.provider(),
-                                                   "' is not served here (this server runs '",
-                                                   engine.name(), "')"));
-  }
-  return absl::OkStatus();
-}
-
 // One StreamingRecognize call.
-class RecognizeStream final : public StreamReactor<v1::RecognizeRequest, v1::RecognizeResponse> {
+class RecognizeStream final
+    : public SessionStreamReactor<v1::RecognizeRequest, v1::RecognizeResponse, SttSession> {
  public:
   RecognizeStream(SttService* service, uint64_t id)
-      : StreamReactor(service->pool_), service_(service), id_(id),
-        start_(std::chrono::steady_clock::now()) {}
+      : SessionStreamReactor(service->pool_, "RecognitionConfig"), service_(service), id_(id) {}
 
  private:
   absl::Status HandleRequest(v1::RecognizeRequest request) override {
     switch (request.request_case()) {
       case v1::RecognizeRequest::kConfig: {
-        if (session_ != nullptr) {
-          return absl::InvalidArgumentError(
-              "config sent twice: only the first request may be a RecognitionConfig");
+        if (absl::Status s = CheckFirstConfig(); !s.ok()) return s;
+        if (absl::Status s =
+                CheckServedProvider(request.config().provider(), service_->engine_->name());
+            !s.ok()) {
+          return s;
         }
-        if (absl::Status s = CheckProvider(*service_->engine_, request.config()); !s.ok()) return s;
         absl::StatusOr<std::unique_ptr<SttSession>> session = SttSession::Create(
             service_->engine_, request.config(),
             [this](v1::RecognizeResponse response) {
@@ -45,21 +35,18 @@ class RecognizeStream final : public StreamReactor<v1::RecognizeRequest, v1::Rec
             },
             service_->options_.limits);
         if (!session.ok()) return session.status();
-        std::lock_guard<std::mutex> lock(session_mu_);
-        session_ = *std::move(session);
-        if (cancelled()) session_->Cancel();
+        SetSession(*std::move(session));
         return absl::OkStatus();
       }
-      case v1::RecognizeRequest::kAudio:
-        if (session_ == nullptr) {
-          return absl::InvalidArgumentError(
-              "audio before config: the first request must be a RecognitionConfig");
-        }
+      case v1::RecognizeRequest::kAudio: {
+        absl::StatusOr<SttSession*> session = RequireSession("audio");
+        if (!session.ok()) return session.status();
         if (!logged_audio_ && spdlog::should_log(spdlog::level::debug)) {
           logged_audio_ = true;  // Binary-safe: a size and a base64 sample, never raw bytes.
           spdlog::debug("stt stream {} first audio {}", id_, AudioForLog(request.audio().data()));
         }
-        return session_->PushAudio(request.audio());
+        return (*session)->PushAudio(request.audio());
+      }
       case v1::RecognizeRequest::kEndOfInput:
         if (absl::Status s = HandleEndOfInput(); !s.ok()) return s;
         EndStream(absl::OkStatus());
@@ -70,31 +57,21 @@ class RecognizeStream final : public StreamReactor<v1::RecognizeRequest, v1::Rec
   }
 
   absl::Status HandleEndOfInput() override {
-    if (session_ == nullptr) {
+    if (session() == nullptr) {
       return absl::InvalidArgumentError("stream ended before a RecognitionConfig was sent");
     }
-    return session_->Finish();
-  }
-
-  void HandleCancel() override {
-    std::lock_guard<std::mutex> lock(session_mu_);
-    if (session_ != nullptr) session_->Cancel();
+    return session()->Finish();
   }
 
   void HandleDone(const absl::Status& status) override {
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     spdlog::info("stt stream {} provider={} audio_ms={:.0f} results={} duration_s={:.3f} outcome={}",
-                 id_, service_->engine_->name(), session_ ? session_->audio_ms() : 0.0,
-                 results_.load(), seconds, status.ok() ? "OK" : status.ToString());
+                 id_, service_->engine_->name(), session() ? session()->audio_ms() : 0.0,
+                 results_.load(), elapsed_seconds(), status.ok() ? "OK" : status.ToString());
     --service_->active_streams_;
   }
 
   SttService* const service_;
   const uint64_t id_;
-  const std::chrono::steady_clock::time_point start_;
-  std::mutex session_mu_;  // Guards session_ against HandleCancel; the strand owns it otherwise.
-  std::unique_ptr<SttSession> session_;
   std::atomic<int> results_{0};
   bool logged_audio_ = false;
 };
@@ -116,7 +93,10 @@ grpc::ServerUnaryReactor* SttService::Recognize(grpc::CallbackServerContext* con
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   pool_->Submit([this, reactor, request, response] {
     auto run = [&]() -> absl::Status {
-      if (absl::Status s = CheckProvider(*engine_, request->config()); !s.ok()) return s;
+      if (absl::Status s = CheckServedProvider(request->config().provider(), engine_->name());
+          !s.ok()) {
+        return s;
+      }
       if (request->audio().empty()) return absl::InvalidArgumentError("audio is empty");
       if (request->audio().size() > options_.max_clip_bytes) {
         return absl::InvalidArgumentError(absl::StrCat("audio of ", request->audio().size(),

@@ -1,8 +1,6 @@
 #include "services/tts/tts_service.h"
 
-#include <chrono>
 #include <memory>
-#include <mutex>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -12,58 +10,39 @@
 #include "spdlog/spdlog.h"
 
 namespace voxflow::tts {
-namespace {
-
-absl::Status CheckProvider(const TtsEngine& engine, const v1::SynthesisConfig& config) {
-  if (!config.provider().empty() && config.provider() != engine.name()) {
-    return absl::InvalidArgumentError(absl::StrCat("config.provider '", config.provider(),
-                                                   "' is not served here (this server runs '",
-                                                   engine.name(), "')"));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
 // One StreamingSynthesize call.
 class SynthesizeStream final
-    : public StreamReactor<v1::SynthesizeRequest, v1::SynthesizeResponse> {
+    : public SessionStreamReactor<v1::SynthesizeRequest, v1::SynthesizeResponse, TtsSession> {
  public:
   SynthesizeStream(TtsService* service, uint64_t id)
-      : StreamReactor(service->pool_), service_(service), id_(id),
-        start_(std::chrono::steady_clock::now()) {}
+      : SessionStreamReactor(service->pool_, "SynthesisConfig"), service_(service), id_(id) {}
 
  private:
   absl::Status HandleRequest(v1::SynthesizeRequest request) override {
     switch (request.request_case()) {
       case v1::SynthesizeRequest::kConfig: {
-        if (session_ != nullptr) {
-          return absl::InvalidArgumentError(
-              "config sent twice: only the first request may be a SynthesisConfig");
+        if (absl::Status s = CheckFirstConfig(); !s.ok()) return s;
+        if (absl::Status s =
+                CheckServedProvider(request.config().provider(), service_->engine_->name());
+            !s.ok()) {
+          return s;
         }
-        if (absl::Status s = CheckProvider(*service_->engine_, request.config()); !s.ok()) return s;
         absl::StatusOr<std::unique_ptr<TtsSession>> session = TtsSession::Create(
             service_->engine_, request.config(),
             [this](v1::SynthesizeResponse response) { Send(std::move(response)); },
             service_->options_.limits);
         if (!session.ok()) return session.status();
-        std::lock_guard<std::mutex> lock(session_mu_);
-        session_ = *std::move(session);
-        if (cancelled()) session_->Cancel();
+        SetSession(*std::move(session));
         return absl::OkStatus();
       }
-      case v1::SynthesizeRequest::kText:
-        if (session_ == nullptr) {
-          return absl::InvalidArgumentError(
-              "text before config: the first request must be a SynthesisConfig");
-        }
-        return session_->PushText(request.text());
-      case v1::SynthesizeRequest::kFlush:
-        if (session_ == nullptr) {
-          return absl::InvalidArgumentError(
-              "flush before config: the first request must be a SynthesisConfig");
-        }
-        return session_->Flush();
+      case v1::SynthesizeRequest::kText: {
+        absl::StatusOr<TtsSession*> session = RequireSession("text");
+        return session.ok() ? (*session)->PushText(request.text()) : session.status();
+      }
+      case v1::SynthesizeRequest::kFlush: {
+        absl::StatusOr<TtsSession*> session = RequireSession("flush");
+        return session.ok() ? (*session)->Flush() : session.status();
+      }
       case v1::SynthesizeRequest::kEndOfInput:
         if (absl::Status s = HandleEndOfInput(); !s.ok()) return s;
         EndStream(absl::OkStatus());
@@ -74,32 +53,22 @@ class SynthesizeStream final
   }
 
   absl::Status HandleEndOfInput() override {
-    if (session_ == nullptr) {
+    if (session() == nullptr) {
       return absl::InvalidArgumentError("stream ended before a SynthesisConfig was sent");
     }
-    return session_->Finish();
-  }
-
-  void HandleCancel() override {
-    std::lock_guard<std::mutex> lock(session_mu_);
-    if (session_ != nullptr) session_->Cancel();
+    return session()->Finish();
   }
 
   void HandleDone(const absl::Status& status) override {
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     spdlog::info("tts stream {} provider={} voice={} audio_bytes={} duration_s={:.3f} outcome={}",
-                 id_, service_->engine_->name(), session_ ? session_->voice() : "",
-                 session_ ? session_->audio_bytes_sent() : 0, seconds,
+                 id_, service_->engine_->name(), session() ? session()->voice() : "",
+                 session() ? session()->audio_bytes_sent() : 0, elapsed_seconds(),
                  status.ok() ? "OK" : status.ToString());
     --service_->active_streams_;
   }
 
   TtsService* const service_;
   const uint64_t id_;
-  const std::chrono::steady_clock::time_point start_;
-  std::mutex session_mu_;
-  std::unique_ptr<TtsSession> session_;
 };
 
 grpc::ServerBidiReactor<v1::SynthesizeRequest, v1::SynthesizeResponse>*
@@ -119,7 +88,10 @@ grpc::ServerUnaryReactor* TtsService::Synthesize(grpc::CallbackServerContext* co
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   pool_->Submit([this, reactor, request, response] {
     auto run = [&]() -> absl::Status {
-      if (absl::Status s = CheckProvider(*engine_, request->config()); !s.ok()) return s;
+      if (absl::Status s = CheckServedProvider(request->config().provider(), engine_->name());
+          !s.ok()) {
+        return s;
+      }
       if (request->text().empty()) return absl::InvalidArgumentError("text is empty");
       if (request->text().size() > options_.limits.max_stream_bytes) {
         return absl::InvalidArgumentError(absl::StrCat("text of ", request->text().size(),
