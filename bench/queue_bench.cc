@@ -93,6 +93,17 @@ void BM_ChunkQueue(benchmark::State& state) { Transfer<ChunkQueueAdapter>(state)
 BENCHMARK(BM_Baseline_MutexDeque)->Arg(1)->Arg(4)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ChunkQueue)->Arg(1)->Arg(4)->UseRealTime()->Unit(benchmark::kMillisecond);
 
+voxflow::v1::AudioChunk Chunk(uint64_t seq) {
+  voxflow::v1::AudioChunk chunk;
+  chunk.set_format(voxflow::v1::PCM16);
+  chunk.set_sample_rate(16000);
+  chunk.set_channels(1);
+  chunk.set_sequence(seq);
+  chunk.set_timestamp_ms(static_cast<int64_t>(seq * 20));
+  chunk.set_data(kChunk);
+  return chunk;
+}
+
 // One 20 ms chunk in, one 20 ms playout read out: the steady-state cost per chunk.
 void BM_JitterBufferPerChunk(benchmark::State& state) {
   voxflow::streaming::JitterBufferOptions options =
@@ -102,25 +113,9 @@ void BM_JitterBufferPerChunk(benchmark::State& state) {
   const absl::Time epoch = absl::FromUnixSeconds(1'000'000);
   uint64_t seq = 0;
   // Prefill to the target so every read plays real audio.
-  for (; seq < 5; ++seq) {
-    voxflow::v1::AudioChunk chunk;
-    chunk.set_format(voxflow::v1::PCM16);
-    chunk.set_sample_rate(16000);
-    chunk.set_channels(1);
-    chunk.set_sequence(seq);
-    chunk.set_timestamp_ms(static_cast<int64_t>(seq * 20));
-    chunk.set_data(kChunk);
-    (void)buffer->Push(std::move(chunk), epoch + absl::Milliseconds(seq * 20));
-  }
+  for (; seq < 5; ++seq) (void)buffer->Push(Chunk(seq), epoch + absl::Milliseconds(seq * 20));
   for (auto _ : state) {
-    voxflow::v1::AudioChunk chunk;
-    chunk.set_format(voxflow::v1::PCM16);
-    chunk.set_sample_rate(16000);
-    chunk.set_channels(1);
-    chunk.set_sequence(seq);
-    chunk.set_timestamp_ms(static_cast<int64_t>(seq * 20));
-    chunk.set_data(kChunk);
-    (void)buffer->Push(std::move(chunk), epoch + absl::Milliseconds(seq * 20));
+    (void)buffer->Push(Chunk(seq), epoch + absl::Milliseconds(seq * 20));
     ++seq;
     benchmark::DoNotOptimize(buffer->Read(20));
   }

@@ -2,25 +2,16 @@
 
 #include <openssl/evp.h>
 
-#include <chrono>
 #include <cstdio>
-#include <thread>
 
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "mocks/cancellable_wait.h"
 #include "services/common/audio_chunk.h"
 
 namespace voxflow::mocks {
 namespace {
 
-bool Wait(int ms, const std::atomic<bool>* cancelled) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  while (std::chrono::steady_clock::now() < end) {
-    if (cancelled != nullptr && cancelled->load()) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(ms, 5)));
-  }
-  return cancelled == nullptr || !cancelled->load();
-}
 
 class MockRecognizer final : public stt::Recognizer {
  public:
@@ -34,7 +25,7 @@ class MockRecognizer final : public stt::Recognizer {
       return absl::UnavailableError("mock STT failure after " + std::to_string(chunks_) + " chunks");
     }
     ++chunks_;
-    if (o.chunk_delay_ms > 0 && !Wait(o.chunk_delay_ms, cancelled_)) {
+    if (o.chunk_delay_ms > 0 && !CancellableWait(o.chunk_delay_ms, cancelled_)) {
       return absl::CancelledError("cancelled");
     }
     if (audio_.empty()) {
@@ -64,12 +55,12 @@ class MockRecognizer final : public stt::Recognizer {
   absl::Status Finish() override {
     const MockSttOptions& o = engine_->options();
     if (o.hang) {
-      while (Wait(50, cancelled_)) {
+      while (CancellableWait(50, cancelled_)) {
       }
       return absl::CancelledError("mock STT hang cancelled");
     }
     const MockSttEngine::Draw draw = engine_->DrawResult();
-    if (!Wait(draw.latency_ms, cancelled_)) return absl::CancelledError("cancelled");
+    if (!CancellableWait(draw.latency_ms, cancelled_)) return absl::CancelledError("cancelled");
     if (draw.fail) return absl::UnavailableError("mock STT failure (fail_rate)");
     const double ms = audio_.empty() ? 0 : *DurationMs(audio_.size(), config_.audio_format());
     v1::RecognizeResponse final;

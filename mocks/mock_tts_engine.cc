@@ -1,9 +1,8 @@
 #include "mocks/mock_tts_engine.h"
 
-#include <chrono>
 #include <cmath>
-#include <thread>
 
+#include "mocks/cancellable_wait.h"
 #include "services/common/audio_chunk.h"
 #include "services/common/sample_format.h"
 
@@ -11,14 +10,6 @@ namespace voxflow::mocks {
 namespace {
 
 // Waits `ms`, waking early if the stream is cancelled. Returns false if it was.
-bool Wait(int ms, const std::atomic<bool>* cancelled) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  while (std::chrono::steady_clock::now() < end) {
-    if (cancelled != nullptr && cancelled->load()) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(ms, 5)));
-  }
-  return cancelled == nullptr || !cancelled->load();
-}
 
 }  // namespace
 
@@ -64,11 +55,11 @@ absl::Status MockTtsEngine::Render(const tts::RenderRequest& request,
     fail = std::uniform_real_distribution<double>(0, 1)(rng_) < options_.fail_rate;
   }
   if (options_.hang) {
-    while (Wait(50, request.cancelled)) {
+    while (CancellableWait(50, request.cancelled)) {
     }
     return absl::CancelledError("mock TTS hang cancelled");
   }
-  if (!Wait(options_.latency_ms, request.cancelled)) return absl::CancelledError("cancelled");
+  if (!CancellableWait(options_.latency_ms, request.cancelled)) return absl::CancelledError("cancelled");
   if (fail) return absl::UnavailableError("mock TTS failure (fail_rate)");
 
   const std::string audio = AudioFor(request.text, options_.bytes_per_char, native_format);
@@ -79,7 +70,7 @@ absl::Status MockTtsEngine::Render(const tts::RenderRequest& request,
     if (options_.fail_after_chunks >= 0 && chunks == options_.fail_after_chunks) {
       return absl::UnavailableError("mock TTS failure after " + std::to_string(chunks) + " chunks");
     }
-    if (options_.chunk_delay_ms > 0 && !Wait(options_.chunk_delay_ms, request.cancelled)) {
+    if (options_.chunk_delay_ms > 0 && !CancellableWait(options_.chunk_delay_ms, request.cancelled)) {
       return absl::CancelledError("cancelled");
     }
     if (!sink(absl::string_view(audio).substr(at, chunk))) return absl::CancelledError("stopped");
