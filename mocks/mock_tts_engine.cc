@@ -7,12 +7,6 @@
 #include "services/common/sample_format.h"
 
 namespace voxflow::mocks {
-namespace {
-
-// Waits `ms`, waking early if the stream is cancelled. Returns false if it was.
-
-}  // namespace
-
 std::vector<v1::Voice> MockTtsEngine::Voices() const {
   std::vector<v1::Voice> voices;
   for (const auto& [name, language] : {std::pair<const char*, const char*>{"mock-en-us", "en-US"},
