@@ -12,7 +12,6 @@
 namespace voxflow::mocks {
 namespace {
 
-
 class MockRecognizer final : public stt::Recognizer {
  public:
   MockRecognizer(MockSttEngine* engine, v1::RecognitionConfig config, stt::ResultSink sink,

@@ -12,8 +12,7 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "mocks/mock_stt_engine.h"
-#include "services/tts/espeak_engine.h"
-#include "services/tts/tts_session.h"
+#include "services/tts/render_speech.h"
 #include "tests/util/server_process.h"
 #include "voxflow/v1/stt.grpc.pb.h"
 
@@ -270,30 +269,14 @@ TEST_F(MockSttServiceTest, RecognizeTranscribesAClip) {
 }
 
 // Real engines: espeak-ng speaks, the pocketsphinx service listens.
-std::string Speech(const std::string& text) {
-  auto engine = *tts::EspeakEngine::Create();
-  v1::SynthesisConfig config;
-  config.set_language("en-US");
-  config.mutable_output_format()->set_format(v1::PCM16);
-  config.mutable_output_format()->set_sample_rate(16000);
-  config.mutable_output_format()->set_channels(1);
-  std::string audio;
-  auto session = *tts::TtsSession::Create(
-      engine.get(), config, [&](v1::SynthesizeResponse r) { audio += r.audio().data(); });
-  v1::TextPiece piece;
-  piece.set_text(text);
-  EXPECT_TRUE(session->PushText(piece).ok());
-  EXPECT_TRUE(session->Finish().ok());
-  audio.append(32000, '\0');  // A second of silence ends the utterance.
-  return audio;
-}
-
 TEST(PocketsphinxSttServiceTest, TranscribesSpokenEnglish) {
   auto process = testing::ServerProcess::Start(kServer, {"--provider=pocketsphinx"});
   ASSERT_TRUE(process.ok()) << process.status();
   auto channel = grpc::CreateChannel((*process)->address(), grpc::InsecureChannelCredentials());
   const std::string said = "the weather is nice today";
-  const std::string audio = Speech(said);
+  absl::StatusOr<std::string> speech = tts::RenderSpeech(said, 16000);
+  ASSERT_TRUE(speech.ok()) << speech.status();
+  const std::string& audio = *speech;
   std::vector<v1::RecognizeRequest> requests = {ConfigRequest()};
   for (size_t at = 0; at < audio.size(); at += 640) {
     requests.push_back(AudioRequest(audio.substr(at, 640), 16000, at / 640));

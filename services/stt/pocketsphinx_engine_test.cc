@@ -11,8 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/stt/stt_session.h"
-#include "services/tts/espeak_engine.h"
-#include "services/tts/tts_session.h"
+#include "services/tts/render_speech.h"
 
 namespace voxflow::stt {
 namespace {
@@ -27,19 +26,9 @@ v1::AudioStreamFormat Pcm16(int rate) {
 
 // `text` spoken by espeak-ng at `rate`, followed by a second of silence.
 std::string Speech(const std::string& text, int rate) {
-  auto engine = *tts::EspeakEngine::Create();
-  v1::SynthesisConfig config;
-  config.set_language("en-US");
-  *config.mutable_output_format() = Pcm16(rate);
-  std::string audio;
-  auto session = *tts::TtsSession::Create(
-      engine.get(), config, [&](v1::SynthesizeResponse r) { audio += r.audio().data(); });
-  v1::TextPiece piece;
-  piece.set_text(text);
-  EXPECT_TRUE(session->PushText(piece).ok());
-  EXPECT_TRUE(session->Finish().ok());
-  audio.append(static_cast<size_t>(rate) * 2, '\0');
-  return audio;
+  absl::StatusOr<std::string> audio = tts::RenderSpeech(text, rate);
+  EXPECT_TRUE(audio.ok()) << audio.status();
+  return audio.ok() ? *audio : "";
 }
 
 std::set<std::string> Words(const std::string& text) {
