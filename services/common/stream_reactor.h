@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -228,6 +229,35 @@ class SessionStreamReactor : public StreamReactor<Request, Response> {
   std::mutex session_mu_;  // Guards session_ against HandleCancel; the strand owns it otherwise.
   std::unique_ptr<Session> session_;
 };
+
+// A service's open streams against its --max_streams.
+class StreamLimit {
+ public:
+  explicit StreamLimit(int max_streams) : max_(max_streams) {}
+  // Counts a new stream: RESOURCE_EXHAUSTED if that puts it over the limit. Every Admit(), refused
+  // or not, is matched by a Release() when the stream is done.
+  absl::Status Admit() {
+    if (++active_ <= max_) return absl::OkStatus();
+    return absl::ResourceExhaustedError(
+        absl::StrCat("too many concurrent streams (limit ", max_, ")"));
+  }
+  void Release() { --active_; }
+  int active() const { return active_; }
+
+ private:
+  const int max_;
+  std::atomic<int> active_{0};
+};
+
+// Runs a unary call's work on `pool` (never on gRPC's threads) and finishes the call with its
+// status.
+inline grpc::ServerUnaryReactor* FinishOnPool(grpc::CallbackServerContext* context,
+                                              WorkerPool* pool,
+                                              std::function<absl::Status()> work) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  pool->Submit([reactor, work = std::move(work)] { reactor->Finish(ToGrpcStatus(work())); });
+  return reactor;
+}
 
 // INVALID_ARGUMENT when a config asks for a provider this server does not run ("" accepts any).
 inline absl::Status CheckServedProvider(absl::string_view requested, absl::string_view served) {

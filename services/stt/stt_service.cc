@@ -67,7 +67,7 @@ class RecognizeStream final
     spdlog::info("stt stream {} provider={} audio_ms={:.0f} results={} duration_s={:.3f} outcome={}",
                  id_, service_->engine_->name(), session() ? session()->audio_ms() : 0.0,
                  results_.load(), elapsed_seconds(), status.ok() ? "OK" : status.ToString());
-    --service_->active_streams_;
+    service_->stream_limit_.Release();
   }
 
   SttService* const service_;
@@ -78,59 +78,50 @@ class RecognizeStream final
 
 grpc::ServerBidiReactor<v1::RecognizeRequest, v1::RecognizeResponse>*
 SttService::StreamingRecognize(grpc::CallbackServerContext*) {
-  const int active = ++active_streams_;
   auto stream = std::make_shared<RecognizeStream>(this, next_stream_id_++);
-  stream->Start(active > options_.max_streams
-                    ? absl::ResourceExhaustedError(absl::StrCat(
-                          "too many concurrent streams (limit ", options_.max_streams, ")"))
-                    : absl::OkStatus());
+  stream->Start(stream_limit_.Admit());
   return stream.get();
 }
 
 grpc::ServerUnaryReactor* SttService::Recognize(grpc::CallbackServerContext* context,
                                                 const v1::RecognizeClipRequest* request,
                                                 v1::RecognizeClipResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  pool_->Submit([this, reactor, request, response] {
-    auto run = [&]() -> absl::Status {
-      if (absl::Status s = CheckServedProvider(request->config().provider(), engine_->name());
-          !s.ok()) {
-        return s;
-      }
-      if (request->audio().empty()) return absl::InvalidArgumentError("audio is empty");
-      if (request->audio().size() > options_.max_clip_bytes) {
-        return absl::InvalidArgumentError(absl::StrCat("audio of ", request->audio().size(),
-                                                       " bytes exceeds the limit of ",
-                                                       options_.max_clip_bytes));
-      }
-      absl::StatusOr<std::unique_ptr<SttSession>> session = SttSession::Create(
-          engine_, request->config(),
-          [response](v1::RecognizeResponse r) {
-            if (r.has_transcript() && r.transcript().is_final()) {
-              *response->add_results() = std::move(*r.mutable_transcript());
-            }
-          },
-          options_.limits);
-      if (!session.ok()) return session.status();
-      const v1::AudioStreamFormat& format = request->config().audio_format();
-      const size_t piece = *BytesForDuration(100, format);
-      if (request->audio().size() % static_cast<size_t>(*BytesPerFrame(format)) != 0) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "audio of ", request->audio().size(), " bytes is not a whole number of frames"));
-      }
-      v1::AudioChunk chunk;
-      chunk.set_format(format.format());
-      chunk.set_sample_rate(format.sample_rate());
-      chunk.set_channels(format.channels());
-      for (size_t at = 0; at < request->audio().size(); at += piece) {
-        chunk.set_data(request->audio().substr(at, piece));
-        if (absl::Status s = (*session)->PushAudio(chunk); !s.ok()) return s;
-      }
-      return (*session)->Finish();
-    };
-    reactor->Finish(ToGrpcStatus(run()));
+  return FinishOnPool(context, pool_, [this, request, response]() -> absl::Status {
+    if (absl::Status s = CheckServedProvider(request->config().provider(), engine_->name());
+        !s.ok()) {
+      return s;
+    }
+    if (request->audio().empty()) return absl::InvalidArgumentError("audio is empty");
+    if (request->audio().size() > options_.max_clip_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat("audio of ", request->audio().size(),
+                                                     " bytes exceeds the limit of ",
+                                                     options_.max_clip_bytes));
+    }
+    absl::StatusOr<std::unique_ptr<SttSession>> session = SttSession::Create(
+        engine_, request->config(),
+        [response](v1::RecognizeResponse r) {
+          if (r.has_transcript() && r.transcript().is_final()) {
+            *response->add_results() = std::move(*r.mutable_transcript());
+          }
+        },
+        options_.limits);
+    if (!session.ok()) return session.status();
+    const v1::AudioStreamFormat& format = request->config().audio_format();
+    const size_t piece = *BytesForDuration(100, format);
+    if (request->audio().size() % static_cast<size_t>(*BytesPerFrame(format)) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "audio of ", request->audio().size(), " bytes is not a whole number of frames"));
+    }
+    v1::AudioChunk chunk;
+    chunk.set_format(format.format());
+    chunk.set_sample_rate(format.sample_rate());
+    chunk.set_channels(format.channels());
+    for (size_t at = 0; at < request->audio().size(); at += piece) {
+      chunk.set_data(request->audio().substr(at, piece));
+      if (absl::Status s = (*session)->PushAudio(chunk); !s.ok()) return s;
+    }
+    return (*session)->Finish();
   });
-  return reactor;
 }
 
 }  // namespace voxflow::stt

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <string>
 
+#include "services/common/stream_reactor.h"
 #include "services/common/worker_pool.h"
 #include "services/stt/stt_engine.h"
 #include "services/stt/stt_session.h"
@@ -31,7 +32,7 @@ class SttService final : public v1::SpeechToText::CallbackService {
                                       const v1::RecognizeClipRequest* request,
                                       v1::RecognizeClipResponse* response) override;
 
-  int active_streams() const { return active_streams_; }
+  int active_streams() const { return stream_limit_.active(); }
 
  private:
   friend class RecognizeStream;
@@ -39,7 +40,7 @@ class SttService final : public v1::SpeechToText::CallbackService {
   SttEngine* const engine_;
   WorkerPool* const pool_;
   const SttServiceOptions options_;
-  std::atomic<int> active_streams_{0};
+  StreamLimit stream_limit_{options_.max_streams};
   std::atomic<uint64_t> next_stream_id_{1};
 };
 

@@ -64,7 +64,7 @@ class SynthesizeStream final
                  id_, service_->engine_->name(), session() ? session()->voice() : "",
                  session() ? session()->audio_bytes_sent() : 0, elapsed_seconds(),
                  status.ok() ? "OK" : status.ToString());
-    --service_->active_streams_;
+    service_->stream_limit_.Release();
   }
 
   TtsService* const service_;
@@ -73,55 +73,46 @@ class SynthesizeStream final
 
 grpc::ServerBidiReactor<v1::SynthesizeRequest, v1::SynthesizeResponse>*
 TtsService::StreamingSynthesize(grpc::CallbackServerContext*) {
-  const int active = ++active_streams_;
   auto stream = std::make_shared<SynthesizeStream>(this, next_stream_id_++);
-  stream->Start(active > options_.max_streams
-                    ? absl::ResourceExhaustedError(absl::StrCat(
-                          "too many concurrent streams (limit ", options_.max_streams, ")"))
-                    : absl::OkStatus());
+  stream->Start(stream_limit_.Admit());
   return stream.get();
 }
 
 grpc::ServerUnaryReactor* TtsService::Synthesize(grpc::CallbackServerContext* context,
                                                  const v1::SynthesizeClipRequest* request,
                                                  v1::SynthesizeClipResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  pool_->Submit([this, reactor, request, response] {
-    auto run = [&]() -> absl::Status {
-      if (absl::Status s = CheckServedProvider(request->config().provider(), engine_->name());
-          !s.ok()) {
-        return s;
-      }
-      if (request->text().empty()) return absl::InvalidArgumentError("text is empty");
-      if (request->text().size() > options_.limits.max_stream_bytes) {
-        return absl::InvalidArgumentError(absl::StrCat("text of ", request->text().size(),
-                                                       " bytes exceeds the limit of ",
-                                                       options_.limits.max_stream_bytes));
-      }
-      v1::AudioChunk* audio = response->mutable_audio();
-      TtsLimits limits = options_.limits;
-      limits.max_piece_bytes = limits.max_stream_bytes;  // One piece: the whole text.
-      absl::StatusOr<std::unique_ptr<TtsSession>> session = TtsSession::Create(
-          engine_, request->config(),
-          [audio](v1::SynthesizeResponse r) {
-            const v1::AudioChunk& chunk = r.audio();
-            audio->set_format(chunk.format());
-            audio->set_sample_rate(chunk.sample_rate());
-            audio->set_channels(chunk.channels());
-            audio->mutable_data()->append(chunk.data());
-          },
-          limits);
-      if (!session.ok()) return session.status();
-      v1::TextPiece piece;
-      piece.set_text(request->text());
-      if (absl::Status s = (*session)->PushText(piece); !s.ok()) return s;
-      if (absl::Status s = (*session)->Finish(); !s.ok()) return s;
-      audio->set_is_final(true);
-      return absl::OkStatus();
-    };
-    reactor->Finish(ToGrpcStatus(run()));
+  return FinishOnPool(context, pool_, [this, request, response]() -> absl::Status {
+    if (absl::Status s = CheckServedProvider(request->config().provider(), engine_->name());
+        !s.ok()) {
+      return s;
+    }
+    if (request->text().empty()) return absl::InvalidArgumentError("text is empty");
+    if (request->text().size() > options_.limits.max_stream_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat("text of ", request->text().size(),
+                                                     " bytes exceeds the limit of ",
+                                                     options_.limits.max_stream_bytes));
+    }
+    v1::AudioChunk* audio = response->mutable_audio();
+    TtsLimits limits = options_.limits;
+    limits.max_piece_bytes = limits.max_stream_bytes;  // One piece: the whole text.
+    absl::StatusOr<std::unique_ptr<TtsSession>> session = TtsSession::Create(
+        engine_, request->config(),
+        [audio](v1::SynthesizeResponse r) {
+          const v1::AudioChunk& chunk = r.audio();
+          audio->set_format(chunk.format());
+          audio->set_sample_rate(chunk.sample_rate());
+          audio->set_channels(chunk.channels());
+          audio->mutable_data()->append(chunk.data());
+        },
+        limits);
+    if (!session.ok()) return session.status();
+    v1::TextPiece piece;
+    piece.set_text(request->text());
+    if (absl::Status s = (*session)->PushText(piece); !s.ok()) return s;
+    if (absl::Status s = (*session)->Finish(); !s.ok()) return s;
+    audio->set_is_final(true);
+    return absl::OkStatus();
   });
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* TtsService::ListVoices(grpc::CallbackServerContext* context,

@@ -5,6 +5,7 @@
 
 #include <atomic>
 
+#include "services/common/stream_reactor.h"
 #include "services/common/worker_pool.h"
 #include "services/tts/tts_engine.h"
 #include "services/tts/tts_session.h"
@@ -38,7 +39,7 @@ class TtsService final : public v1::TextToSpeech::CallbackService {
   TtsEngine* const engine_;
   WorkerPool* const pool_;
   const TtsServiceOptions options_;
-  std::atomic<int> active_streams_{0};
+  StreamLimit stream_limit_{options_.max_streams};
   std::atomic<uint64_t> next_stream_id_{1};
 };
 
