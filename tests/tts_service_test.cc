@@ -73,16 +73,6 @@ StreamResult Stream(const std::shared_ptr<grpc::Channel>& channel,
   return result;
 }
 
-double Rms(const std::string& pcm16) {
-  double sum = 0;
-  const size_t n = pcm16.size() / 2;
-  for (size_t i = 0; i < n; ++i) {
-    const double v = DecodeSample(v1::PCM16, &pcm16[i * 2]);
-    sum += v * v;
-  }
-  return n == 0 ? 0 : std::sqrt(sum / n);
-}
-
 class TtsServiceTest : public ::testing::Test {
  protected:
   void StartServer(std::vector<std::string> args) {
@@ -102,7 +92,7 @@ TEST_F(TtsServiceTest, EspeakSpeaksSentenceBySentence) {
       channel_, {ConfigRequest(16000), TextRequest(first + " ", "a"), TextRequest(second, "b")});
   ASSERT_TRUE(result.status.ok()) << result.status.error_message();
   const std::string audio = result.Audio();
-  EXPECT_GT(Rms(audio), 0.02) << "non-silent";
+  EXPECT_GT(RmsLevel(audio, v1::PCM16), 0.02) << "non-silent";
   const double seconds = audio.size() / 2 / 16000.0;
   const double chars = static_cast<double>(first.size() + second.size());
   // Speech runs at roughly 10-20 characters a second.

@@ -82,12 +82,16 @@ absl::Status ValidateStreamFormat(const v1::AudioStreamFormat& format, absl::str
   return absl::OkStatus();
 }
 
+v1::AudioStreamFormat MakeStreamFormat(v1::AudioFormat format, int sample_rate, int channels) {
+  v1::AudioStreamFormat f;
+  f.set_format(format);
+  f.set_sample_rate(sample_rate);
+  f.set_channels(channels);
+  return f;
+}
+
 v1::AudioStreamFormat StreamFormatOf(const v1::AudioChunk& chunk) {
-  v1::AudioStreamFormat format;
-  format.set_format(chunk.format());
-  format.set_sample_rate(chunk.sample_rate());
-  format.set_channels(chunk.channels());
-  return format;
+  return MakeStreamFormat(chunk.format(), chunk.sample_rate(), chunk.channels());
 }
 
 absl::Status ValidateChunk(const v1::AudioChunk& chunk, const v1::AudioStreamFormat& expected,

@@ -42,6 +42,9 @@ absl::Status ValidateStreamFormat(const v1::AudioStreamFormat& format, absl::str
 absl::Status ValidateChunk(const v1::AudioChunk& chunk, const v1::AudioStreamFormat& expected,
                            size_t max_bytes);
 
+// A stream format from its parts.
+v1::AudioStreamFormat MakeStreamFormat(v1::AudioFormat format, int sample_rate, int channels);
+
 // The stream format a chunk declares.
 v1::AudioStreamFormat StreamFormatOf(const v1::AudioChunk& chunk);
 

@@ -7,14 +7,6 @@
 namespace voxflow {
 namespace {
 
-v1::AudioStreamFormat Format(v1::AudioFormat format, int rate, int channels) {
-  v1::AudioStreamFormat f;
-  f.set_format(format);
-  f.set_sample_rate(rate);
-  f.set_channels(channels);
-  return f;
-}
-
 v1::AudioChunk Chunk(const v1::AudioStreamFormat& f, std::string data) {
   v1::AudioChunk c;
   c.set_format(f.format());
@@ -39,50 +31,50 @@ TEST(BytesPerSampleTest, EveryFormat) {
 
 TEST(DurationTest, FromBytes) {
   // 16 kHz mono PCM16: 32000 bytes per second.
-  EXPECT_DOUBLE_EQ(*DurationMs(32000, Format(v1::PCM16, 16000, 1)), 1000.0);
-  EXPECT_DOUBLE_EQ(*DurationMs(640, Format(v1::PCM16, 16000, 1)), 20.0);
+  EXPECT_DOUBLE_EQ(*DurationMs(32000, MakeStreamFormat(v1::PCM16, 16000, 1)), 1000.0);
+  EXPECT_DOUBLE_EQ(*DurationMs(640, MakeStreamFormat(v1::PCM16, 16000, 1)), 20.0);
   // 48 kHz stereo FLOAT32: 384000 bytes per second.
-  EXPECT_DOUBLE_EQ(*DurationMs(3840, Format(v1::FLOAT32, 48000, 2)), 10.0);
-  EXPECT_DOUBLE_EQ(*DurationMs(160, Format(v1::MULAW, 8000, 1)), 20.0);
-  EXPECT_FALSE(DurationMs(100, Format(v1::PCM16, 0, 1)).ok());
-  EXPECT_FALSE(DurationMs(100, Format(v1::PCM16, 16000, 0)).ok());
+  EXPECT_DOUBLE_EQ(*DurationMs(3840, MakeStreamFormat(v1::FLOAT32, 48000, 2)), 10.0);
+  EXPECT_DOUBLE_EQ(*DurationMs(160, MakeStreamFormat(v1::MULAW, 8000, 1)), 20.0);
+  EXPECT_FALSE(DurationMs(100, MakeStreamFormat(v1::PCM16, 0, 1)).ok());
+  EXPECT_FALSE(DurationMs(100, MakeStreamFormat(v1::PCM16, 16000, 0)).ok());
 }
 
 TEST(DurationTest, BytesForDurationIsWholeFrames) {
-  EXPECT_EQ(*BytesForDuration(20, Format(v1::PCM16, 16000, 1)), 640u);
-  EXPECT_EQ(*BytesForDuration(50, Format(v1::PCM24, 16000, 2)), 4800u);
+  EXPECT_EQ(*BytesForDuration(20, MakeStreamFormat(v1::PCM16, 16000, 1)), 640u);
+  EXPECT_EQ(*BytesForDuration(50, MakeStreamFormat(v1::PCM24, 16000, 2)), 4800u);
   // 1 ms at 22050 Hz is 22.05 frames: rounded down to 22 whole frames.
-  EXPECT_EQ(*BytesForDuration(1, Format(v1::PCM16, 22050, 1)), 44u);
-  EXPECT_FALSE(BytesForDuration(-1, Format(v1::PCM16, 16000, 1)).ok());
+  EXPECT_EQ(*BytesForDuration(1, MakeStreamFormat(v1::PCM16, 22050, 1)), 44u);
+  EXPECT_FALSE(BytesForDuration(-1, MakeStreamFormat(v1::PCM16, 16000, 1)).ok());
 }
 
 TEST(ValidateStreamFormatTest, AcceptsSupported) {
-  EXPECT_TRUE(ValidateStreamFormat(Format(v1::PCM16, 16000, 1), "config.audio_format").ok());
-  EXPECT_TRUE(ValidateStreamFormat(Format(v1::FLOAT32, 48000, 2), "f").ok());
-  EXPECT_TRUE(ValidateStreamFormat(Format(v1::MULAW, 8000, 1), "f").ok());
+  EXPECT_TRUE(ValidateStreamFormat(MakeStreamFormat(v1::PCM16, 16000, 1), "config.audio_format").ok());
+  EXPECT_TRUE(ValidateStreamFormat(MakeStreamFormat(v1::FLOAT32, 48000, 2), "f").ok());
+  EXPECT_TRUE(ValidateStreamFormat(MakeStreamFormat(v1::MULAW, 8000, 1), "f").ok());
 }
 
 TEST(ValidateStreamFormatTest, NamesTheProblem) {
-  EXPECT_EQ(ValidateStreamFormat(Format(v1::AUDIO_FORMAT_UNSPECIFIED, 16000, 1), "cfg.fmt"),
+  EXPECT_EQ(ValidateStreamFormat(MakeStreamFormat(v1::AUDIO_FORMAT_UNSPECIFIED, 16000, 1), "cfg.fmt"),
             absl::InvalidArgumentError("cfg.fmt.format is required"));
-  EXPECT_EQ(ValidateStreamFormat(Format(v1::PCM16, 12345678, 1), "cfg.fmt"),
+  EXPECT_EQ(ValidateStreamFormat(MakeStreamFormat(v1::PCM16, 12345678, 1), "cfg.fmt"),
             absl::InvalidArgumentError(
                 "cfg.fmt.sample_rate 12345678 is not supported (8000..48000 Hz)"));
-  EXPECT_EQ(ValidateStreamFormat(Format(v1::PCM16, 16000, 0), "cfg.fmt"),
+  EXPECT_EQ(ValidateStreamFormat(MakeStreamFormat(v1::PCM16, 16000, 0), "cfg.fmt"),
             absl::InvalidArgumentError("cfg.fmt.channels 0 is not supported (1..8)"));
-  EXPECT_EQ(ValidateStreamFormat(Format(v1::OPUS, 16000, 1), "cfg.fmt"),
+  EXPECT_EQ(ValidateStreamFormat(MakeStreamFormat(v1::OPUS, 16000, 1), "cfg.fmt"),
             absl::InvalidArgumentError("cfg.fmt.format OPUS is not supported"));
-  EXPECT_EQ(ValidateStreamFormat(Format(static_cast<v1::AudioFormat>(99), 16000, 1), "cfg.fmt"),
+  EXPECT_EQ(ValidateStreamFormat(MakeStreamFormat(static_cast<v1::AudioFormat>(99), 16000, 1), "cfg.fmt"),
             absl::InvalidArgumentError("cfg.fmt.format 99 is not a known AudioFormat"));
 }
 
 TEST(ValidateChunkTest, AcceptsMatchingWholeFrames) {
-  const auto f = Format(v1::PCM16, 16000, 1);
+  const auto f = MakeStreamFormat(v1::PCM16, 16000, 1);
   EXPECT_TRUE(ValidateChunk(Chunk(f, std::string(640, '\0')), f, 1 << 20).ok());
 }
 
 TEST(ValidateChunkTest, RejectsWithPreciseMessages) {
-  const auto f = Format(v1::PCM16, 16000, 1);
+  const auto f = MakeStreamFormat(v1::PCM16, 16000, 1);
   EXPECT_EQ(ValidateChunk(Chunk(f, std::string(641, '\0')), f, 1 << 20),
             absl::InvalidArgumentError("audio chunk 7: 641 bytes is not a whole number of 2-byte "
                                        "frames (PCM16, 1 channel(s))"));
@@ -90,13 +82,13 @@ TEST(ValidateChunkTest, RejectsWithPreciseMessages) {
             absl::InvalidArgumentError("audio chunk 7: data is empty"));
   EXPECT_EQ(ValidateChunk(Chunk(f, std::string(2000, '\0')), f, 1000),
             absl::InvalidArgumentError("audio chunk 7: 2000 bytes exceeds the limit of 1000"));
-  EXPECT_EQ(ValidateChunk(Chunk(Format(v1::PCM16, 8000, 1), "ab"), f, 1000),
+  EXPECT_EQ(ValidateChunk(Chunk(MakeStreamFormat(v1::PCM16, 8000, 1), "ab"), f, 1000),
             absl::InvalidArgumentError("audio chunk 7: sample_rate 8000 differs from the "
                                        "stream's 16000"));
-  EXPECT_EQ(ValidateChunk(Chunk(Format(v1::FLOAT32, 16000, 1), "abcd"), f, 1000),
+  EXPECT_EQ(ValidateChunk(Chunk(MakeStreamFormat(v1::FLOAT32, 16000, 1), "abcd"), f, 1000),
             absl::InvalidArgumentError("audio chunk 7: format FLOAT32 differs from the "
                                        "stream's PCM16"));
-  EXPECT_EQ(ValidateChunk(Chunk(Format(v1::PCM16, 16000, 2), "abcd"), f, 1000),
+  EXPECT_EQ(ValidateChunk(Chunk(MakeStreamFormat(v1::PCM16, 16000, 2), "abcd"), f, 1000),
             absl::InvalidArgumentError("audio chunk 7: channels 2 differs from the stream's 1"));
 }
 

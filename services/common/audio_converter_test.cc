@@ -5,18 +5,11 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "services/common/audio_chunk.h"
 #include "services/common/sample_format.h"
 
 namespace voxflow {
 namespace {
-
-v1::AudioStreamFormat Format(v1::AudioFormat format, int rate, int channels) {
-  v1::AudioStreamFormat f;
-  f.set_format(format);
-  f.set_sample_rate(rate);
-  f.set_channels(channels);
-  return f;
-}
 
 // `seconds` of a sine at `hz` in `format`, the same on every channel.
 std::string Sine(const v1::AudioStreamFormat& f, double hz, double seconds, float amplitude) {
@@ -39,7 +32,7 @@ int ZeroCrossings(const std::vector<float>& s) {
 }
 
 TEST(AudioConverterTest, SameFormatIsIdentity) {
-  const auto f = Format(v1::PCM16, 16000, 1);
+  const auto f = MakeStreamFormat(v1::PCM16, 16000, 1);
   auto converter = AudioConverter::Create(f, f);
   ASSERT_TRUE(converter.ok()) << converter.status();
   const std::string in = Sine(f, 440, 0.1, 0.5f);
@@ -48,8 +41,8 @@ TEST(AudioConverterTest, SameFormatIsIdentity) {
 }
 
 TEST(AudioConverterTest, Resamples48kStereoFloatTo16kMonoPcm16) {
-  const auto from = Format(v1::FLOAT32, 48000, 2);
-  const auto to = Format(v1::PCM16, 16000, 1);
+  const auto from = MakeStreamFormat(v1::FLOAT32, 48000, 2);
+  const auto to = MakeStreamFormat(v1::PCM16, 16000, 1);
   auto converter = *AudioConverter::Create(from, to);
   const std::string in = Sine(from, 440, 1.0, 0.5f);
   // In pieces of 20 ms, as a stream arrives.
@@ -71,8 +64,8 @@ TEST(AudioConverterTest, Resamples48kStereoFloatTo16kMonoPcm16) {
 }
 
 TEST(AudioConverterTest, UpsamplesAndUpmixes) {
-  const auto from = Format(v1::PCM16, 22050, 1);
-  const auto to = Format(v1::PCM16, 48000, 2);
+  const auto from = MakeStreamFormat(v1::PCM16, 22050, 1);
+  const auto to = MakeStreamFormat(v1::PCM16, 48000, 2);
   auto converter = *AudioConverter::Create(from, to);
   std::string out = *converter->Convert(Sine(from, 300, 0.5, 0.3f));
   out += converter->Flush();
@@ -84,16 +77,16 @@ TEST(AudioConverterTest, UpsamplesAndUpmixes) {
 }
 
 TEST(AudioConverterTest, ConvertAfterFlushIsAnError) {
-  auto converter = *AudioConverter::Create(Format(v1::PCM16, 16000, 1), Format(v1::PCM16, 8000, 1));
+  auto converter = *AudioConverter::Create(MakeStreamFormat(v1::PCM16, 16000, 1), MakeStreamFormat(v1::PCM16, 8000, 1));
   converter->Flush();
   EXPECT_EQ(converter->Convert("ab").status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(converter->Flush(), "");
 }
 
 TEST(AudioConverterTest, RejectsPartialFramesAndBadFormats) {
-  auto converter = *AudioConverter::Create(Format(v1::PCM16, 16000, 2), Format(v1::PCM16, 16000, 1));
+  auto converter = *AudioConverter::Create(MakeStreamFormat(v1::PCM16, 16000, 2), MakeStreamFormat(v1::PCM16, 16000, 1));
   EXPECT_EQ(converter->Convert("abc").status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(AudioConverter::Create(Format(v1::PCM16, 3, 1), Format(v1::PCM16, 16000, 1))
+  EXPECT_EQ(AudioConverter::Create(MakeStreamFormat(v1::PCM16, 3, 1), MakeStreamFormat(v1::PCM16, 16000, 1))
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);

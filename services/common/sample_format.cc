@@ -134,6 +134,35 @@ void EncodeSample(v1::AudioFormat format, float value, char* data) {
   }
 }
 
+double RmsLevel(absl::string_view data, v1::AudioFormat format) {
+  int bytes = 0;
+  switch (format) {
+    case v1::PCM16:
+      bytes = 2;
+      break;
+    case v1::PCM24:
+      bytes = 3;
+      break;
+    case v1::PCM32:
+    case v1::FLOAT32:
+      bytes = 4;
+      break;
+    case v1::MULAW:
+    case v1::ALAW:
+      bytes = 1;
+      break;
+    default:
+      return 0;
+  }
+  const size_t n = data.size() / static_cast<size_t>(bytes);
+  double sum = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double v = DecodeSample(format, data.data() + i * bytes);
+    sum += v * v;
+  }
+  return n == 0 ? 0 : std::sqrt(sum / static_cast<double>(n));
+}
+
 char SilenceByte(v1::AudioFormat format) {
   switch (format) {
     case v1::MULAW:

@@ -3,6 +3,7 @@
 #ifndef VOXFLOW_SERVICES_COMMON_SAMPLE_FORMAT_H_
 #define VOXFLOW_SERVICES_COMMON_SAMPLE_FORMAT_H_
 
+#include "absl/strings/string_view.h"
 #include "voxflow/v1/audio.pb.h"
 
 namespace voxflow {
@@ -12,6 +13,9 @@ float DecodeSample(v1::AudioFormat format, const char* data);
 
 // Writes `value` (clamped to [-1, 1]) as one sample of `format` at `data`.
 void EncodeSample(v1::AudioFormat format, float value, char* data);
+
+// Root-mean-square level of `data` (whole samples of `format`) in [0, 1]; 0 for no samples.
+double RmsLevel(absl::string_view data, v1::AudioFormat format);
 
 // The encoding of digital silence (0.0) in `format`: 0 for PCM and float, 0xFF for mu-law, 0xD5
 // for A-law.

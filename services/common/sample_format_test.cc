@@ -60,5 +60,15 @@ TEST(SampleFormatTest, SilenceDecodesToZero) {
   }
 }
 
+TEST(SampleFormatTest, RmsLevel) {
+  char full[2];
+  EncodeSample(v1::PCM16, 0.5f, full);
+  std::string square;
+  for (int i = 0; i < 100; ++i) square.append(full, 2);
+  EXPECT_NEAR(RmsLevel(square, v1::PCM16), 0.5, 1e-4);
+  EXPECT_EQ(RmsLevel(std::string(64, '\0'), v1::PCM16), 0.0);
+  EXPECT_EQ(RmsLevel("", v1::FLOAT32), 0.0);
+}
+
 }  // namespace
 }  // namespace voxflow

@@ -40,16 +40,6 @@ Rendered Speak(EspeakEngine& engine, const std::string& text, float rate = 1.0f)
   return rendered;
 }
 
-double Rms(const std::string& pcm16) {
-  double sum = 0;
-  const size_t n = pcm16.size() / 2;
-  for (size_t i = 0; i < n; ++i) {
-    const double v = DecodeSample(v1::PCM16, &pcm16[i * 2]);
-    sum += v * v;
-  }
-  return n == 0 ? 0 : std::sqrt(sum / n);
-}
-
 TEST(EspeakEngineTest, ListsEnglishVoices) {
   auto engine = EspeakEngine::Create();
   ASSERT_TRUE(engine.ok()) << engine.status();
@@ -69,7 +59,7 @@ TEST(EspeakEngineTest, SpeaksASentenceAtTheRequestedRate) {
   // About ten words at 175 words per minute, plus pauses.
   EXPECT_GT(seconds, 2.0);
   EXPECT_LT(seconds, 6.0);
-  EXPECT_GT(Rms(rendered.audio), 0.02) << "audible";
+  EXPECT_GT(RmsLevel(rendered.audio, v1::PCM16), 0.02) << "audible";
   EXPECT_GT(rendered.chunks, 10) << "streamed in 100 ms chunks";
 }
 
