@@ -60,7 +60,8 @@ double Gaussian(std::mt19937& rng, double sigma) {
 
 std::vector<Trace> Traces() {
   std::vector<Trace> traces;
-  traces.push_back(MakeTrace("constant delay", 0, 1, [](int, double, std::mt19937&) { return 40.0; }));
+  traces.push_back(
+      MakeTrace("constant delay", 0, 1, [](int, double, std::mt19937&) { return 40.0; }));
   for (double sigma : {5.0, 20.0, 40.0}) {
     traces.push_back(MakeTrace("i.i.d. jitter σ=" + std::to_string(static_cast<int>(sigma)) + " ms",
                                0, 2 + static_cast<uint32_t>(sigma),
@@ -77,14 +78,14 @@ std::vector<Trace> Traces() {
       freezes.emplace_back(t, t + length);
       t += length + std::uniform_real_distribution<double>(2000, 5000)(rng);
     }
-    traces.push_back(MakeTrace("stall-then-burst", 0, 8, [freezes](int, double capture,
-                                                                   std::mt19937& rng) {
-      double arrival = capture + std::max(1.0, 50 + Gaussian(rng, 5));
-      for (const auto& [start, end] : freezes) {
-        if (arrival >= start && arrival < end) arrival = end;
-      }
-      return arrival - capture;
-    }));
+    traces.push_back(
+        MakeTrace("stall-then-burst", 0, 8, [freezes](int, double capture, std::mt19937& rng) {
+          double arrival = capture + std::max(1.0, 50 + Gaussian(rng, 5));
+          for (const auto& [start, end] : freezes) {
+            if (arrival >= start && arrival < end) arrival = end;
+          }
+          return arrival - capture;
+        }));
   }
   for (double ppm : {500.0, -500.0}) {
     traces.push_back(MakeTrace(std::string("clock drift ") + (ppm > 0 ? "+" : "") +
@@ -94,11 +95,11 @@ std::vector<Trace> Traces() {
                                }));
   }
   {
-    Trace step = MakeTrace("jitter step σ 5→40 ms at 30 s", 0, 10,
-                           [](int k, double, std::mt19937& rng) {
-                             const double sigma = k < kChunks / 2 ? 5 : 40;
-                             return std::max(1.0, 50 + 2 * sigma + Gaussian(rng, sigma));
-                           });
+    Trace step =
+        MakeTrace("jitter step σ 5→40 ms at 30 s", 0, 10, [](int k, double, std::mt19937& rng) {
+          const double sigma = k < kChunks / 2 ? 5 : 40;
+          return std::max(1.0, 50 + 2 * sigma + Gaussian(rng, sigma));
+        });
     step.step_ms = kTraceMs / 2;
     traces.push_back(step);
   }
@@ -264,18 +265,20 @@ void PrintRow(const std::string& trace, const std::string& contender, const Resu
               double step_ms) {
   std::vector<double> delays;
   for (const auto& entry : r.delays) delays.push_back(entry.second);
-  std::printf("| %s | %s | %.2f %% | %d | %lld | %.1f | %.1f | %s |\n", trace.c_str(),
-              contender.c_str(), r.played_ms > 0 ? 100 * r.concealed_ms / r.played_ms : 0.0,
-              r.interruptions, static_cast<long long>(r.late), Mean(delays),
-              Percentile(delays, 0.95),
-              step_ms < 0 ? "–" : (std::to_string(static_cast<int>(ConvergenceMs(r, step_ms))) + " ms").c_str());
+  std::printf(
+      "| %s | %s | %.2f %% | %d | %lld | %.1f | %.1f | %s |\n", trace.c_str(), contender.c_str(),
+      r.played_ms > 0 ? 100 * r.concealed_ms / r.played_ms : 0.0, r.interruptions,
+      static_cast<long long>(r.late), Mean(delays), Percentile(delays, 0.95),
+      step_ms < 0 ? "–"
+                  : (std::to_string(static_cast<int>(ConvergenceMs(r, step_ms))) + " ms").c_str());
 }
 
 }  // namespace
 
 int main() {
-  std::printf("| trace | buffer | concealed | interruptions | late/lost chunks | mean delay ms | "
-              "p95 delay ms | converge after step |\n");
+  std::printf(
+      "| trace | buffer | concealed | interruptions | late/lost chunks | mean delay ms | "
+      "p95 delay ms | converge after step |\n");
   std::printf("|---|---|---|---|---|---|---|---|\n");
   for (const Trace& trace : Traces()) {
     PrintRow(trace.name, "speexdsp", RunSpeex(trace), trace.step_ms);

@@ -61,8 +61,8 @@ void RealTimeFactors() {
   *config.mutable_output_format() = Pcm16k();
   std::string audio;
   const auto tts_start = Clock::now();
-  auto session = *tts::TtsSession::Create(espeak.get(), config,
-                                          [&](v1::SynthesizeResponse r) { audio += r.audio().data(); });
+  auto session = *tts::TtsSession::Create(
+      espeak.get(), config, [&](v1::SynthesizeResponse r) { audio += r.audio().data(); });
   v1::TextPiece piece;
   piece.set_text(kParagraph);
   (void)session->PushText(piece);
@@ -75,9 +75,10 @@ void RealTimeFactors() {
   stt_config.set_language("en-US");
   *stt_config.mutable_audio_format() = Pcm16k();
   std::string heard;
-  auto stt_session = *stt::SttSession::Create(pocketsphinx.get(), stt_config, [&](v1::RecognizeResponse r) {
-    if (r.has_transcript() && r.transcript().is_final()) heard += r.transcript().text() + " | ";
-  });
+  auto stt_session =
+      *stt::SttSession::Create(pocketsphinx.get(), stt_config, [&](v1::RecognizeResponse r) {
+        if (r.has_transcript() && r.transcript().is_final()) heard += r.transcript().text() + " | ";
+      });
   const auto stt_start = Clock::now();
   v1::AudioChunk chunk;
   chunk.set_format(v1::PCM16);
@@ -90,7 +91,8 @@ void RealTimeFactors() {
   (void)stt_session->Finish();
   const double stt_seconds = Seconds(Clock::now() - stt_start);
   std::printf("## Real-time factor (processing time / audio time, one stream, one core)\n\n");
-  std::printf("| engine | audio s | processing s | real-time factor | streams per core at real time |\n");
+  std::printf(
+      "| engine | audio s | processing s | real-time factor | streams per core at real time |\n");
   std::printf("|---|---|---|---|---|\n");
   std::printf("| espeak-ng (render + resample to 16 kHz) | %.2f | %.3f | %.3f | %.0f |\n",
               audio_seconds, tts_seconds, tts_seconds / audio_seconds, audio_seconds / tts_seconds);
@@ -101,7 +103,8 @@ void RealTimeFactors() {
 
 // The baseline: reads a whole stream, answers once, nothing else.
 class BareStt final : public v1::SpeechToText::CallbackService {
-  class Reactor final : public grpc::ServerBidiReactor<v1::RecognizeRequest, v1::RecognizeResponse> {
+  class Reactor final
+      : public grpc::ServerBidiReactor<v1::RecognizeRequest, v1::RecognizeResponse> {
    public:
     Reactor() { StartRead(&request_); }
     void OnReadDone(bool ok) override {
@@ -207,12 +210,15 @@ void Concurrency() {
   int voxflow_port = 0, bare_port = 0;
   auto voxflow_server = Serve(&voxflow_stt, &voxflow_port);
   auto bare_server = Serve(&bare, &bare_port);
-  std::printf("## Concurrent real-time streams, STT service with the mock engine vs a bare gRPC "
-              "server\n\n");
-  std::printf("Each stream: 2 s of 20 ms chunks paced at real time, then end of input. The load "
-              "generator shares the 2 cores with the server.\n\n");
-  std::printf("| streams | server | completed | p99 send lateness ms | end of input → final p50 ms "
-              "| p99 ms |\n|---|---|---|---|---|---|\n");
+  std::printf(
+      "## Concurrent real-time streams, STT service with the mock engine vs a bare gRPC "
+      "server\n\n");
+  std::printf(
+      "Each stream: 2 s of 20 ms chunks paced at real time, then end of input. The load "
+      "generator shares the 2 cores with the server.\n\n");
+  std::printf(
+      "| streams | server | completed | p99 send lateness ms | end of input → final p50 ms "
+      "| p99 ms |\n|---|---|---|---|---|---|\n");
   for (int streams : {50, 100, 200, 400, 800}) {
     for (const auto& [name, port] : {std::pair<const char*, int>{"bare gRPC", bare_port},
                                      {"voxflow stt (mock)", voxflow_port}}) {
@@ -290,10 +296,12 @@ void TtsConcurrency() {
   int port = 0;
   auto server = Serve(&service, &port);
   std::printf("\n## Concurrent streams, TTS service with the mock engine\n\n");
-  std::printf("Each stream: config, two sentences (52 characters: 3.25 s of 16 kHz audio at 2000 bytes "
-              "per character, a real voice's pace), end of input; 20 ms chunks back.\n\n");
-  std::printf("| streams | completed | audio faster than real time | first audio p50 ms | p99 ms "
-              "|\n|---|---|---|---|---|\n");
+  std::printf(
+      "Each stream: config, two sentences (52 characters: 3.25 s of 16 kHz audio at 2000 bytes "
+      "per character, a real voice's pace), end of input; 20 ms chunks back.\n\n");
+  std::printf(
+      "| streams | completed | audio faster than real time | first audio p50 ms | p99 ms "
+      "|\n|---|---|---|---|---|\n");
   for (int streams : {50, 100, 200, 400, 800}) {
     const TtsLoadResult r = TtsLoad("127.0.0.1:" + std::to_string(port), streams);
     std::printf("| %d | %d | %d | %.1f | %.1f |\n", streams, r.completed, r.faster_than_real_time,

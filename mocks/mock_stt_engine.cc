@@ -16,12 +16,16 @@ class MockRecognizer final : public stt::Recognizer {
  public:
   MockRecognizer(MockSttEngine* engine, v1::RecognitionConfig config, stt::ResultSink sink,
                  const std::atomic<bool>* cancelled)
-      : engine_(engine), config_(std::move(config)), sink_(std::move(sink)), cancelled_(cancelled) {}
+      : engine_(engine),
+        config_(std::move(config)),
+        sink_(std::move(sink)),
+        cancelled_(cancelled) {}
 
   absl::Status Process(absl::string_view pcm) override {
     const MockSttOptions& o = engine_->options();
     if (o.fail_after_chunks >= 0 && chunks_ >= o.fail_after_chunks) {
-      return absl::UnavailableError("mock STT failure after " + std::to_string(chunks_) + " chunks");
+      return absl::UnavailableError("mock STT failure after " + std::to_string(chunks_) +
+                                    " chunks");
     }
     ++chunks_;
     if (o.chunk_delay_ms > 0 && !CancellableWait(o.chunk_delay_ms, cancelled_)) {

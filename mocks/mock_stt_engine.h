@@ -51,9 +51,9 @@ class MockSttEngine final : public stt::SttEngine {
   v1::AudioStreamFormat NativeFormat(const v1::AudioStreamFormat& input) const override {
     return input;
   }
-  absl::StatusOr<std::unique_ptr<stt::Recognizer>> Open(const v1::RecognitionConfig& config,
-                                                       stt::ResultSink sink,
-                                                       const std::atomic<bool>* cancelled) override;
+  absl::StatusOr<std::unique_ptr<stt::Recognizer>> Open(
+      const v1::RecognitionConfig& config, stt::ResultSink sink,
+      const std::atomic<bool>* cancelled) override;
 
   // For recognizers: the next transcription without taking it, and taking it.
   std::string PeekNext();

@@ -53,7 +53,8 @@ absl::Status MockTtsEngine::Render(const tts::RenderRequest& request,
     }
     return absl::CancelledError("mock TTS hang cancelled");
   }
-  if (!CancellableWait(options_.latency_ms, request.cancelled)) return absl::CancelledError("cancelled");
+  if (!CancellableWait(options_.latency_ms, request.cancelled))
+    return absl::CancelledError("cancelled");
   if (fail) return absl::UnavailableError("mock TTS failure (fail_rate)");
 
   const std::string audio = AudioFor(request.text, options_.bytes_per_char, native_format);
@@ -64,7 +65,8 @@ absl::Status MockTtsEngine::Render(const tts::RenderRequest& request,
     if (options_.fail_after_chunks >= 0 && chunks == options_.fail_after_chunks) {
       return absl::UnavailableError("mock TTS failure after " + std::to_string(chunks) + " chunks");
     }
-    if (options_.chunk_delay_ms > 0 && !CancellableWait(options_.chunk_delay_ms, request.cancelled)) {
+    if (options_.chunk_delay_ms > 0 &&
+        !CancellableWait(options_.chunk_delay_ms, request.cancelled)) {
       return absl::CancelledError("cancelled");
     }
     if (!sink(absl::string_view(audio).substr(at, chunk))) return absl::CancelledError("stopped");

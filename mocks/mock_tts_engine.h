@@ -35,8 +35,7 @@ class MockTtsEngine final : public tts::TtsEngine {
                                      const v1::AudioStreamFormat& requested) const override {
     return requested;
   }
-  absl::Status Render(const tts::RenderRequest& request,
-                      const v1::AudioStreamFormat& native_format,
+  absl::Status Render(const tts::RenderRequest& request, const v1::AudioStreamFormat& native_format,
                       const tts::PcmSink& sink) override;
 
   // The audio Render produces for `text`, in one piece (for tests).

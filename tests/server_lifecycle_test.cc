@@ -1,6 +1,7 @@
 // Each server binary as a real process: it listens on a free port, reports SERVING over
 // grpc.health.v1, lists its service through reflection, refuses a bad or not-yet-built RPC with
-// its status and keeps serving, and on SIGTERM flips health to NOT_SERVING and exits 0 within 5 s with a stream open.
+// its status and keeps serving, and on SIGTERM flips health to NOT_SERVING and exits 0 within 5 s
+// with a stream open.
 #include <signal.h>
 
 #include <functional>

@@ -157,12 +157,15 @@ TEST_F(MockSttServiceTest, EveryBadInputGetsItsStatusAndTheServerGoesOn) {
       {"unsupported rate", {bad_rate}, "sample_rate 1234567 is not supported"},
       {"no channels", {bad_channels}, "channels 0 is not supported"},
       {"unsupported format", {bad_format}, "format OPUS is not supported"},
-      {"odd byte count", {ConfigRequest(), AudioRequest(std::string(641, 0))},
+      {"odd byte count",
+       {ConfigRequest(), AudioRequest(std::string(641, 0))},
        "641 bytes is not a whole number of 2-byte frames"},
       {"empty chunk", {ConfigRequest(), AudioRequest("")}, "data is empty"},
-      {"oversized chunk", {ConfigRequest(), AudioRequest(std::string(300 * 1024, 0))},
+      {"oversized chunk",
+       {ConfigRequest(), AudioRequest(std::string(300 * 1024, 0))},
        "exceeds the limit"},
-      {"rate differs from config", {ConfigRequest(), AudioRequest(std::string(640, 0), 8000)},
+      {"rate differs from config",
+       {ConfigRequest(), AudioRequest(std::string(640, 0), 8000)},
        "sample_rate 8000 differs from the stream's 16000"},
       {"unknown language", {bad_language}, "config.language 'tlh' is not supported"},
       {"unknown provider", {bad_provider}, "config.provider 'whisper' is not served here"},
@@ -184,12 +187,14 @@ TEST_F(MockSttServiceTest, StreamsBeyondTheLimitAreResourceExhausted) {
   StartServer({"--max_streams=2", "--mock_hang"});
   // Two streams the server is busy with: each has delivered its speech-started event.
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
-  std::vector<std::unique_ptr<grpc::ClientReaderWriter<v1::RecognizeRequest, v1::RecognizeResponse>>>
+  std::vector<
+      std::unique_ptr<grpc::ClientReaderWriter<v1::RecognizeRequest, v1::RecognizeResponse>>>
       streams;
   for (int i = 0; i < 2; ++i) {
     contexts.push_back(std::make_unique<grpc::ClientContext>());
     contexts.back()->set_deadline(In(absl::Seconds(60)));
-    streams.push_back(v1::SpeechToText::NewStub(channel_)->StreamingRecognize(contexts.back().get()));
+    streams.push_back(
+        v1::SpeechToText::NewStub(channel_)->StreamingRecognize(contexts.back().get()));
     ASSERT_TRUE(streams.back()->Write(ConfigRequest()));
     ASSERT_TRUE(streams.back()->Write(AudioRequest(std::string(640, 1))));
     v1::RecognizeResponse response;
@@ -263,9 +268,9 @@ TEST_F(MockSttServiceTest, RecognizeTranscribesAClip) {
 
   grpc::ClientContext bad_context;
   request.set_audio("");
-  EXPECT_EQ(v1::SpeechToText::NewStub(channel_)->Recognize(&bad_context, request, &response)
-                .error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      v1::SpeechToText::NewStub(channel_)->Recognize(&bad_context, request, &response).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 // Real engines: espeak-ng speaks, the pocketsphinx service listens.

@@ -135,7 +135,8 @@ TEST_F(TtsServiceTest, ListsVoicesAndSynthesizesAClip) {
 
 TEST_F(TtsServiceTest, MockAudioIsDeterministic) {
   StartServer({"--provider=mock", "--mock_latency_ms=0"});
-  const auto requests = std::vector<v1::SynthesizeRequest>{ConfigRequest(), TextRequest("Same text.")};
+  const auto requests =
+      std::vector<v1::SynthesizeRequest>{ConfigRequest(), TextRequest("Same text.")};
   const std::string a = Stream(channel_, requests).Audio();
   const std::string b = Stream(channel_, requests).Audio();
   EXPECT_EQ(a.size(), 10u * 100);  // bytes_per_char = 100.
@@ -157,20 +158,25 @@ TEST_F(TtsServiceTest, EveryBadInputGetsItsStatusAndTheServerGoesOn) {
   const std::vector<Case> cases = {
       {"text before config", {TextRequest("hi")}, "text before config"},
       {"second config", {ConfigRequest(), ConfigRequest()}, "config sent twice"},
-      {"bad rate", {with([](auto* c) { c->mutable_output_format()->set_sample_rate(5); })},
+      {"bad rate",
+       {with([](auto* c) { c->mutable_output_format()->set_sample_rate(5); })},
        "sample_rate 5 is not supported"},
       {"bad format",
-       {with([](auto* c) { c->mutable_output_format()->set_format(v1::AUDIO_FORMAT_UNSPECIFIED); })},
+       {with(
+           [](auto* c) { c->mutable_output_format()->set_format(v1::AUDIO_FORMAT_UNSPECIFIED); })},
        "format is required"},
       {"tiny chunks", {with([](auto* c) { c->set_chunk_duration_ms(5); })}, "chunk_duration_ms 5"},
       {"unknown voice", {with([](auto* c) { c->set_voice("HAL"); })}, "unknown voice 'HAL'"},
-      {"unknown language", {with([](auto* c) { c->set_language("tlh"); })},
+      {"unknown language",
+       {with([](auto* c) { c->set_language("tlh"); })},
        "no voice for language 'tlh'"},
       {"speaking rate", {with([](auto* c) { c->set_speaking_rate(9); })}, "speaking_rate 9"},
-      {"unknown provider", {with([](auto* c) { c->set_provider("polly"); })},
+      {"unknown provider",
+       {with([](auto* c) { c->set_provider("polly"); })},
        "config.provider 'polly' is not served here"},
       {"empty text", {ConfigRequest(), TextRequest("")}, "text piece is empty"},
-      {"oversized text", {ConfigRequest(), TextRequest(std::string(5000, 'a'))},
+      {"oversized text",
+       {ConfigRequest(), TextRequest(std::string(5000, 'a'))},
        "exceeds the limit of 4096"},
       {"empty request", {v1::SynthesizeRequest()}, "empty request"},
       {"no config at all", {}, "before a SynthesisConfig"},
@@ -186,8 +192,8 @@ TEST_F(TtsServiceTest, EveryBadInputGetsItsStatusAndTheServerGoesOn) {
 }
 
 TEST_F(TtsServiceTest, StreamsBeyondTheLimitAreResourceExhausted) {
-  StartServer({"--provider=mock", "--max_streams=1", "--mock_latency_ms=0",
-               "--mock_chunk_delay_ms=100"});
+  StartServer(
+      {"--provider=mock", "--max_streams=1", "--mock_latency_ms=0", "--mock_chunk_delay_ms=100"});
   grpc::ClientContext context;
   context.set_deadline(In(absl::Seconds(60)));
   auto busy = v1::TextToSpeech::NewStub(channel_)->StreamingSynthesize(&context);
@@ -228,7 +234,8 @@ TEST_F(TtsServiceTest, TwoHundredConcurrentStreamsAllComplete) {
   int ok = 0;
   for (const StreamResult& r : results) {
     // Sentences are spoken without surrounding spaces: 100 bytes per spoken character.
-    const size_t spoken = std::string("Concurrent speech.").size() + std::string("Second sentence.").size();
+    const size_t spoken =
+        std::string("Concurrent speech.").size() + std::string("Second sentence.").size();
     ok += r.status.ok() && r.Audio().size() == spoken * 100;
     EXPECT_TRUE(r.status.ok()) << r.status.error_message();
   }

@@ -30,7 +30,8 @@ absl::StatusOr<int> BytesPerFrame(const v1::AudioStreamFormat& format) {
   absl::StatusOr<int> sample = BytesPerSample(format.format());
   if (!sample.ok()) return sample.status();
   if (format.channels() < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("channels must be >= 1, got ", format.channels()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("channels must be >= 1, got ", format.channels()));
   }
   return *sample * format.channels();
 }
@@ -102,15 +103,13 @@ absl::Status ValidateChunk(const v1::AudioChunk& chunk, const v1::AudioStreamFor
         " differs from the stream's ", v1::AudioFormat_Name(expected.format())));
   }
   if (chunk.sample_rate() != expected.sample_rate()) {
-    return absl::InvalidArgumentError(absl::StrCat("audio chunk ", chunk.sequence(),
-                                                   ": sample_rate ", chunk.sample_rate(),
-                                                   " differs from the stream's ",
-                                                   expected.sample_rate()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("audio chunk ", chunk.sequence(), ": sample_rate ", chunk.sample_rate(),
+                     " differs from the stream's ", expected.sample_rate()));
   }
   if (chunk.channels() != expected.channels()) {
-    return absl::InvalidArgumentError(absl::StrCat("audio chunk ", chunk.sequence(),
-                                                   ": channels ", chunk.channels(),
-                                                   " differs from the stream's ",
+    return absl::InvalidArgumentError(absl::StrCat("audio chunk ", chunk.sequence(), ": channels ",
+                                                   chunk.channels(), " differs from the stream's ",
                                                    expected.channels()));
   }
   if (chunk.data().empty()) {
@@ -119,8 +118,8 @@ absl::Status ValidateChunk(const v1::AudioChunk& chunk, const v1::AudioStreamFor
   }
   if (chunk.data().size() > max_bytes) {
     return absl::InvalidArgumentError(absl::StrCat("audio chunk ", chunk.sequence(), ": ",
-                                                   chunk.data().size(), " bytes exceeds the limit of ",
-                                                   max_bytes));
+                                                   chunk.data().size(),
+                                                   " bytes exceeds the limit of ", max_bytes));
   }
   absl::StatusOr<int> frame = BytesPerFrame(expected);
   if (!frame.ok()) return frame.status();
@@ -135,8 +134,8 @@ absl::Status ValidateChunk(const v1::AudioChunk& chunk, const v1::AudioStreamFor
 
 std::string AudioForLog(absl::string_view data, size_t max_bytes) {
   if (data.size() > max_bytes) {
-    return absl::StrCat("<audio:", data.size(), "B,sample:",
-                        absl::Base64Escape(data.substr(0, max_bytes)), "...>");
+    return absl::StrCat("<audio:", data.size(),
+                        "B,sample:", absl::Base64Escape(data.substr(0, max_bytes)), "...>");
   }
   return absl::StrCat("<audio:", data.size(), "B,data:", absl::Base64Escape(data), ">");
 }

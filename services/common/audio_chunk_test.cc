@@ -49,23 +49,26 @@ TEST(DurationTest, BytesForDurationIsWholeFrames) {
 }
 
 TEST(ValidateStreamFormatTest, AcceptsSupported) {
-  EXPECT_TRUE(ValidateStreamFormat(MakeStreamFormat(v1::PCM16, 16000, 1), "config.audio_format").ok());
+  EXPECT_TRUE(
+      ValidateStreamFormat(MakeStreamFormat(v1::PCM16, 16000, 1), "config.audio_format").ok());
   EXPECT_TRUE(ValidateStreamFormat(MakeStreamFormat(v1::FLOAT32, 48000, 2), "f").ok());
   EXPECT_TRUE(ValidateStreamFormat(MakeStreamFormat(v1::MULAW, 8000, 1), "f").ok());
 }
 
 TEST(ValidateStreamFormatTest, NamesTheProblem) {
-  EXPECT_EQ(ValidateStreamFormat(MakeStreamFormat(v1::AUDIO_FORMAT_UNSPECIFIED, 16000, 1), "cfg.fmt"),
-            absl::InvalidArgumentError("cfg.fmt.format is required"));
-  EXPECT_EQ(ValidateStreamFormat(MakeStreamFormat(v1::PCM16, 12345678, 1), "cfg.fmt"),
-            absl::InvalidArgumentError(
-                "cfg.fmt.sample_rate 12345678 is not supported (8000..48000 Hz)"));
+  EXPECT_EQ(
+      ValidateStreamFormat(MakeStreamFormat(v1::AUDIO_FORMAT_UNSPECIFIED, 16000, 1), "cfg.fmt"),
+      absl::InvalidArgumentError("cfg.fmt.format is required"));
+  EXPECT_EQ(
+      ValidateStreamFormat(MakeStreamFormat(v1::PCM16, 12345678, 1), "cfg.fmt"),
+      absl::InvalidArgumentError("cfg.fmt.sample_rate 12345678 is not supported (8000..48000 Hz)"));
   EXPECT_EQ(ValidateStreamFormat(MakeStreamFormat(v1::PCM16, 16000, 0), "cfg.fmt"),
             absl::InvalidArgumentError("cfg.fmt.channels 0 is not supported (1..8)"));
   EXPECT_EQ(ValidateStreamFormat(MakeStreamFormat(v1::OPUS, 16000, 1), "cfg.fmt"),
             absl::InvalidArgumentError("cfg.fmt.format OPUS is not supported"));
-  EXPECT_EQ(ValidateStreamFormat(MakeStreamFormat(static_cast<v1::AudioFormat>(99), 16000, 1), "cfg.fmt"),
-            absl::InvalidArgumentError("cfg.fmt.format 99 is not a known AudioFormat"));
+  EXPECT_EQ(
+      ValidateStreamFormat(MakeStreamFormat(static_cast<v1::AudioFormat>(99), 16000, 1), "cfg.fmt"),
+      absl::InvalidArgumentError("cfg.fmt.format 99 is not a known AudioFormat"));
 }
 
 TEST(ValidateChunkTest, AcceptsMatchingWholeFrames) {

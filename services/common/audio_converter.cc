@@ -63,7 +63,8 @@ absl::StatusOr<std::vector<float>> AudioConverter::ConvertToFloat(absl::string_v
     const char* frame = input.data() + f * frame_bytes;
     if (in_channels == out_channels) {
       for (int c = 0; c < in_channels; ++c) {
-        mapped[f * out_channels + c] = DecodeSample(from_.format(), frame + c * from_bytes_per_sample_);
+        mapped[f * out_channels + c] =
+            DecodeSample(from_.format(), frame + c * from_bytes_per_sample_);
       }
     } else if (out_channels == 1) {  // Downmix: average.
       float sum = 0;

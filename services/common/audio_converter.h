@@ -20,7 +20,7 @@ class AudioConverter {
  public:
   // INVALID_ARGUMENT if either format is not supported (see ValidateStreamFormat).
   static absl::StatusOr<std::unique_ptr<AudioConverter>> Create(const v1::AudioStreamFormat& from,
-                                                               const v1::AudioStreamFormat& to);
+                                                                const v1::AudioStreamFormat& to);
   ~AudioConverter();
   AudioConverter(const AudioConverter&) = delete;
   AudioConverter& operator=(const AudioConverter&) = delete;

@@ -77,16 +77,19 @@ TEST(AudioConverterTest, UpsamplesAndUpmixes) {
 }
 
 TEST(AudioConverterTest, ConvertAfterFlushIsAnError) {
-  auto converter = *AudioConverter::Create(MakeStreamFormat(v1::PCM16, 16000, 1), MakeStreamFormat(v1::PCM16, 8000, 1));
+  auto converter = *AudioConverter::Create(MakeStreamFormat(v1::PCM16, 16000, 1),
+                                           MakeStreamFormat(v1::PCM16, 8000, 1));
   converter->Flush();
   EXPECT_EQ(converter->Convert("ab").status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(converter->Flush(), "");
 }
 
 TEST(AudioConverterTest, RejectsPartialFramesAndBadFormats) {
-  auto converter = *AudioConverter::Create(MakeStreamFormat(v1::PCM16, 16000, 2), MakeStreamFormat(v1::PCM16, 16000, 1));
+  auto converter = *AudioConverter::Create(MakeStreamFormat(v1::PCM16, 16000, 2),
+                                           MakeStreamFormat(v1::PCM16, 16000, 1));
   EXPECT_EQ(converter->Convert("abc").status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(AudioConverter::Create(MakeStreamFormat(v1::PCM16, 3, 1), MakeStreamFormat(v1::PCM16, 16000, 1))
+  EXPECT_EQ(AudioConverter::Create(MakeStreamFormat(v1::PCM16, 3, 1),
+                                   MakeStreamFormat(v1::PCM16, 16000, 1))
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);

@@ -8,7 +8,8 @@
 namespace voxflow {
 namespace {
 
-std::string Format(absl::string_view logger, spdlog::level::level_enum level, absl::string_view text) {
+std::string Format(absl::string_view logger, spdlog::level::level_enum level,
+                   absl::string_view text) {
   spdlog::details::log_msg msg(spdlog::string_view_t(logger.data(), logger.size()), level,
                                spdlog::string_view_t(text.data(), text.size()));
   msg.time = std::chrono::system_clock::time_point(std::chrono::microseconds(1700000000123456));

@@ -107,8 +107,8 @@ void EncodeSample(v1::AudioFormat format, float value, char* data) {
       return;
     }
     case v1::PCM24: {
-      const int32_t v = static_cast<int32_t>(
-          std::clamp<long>(std::lround(value * 8388608.0), -8388608, 8388607));
+      const int32_t v =
+          static_cast<int32_t>(std::clamp<long>(std::lround(value * 8388608.0), -8388608, 8388607));
       data[0] = static_cast<char>(v & 0xFF);
       data[1] = static_cast<char>((v >> 8) & 0xFF);
       data[2] = static_cast<char>((v >> 16) & 0xFF);

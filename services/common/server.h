@@ -9,8 +9,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "grpcpp/server.h"
 #include "grpcpp/impl/service_type.h"
+#include "grpcpp/server.h"
 
 namespace voxflow {
 
@@ -64,8 +64,7 @@ ServerOptions ServerOptionsFromFlags(std::string name, int port);
 // The whole life of a server binary after flag parsing: logging from flags, start, print
 // "<name> listening on HOST:PORT" on stdout, wait for SIGTERM/SIGINT, drain, stop. Returns the
 // process exit code (0 after a clean shutdown).
-int RunServerUntilSignal(const ServerOptions& options,
-                         const std::vector<grpc::Service*>& services);
+int RunServerUntilSignal(const ServerOptions& options, const std::vector<grpc::Service*>& services);
 
 }  // namespace voxflow
 

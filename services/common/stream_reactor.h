@@ -30,8 +30,7 @@
 namespace voxflow {
 
 inline grpc::Status ToGrpcStatus(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
 template <typename Request, typename Response>
@@ -209,8 +208,8 @@ class SessionStreamReactor : public StreamReactor<Request, Response> {
   // On the strand. `what` names the request that needs a session ("audio", "text").
   absl::StatusOr<Session*> RequireSession(absl::string_view what) const {
     if (session_ != nullptr) return session_.get();
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, " before config: the first request must be a ", config_name_));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " before config: the first request must be a ", config_name_));
   }
   // The session, or null before the config (strand, or HandleDone once the stream is over).
   Session* session() const { return session_.get(); }
@@ -262,9 +261,8 @@ inline grpc::ServerUnaryReactor* FinishOnPool(grpc::CallbackServerContext* conte
 // INVALID_ARGUMENT when a config asks for a provider this server does not run ("" accepts any).
 inline absl::Status CheckServedProvider(absl::string_view requested, absl::string_view served) {
   if (requested.empty() || requested == served) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat("config.provider '", requested,
-                                                 "' is not served here (this server runs '",
-                                                 served, "')"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "config.provider '", requested, "' is not served here (this server runs '", served, "')"));
 }
 
 }  // namespace voxflow

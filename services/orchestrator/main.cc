@@ -24,7 +24,8 @@ int main(int argc, char** argv) {
   if (const std::string dir = absl::GetFlag(FLAGS_pipelines_dir); !dir.empty()) {
     auto specs = voxflow::orchestrator::LoadPipelineSpecDir(dir);
     if (!specs.ok()) {
-      std::fprintf(stderr, "orchestrator: --pipelines_dir: %s\n", specs.status().ToString().c_str());
+      std::fprintf(stderr, "orchestrator: --pipelines_dir: %s\n",
+                   specs.status().ToString().c_str());
       return 2;
     }
     for (const auto& spec : *specs) pipelines.push_back(spec.name());

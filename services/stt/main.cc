@@ -85,7 +85,8 @@ int main(int argc, char** argv) {
   voxflow::stt::SttServiceOptions service_options;
   service_options.max_streams = absl::GetFlag(FLAGS_max_streams);
   voxflow::stt::SttService service(engine.get(), &pool, service_options);
-  voxflow::ServerOptions options = voxflow::ServerOptionsFromFlags("stt", absl::GetFlag(FLAGS_port));
+  voxflow::ServerOptions options =
+      voxflow::ServerOptionsFromFlags("stt", absl::GetFlag(FLAGS_port));
   options.health_services = {"voxflow.v1.SpeechToText"};
   return voxflow::RunServerUntilSignal(options, {&service});
 }

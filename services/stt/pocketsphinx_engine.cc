@@ -119,7 +119,8 @@ class PocketsphinxRecognizer final : public Recognizer {
   }
 
   absl::Status EndUtterance(std::chrono::steady_clock::time_point started) {
-    if (ps_end_utt(decoder_) < 0) return absl::InternalError("pocketsphinx failed to end utterance");
+    if (ps_end_utt(decoder_) < 0)
+      return absl::InternalError("pocketsphinx failed to end utterance");
     utterance_open_ = false;
     int32 score = 0;
     const char* hyp = ps_get_hyp(decoder_, &score);
@@ -132,8 +133,7 @@ class PocketsphinxRecognizer final : public Recognizer {
       t->set_text(text);
       t->set_is_final(true);
       t->set_stability(1.0f);
-      const double probability =
-          logmath_exp(ps_get_logmath(decoder_), ps_get_prob(decoder_));
+      const double probability = logmath_exp(ps_get_logmath(decoder_), ps_get_prob(decoder_));
       t->set_confidence(static_cast<float>(std::clamp(probability, 0.0, 1.0)));
       t->set_start_ms(utterance_start_ms_);
       t->set_end_ms(StreamMs());
@@ -236,9 +236,9 @@ absl::StatusOr<ps_decoder_t*> PocketsphinxEngine::Acquire(int silence_frames) {
   const std::string dir = options_.model_dir;
   const std::string hmm = dir + "/en-us", lm = dir + "/en-us.lm.bin",
                     dict = dir + "/cmudict-en-us.dict", post = std::to_string(silence_frames);
-  cmd_ln_t* config = cmd_ln_init(nullptr, ps_args(), TRUE, "-hmm", hmm.c_str(), "-lm", lm.c_str(),
-                                 "-dict", dict.c_str(), "-logfn", "/dev/null", "-vad_postspeech",
-                                 post.c_str(), nullptr);
+  cmd_ln_t* config =
+      cmd_ln_init(nullptr, ps_args(), TRUE, "-hmm", hmm.c_str(), "-lm", lm.c_str(), "-dict",
+                  dict.c_str(), "-logfn", "/dev/null", "-vad_postspeech", post.c_str(), nullptr);
   if (config == nullptr) return absl::InternalError("pocketsphinx rejected its configuration");
   ps_decoder_t* decoder = ps_init(config);
   cmd_ln_free_r(config);  // The decoder holds its own reference.

@@ -29,15 +29,16 @@ struct PocketsphinxOptions {
 class PocketsphinxEngine final : public SttEngine {
  public:
   // Checks the model and loads a first decoder. UNAVAILABLE if the model is missing.
-  static absl::StatusOr<std::unique_ptr<PocketsphinxEngine>> Create(PocketsphinxOptions options = {});
+  static absl::StatusOr<std::unique_ptr<PocketsphinxEngine>> Create(
+      PocketsphinxOptions options = {});
   ~PocketsphinxEngine() override;
 
   std::string name() const override { return "pocketsphinx"; }
   std::vector<std::string> Languages() const override { return {"en-US"}; }
   v1::AudioStreamFormat NativeFormat(const v1::AudioStreamFormat& input) const override;
   absl::StatusOr<std::unique_ptr<Recognizer>> Open(const v1::RecognitionConfig& config,
-                                                  ResultSink sink,
-                                                  const std::atomic<bool>* cancelled) override;
+                                                   ResultSink sink,
+                                                   const std::atomic<bool>* cancelled) override;
 
   // Pool access for recognizers.
   absl::StatusOr<ps_decoder_s*> Acquire(int silence_frames);

@@ -33,8 +33,8 @@ std::string Speech(const std::string& text, int rate) {
 
 std::set<std::string> Words(const std::string& text) {
   std::set<std::string> words;
-  for (absl::string_view w : absl::StrSplit(absl::AsciiStrToLower(text), absl::ByAnyChar(" ,.!?"),
-                                            absl::SkipEmpty())) {
+  for (absl::string_view w :
+       absl::StrSplit(absl::AsciiStrToLower(text), absl::ByAnyChar(" ,.!?"), absl::SkipEmpty())) {
     words.emplace(w);
   }
   return words;
@@ -70,9 +70,8 @@ Results Recognize(PocketsphinxEngine& engine, const std::string& audio, int rate
   config.set_interim_results(interim);
   config.set_word_times(true);
   Results results;
-  auto session = SttSession::Create(&engine, config, [&](v1::RecognizeResponse r) {
-    results.responses.push_back(std::move(r));
-  });
+  auto session = SttSession::Create(
+      &engine, config, [&](v1::RecognizeResponse r) { results.responses.push_back(std::move(r)); });
   EXPECT_TRUE(session.ok()) << session.status();
   const size_t chunk = static_cast<size_t>(rate) / 50 * 2;  // 20 ms.
   for (size_t at = 0; at < audio.size(); at += chunk) {

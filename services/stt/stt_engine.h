@@ -38,8 +38,8 @@ class SttEngine {
   virtual v1::AudioStreamFormat NativeFormat(const v1::AudioStreamFormat& input) const = 0;
   // `config` is validated already. `cancelled` is set when the stream is cancelled.
   virtual absl::StatusOr<std::unique_ptr<Recognizer>> Open(const v1::RecognitionConfig& config,
-                                                          ResultSink sink,
-                                                          const std::atomic<bool>* cancelled) = 0;
+                                                           ResultSink sink,
+                                                           const std::atomic<bool>* cancelled) = 0;
 };
 
 }  // namespace voxflow::stt

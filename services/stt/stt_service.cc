@@ -64,9 +64,10 @@ class RecognizeStream final
   }
 
   void HandleDone(const absl::Status& status) override {
-    spdlog::info("stt stream {} provider={} audio_ms={:.0f} results={} duration_s={:.3f} outcome={}",
-                 id_, service_->engine_->name(), session() ? session()->audio_ms() : 0.0,
-                 results_.load(), elapsed_seconds(), status.ok() ? "OK" : status.ToString());
+    spdlog::info(
+        "stt stream {} provider={} audio_ms={:.0f} results={} duration_s={:.3f} outcome={}", id_,
+        service_->engine_->name(), session() ? session()->audio_ms() : 0.0, results_.load(),
+        elapsed_seconds(), status.ok() ? "OK" : status.ToString());
     service_->stream_limit_.Release();
   }
 
@@ -109,8 +110,8 @@ grpc::ServerUnaryReactor* SttService::Recognize(grpc::CallbackServerContext* con
     const v1::AudioStreamFormat& format = request->config().audio_format();
     const size_t piece = *BytesForDuration(100, format);
     if (request->audio().size() % static_cast<size_t>(*BytesPerFrame(format)) != 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "audio of ", request->audio().size(), " bytes is not a whole number of frames"));
+      return absl::InvalidArgumentError(absl::StrCat("audio of ", request->audio().size(),
+                                                     " bytes is not a whole number of frames"));
     }
     v1::AudioChunk chunk;
     chunk.set_format(format.format());

@@ -15,7 +15,7 @@
 namespace voxflow::stt {
 
 struct SttServiceOptions {
-  int max_streams = 200;                   // Concurrent StreamingRecognize calls.
+  int max_streams = 200;                     // Concurrent StreamingRecognize calls.
   size_t max_clip_bytes = 10 * 1024 * 1024;  // Recognize's audio.
   SttLimits limits;
 };

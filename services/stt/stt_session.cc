@@ -12,7 +12,8 @@ namespace voxflow::stt {
 absl::Status SttSession::ValidateConfig(const SttEngine& engine,
                                         const v1::RecognitionConfig& config,
                                         const SttLimits& limits) {
-  if (absl::Status s = ValidateStreamFormat(config.audio_format(), "config.audio_format"); !s.ok()) {
+  if (absl::Status s = ValidateStreamFormat(config.audio_format(), "config.audio_format");
+      !s.ok()) {
     return s;
   }
   const std::string language = absl::AsciiStrToLower(config.language());
@@ -20,10 +21,9 @@ absl::Status SttSession::ValidateConfig(const SttEngine& engine,
   bool known = false;
   for (const std::string& l : engine.Languages()) known |= absl::AsciiStrToLower(l) == language;
   if (!known) {
-    return absl::InvalidArgumentError(absl::StrCat("config.language '", config.language(),
-                                                   "' is not supported by ", engine.name(),
-                                                   " (supported: ",
-                                                   absl::StrJoin(engine.Languages(), ", "), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.language '", config.language(), "' is not supported by ",
+                     engine.name(), " (supported: ", absl::StrJoin(engine.Languages(), ", "), ")"));
   }
   const v1::EndpointingConfig& e = config.endpointing();
   if (e.silence_ms() < 0 || e.silence_ms() > limits.max_silence_ms) {
@@ -44,8 +44,8 @@ absl::Status SttSession::ValidateConfig(const SttEngine& engine,
 }
 
 absl::StatusOr<std::unique_ptr<SttSession>> SttSession::Create(SttEngine* engine,
-                                                              const v1::RecognitionConfig& config,
-                                                              ResultSink sink, SttLimits limits) {
+                                                               const v1::RecognitionConfig& config,
+                                                               ResultSink sink, SttLimits limits) {
   if (absl::Status s = ValidateConfig(*engine, config, limits); !s.ok()) return s;
   std::unique_ptr<SttSession> session(new SttSession(config, limits));
   absl::StatusOr<std::unique_ptr<AudioConverter>> converter =

@@ -25,8 +25,8 @@ class SttSession {
  public:
   // INVALID_ARGUMENT naming the field if `config` is not acceptable. `engine` must outlive it.
   static absl::StatusOr<std::unique_ptr<SttSession>> Create(SttEngine* engine,
-                                                           const v1::RecognitionConfig& config,
-                                                           ResultSink sink, SttLimits limits = {});
+                                                            const v1::RecognitionConfig& config,
+                                                            ResultSink sink, SttLimits limits = {});
   // Checks `config` without opening anything.
   static absl::Status ValidateConfig(const SttEngine& engine, const v1::RecognitionConfig& config,
                                      const SttLimits& limits);

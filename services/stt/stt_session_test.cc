@@ -59,11 +59,10 @@ struct Outcome {
 };
 
 Outcome Recognize(SttEngine& engine, const std::vector<v1::AudioChunk>& clip,
-              v1::RecognitionConfig config = Config()) {
+                  v1::RecognitionConfig config = Config()) {
   Outcome run;
-  auto session = SttSession::Create(&engine, config, [&](v1::RecognizeResponse r) {
-    run.responses.push_back(std::move(r));
-  });
+  auto session = SttSession::Create(
+      &engine, config, [&](v1::RecognizeResponse r) { run.responses.push_back(std::move(r)); });
   if (!session.ok()) {
     run.status = session.status();
     return run;

@@ -85,7 +85,8 @@ absl::StatusOr<std::unique_ptr<EspeakEngine>> EspeakEngine::Create(EspeakOptions
 
 bool EspeakEngine::VariantExists(const std::string& variant) const {
   return !variant.empty() && variant.find('/') == std::string::npos &&
-         std::filesystem::exists(std::filesystem::path(options_.data_dir) / "voices" / "!v" / variant);
+         std::filesystem::exists(std::filesystem::path(options_.data_dir) / "voices" / "!v" /
+                                 variant);
 }
 
 absl::StatusOr<std::string> EspeakEngine::ResolveVoice(const std::string& voice,
@@ -94,8 +95,9 @@ absl::StatusOr<std::string> EspeakEngine::ResolveVoice(const std::string& voice,
   absl::StatusOr<std::string> base =
       TtsEngine::ResolveVoice(plus == std::string::npos ? voice : voice.substr(0, plus), language);
   if (!base.ok()) return base.status();
-  const std::string variant =
-      plus != std::string::npos ? voice.substr(plus + 1) : voice.empty() ? options_.default_variant : "";
+  const std::string variant = plus != std::string::npos ? voice.substr(plus + 1)
+                              : voice.empty()           ? options_.default_variant
+                                                        : "";
   if (variant.empty()) return *base;
   if (!VariantExists(variant)) {
     return absl::InvalidArgumentError(
@@ -117,21 +119,20 @@ absl::Status EspeakEngine::Render(const RenderRequest& request, const v1::AudioS
                                   const PcmSink& sink) {
   std::lock_guard<std::mutex> lock(EngineMutex());
   if (espeak_SetVoiceByName(request.voice.c_str()) != EE_OK) {
-    return absl::InvalidArgumentError(absl::StrCat("espeak-ng cannot load voice '", request.voice, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("espeak-ng cannot load voice '", request.voice, "'"));
   }
-  espeak_SetParameter(espeakRATE,
-                      static_cast<int>(std::lround(kDefaultWordsPerMinute * request.speaking_rate)),
-                      0);
+  espeak_SetParameter(
+      espeakRATE, static_cast<int>(std::lround(kDefaultWordsPerMinute * request.speaking_rate)), 0);
   // Roughly 4 pitch units per semitone around espeak's default.
-  espeak_SetParameter(espeakPITCH,
-                      std::clamp(static_cast<int>(std::lround(kDefaultPitch +
-                                                              4 * request.pitch_semitones)),
-                                 0, 100),
-                      0);
+  espeak_SetParameter(
+      espeakPITCH,
+      std::clamp(static_cast<int>(std::lround(kDefaultPitch + 4 * request.pitch_semitones)), 0,
+                 100),
+      0);
   RenderContext context{&sink};
-  const espeak_ERROR error =
-      espeak_Synth(request.text.c_str(), request.text.size() + 1, 0, POS_CHARACTER, 0,
-                   espeakCHARS_UTF8, nullptr, &context);
+  const espeak_ERROR error = espeak_Synth(request.text.c_str(), request.text.size() + 1, 0,
+                                          POS_CHARACTER, 0, espeakCHARS_UTF8, nullptr, &context);
   if (context.stopped) return absl::CancelledError("rendering stopped");
   if (error != EE_OK) return absl::InternalError(absl::StrCat("espeak_Synth failed (", error, ")"));
   return absl::OkStatus();

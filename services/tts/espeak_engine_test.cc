@@ -30,11 +30,12 @@ Rendered Speak(EspeakEngine& engine, const std::string& text, float rate = 1.0f)
     ++rendered.chunks;
   });
   EXPECT_TRUE(session.ok()) << session.status();
-  EXPECT_TRUE((*session)->PushText([&] {
-                v1::TextPiece piece;
-                piece.set_text(text);
-                return piece;
-              }())
+  EXPECT_TRUE((*session)
+                  ->PushText([&] {
+                    v1::TextPiece piece;
+                    piece.set_text(text);
+                    return piece;
+                  }())
                   .ok());
   EXPECT_TRUE((*session)->Finish().ok());
   return rendered;
@@ -66,7 +67,8 @@ TEST(EspeakEngineTest, SpeaksASentenceAtTheRequestedRate) {
 TEST(EspeakEngineTest, FasterRateIsShorter) {
   auto engine = *EspeakEngine::Create();
   const size_t normal = Speak(*engine, "The quick brown fox jumps over the lazy dog.").audio.size();
-  const size_t fast = Speak(*engine, "The quick brown fox jumps over the lazy dog.", 2.0f).audio.size();
+  const size_t fast =
+      Speak(*engine, "The quick brown fox jumps over the lazy dog.", 2.0f).audio.size();
   EXPECT_LT(fast, normal * 0.75);
 }
 

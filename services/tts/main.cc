@@ -63,9 +63,11 @@ int main(int argc, char** argv) {
   voxflow::WorkerPool pool(workers);
   voxflow::tts::TtsServiceOptions service_options;
   service_options.max_streams = absl::GetFlag(FLAGS_max_streams);
-  service_options.limits.max_stream_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_text_bytes));
+  service_options.limits.max_stream_bytes =
+      static_cast<size_t>(absl::GetFlag(FLAGS_max_text_bytes));
   voxflow::tts::TtsService service(engine.get(), &pool, service_options);
-  voxflow::ServerOptions options = voxflow::ServerOptionsFromFlags("tts", absl::GetFlag(FLAGS_port));
+  voxflow::ServerOptions options =
+      voxflow::ServerOptionsFromFlags("tts", absl::GetFlag(FLAGS_port));
   options.health_services = {"voxflow.v1.TextToSpeech"};
   return voxflow::RunServerUntilSignal(options, {&service});
 }

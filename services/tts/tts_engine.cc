@@ -22,8 +22,7 @@ absl::StatusOr<std::string> TtsEngine::ResolveVoice(const std::string& voice,
     for (const v1::Voice& v : voices) {
       for (const std::string& l : v.languages()) {
         const std::string have = absl::AsciiStrToLower(l);
-        if (exact ? have == wanted
-                  : absl::StartsWith(have, wanted.substr(0, wanted.find('-')))) {
+        if (exact ? have == wanted : absl::StartsWith(have, wanted.substr(0, wanted.find('-')))) {
           return v.name();
         }
       }

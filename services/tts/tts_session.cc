@@ -30,17 +30,19 @@ size_t SentenceEnd(const std::string& text) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<TtsSession>> TtsSession::Create(TtsEngine* engine,
-                                                              const v1::SynthesisConfig& config,
-                                                              ResponseSink sink, TtsLimits limits) {
+                                                               const v1::SynthesisConfig& config,
+                                                               ResponseSink sink,
+                                                               TtsLimits limits) {
   if (absl::Status s = ValidateStreamFormat(config.output_format(), "config.output_format");
       !s.ok()) {
     return s;
   }
-  const int chunk_ms = config.chunk_duration_ms() == 0 ? kDefaultChunkMs : config.chunk_duration_ms();
+  const int chunk_ms =
+      config.chunk_duration_ms() == 0 ? kDefaultChunkMs : config.chunk_duration_ms();
   if (chunk_ms < limits.min_chunk_ms || chunk_ms > limits.max_chunk_ms) {
     return absl::InvalidArgumentError(absl::StrCat("config.chunk_duration_ms ", chunk_ms,
-                                                   " is not supported (", limits.min_chunk_ms,
-                                                   "..", limits.max_chunk_ms, ")"));
+                                                   " is not supported (", limits.min_chunk_ms, "..",
+                                                   limits.max_chunk_ms, ")"));
   }
   const float rate = config.speaking_rate() == 0 ? 1.0f : config.speaking_rate();
   if (!(rate >= 0.25f && rate <= 4.0f)) {
@@ -82,8 +84,8 @@ absl::Status TtsSession::PushText(const v1::TextPiece& piece) {
                                                    limits_.max_piece_bytes));
   }
   if (text_bytes_ + piece.text().size() > limits_.max_stream_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("stream text exceeds the limit of ",
-                                                   limits_.max_stream_bytes, " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("stream text exceeds the limit of ", limits_.max_stream_bytes, " bytes"));
   }
   piece_starts_[text_bytes_] = piece.piece_id();
   text_bytes_ += piece.text().size();

@@ -20,9 +20,9 @@
 namespace voxflow::tts {
 
 struct TtsLimits {
-  size_t max_piece_bytes = 4096;      // One TextPiece.
-  size_t max_stream_bytes = 100000;   // All text on one stream.
-  size_t max_sentence_bytes = 300;    // Longer runs are split at a space.
+  size_t max_piece_bytes = 4096;     // One TextPiece.
+  size_t max_stream_bytes = 100000;  // All text on one stream.
+  size_t max_sentence_bytes = 300;   // Longer runs are split at a space.
   int min_chunk_ms = 10;
   int max_chunk_ms = 1000;
 };
@@ -34,9 +34,9 @@ class TtsSession {
   // Validates `config` (INVALID_ARGUMENT naming the field) and resolves the voice. `engine` must
   // outlive the session.
   static absl::StatusOr<std::unique_ptr<TtsSession>> Create(TtsEngine* engine,
-                                                           const v1::SynthesisConfig& config,
-                                                           ResponseSink sink,
-                                                           TtsLimits limits = {});
+                                                            const v1::SynthesisConfig& config,
+                                                            ResponseSink sink,
+                                                            TtsLimits limits = {});
 
   // Adds text; renders every sentence it completes.
   absl::Status PushText(const v1::TextPiece& piece);

@@ -86,8 +86,8 @@ TEST(TtsSessionTest, ChunksHaveTheRequestedDurationAndTags) {
     EXPECT_GT(r.audio().timestamp_ms(), last_timestamp - 1);
     last_timestamp = r.audio().timestamp_ms();
     EXPECT_EQ(r.audio().sample_rate(), 16000);
-    const bool sentence_tail = i + 1 < out.responses.size() &&
-                               out.responses[i + 1].text() != r.text();
+    const bool sentence_tail =
+        i + 1 < out.responses.size() && out.responses[i + 1].text() != r.text();
     if (!r.is_final() && !sentence_tail) {
       EXPECT_EQ(r.audio().data().size(), 640u) << i;
     }
@@ -180,8 +180,9 @@ TEST(TtsSessionTest, BadConfigsNameTheProblem) {
 
 TEST(TtsSessionTest, BadTextIsRejected) {
   auto engine = FastMock();
-  auto session = *TtsSession::Create(&engine, Config(), [](v1::SynthesizeResponse) {},
-                                     TtsLimits{.max_piece_bytes = 10, .max_stream_bytes = 15});
+  auto session = *TtsSession::Create(
+      &engine, Config(), [](v1::SynthesizeResponse) {},
+      TtsLimits{.max_piece_bytes = 10, .max_stream_bytes = 15});
   EXPECT_EQ(session->PushText(Piece("")).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(session->PushText(Piece("01234567890")).message(),
               HasSubstr("text piece of 11 bytes exceeds the limit of 10"));

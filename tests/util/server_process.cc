@@ -68,8 +68,8 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     pollfd fds[2] = {{out[0], POLLIN, 0}, {pidfd, POLLIN, 0}};
     const int ready = poll(fds, 2, RemainingMs(deadline));
     if (ready == 0) {
-      return absl::DeadlineExceededError(
-          absl::StrCat(binary, " did not print its address within ", absl::FormatDuration(startup)));
+      return absl::DeadlineExceededError(absl::StrCat(binary, " did not print its address within ",
+                                                      absl::FormatDuration(startup)));
     }
     if (ready < 0 && errno == EINTR) continue;
     char c;
@@ -118,8 +118,8 @@ absl::StatusOr<int> ServerProcess::WaitForExit(absl::Duration timeout) {
     const int ready = poll(&fd, 1, RemainingMs(deadline));
     if (ready < 0 && errno == EINTR) continue;
     if (ready == 0) {
-      return absl::DeadlineExceededError(absl::StrCat("process ", pid_, " still running after ",
-                                                      absl::FormatDuration(timeout)));
+      return absl::DeadlineExceededError(
+          absl::StrCat("process ", pid_, " still running after ", absl::FormatDuration(timeout)));
     }
     int status = 0;
     if (waitpid(pid_, &status, 0) != pid_) return absl::InternalError("waitpid failed");

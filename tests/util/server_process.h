@@ -41,7 +41,8 @@ class ServerProcess {
   absl::StatusOr<int> WaitForExit(absl::Duration timeout);
 
  private:
-  ServerProcess(pid_t pid, int pidfd, int stdout_fd) : pid_(pid), pidfd_(pidfd), stdout_fd_(stdout_fd) {}
+  ServerProcess(pid_t pid, int pidfd, int stdout_fd)
+      : pid_(pid), pidfd_(pidfd), stdout_fd_(stdout_fd) {}
 
   pid_t pid_;
   int pidfd_;

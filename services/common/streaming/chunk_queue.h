@@ -53,7 +53,8 @@ struct ChunkQueueStats {
   double throttled_ms = 0;
 
   double drop_rate() const {
-    return static_cast<double>(dropped_items) / static_cast<double>(std::max<int64_t>(total_items, 1));
+    return static_cast<double>(dropped_items) /
+           static_cast<double>(std::max<int64_t>(total_items, 1));
   }
 };
 

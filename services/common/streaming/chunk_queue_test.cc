@@ -76,9 +76,8 @@ TEST(ChunkQueueTest, DropModeOracle) {
   EXPECT_EQ(stats.blocked_puts, 0);
   EXPECT_THAT(log.Names(), ElementsAre("stream.throttle_started", "stream.chunk_dropped",
                                        "stream.chunk_dropped"));
-  EXPECT_EQ(log.Events()[1].second, (EventAttributes{{"queue_size", "3"},
-                                                     {"max_size", "3"},
-                                                     {"reason", "overflow"}}));
+  EXPECT_EQ(log.Events()[1].second,
+            (EventAttributes{{"queue_size", "3"}, {"max_size", "3"}, {"reason", "overflow"}}));
   EXPECT_THAT(Drain(queue), ElementsAre(2, 3, 4));
 }
 
@@ -225,11 +224,10 @@ TEST(ChunkQueueTest, EmitterAndCallbacksRunWithoutTheLock) {
   // Calling back into the queue from the emitter or a callback would deadlock if a lock were held.
   ChunkQueue<int>* self = nullptr;
   size_t seen_size = 0;
-  ChunkQueue<int> queue({.max_size = 2,
-                         .drop_on_overflow = true,
-                         .emitter = [&](absl::string_view, const EventAttributes&) {
-                           seen_size = self->size();
-                         }});
+  ChunkQueue<int> queue(
+      {.max_size = 2,
+       .drop_on_overflow = true,
+       .emitter = [&](absl::string_view, const EventAttributes&) { seen_size = self->size(); }});
   self = &queue;
   queue.NotifyWhenReadable([&] { seen_size = queue.stats().queue_size; });
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(queue.TryPut(int{i}));

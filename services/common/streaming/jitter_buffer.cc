@@ -54,10 +54,11 @@ absl::StatusOr<std::unique_ptr<JitterBuffer>> JitterBuffer::Create(JitterBufferO
         absl::StrCat("jitter buffer: need 0 <= target_duration_ms (", options.target_duration_ms,
                      ") <= max_duration_ms (", options.max_duration_ms, ")"));
   }
-  if (options.adaptive && (options.min_delay_ms < 0 || options.min_delay_ms > options.max_delay_ms)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("jitter buffer: need 0 <= min_delay_ms (", options.min_delay_ms,
-                     ") <= max_delay_ms (", options.max_delay_ms, ")"));
+  if (options.adaptive &&
+      (options.min_delay_ms < 0 || options.min_delay_ms > options.max_delay_ms)) {
+    return absl::InvalidArgumentError(absl::StrCat("jitter buffer: need 0 <= min_delay_ms (",
+                                                   options.min_delay_ms, ") <= max_delay_ms (",
+                                                   options.max_delay_ms, ")"));
   }
   if (options.max_compression < 0 || options.max_compression > 0.5) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -88,7 +89,8 @@ double JitterBuffer::TargetDelayMs() const {
 
 absl::Status JitterBuffer::Push(v1::AudioChunk chunk, absl::Time arrival) {
   const v1::AudioStreamFormat format = StreamFormat(options_);
-  const size_t max_bytes = std::max<size_t>(FramesFor(options_.max_duration_ms), 1) * bytes_per_frame_;
+  const size_t max_bytes =
+      std::max<size_t>(FramesFor(options_.max_duration_ms), 1) * bytes_per_frame_;
   if (absl::Status status = ValidateChunk(chunk, format, max_bytes); !status.ok()) return status;
 
   PendingEvents events;
@@ -140,10 +142,9 @@ void JitterBuffer::UpdateDelayEstimate(int64_t media_ms, absl::Time arrival) {
   // A chunk that is `relative` ms later than the fastest still plays on time if the buffer holds
   // that much when the fastest chunks arrive; the headroom absorbs read-cadence granularity.
   const double relative = static_cast<double>(delays[at] - fastest);
-  adaptive_target_ms_ = std::clamp(relative + options_.adaptive_headroom_ms,
-                                   static_cast<double>(options_.min_delay_ms),
-                                   static_cast<double>(std::min(options_.max_delay_ms,
-                                                                options_.max_duration_ms)));
+  adaptive_target_ms_ = std::clamp(
+      relative + options_.adaptive_headroom_ms, static_cast<double>(options_.min_delay_ms),
+      static_cast<double>(std::min(options_.max_delay_ms, options_.max_duration_ms)));
 }
 
 void JitterBuffer::DropOverflow(PendingEvents& events) {

@@ -89,7 +89,7 @@ struct JitterBufferStats {
 
 // One playout read.
 struct PlayoutFrame {
-  std::string data;      // Exactly the requested frames.
+  std::string data;       // Exactly the requested frames.
   int64_t media_ms = -1;  // Media time of the first real (not concealed) sample; -1 if none.
   double concealed_ms = 0;
   bool prebuffering = false;  // Playout has not started yet: `data` is silence.
@@ -144,8 +144,8 @@ class JitterBuffer {
 
   std::map<uint64_t, Packet> packets_;
   size_t buffered_bytes_ = 0;
-  uint64_t next_seq_ = 0;       // Next chunk to play.
-  bool cursor_set_ = false;     // next_seq_ is meaningful: playout started (or flushed).
+  uint64_t next_seq_ = 0;    // Next chunk to play.
+  bool cursor_set_ = false;  // next_seq_ is meaningful: playout started (or flushed).
   bool playing_ = false;
   bool compressing_ = false;
   uint64_t max_seq_seen_ = 0;
@@ -156,8 +156,8 @@ class JitterBuffer {
 
   // Concealment state.
   bool concealing_ = false;
-  size_t conceal_pos_ = 0;   // Frames into the current concealment's fade.
-  size_t conceal_run_ = 0;   // Frames in the current concealment event.
+  size_t conceal_pos_ = 0;  // Frames into the current concealment's fade.
+  size_t conceal_run_ = 0;  // Frames in the current concealment event.
   bool run_counted_as_interruption_ = false;
   size_t crossfade_left_ = 0;  // Frames of crossfade still due after concealment ends.
   std::string tail_;           // Last fade_frames_ of real audio played.

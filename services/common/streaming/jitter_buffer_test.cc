@@ -229,7 +229,8 @@ TEST(JitterBufferTest, ConcealmentFadesWithoutClicks) {
   // A 440 Hz sine at 0.5 moves at most 2*pi*440/16000*0.5 = 0.086 per sample; a click is a jump
   // far beyond that.
   float max_step = 0;
-  for (size_t i = 1; i < out.size(); ++i) max_step = std::max(max_step, std::fabs(out[i] - out[i - 1]));
+  for (size_t i = 1; i < out.size(); ++i)
+    max_step = std::max(max_step, std::fabs(out[i] - out[i - 1]));
   EXPECT_LT(max_step, 0.1f);
   // After the 5 ms fade the concealment is silent.
   for (size_t i = 640 + 100; i < 1280; ++i) ASSERT_EQ(out[i], 0.0f) << i;
@@ -321,7 +322,8 @@ TEST(JitterBufferTest, CompressionBringsTheDelayBackToTarget) {
   JitterBufferOptions options = Fixed(60);
   options.max_compression = 0.25;
   auto buffer = Make(options);
-  for (uint64_t seq = 0; seq < 30; ++seq) ASSERT_TRUE(buffer->Push(SineChunk(seq)).ok());  // 600 ms.
+  for (uint64_t seq = 0; seq < 30; ++seq)
+    ASSERT_TRUE(buffer->Push(SineChunk(seq)).ok());  // 600 ms.
   // At most 25 % of each 20 ms read (5 ms) is dropped: 21 reads bring 600 ms down to target
   // plus the 20 ms threshold.
   double concealed = 0;
