@@ -21,7 +21,6 @@ class WorkerPool {
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   void Submit(std::function<void()> task);
-  int size() const { return static_cast<int>(threads_.size()); }
 
  private:
   std::mutex mu_;

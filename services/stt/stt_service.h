@@ -32,8 +32,6 @@ class SttService final : public v1::SpeechToText::CallbackService {
                                       const v1::RecognizeClipRequest* request,
                                       v1::RecognizeClipResponse* response) override;
 
-  int active_streams() const { return stream_limit_.active(); }
-
  private:
   friend class RecognizeStream;
 

@@ -31,7 +31,6 @@ class ServerProcess {
 
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-  pid_t pid() const { return pid_; }
 
   // Sends `signal` to the child.
   void Signal(int signal);

@@ -72,12 +72,15 @@ std::vector<TelemetryEvent> BufferedExporter::TakeBatchLocked() {
   return batch;
 }
 
-void BufferedExporter::Flush() {
+void BufferedExporter::Flush() { FlushBatches(/*full_only=*/false); }
+
+void BufferedExporter::FlushBatches(bool full_only) {
   std::lock_guard<std::mutex> sink_lock(sink_mu_);
   while (true) {
     std::vector<TelemetryEvent> batch;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      if (full_only && buffer_.size() < options_.batch_size) return;
       batch = TakeBatchLocked();
     }
     if (batch.empty()) return;
@@ -91,23 +94,10 @@ void BufferedExporter::FlushLoop() {
     wake_.wait_for(lock, absl::ToChronoNanoseconds(options_.flush_interval),
                    [this] { return closed_ || buffer_.size() >= options_.batch_size; });
     if (closed_) break;
-    // On a full batch flush full batches only; on the timer flush everything.
-    const bool timer = buffer_.size() < options_.batch_size;
+    // Woken by a full batch: send full batches. By the timer: send everything.
+    const bool full_only = buffer_.size() >= options_.batch_size;
     lock.unlock();
-    if (timer) {
-      Flush();
-    } else {
-      std::lock_guard<std::mutex> sink_lock(sink_mu_);
-      while (true) {
-        std::vector<TelemetryEvent> batch;
-        {
-          std::lock_guard<std::mutex> inner(mu_);
-          if (buffer_.size() < options_.batch_size) break;
-          batch = TakeBatchLocked();
-        }
-        if (options_.sink) options_.sink(std::move(batch));
-      }
-    }
+    FlushBatches(full_only);
     lock.lock();
   }
 }

@@ -60,6 +60,8 @@ class BufferedExporter {
 
  private:
   void FlushLoop();
+  // Hands batches to the sink in order: all of them, or only while a full batch is waiting.
+  void FlushBatches(bool full_only);
   std::vector<TelemetryEvent> TakeBatchLocked();
 
   const BufferedExporterOptions options_;

@@ -113,7 +113,6 @@ class JitterBuffer {
   void Flush();
 
   JitterBufferStats stats() const;
-  size_t bytes_per_frame() const { return bytes_per_frame_; }
 
  private:
   struct Packet {
