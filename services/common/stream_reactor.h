@@ -57,6 +57,9 @@ class StreamReactor : public grpc::ServerBidiReactor<Request, Response>,
   virtual absl::Status HandleRequest(Request request) = 0;
   // On the strand, after the last request, when the client half-closes.
   virtual absl::Status HandleEndOfInput() = 0;
+  // Whether an OK HandleEndOfInput ends the stream at once; false when the subclass calls
+  // EndStream itself later (a conversation finishes its last turn first).
+  virtual bool EndsOnEndOfInput() const { return true; }
   // On a gRPC thread when the call is cancelled (client cancel, deadline, shutdown): set flags
   // that stop engine work, nothing slow.
   virtual void HandleCancel() = 0;
@@ -91,7 +94,8 @@ class StreamReactor : public grpc::ServerBidiReactor<Request, Response>,
     if (!ok) {  // Half-close (or the call broke; then OnCancel follows).
       strand_->Post([self] {
         if (self->Ending()) return;
-        self->EndStream(self->HandleEndOfInput());
+        const absl::Status status = self->HandleEndOfInput();
+        if (!status.ok() || self->EndsOnEndOfInput()) self->EndStream(status);
       });
       return;
     }

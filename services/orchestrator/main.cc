@@ -1,6 +1,7 @@
 // orchestrator_server: runs conversations (the stage DAG) over the STT and TTS services.
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -8,31 +9,74 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_join.h"
 #include "services/common/server.h"
+#include "services/common/worker_pool.h"
+#include "services/orchestrator/backend.h"
+#include "services/orchestrator/conversation_memory.h"
 #include "services/orchestrator/orchestrator_service.h"
+#include "services/orchestrator/pipeline/pipeline_registry.h"
 #include "services/orchestrator/pipeline/pipeline_spec_loader.h"
+#include "services/orchestrator/stages/conversation_stages.h"
 
 ABSL_FLAG(int, port, 50050, "Port to listen on; 0 picks a free one (printed at start-up).");
 ABSL_FLAG(std::string, pipelines_dir, "",
           "Directory of *.textproto PipelineSpecs to serve besides the built-in voice_chat.");
+ABSL_FLAG(std::string, stt_target, "dns:///127.0.0.1:50051",
+          "gRPC target of the STT service; dns:/// names are balanced round_robin over every "
+          "address.");
+ABSL_FLAG(std::string, tts_target, "dns:///127.0.0.1:50052", "gRPC target of the TTS service.");
+ABSL_FLAG(int, backend_connect_timeout_ms, 2000,
+          "How long a stage waits for an unreachable backend before the attempt fails.");
+ABSL_FLAG(int, workers, 0, "Threads for request handling (0: the number of cores).");
+ABSL_FLAG(int, max_sessions, 1000, "Concurrent conversations; more get RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, output_lead_ms, 60, "How far ahead of real time reply audio is sent.");
+ABSL_FLAG(double, barge_in_dbfs, -30,
+          "Input level (dBFS) that counts as the user speaking over a reply (barge-in).");
+ABSL_FLAG(int, barge_in_min_speech_ms, 60, "Speech this long over a reply is a barge-in.");
 
 int main(int argc, char** argv) {
+  using namespace voxflow::orchestrator;  // NOLINT: a main file.
   voxflow::BlockTerminationSignals();
   absl::SetProgramUsageMessage("Voxflow orchestrator: voice conversations over STT and TTS.");
   absl::ParseCommandLine(argc, argv);
 
-  std::vector<std::string> pipelines = {voxflow::orchestrator::DefaultPipelineSpec().name()};
+  std::vector<voxflow::v1::PipelineSpec> specs = {DefaultPipelineSpec()};
   if (const std::string dir = absl::GetFlag(FLAGS_pipelines_dir); !dir.empty()) {
-    auto specs = voxflow::orchestrator::LoadPipelineSpecDir(dir);
-    if (!specs.ok()) {
+    auto loaded = LoadPipelineSpecDir(dir);
+    if (!loaded.ok()) {
       std::fprintf(stderr, "orchestrator: --pipelines_dir: %s\n",
-                   specs.status().ToString().c_str());
+                   loaded.status().ToString().c_str());
       return 2;
     }
-    for (const auto& spec : *specs) pipelines.push_back(spec.name());
+    specs.insert(specs.end(), loaded->begin(), loaded->end());
   }
-  std::fprintf(stderr, "orchestrator: pipelines: %s\n", absl::StrJoin(pipelines, ", ").c_str());
+  absl::StatusOr<PipelineRegistry> pipelines = PipelineRegistry::Create(specs, BuiltInStageTypes());
+  if (!pipelines.ok()) {
+    std::fprintf(stderr, "orchestrator: %s\n", pipelines.status().ToString().c_str());
+    return 2;
+  }
+  std::fprintf(stderr, "orchestrator: pipelines: %s\n",
+               absl::StrJoin(pipelines->Names(), ", ").c_str());
 
-  voxflow::orchestrator::OrchestratorService service;
+  BackendOptions backend_options;
+  backend_options.connect_timeout =
+      absl::Milliseconds(absl::GetFlag(FLAGS_backend_connect_timeout_ms));
+  Backend stt("stt", absl::GetFlag(FLAGS_stt_target), backend_options);
+  Backend tts("tts", absl::GetFlag(FLAGS_tts_target), backend_options);
+  InProcessMemory memory;
+
+  SessionServices services;
+  services.stt = &stt;
+  services.tts = &tts;
+  services.memory = &memory;
+  services.pipelines = &*pipelines;
+  services.options.output_lead_ms = absl::GetFlag(FLAGS_output_lead_ms);
+  services.options.barge_in_dbfs = absl::GetFlag(FLAGS_barge_in_dbfs);
+  services.options.barge_in_min_speech_ms = absl::GetFlag(FLAGS_barge_in_min_speech_ms);
+
+  int workers = absl::GetFlag(FLAGS_workers);
+  if (workers <= 0) workers = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  voxflow::WorkerPool pool(workers);
+  OrchestratorService service(services, &pool, {.max_sessions = absl::GetFlag(FLAGS_max_sessions)});
   voxflow::ServerOptions options =
       voxflow::ServerOptionsFromFlags("orchestrator", absl::GetFlag(FLAGS_port));
   options.health_services = {"voxflow.v1.Orchestrator"};

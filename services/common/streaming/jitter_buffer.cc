@@ -368,6 +368,14 @@ PlayoutFrame JitterBuffer::ReadFrames(size_t frames) {
   return frame;
 }
 
+void JitterBuffer::StartPlayout() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (playing_ || packets_.empty()) return;
+  playing_ = true;
+  next_seq_ = packets_.begin()->first;
+  cursor_set_ = true;
+}
+
 void JitterBuffer::Flush() {
   std::lock_guard<std::mutex> lock(mu_);
   stats_.total_flushed += static_cast<int64_t>(buffered_bytes_);

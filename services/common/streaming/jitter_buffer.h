@@ -109,6 +109,9 @@ class JitterBuffer {
   PlayoutFrame Read(double duration_ms);
   PlayoutFrame ReadFrames(size_t frames);
 
+  // Starts playout now even below the target delay (the end of a stream: play what is left).
+  void StartPlayout();
+
   // Empties the buffer at once (barge-in). Chunks still in flight from before are then late.
   void Flush();
 

@@ -46,14 +46,13 @@ std::shared_ptr<DagRun> DagRun::Start(std::shared_ptr<const PipelineGraph> graph
     });
   }
   std::vector<v1::StageEvent> events;
-  std::function<void()> done;
   {
     std::lock_guard<std::mutex> lock(run->mu_);
     run->StartReadyLocked(events);
-    run->CompleteIfDoneLocked(done);
+    run->CompleteIfDoneLocked();
+    if (!events.empty()) ++run->emitting_;
   }
-  run->Emit(events);
-  if (done) done();
+  run->Publish(events);
   return run;
 }
 
@@ -211,15 +210,14 @@ void DagRun::RunAttempt(int index, StageContext context) {
   options_.timers->Cancel(timer);  // Outside the lock: the timer callback takes it.
 
   std::vector<v1::StageEvent> events;
-  std::function<void()> done;
   {
     std::lock_guard<std::mutex> lock(mu_);
     FinishStageLocked(index, std::move(result), events);
     StartReadyLocked(events);
-    CompleteIfDoneLocked(done);
+    CompleteIfDoneLocked();
+    if (!events.empty()) ++emitting_;
   }
-  Emit(events);
-  if (done) done();
+  Publish(events);
 }
 
 void DagRun::FinishStageLocked(int index, StageResult result, std::vector<v1::StageEvent>& events) {
@@ -257,7 +255,6 @@ void DagRun::FinishStageLocked(int index, StageResult result, std::vector<v1::St
         auto self = weak.lock();
         if (self == nullptr) return;
         std::vector<v1::StageEvent> events;
-        std::function<void()> done;
         {
           std::lock_guard<std::mutex> lock(self->mu_);
           if (self->states_[index].backoff_timer == 0) return;  // Cancelled meanwhile.
@@ -267,10 +264,10 @@ void DagRun::FinishStageLocked(int index, StageResult result, std::vector<v1::St
           } else {
             self->StartAttemptLocked(index, events);
           }
-          self->CompleteIfDoneLocked(done);
+          self->CompleteIfDoneLocked();
+          if (!events.empty()) ++self->emitting_;
         }
-        self->Emit(events);
-        if (done) done();
+        self->Publish(events);
       });
       return;  // Still running: dependents wait.
     }
@@ -348,21 +345,20 @@ void DagRun::Cancel(absl::Status reason) {
   for (const auto& [index, timer] : backoffs) {
     if (!options_.timers->Cancel(timer)) continue;  // Already fired: it sees stopping_.
     std::vector<v1::StageEvent> events;
-    std::function<void()> done;
     {
       std::lock_guard<std::mutex> lock(mu_);
       FinishStageLocked(index, StageResult::Cancel(reason.message()), events);
-      CompleteIfDoneLocked(done);
+      CompleteIfDoneLocked();
+      if (!events.empty()) ++emitting_;
     }
-    Emit(events);
-    if (done) done();
+    Publish(events);
   }
-  std::function<void()> done;
+  std::vector<v1::StageEvent> events;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    CompleteIfDoneLocked(done);
+    CompleteIfDoneLocked();
   }
-  if (done) done();
+  Publish(events);
 }
 
 void DagRun::CancelStagesOfType(const std::set<std::string>& types, absl::Status reason) {
@@ -389,19 +385,18 @@ void DagRun::CancelStagesOfType(const std::set<std::string>& types, absl::Status
   for (const auto& [index, timer] : backoffs) {
     if (!options_.timers->Cancel(timer)) continue;
     std::vector<v1::StageEvent> events;
-    std::function<void()> done;
     {
       std::lock_guard<std::mutex> lock(mu_);
       FinishStageLocked(index, StageResult::Cancel(reason.message()), events);
       StartReadyLocked(events);
-      CompleteIfDoneLocked(done);
+      CompleteIfDoneLocked();
+      if (!events.empty()) ++emitting_;
     }
-    Emit(events);
-    if (done) done();
+    Publish(events);
   }
 }
 
-void DagRun::CompleteIfDoneLocked(std::function<void()>& done_callback) {
+void DagRun::CompleteIfDoneLocked() {
   if (completed_) return;
   for (const StageState& state : states_) {
     if (state.state == State::kRunning) return;
@@ -420,7 +415,7 @@ void DagRun::CompleteIfDoneLocked(std::function<void()>& done_callback) {
     for (auto& [name, edge] : states_[i].streams_in) edge->Close();
   }
   completed_ = true;
-  done_callback = [self = shared_from_this(), result = result_] {
+  done_callback_ = [self = shared_from_this(), result = result_] {
     if (self->options_.parent != nullptr)
       self->options_.parent->RemoveCallback(self->parent_callback_);
     if (self->options_.on_done) self->options_.on_done(result);
@@ -449,6 +444,19 @@ v1::StageEvent DagRun::MakeEvent(int index, v1::StageEvent::Status status, absl:
   }
   if (!error.ok()) event.set_error(std::string(error.message()));
   return event;
+}
+
+void DagRun::Publish(std::vector<v1::StageEvent>& events) {
+  const bool counted = !events.empty();
+  Emit(events);
+  std::function<void()> done;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (counted) --emitting_;
+    // The end is reported after every event of the turn has been delivered.
+    if (done_callback_ && emitting_ == 0) done = std::exchange(done_callback_, nullptr);
+  }
+  if (done) done();
 }
 
 void DagRun::Emit(std::vector<v1::StageEvent>& events) {

@@ -108,7 +108,10 @@ class DagRun : public std::enable_shared_from_this<DagRun> {
   v1::StageEvent MakeEvent(int index, v1::StageEvent::Status status, absl::string_view verb,
                            const absl::Status& error = absl::OkStatus()) const;
   void Emit(std::vector<v1::StageEvent>& events);
-  void CompleteIfDoneLocked(std::function<void()>& done_callback);
+  // After a critical section that made `events` (and counted them in emitting_ if any): delivers
+  // them, then reports the end if the turn is over and no other thread is still delivering.
+  void Publish(std::vector<v1::StageEvent>& events);
+  void CompleteIfDoneLocked();
 
   const std::shared_ptr<const PipelineGraph> graph_;
   const StageFactories factories_;
@@ -122,6 +125,8 @@ class DagRun : public std::enable_shared_from_this<DagRun> {
   std::set<std::string> cancelled_types_;  // CancelStagesOfType: these never start again.
   absl::Status cancelled_types_reason_;
   bool completed_ = false;
+  int emitting_ = 0;                     // Threads delivering events.
+  std::function<void()> done_callback_;  // Set at completion, run once emitting_ is 0.
   std::mt19937 rng_;
   int64_t parent_callback_ = -1;
   absl::Notification done_;

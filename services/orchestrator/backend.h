@@ -1,0 +1,49 @@
+// Backend: a channel to the STT or TTS service. `dns:///host:port` targets are balanced
+// round_robin over every address the name resolves to (a headless Kubernetes Service gives one per
+// pod); keepalive pings find dead peers; reconnection backs off from 100 ms to 1 s, so a restarted
+// backend is used again within about a second.
+#ifndef VOXFLOW_SERVICES_ORCHESTRATOR_BACKEND_H_
+#define VOXFLOW_SERVICES_ORCHESTRATOR_BACKEND_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "grpcpp/channel.h"
+#include "services/common/cancellation.h"
+
+namespace voxflow::orchestrator {
+
+struct BackendOptions {
+  absl::Duration keepalive_time = absl::Seconds(20);
+  absl::Duration keepalive_timeout = absl::Seconds(10);
+  absl::Duration initial_reconnect_backoff = absl::Milliseconds(100);
+  absl::Duration max_reconnect_backoff = absl::Seconds(1);
+  // How long a call waits for the backend to be reachable before failing UNAVAILABLE.
+  absl::Duration connect_timeout = absl::Seconds(2);
+};
+
+class Backend {
+ public:
+  // `name` is for messages ("stt"); `target` a gRPC target, e.g. "dns:///stt:50051".
+  Backend(std::string name, std::string target, BackendOptions options = {});
+
+  const std::string& name() const { return name_; }
+  const std::string& target() const { return target_; }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+
+  // Waits for the channel to be READY (connecting if idle), at most connect_timeout. UNAVAILABLE
+  // naming the backend and target if it is not; CANCELLED if `cancel` fires first.
+  absl::Status WaitUntilReady(const CancellationToken& cancel) const;
+
+ private:
+  const std::string name_;
+  const std::string target_;
+  const BackendOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+}  // namespace voxflow::orchestrator
+
+#endif  // VOXFLOW_SERVICES_ORCHESTRATOR_BACKEND_H_

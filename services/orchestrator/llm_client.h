@@ -1,0 +1,85 @@
+// LlmClient: the reply generator behind the llm stage, streaming tokens. The built-in
+// RuleLlmClient is deterministic and offline: replies come from rules in the pipeline spec, so the
+// demo and the tests need no model. A real model client implements the same interface.
+#ifndef VOXFLOW_SERVICES_ORCHESTRATOR_LLM_CLIENT_H_
+#define VOXFLOW_SERVICES_ORCHESTRATOR_LLM_CLIENT_H_
+
+#include <functional>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "services/common/cancellation.h"
+#include "services/orchestrator/conversation_memory.h"
+
+namespace voxflow::orchestrator {
+
+struct LlmRequest {
+  std::string user_text;
+  std::vector<Exchange> history;  // Oldest first.
+};
+
+class LlmClient {
+ public:
+  virtual ~LlmClient() = default;
+  // Streams the reply token by token to `on_token` (tokens concatenate to the reply). Stops with
+  // CANCELLED when `cancel` fires.
+  virtual absl::Status Generate(const LlmRequest& request,
+                                const std::function<void(absl::string_view token)>& on_token,
+                                const CancellationToken& cancel) = 0;
+};
+
+// Replies by rule. Parameters (StageSpec.parameters of the llm stage):
+//   "rule.<words>"         reply when the user's text contains <words> (case-insensitive; rules
+//                          are tried in name order);
+//   "default"              reply otherwise (default "You said: {transcript}.");
+//   "token_delay_ms"       pause before each token after the first (default 0);
+//   "first_token_delay_ms" pause before the first token (default 0).
+// Replies may use {transcript}, {previous} (the user's previous utterance, or "nothing yet") and
+// {turn} (1 for the first exchange). Tokens are words with their trailing space.
+class RuleLlmClient final : public LlmClient {
+ public:
+  struct Options {
+    std::vector<std::pair<std::string, std::string>> rules;
+    std::string fallback = "You said: {transcript}.";
+    absl::Duration first_token_delay = absl::ZeroDuration();
+    absl::Duration token_delay = absl::ZeroDuration();
+  };
+  // INVALID_ARGUMENT for a delay that is not a non-negative integer.
+  static absl::StatusOr<Options> OptionsFromParameters(
+      const std::map<std::string, std::string>& parameters);
+
+  explicit RuleLlmClient(Options options) : options_(std::move(options)) {}
+
+  // The whole reply for `request` (what Generate streams).
+  std::string Reply(const LlmRequest& request) const;
+
+  absl::Status Generate(const LlmRequest& request,
+                        const std::function<void(absl::string_view token)>& on_token,
+                        const CancellationToken& cancel) override;
+
+ private:
+  const Options options_;
+};
+
+// Cuts streamed text into sentences at '.', '!' or '?' followed by a space (so "3.5" stays
+// whole). Used to start speech on the first complete sentence.
+class SentenceSplitter {
+ public:
+  // Adds text; returns the sentences it completed (trimmed).
+  std::vector<std::string> Append(absl::string_view text);
+  // The rest as a last sentence ("" if only whitespace is left).
+  std::string Flush();
+
+ private:
+  std::string pending_;
+};
+
+}  // namespace voxflow::orchestrator
+
+#endif  // VOXFLOW_SERVICES_ORCHESTRATOR_LLM_CLIENT_H_

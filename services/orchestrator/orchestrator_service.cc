@@ -1,0 +1,51 @@
+#include "services/orchestrator/orchestrator_service.h"
+
+#include <memory>
+
+#include "services/common/logging.h"
+#include "spdlog/spdlog.h"
+
+namespace voxflow::orchestrator {
+
+// One Converse call: moves requests to the session (on the stream's strand) and its events to the
+// client.
+class ConverseStream final : public StreamReactor<v1::ConverseRequest, v1::ConverseEvent> {
+ public:
+  explicit ConverseStream(OrchestratorService* service)
+      : StreamReactor(service->pool_), service_(service) {
+    session_ = ConverseSession::Create(
+        service->services_, [this](v1::ConverseEvent event) { Send(std::move(event)); },
+        [this](const absl::Status& status) { EndStream(status); });
+    std::weak_ptr<ConverseSession> weak = session_;
+    service->ticker_.Add([weak](absl::Time now) {
+      auto session = weak.lock();
+      return session != nullptr && session->Tick(now);
+    });
+  }
+
+ private:
+  absl::Status HandleRequest(v1::ConverseRequest request) override {
+    return session_->HandleRequest(std::move(request));
+  }
+  absl::Status HandleEndOfInput() override { return session_->HandleEndOfInput(); }
+  bool EndsOnEndOfInput() const override { return false; }  // After the last turn.
+  void HandleCancel() override { session_->Close(); }
+  void HandleDone(const absl::Status& status) override {
+    session_->Close();  // After this the session no longer calls Send or EndStream.
+    spdlog::info("session {} ended: {}", session_->session_id(),
+                 status.ok() ? "OK" : status.ToString());
+    service_->session_limit_.Release();
+  }
+
+  OrchestratorService* const service_;
+  std::shared_ptr<ConverseSession> session_;
+};
+
+grpc::ServerBidiReactor<v1::ConverseRequest, v1::ConverseEvent>* OrchestratorService::Converse(
+    grpc::CallbackServerContext*) {
+  auto stream = std::make_shared<ConverseStream>(this);
+  stream->Start(session_limit_.Admit());
+  return stream.get();
+}
+
+}  // namespace voxflow::orchestrator

@@ -1,0 +1,114 @@
+#include "services/orchestrator/stages/conversation_stages.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "services/orchestrator/backend.h"
+#include "services/orchestrator/llm_client.h"
+#include "services/orchestrator/stages/speech_stages.h"
+
+namespace voxflow::orchestrator {
+
+StageResult LlmStage::Run(StageContext& context) {
+  std::string user_text;
+  if (environment_->text_input().has_value()) {
+    user_text = *environment_->text_input();
+  } else {
+    user_text = context.Input(context.Parameter("transcript_from", "stt"), "transcript");
+  }
+  if (user_text.empty()) return StageResult::Skip("nothing to reply to");
+
+  absl::StatusOr<RuleLlmClient::Options> options = RuleLlmClient::OptionsFromParameters(
+      {context.spec().parameters().begin(), context.spec().parameters().end()});
+  if (!options.ok()) return StageResult::Fail(options.status());
+  RuleLlmClient client(*std::move(options));
+  LlmRequest request{
+      user_text,
+      ParseHistory(context.Input(context.Parameter("memory_from", "prefetch_memory"), "history"))};
+
+  SentenceSplitter splitter;
+  size_t token_index = 0;
+  size_t sentence_index = 0;
+  std::string reply;
+  auto stream_sentence = [&](std::string sentence) {
+    if (sentence_index++ < sentences_sent_) return;  // Sent by an earlier attempt.
+    ++sentences_sent_;
+    context.StreamOut(std::move(sentence));
+  };
+  const absl::Status status = client.Generate(
+      request,
+      [&](absl::string_view token) {
+        reply.append(token.data(), token.size());
+        if (token_index++ >= tokens_sent_) {
+          ++tokens_sent_;
+          environment_->Mark(TurnMark::kLlmFirstToken, absl::Now());
+          environment_->OnReplyText(token, /*is_final=*/false);
+        }
+        for (std::string& sentence : splitter.Append(token)) stream_sentence(std::move(sentence));
+      },
+      *context.cancellation());
+  if (!status.ok()) {
+    if (context.cancelled()) return StageResult::Cancel(status.message(), {{"reply", reply}});
+    return IsRetryable(status.code()) ? StageResult::Retry(status) : StageResult::Fail(status);
+  }
+  if (std::string rest = splitter.Flush(); !rest.empty()) stream_sentence(std::move(rest));
+  environment_->OnReplyText("", /*is_final=*/true);
+  return StageResult::Ok({{"user_text", user_text}, {"reply", reply}});
+}
+
+StageResult MemoryFetchStage::Run(StageContext& context) {
+  int max_exchanges = 20;
+  if (!absl::SimpleAtoi(context.Parameter("max_exchanges", "20"), &max_exchanges) ||
+      max_exchanges < 0) {
+    return StageResult::Fail(
+        absl::InvalidArgumentError("memory_fetch parameter max_exchanges must be >= 0"));
+  }
+  absl::StatusOr<std::vector<Exchange>> history =
+      memory_->Fetch(environment_->session_id(), static_cast<size_t>(max_exchanges));
+  if (!history.ok()) return StageResult::Fail(history.status());
+  return StageResult::Ok(
+      {{"history", FormatHistory(*history)}, {"exchanges", absl::StrCat(history->size())}});
+}
+
+StageResult MemoryWriteStage::Run(StageContext& context) {
+  const std::string from = context.Parameter("from", "llm");
+  const DependencyResult* source = context.dependency(from);
+  if (source == nullptr || source->outcome != StageOutcome::kOk) {
+    return StageResult::Skip(absl::StrCat("no reply from '", from, "' to save"));
+  }
+  const std::string reply = context.Input(from, "reply");
+  if (reply.empty()) return StageResult::Skip("empty reply");
+  Exchange exchange{environment_->turn_id(), context.Input(from, "user_text"), reply, false};
+  if (absl::Status status = memory_->Record(environment_->session_id(), std::move(exchange));
+      !status.ok()) {
+    return StageResult::Fail(status);
+  }
+  return StageResult::Ok({{"saved_turn", absl::StrCat(environment_->turn_id())}});
+}
+
+StageFactories MakeStageFactories(TurnEnvironment* environment, const Backend* stt,
+                                  const Backend* tts, ConversationMemory* memory) {
+  StageFactories factories;
+  factories["stt"] = [=](const v1::StageSpec&) {
+    return std::make_unique<SttStage>(environment, stt);
+  };
+  factories["tts"] = [=](const v1::StageSpec&) {
+    return std::make_unique<TtsStage>(environment, tts);
+  };
+  factories["llm"] = [=](const v1::StageSpec&) { return std::make_unique<LlmStage>(environment); };
+  factories["memory_fetch"] = [=](const v1::StageSpec&) {
+    return std::make_unique<MemoryFetchStage>(environment, memory);
+  };
+  factories["memory_write"] = [=](const v1::StageSpec&) {
+    return std::make_unique<MemoryWriteStage>(environment, memory);
+  };
+  return factories;
+}
+
+const std::set<std::string>& BuiltInStageTypes() {
+  static const std::set<std::string>* const types =
+      new std::set<std::string>{"stt", "tts", "llm", "memory_fetch", "memory_write"};
+  return *types;
+}
+
+}  // namespace voxflow::orchestrator

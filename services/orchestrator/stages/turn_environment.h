@@ -1,0 +1,66 @@
+// TurnEnvironment: what the stages of one turn need from their session. The session implements
+// it; stages stay plain C++ that a test can drive with a fake.
+#ifndef VOXFLOW_SERVICES_ORCHESTRATOR_STAGES_TURN_ENVIRONMENT_H_
+#define VOXFLOW_SERVICES_ORCHESTRATOR_STAGES_TURN_ENVIRONMENT_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "services/common/cancellation.h"
+#include "voxflow/v1/audio.pb.h"
+#include "voxflow/v1/orchestrator.pb.h"
+#include "voxflow/v1/stt.pb.h"
+
+namespace voxflow::orchestrator {
+
+// One item of the session's input: user audio, or the end of an utterance (END_OF_INPUT).
+struct InputItem {
+  v1::AudioChunk audio;
+  bool end_of_utterance = false;
+  absl::Time received;
+};
+
+// Moments of a turn, for its latency breakdown.
+enum class TurnMark {
+  kEndOfSpeech,      // The user stopped speaking (END_OF_INPUT, or the recognizer's endpoint).
+  kFinalTranscript,  // The final transcript arrived.
+  kLlmFirstToken,
+  kFirstSentence,  // The first complete sentence of the reply reached tts.
+  kTtsFirstByte,   // The first reply audio arrived from the TTS service.
+};
+
+class TurnEnvironment {
+ public:
+  virtual ~TurnEnvironment() = default;
+
+  virtual int turn_id() const = 0;
+  virtual const std::string& session_id() const = 0;
+  virtual const v1::SessionConfig& config() const = 0;
+  // The user's text for a typed turn; nullopt for a spoken one.
+  virtual const std::optional<std::string>& text_input() const = 0;
+
+  // Records `mark` at `when` (the first time only).
+  virtual void Mark(TurnMark mark, absl::Time when) = 0;
+
+  // stt: the next input of this turn; nullopt once `cancel` fires.
+  virtual std::optional<InputItem> NextInput(const CancellationToken& cancel) = 0;
+  // stt: input taken past the end of the utterance goes back for the next turn.
+  virtual void ReturnInput(std::vector<InputItem> items) = 0;
+  virtual void OnTranscript(const v1::Transcript& transcript) = 0;
+  virtual void OnSpeechEvent(const v1::SpeechEvent& event) = 0;
+
+  // llm: the next piece of the reply text (`is_final` on the last, possibly empty, piece).
+  virtual void OnReplyText(absl::string_view piece, bool is_final) = 0;
+
+  // tts: reply audio for playout, speaking `text`. Waits while the output buffer is full; false
+  // if `cancel` fired (the audio was not taken).
+  virtual bool OnReplyAudio(v1::AudioChunk audio, const std::string& text,
+                            const CancellationToken& cancel) = 0;
+};
+
+}  // namespace voxflow::orchestrator
+
+#endif  // VOXFLOW_SERVICES_ORCHESTRATOR_STAGES_TURN_ENVIRONMENT_H_
