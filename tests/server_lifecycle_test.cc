@@ -72,9 +72,9 @@ std::vector<ServerCase> Cases() {
          v1::ConverseEvent event;
          while (stream->Read(&event)) {
          }
-         return stream->Finish();
+         return stream->Finish();  // Ended before a SessionConfig.
        },
-       grpc::StatusCode::UNIMPLEMENTED},
+       grpc::StatusCode::INVALID_ARGUMENT},
   };
 }
 

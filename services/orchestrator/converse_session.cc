@@ -101,38 +101,52 @@ class Turn final : public TurnEnvironment {
   absl::Time start;
   absl::Time first_audio_sent = absl::InfinitePast();
   double audio_sent_ms = 0;
-  // Reply audio taken but not yet sent, by the text it speaks (oldest first).
-  std::deque<std::pair<std::string, double>> unsent_text_ms;
-  double front_sent_ms = 0;        // Of unsent_text_ms.front(), already sent.
-  std::vector<std::string> heard;  // Sentences whose audio was all sent.
+  // Reply audio by the sentence it speaks, in order: taken from tts, and sent to the client.
+  struct SpokenSentence {
+    std::string text;
+    double taken_ms = 0;
+    double sent_ms = 0;
+  };
+  std::vector<SpokenSentence> sentences;
+  size_t sending = 0;  // Index of the sentence being sent.
 
-  // The text of the frame about to be sent, and accounting of `ms` more audio sent.
-  std::string ConsumeSent(double ms) {
-    std::string text = unsent_text_ms.empty() ? "" : unsent_text_ms.front().first;
-    while (ms > 0 && !unsent_text_ms.empty()) {
-      const double left = unsent_text_ms.front().second - front_sent_ms;
-      if (ms + 1e-6 < left) {
-        front_sent_ms += ms;
+  void TakeAudio(const std::string& text, double ms) {
+    if (sentences.empty() || sentences.back().text != text) sentences.push_back({text, 0, 0});
+    sentences.back().taken_ms += ms;
+  }
+  // Accounts `ms` more audio sent; returns the text of its first part.
+  std::string SendAudio(double ms) {
+    if (sentences.empty()) return "";
+    const std::string text = sentences[std::min(sending, sentences.size() - 1)].text;
+    while (ms > 1e-6 && sending < sentences.size()) {
+      SpokenSentence& sentence = sentences[sending];
+      const double take = std::min(ms, sentence.taken_ms - sentence.sent_ms);
+      sentence.sent_ms += take;
+      ms -= take;
+      if (sentence.sent_ms + 1e-6 >= sentence.taken_ms && sending + 1 < sentences.size()) {
+        ++sending;
+      } else if (take <= 0) {
         break;
       }
-      ms -= left;
-      heard.push_back(unsent_text_ms.front().first);
-      unsent_text_ms.pop_front();
-      front_sent_ms = 0;
     }
     return text;
   }
-  // What the user heard: whole sentences sent, then the share of the words of the one cut off.
+  // What the user heard: the sentences sent, the last cut to the share of its words sent.
   std::string HeardText() const {
-    std::vector<std::string> parts = heard;
-    if (!unsent_text_ms.empty() && front_sent_ms > 0) {
-      const auto& [text, ms] = unsent_text_ms.front();
-      std::vector<std::string> words = absl::StrSplit(text, ' ', absl::SkipEmpty());
-      const size_t n = static_cast<size_t>(words.size() * std::min(front_sent_ms / ms, 1.0));
+    std::vector<std::string> parts;
+    for (const SpokenSentence& sentence : sentences) {
+      if (sentence.sent_ms <= 0) break;
+      if (sentence.sent_ms + 1e-6 >= sentence.taken_ms) {
+        parts.push_back(sentence.text);
+        continue;
+      }
+      std::vector<std::string> words = absl::StrSplit(sentence.text, ' ', absl::SkipEmpty());
+      const auto n = static_cast<size_t>(words.size() * (sentence.sent_ms / sentence.taken_ms));
       if (n > 0) {
         words.resize(n);
         parts.push_back(absl::StrCat(absl::StrJoin(words, " "), "..."));
       }
+      break;
     }
     return absl::StrJoin(parts, " ");
   }
@@ -484,12 +498,7 @@ bool ConverseSession::OfferReplyAudio(Turn* turn, v1::AudioChunk audio, const st
                        s);
           return false;
         }
-        auto& unsent = turn->unsent_text_ms;
-        if (!unsent.empty() && unsent.back().first == text) {
-          unsent.back().second += chunk_ms;
-        } else {
-          unsent.emplace_back(text, chunk_ms);
-        }
+        turn->TakeAudio(text, chunk_ms);
         PaceOutputLocked(absl::Now());  // The first frame goes out now, not at the next tick.
         return true;
       }
@@ -539,7 +548,7 @@ void ConverseSession::PaceOutputLocked(absl::Time now) {
     audio->set_timestamp_ms(static_cast<int64_t>(turn->audio_sent_ms));
     audio->set_is_final(turn->dag_done && output_buffer_->stats().bytes_buffered == 0);
     reply->set_turn_id(turn->turn_id());
-    reply->set_text(turn->ConsumeSent(ms));
+    reply->set_text(turn->SendAudio(ms));
     if (turn->first_audio_sent == absl::InfinitePast()) turn->first_audio_sent = now;
     turn->audio_sent_ms += ms;
     playout_end_ += absl::Milliseconds(ms);

@@ -42,8 +42,11 @@ std::string RuleLlmClient::Reply(const LlmRequest& request) const {
   }
   const std::string previous =
       request.history.empty() ? "nothing yet" : request.history.back().user;
+  const std::string previous_reply =
+      request.history.empty() ? "nothing yet" : request.history.back().reply;
   return absl::StrReplaceAll(reply, {{"{transcript}", request.user_text},
                                      {"{previous}", previous},
+                                     {"{previous_reply}", previous_reply},
                                      {"{turn}", absl::StrCat(request.history.size() + 1)}});
 }
 

@@ -40,8 +40,9 @@ class LlmClient {
 //   "default"              reply otherwise (default "You said: {transcript}.");
 //   "token_delay_ms"       pause before each token after the first (default 0);
 //   "first_token_delay_ms" pause before the first token (default 0).
-// Replies may use {transcript}, {previous} (the user's previous utterance, or "nothing yet") and
-// {turn} (1 for the first exchange). Tokens are words with their trailing space.
+// Replies may use {transcript}, {previous} (the user's previous utterance, or "nothing yet"),
+// {previous_reply} (what the user heard of the previous reply) and {turn} (1 for the first
+// exchange). Tokens are words with their trailing space.
 class RuleLlmClient final : public LlmClient {
  public:
   struct Options {

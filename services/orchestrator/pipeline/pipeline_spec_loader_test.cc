@@ -32,7 +32,8 @@ TEST(PipelineSpecLoaderTest, LoadsTheShippedVoiceChatFile) {
   EXPECT_THAT(tts.streams_from(), ElementsAre("llm"));
   const v1::StageSpec& stt = spec->stages(0);
   EXPECT_EQ(stt.failure_policy(), v1::DEGRADE);
-  EXPECT_EQ(stt.fallback_output().at("degradation"), "stt_timeout");
+  EXPECT_EQ(stt.fallback_output().at("transcript"), "");
+  EXPECT_EQ(stt.retry().max_attempts(), 2);
 }
 
 TEST(PipelineSpecLoaderTest, BuiltInDefaultIsTheShippedFile) {
