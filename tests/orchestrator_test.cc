@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
@@ -72,54 +73,39 @@ std::string ExpectedReplyAudio(const std::vector<std::string>& sentences) {
   return audio;
 }
 
-std::string TestPipelines(const std::string& dir) {
-  auto pipeline = [](const std::string& name, int token_delay_ms) {
-    return absl::StrCat(
-        R"pb(
-          name: ")pb",
-        name,
-        R"pb("
-             stages {
-               name: "stt"
-               kind: TRANSFORM
-               type: "stt"
-               failure_policy: DEGRADE
-               retry { max_attempts: 2 initial_backoff_ms: 50 }
-               fallback_output { key: "transcript" value: "" }
-             }
-             stages {
-               name: "prefetch_memory"
-               kind: ENRICH
-               type: "memory_fetch"
-               failure_policy: CONTINUE
-             }
-             stages {
-               name: "llm"
-               kind: AGENT
-               type: "llm"
-               depends_on: "stt"
-               depends_on: "prefetch_memory"
-               parameters { key: "rule.weather" value: "It is sunny today. Take a hat!" }
-               parameters {
-                 key: "rule.what did i say"
-                 value: "You said: {previous}. I said: {previous_reply}"
-               }
-               parameters {
-                 key: "rule.story"
-                 value: "Once upon a time there was a small robot. It liked to sing songs. Every day it sang a new song for its friends. The end."
-               }
-               parameters { key: "default" value: "You said: {transcript}." }
-               parameters { key: "token_delay_ms" value: ")pb",
-        token_delay_ms, R"pb(                             " }
+// Test pipelines: voice_chat's shape with scripted llm rules.
+constexpr char kPipelineTemplate[] = R"spec(
+name: "$NAME"
+stages {
+  name: "stt" kind: TRANSFORM type: "stt" failure_policy: DEGRADE timeout_ms: $STT_TIMEOUT
+  retry { max_attempts: 2 initial_backoff_ms: 50 }
+  fallback_output { key: "transcript" value: "" }
 }
-                                                          stages { name: "tts" kind: TRANSFORM type: "tts" depends_on: "llm" streams_from: "llm" }
+stages { name: "prefetch_memory" kind: ENRICH type: "memory_fetch" failure_policy: CONTINUE }
+stages {
+  name: "llm" kind: AGENT type: "llm" depends_on: "stt" depends_on: "prefetch_memory"
+  parameters { key: "rule.weather" value: "It is sunny today. Take a hat!" }
+  parameters { key: "rule.what did i say" value: "You said: {previous}. I said: {previous_reply}" }
+  parameters { key: "rule.story" value: "$STORY" }
+  parameters { key: "default" value: "You said: {transcript}." }
+  parameters { key: "token_delay_ms" value: "$TOKEN_DELAY" }
+}
+stages { name: "tts" kind: TRANSFORM type: "tts" depends_on: "llm" streams_from: "llm" }
 stages {
   name: "save_memory" kind: WORK type: "memory_write" depends_on: "llm" failure_policy: CONTINUE
 }
-)pb");
+)spec";
+
+std::string TestPipelines(const std::string& dir) {
+  auto pipeline = [](const std::string& name, int token_delay_ms, int stt_timeout_ms = 30000) {
+    return absl::StrReplaceAll(kPipelineTemplate, {{"$NAME", name},
+                                                   {"$STORY", kStory},
+                                                   {"$TOKEN_DELAY", absl::StrCat(token_delay_ms)},
+                                                   {"$STT_TIMEOUT", absl::StrCat(stt_timeout_ms)}});
   };
   std::ofstream(dir + "/test_chat.textproto") << pipeline("test_chat", 0);
   std::ofstream(dir + "/slow_chat.textproto") << pipeline("slow_chat", 40);
+  std::ofstream(dir + "/impatient_chat.textproto") << pipeline("impatient_chat", 0, 300);
   return dir;
 }
 
@@ -529,6 +515,29 @@ TEST(OrchestratorBackendTest, ClientDisconnectReleasesTheBackendStream) {
     EXPECT_EQ(next.turn(1)->transcript(), "what is the weather");
     EXPECT_THAT(next.turn(1)->degradations(), SizeIs(0));
   }
+}
+
+TEST(OrchestratorBackendTest, SttTimeoutDegradesToAnEmptyTranscript) {
+  auto stt = ServerProcess::Start(kStt, SttArgs({"--mock_hang"}));
+  ASSERT_TRUE(stt.ok()) << stt.status();
+  auto tts = ServerProcess::Start(kTts, TtsArgs());
+  ASSERT_TRUE(tts.ok()) << tts.status();
+  auto orchestrator = StartOrchestrator(**stt, **tts);
+  ASSERT_NE(orchestrator, nullptr);
+  auto channel = grpc::CreateChannel(orchestrator->address(), grpc::InsecureChannelCredentials());
+  ConverseClient client(channel, Config("impatient_chat"));  // stt times out after 300 ms.
+  ASSERT_TRUE(client.SendAudio(kWeatherAudio, Pcm16k()));
+  ASSERT_TRUE(client.SendControl(v1::Control::END_OF_INPUT));
+  ASSERT_TRUE(client.WaitForTurn(1));
+  EXPECT_THAT(client.turn(1)->degradations(), ElementsAre("stt_timeout"));
+  EXPECT_EQ(client.turn(1)->transcript(), "");
+  const auto errors = client.Filter(Case::kError, 1);
+  ASSERT_THAT(errors, SizeIs(1));
+  EXPECT_EQ(errors[0].event.error().code(), static_cast<int>(grpc::StatusCode::DEADLINE_EXCEEDED));
+  EXPECT_THAT(errors[0].event.error().message(), HasSubstr("timed out after 300 ms"));
+  // The llm had nothing to answer: skipped, and so no reply audio.
+  EXPECT_GE(IndexOf(client.events(), StageEvent("stage.llm.skipped")), 0);
+  EXPECT_TRUE(client.ReplyAudio(1).empty());
 }
 
 TEST(OrchestratorBackendTest, SttKilledMidTurnGivesAnErrorEventAndRecoversAfterRestart) {
