@@ -149,7 +149,7 @@ std::unique_ptr<ServerProcess> StartOrchestrator(const ServerProcess& stt, const
                                                  std::vector<std::string> extra = {}) {
   std::vector<std::string> args = {
       absl::StrCat("--stt_target=", stt.address()), absl::StrCat("--tts_target=", tts.address()),
-      absl::StrCat("--pipelines_dir=", PipelinesDir()), "--backend_connect_timeout_ms=500"};
+      absl::StrCat("--pipelines_dir=", PipelinesDir()), "--backend_connect_timeout_ms=3000"};
   args.insert(args.end(), extra.begin(), extra.end());
   auto process = ServerProcess::Start(kOrchestrator, args);
   EXPECT_TRUE(process.ok()) << process.status();

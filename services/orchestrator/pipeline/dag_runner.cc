@@ -25,6 +25,25 @@ const StageRecord* TurnResult::Find(absl::string_view name) const {
   return nullptr;
 }
 
+namespace {
+
+// A copy that shares nothing with `status`. absl::Status reps are reference-counted inside Debian's
+// uninstrumented Abseil, so TSan cannot see a copy handed to another thread being released; a
+// fresh rep per thread keeps the reports meaningful.
+absl::Status Detached(const absl::Status& status) {
+  return status.ok() ? absl::OkStatus()
+                     : absl::Status(status.code(), std::string(status.message()));
+}
+
+TurnResult Detached(const TurnResult& result) {
+  TurnResult copy = result;
+  copy.error = Detached(result.error);
+  for (StageRecord& stage : copy.stages) stage.error = Detached(stage.error);
+  return copy;
+}
+
+}  // namespace
+
 absl::Duration RetryBackoff(const v1::RetryPolicy& policy, int retry, std::mt19937& rng) {
   const double multiplier = policy.multiplier() > 0 ? policy.multiplier() : 2.0;
   double ms = policy.initial_backoff_ms() * std::pow(multiplier, std::max(retry - 1, 0));
@@ -46,13 +65,10 @@ std::shared_ptr<DagRun> DagRun::Start(std::shared_ptr<const PipelineGraph> graph
     });
   }
   std::vector<v1::StageEvent> events;
-  {
-    std::lock_guard<std::mutex> lock(run->mu_);
-    run->StartReadyLocked(events);
-    run->CompleteIfDoneLocked();
-    if (!events.empty()) ++run->emitting_;
-  }
-  run->Publish(events);
+  std::unique_lock<std::mutex> lock(run->mu_);
+  run->StartReadyLocked(events);
+  run->CompleteIfDoneLocked();
+  run->Publish(lock, events);
   return run;
 }
 
@@ -210,14 +226,11 @@ void DagRun::RunAttempt(int index, StageContext context) {
   options_.timers->Cancel(timer);  // Outside the lock: the timer callback takes it.
 
   std::vector<v1::StageEvent> events;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    FinishStageLocked(index, std::move(result), events);
-    StartReadyLocked(events);
-    CompleteIfDoneLocked();
-    if (!events.empty()) ++emitting_;
-  }
-  Publish(events);
+  std::unique_lock<std::mutex> lock(mu_);
+  FinishStageLocked(index, std::move(result), events);
+  StartReadyLocked(events);
+  CompleteIfDoneLocked();
+  Publish(lock, events);
 }
 
 void DagRun::FinishStageLocked(int index, StageResult result, std::vector<v1::StageEvent>& events) {
@@ -255,19 +268,16 @@ void DagRun::FinishStageLocked(int index, StageResult result, std::vector<v1::St
         auto self = weak.lock();
         if (self == nullptr) return;
         std::vector<v1::StageEvent> events;
-        {
-          std::lock_guard<std::mutex> lock(self->mu_);
-          if (self->states_[index].backoff_timer == 0) return;  // Cancelled meanwhile.
-          if (self->stopping_) {
-            self->FinishStageLocked(index, StageResult::Cancel("turn ended during retry backoff"),
-                                    events);
-          } else {
-            self->StartAttemptLocked(index, events);
-          }
-          self->CompleteIfDoneLocked();
-          if (!events.empty()) ++self->emitting_;
+        std::unique_lock<std::mutex> lock(self->mu_);
+        if (self->states_[index].backoff_timer == 0) return;  // Cancelled meanwhile.
+        if (self->stopping_) {
+          self->FinishStageLocked(index, StageResult::Cancel("turn ended during retry backoff"),
+                                  events);
+        } else {
+          self->StartAttemptLocked(index, events);
         }
-        self->Publish(events);
+        self->CompleteIfDoneLocked();
+        self->Publish(lock, events);
       });
       return;  // Still running: dependents wait.
     }
@@ -345,20 +355,15 @@ void DagRun::Cancel(absl::Status reason) {
   for (const auto& [index, timer] : backoffs) {
     if (!options_.timers->Cancel(timer)) continue;  // Already fired: it sees stopping_.
     std::vector<v1::StageEvent> events;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      FinishStageLocked(index, StageResult::Cancel(reason.message()), events);
-      CompleteIfDoneLocked();
-      if (!events.empty()) ++emitting_;
-    }
-    Publish(events);
+    std::unique_lock<std::mutex> lock(mu_);
+    FinishStageLocked(index, StageResult::Cancel(reason.message()), events);
+    CompleteIfDoneLocked();
+    Publish(lock, events);
   }
   std::vector<v1::StageEvent> events;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    CompleteIfDoneLocked();
-  }
-  Publish(events);
+  std::unique_lock<std::mutex> lock(mu_);
+  CompleteIfDoneLocked();
+  Publish(lock, events);
 }
 
 void DagRun::CancelStagesOfType(const std::set<std::string>& types, absl::Status reason) {
@@ -385,14 +390,11 @@ void DagRun::CancelStagesOfType(const std::set<std::string>& types, absl::Status
   for (const auto& [index, timer] : backoffs) {
     if (!options_.timers->Cancel(timer)) continue;
     std::vector<v1::StageEvent> events;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      FinishStageLocked(index, StageResult::Cancel(reason.message()), events);
-      StartReadyLocked(events);
-      CompleteIfDoneLocked();
-      if (!events.empty()) ++emitting_;
-    }
-    Publish(events);
+    std::unique_lock<std::mutex> lock(mu_);
+    FinishStageLocked(index, StageResult::Cancel(reason.message()), events);
+    StartReadyLocked(events);
+    CompleteIfDoneLocked();
+    Publish(lock, events);
   }
 }
 
@@ -415,18 +417,26 @@ void DagRun::CompleteIfDoneLocked() {
     for (auto& [name, edge] : states_[i].streams_in) edge->Close();
   }
   completed_ = true;
-  done_callback_ = [self = shared_from_this(), result = result_] {
-    if (self->options_.parent != nullptr)
+  done_callback_ = [self = shared_from_this(), result = Detached(result_)] {
+    if (self->options_.parent != nullptr) {
       self->options_.parent->RemoveCallback(self->parent_callback_);
+    }
     if (self->options_.on_done) self->options_.on_done(result);
-    self->done_.Notify();
+    std::lock_guard<std::mutex> lock(self->mu_);
+    self->done_ = true;
+    self->done_cv_.notify_all();
   };
 }
 
 TurnResult DagRun::Wait() {
-  done_.WaitForNotification();
+  std::unique_lock<std::mutex> lock(mu_);
+  done_cv_.wait(lock, [this] { return done_; });
+  return Detached(result_);
+}
+
+bool DagRun::done() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return result_;
+  return done_;
 }
 
 v1::StageEvent DagRun::MakeEvent(int index, v1::StageEvent::Status status, absl::string_view verb,
@@ -446,17 +456,16 @@ v1::StageEvent DagRun::MakeEvent(int index, v1::StageEvent::Status status, absl:
   return event;
 }
 
-void DagRun::Publish(std::vector<v1::StageEvent>& events) {
-  const bool counted = !events.empty();
-  Emit(events);
-  std::function<void()> done;
+void DagRun::Publish(std::unique_lock<std::mutex>& lock, std::vector<v1::StageEvent>& events) {
+  std::function<void()> done = std::exchange(done_callback_, nullptr);
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (counted) --emitting_;
-    // The end is reported after every event of the turn has been delivered.
-    if (done_callback_ && emitting_ == 0) done = std::exchange(done_callback_, nullptr);
+    // Taken before mu_ is released: batches leave in the order their critical sections ran, so
+    // a client never sees stage.x.completed before stage.x.started.
+    std::lock_guard<std::mutex> emitting(emit_mu_);
+    lock.unlock();
+    Emit(events);
   }
-  if (done) done();
+  if (done) done();  // After every event of the turn: completion is the last critical section.
 }
 
 void DagRun::Emit(std::vector<v1::StageEvent>& events) {

@@ -6,6 +6,7 @@
 #ifndef VOXFLOW_SERVICES_ORCHESTRATOR_PIPELINE_DAG_RUNNER_H_
 #define VOXFLOW_SERVICES_ORCHESTRATOR_PIPELINE_DAG_RUNNER_H_
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -16,7 +17,6 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "services/common/cancellation.h"
 #include "services/common/timer_queue.h"
@@ -80,7 +80,7 @@ class DagRun : public std::enable_shared_from_this<DagRun> {
   // stage ends as CANCEL and the turn as cancelled.
   void CancelStagesOfType(const std::set<std::string>& types, absl::Status reason);
 
-  bool done() const { return done_.HasBeenNotified(); }
+  bool done() const;
   // Waits for the end of the turn (tests, synchronous callers).
   TurnResult Wait();
 
@@ -108,9 +108,9 @@ class DagRun : public std::enable_shared_from_this<DagRun> {
   v1::StageEvent MakeEvent(int index, v1::StageEvent::Status status, absl::string_view verb,
                            const absl::Status& error = absl::OkStatus()) const;
   void Emit(std::vector<v1::StageEvent>& events);
-  // After a critical section that made `events` (and counted them in emitting_ if any): delivers
-  // them, then reports the end if the turn is over and no other thread is still delivering.
-  void Publish(std::vector<v1::StageEvent>& events);
+  // Ends a critical section that made `events`: releases `lock`, delivers the events in order,
+  // then reports the end of the turn if this section completed it.
+  void Publish(std::unique_lock<std::mutex>& lock, std::vector<v1::StageEvent>& events);
   void CompleteIfDoneLocked();
 
   const std::shared_ptr<const PipelineGraph> graph_;
@@ -125,11 +125,12 @@ class DagRun : public std::enable_shared_from_this<DagRun> {
   std::set<std::string> cancelled_types_;  // CancelStagesOfType: these never start again.
   absl::Status cancelled_types_reason_;
   bool completed_ = false;
-  int emitting_ = 0;                     // Threads delivering events.
-  std::function<void()> done_callback_;  // Set at completion, run once emitting_ is 0.
+  std::function<void()> done_callback_;  // Set at completion; run by Publish.
+  std::mutex emit_mu_;                   // Orders event delivery; taken while holding mu_.
   std::mt19937 rng_;
   int64_t parent_callback_ = -1;
-  absl::Notification done_;
+  bool done_ = false;  // on_done has returned.
+  std::condition_variable done_cv_;
 };
 
 }  // namespace voxflow::orchestrator
