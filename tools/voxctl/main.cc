@@ -1,32 +1,75 @@
-// voxctl: the command-line client for Voxflow's services.
-//
-//   voxctl health --target=HOST:PORT[,HOST:PORT...]
+// voxctl: the command-line client for Voxflow's services. See kUsage.
+#include <unistd.h>
+
 #include <cstdio>
+#include <iostream>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "tools/voxctl/commands.h"
 #include "tools/voxctl/health_check.h"
 
-ABSL_FLAG(std::vector<std::string>, target, {"127.0.0.1:50050"},
-          "Server address(es), HOST:PORT, comma-separated.");
-ABSL_FLAG(std::string, service, "", "Service to check (empty: the whole server).");
-ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5), "Deadline of each call.");
+ABSL_FLAG(std::string, target, "",
+          "Server address HOST:PORT (health: comma-separated list). Default: the command's "
+          "service on 127.0.0.1 (orchestrator 50050, stt 50051, tts 50052).");
+ABSL_FLAG(std::string, in, "", "converse: the question, any WAV (or other file libsndfile reads).");
+ABSL_FLAG(std::string, out, "", "converse, synthesize: where to write the reply / speech WAV.");
+ABSL_FLAG(bool, realtime, false, "converse: send audio at real time, as a microphone would.");
+ABSL_FLAG(bool, json, false, "converse: print every event as a JSON line.");
+ABSL_FLAG(std::string, voice, "", "converse, synthesize: TTS voice (see `voxctl voices`).");
+ABSL_FLAG(std::string, language, "", "BCP-47 language (default en-US).");
+ABSL_FLAG(int, sample_rate, 0, "Audio rate (default: converse 16000, synthesize 22050).");
+ABSL_FLAG(std::string, pipeline, "", "converse: pipeline name (default: the server's default).");
+ABSL_FLAG(bool, telemetry, false, "converse: ask for telemetry events (with --json).");
+ABSL_FLAG(std::string, service, "", "health: service to check (empty: the whole server).");
+ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5), "How long to wait for a connection.");
+ABSL_FLAG(absl::Duration, timeout, absl::Minutes(5), "Deadline of each call.");
 
 namespace {
 
 constexpr char kUsage[] =
-    "voxctl COMMAND [flags]\n\n"
+    "voxctl COMMAND [ARGS] [flags]\n\n"
     "Commands:\n"
-    "  health   grpc.health.v1 status of each --target\n";
+    "  converse --in QUESTION.wav [--out REPLY.wav] [--realtime] [--json]\n"
+    "                              one conversation with the orchestrator\n"
+    "  transcribe FILE.wav         speech to text with the STT service\n"
+    "  synthesize \"TEXT\" --out FILE.wav [--voice V]\n"
+    "                              text to speech with the TTS service\n"
+    "  voices [--language L]       the TTS service's voices\n"
+    "  health                      grpc.health.v1 status of the services\n\n"
+    "Common flags: --target=HOST:PORT --connect_timeout=5s --timeout=5m (see --helpfull)\n";
+
+constexpr char kOrchestrator[] = "127.0.0.1:50050";
+constexpr char kStt[] = "127.0.0.1:50051";
+constexpr char kTts[] = "127.0.0.1:50052";
+
+voxflow::voxctl::Endpoint EndpointOr(const char* default_target) {
+  voxflow::voxctl::Endpoint endpoint;
+  endpoint.target = absl::GetFlag(FLAGS_target);
+  if (endpoint.target.empty()) endpoint.target = default_target;
+  endpoint.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
+  endpoint.timeout = absl::GetFlag(FLAGS_timeout);
+  return endpoint;
+}
+
+int SampleRateOr(int default_rate) {
+  const int rate = absl::GetFlag(FLAGS_sample_rate);
+  return rate == 0 ? default_rate : rate;
+}
 
 int Health() {
+  std::string targets = absl::GetFlag(FLAGS_target);
+  if (targets.empty()) targets = absl::StrJoin({kOrchestrator, kStt, kTts}, ",");
   int failures = 0;
-  for (const std::string& target : absl::GetFlag(FLAGS_target)) {
+  for (const std::string& target :
+       std::vector<std::string>(absl::StrSplit(targets, ',', absl::SkipEmpty()))) {
     absl::StatusOr<std::string> status = voxflow::voxctl::CheckHealth(
-        target, absl::GetFlag(FLAGS_service), absl::GetFlag(FLAGS_timeout));
+        target, absl::GetFlag(FLAGS_service), absl::GetFlag(FLAGS_connect_timeout));
     if (!status.ok()) {
       std::fprintf(stderr, "voxctl health: %s\n", std::string(status.status().message()).c_str());
       ++failures;
@@ -38,17 +81,72 @@ int Health() {
   return failures == 0 ? 0 : 1;
 }
 
+// Runs `command` and turns its status into voxctl's exit code.
+int Report(const std::string& command, const absl::Status& status) {
+  std::cout << std::flush;
+  if (status.ok()) return 0;
+  std::fprintf(stderr, "voxctl %s: %s\n", command.c_str(), std::string(status.message()).c_str());
+  return 1;
+}
+
+int Usage(const std::string& problem) {
+  std::fprintf(stderr, "voxctl: %s\n\n%s", problem.c_str(), kUsage);
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  if (args.size() < 2) {
-    std::fputs(kUsage, stderr);
-    return 2;
-  }
+  if (args.size() < 2) return Usage("no command given");
   const std::string command = args[1];
-  if (command == "health") return Health();
-  std::fprintf(stderr, "voxctl: unknown command '%s'\n\n%s", command.c_str(), kUsage);
-  return 2;
+  const std::vector<std::string> operands(args.begin() + 2, args.end());
+  auto want_operands = [&](size_t n, const char* what) -> bool {
+    return operands.size() == n || (Usage(absl::StrCat(command, " takes ", what)), false);
+  };
+  namespace vc = voxflow::voxctl;
+
+  if (command == "health") {
+    if (!want_operands(0, "no arguments")) return 2;
+    return Health();
+  }
+  if (command == "converse") {
+    if (!want_operands(0, "no arguments (the question is --in FILE.wav)")) return 2;
+    vc::ConverseCommand converse;
+    converse.endpoint = EndpointOr(kOrchestrator);
+    converse.in_path = absl::GetFlag(FLAGS_in);
+    converse.out_path = absl::GetFlag(FLAGS_out);
+    converse.realtime = absl::GetFlag(FLAGS_realtime);
+    converse.json = absl::GetFlag(FLAGS_json);
+    converse.terminal = isatty(STDOUT_FILENO) != 0;
+    converse.sample_rate = SampleRateOr(16000);
+    converse.language = absl::GetFlag(FLAGS_language);
+    converse.voice = absl::GetFlag(FLAGS_voice);
+    converse.pipeline = absl::GetFlag(FLAGS_pipeline);
+    converse.telemetry = absl::GetFlag(FLAGS_telemetry);
+    return Report(command, vc::Converse(converse, std::cout));
+  }
+  if (command == "transcribe") {
+    if (!want_operands(1, "one argument, the audio file")) return 2;
+    return Report(command, vc::Transcribe(EndpointOr(kStt), operands[0],
+                                          absl::GetFlag(FLAGS_language), std::cout));
+  }
+  if (command == "synthesize") {
+    if (!want_operands(1, "one argument, the text (quoted)")) return 2;
+    vc::SynthesizeCommand synthesize;
+    synthesize.endpoint = EndpointOr(kTts);
+    synthesize.text = operands[0];
+    synthesize.out_path = absl::GetFlag(FLAGS_out);
+    synthesize.voice = absl::GetFlag(FLAGS_voice);
+    synthesize.language = absl::GetFlag(FLAGS_language);
+    synthesize.sample_rate = SampleRateOr(22050);
+    return Report(command, vc::Synthesize(synthesize, std::cout));
+  }
+  if (command == "voices") {
+    if (!want_operands(0, "no arguments")) return 2;
+    return Report(command,
+                  vc::ListVoices(EndpointOr(kTts), absl::GetFlag(FLAGS_language), std::cout));
+  }
+  return Usage(absl::StrCat("unknown command '", command, "'"));
 }

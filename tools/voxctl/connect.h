@@ -1,0 +1,27 @@
+// Channels to Voxflow's services and errors that say which address failed.
+#ifndef VOXFLOW_TOOLS_VOXCTL_CONNECT_H_
+#define VOXFLOW_TOOLS_VOXCTL_CONNECT_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/support/status.h"
+
+namespace voxflow::voxctl {
+
+// A channel to `target` that is connected: UNAVAILABLE "cannot reach the <what> at <target>" when
+// no connection comes up within `timeout`.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const std::string& target,
+                                                       const std::string& what,
+                                                       absl::Duration timeout);
+
+// A call's status as an absl::Status whose message names the server and keeps its message.
+absl::Status FromGrpc(const grpc::Status& status, const std::string& target);
+
+}  // namespace voxflow::voxctl
+
+#endif  // VOXFLOW_TOOLS_VOXCTL_CONNECT_H_

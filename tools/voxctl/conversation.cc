@@ -1,0 +1,97 @@
+#include "tools/voxctl/conversation.h"
+
+#include <thread>
+
+#include "absl/time/clock.h"
+#include "grpcpp/client_context.h"
+#include "services/common/audio_chunk.h"
+#include "tools/voxctl/connect.h"
+#include "voxflow/v1/orchestrator.grpc.pb.h"
+
+namespace voxflow::voxctl {
+namespace {
+
+using Stream = grpc::ClientReaderWriter<v1::ConverseRequest, v1::ConverseEvent>;
+
+// The user's side: config, audio chunks, end of input, half-close. Stops early when the server has
+// ended the stream (Write fails); Finish() then tells why.
+void SendUtterance(Stream& stream, const ConversationOptions& options, absl::string_view pcm,
+                   size_t chunk_bytes, ConversationObserver& observer) {
+  v1::ConverseRequest request;
+  *request.mutable_config() = options.config;
+  if (!stream.Write(request)) return;
+  const v1::AudioStreamFormat& format = options.config.input_format();
+  const double ms_per_byte = 1000.0 / static_cast<double>(*BytesForDuration(1000, format));
+  const absl::Duration total = absl::Milliseconds(static_cast<double>(pcm.size()) * ms_per_byte);
+  const absl::Time start = absl::Now();
+  uint64_t sequence = 1;
+  for (size_t at = 0; at < pcm.size(); at += chunk_bytes) {
+    const absl::string_view piece = pcm.substr(at, chunk_bytes);
+    const absl::Duration media_at = absl::Milliseconds(static_cast<double>(at) * ms_per_byte);
+    if (options.realtime) absl::SleepFor(start + media_at - absl::Now());
+    request.Clear();
+    v1::AudioChunk* audio = request.mutable_audio();
+    audio->set_data(piece.data(), piece.size());
+    audio->set_format(format.format());
+    audio->set_sample_rate(format.sample_rate());
+    audio->set_channels(format.channels());
+    audio->set_sequence(sequence++);
+    audio->set_timestamp_ms(absl::ToInt64Milliseconds(media_at));
+    if (!stream.Write(request)) return;
+    observer.OnAudioSent(absl::Milliseconds(static_cast<double>(at + piece.size()) * ms_per_byte),
+                         total);
+  }
+  request.Clear();
+  request.mutable_control()->set_type(v1::Control::END_OF_INPUT);
+  if (!stream.Write(request)) return;
+  stream.WritesDone();
+}
+
+}  // namespace
+
+absl::StatusOr<ConversationResult> RunConversation(const std::shared_ptr<grpc::Channel>& channel,
+                                                   const std::string& target,
+                                                   const ConversationOptions& options,
+                                                   absl::string_view input_pcm,
+                                                   ConversationObserver& observer) {
+  absl::StatusOr<size_t> chunk_bytes =
+      BytesForDuration(options.chunk_ms, options.config.input_format());
+  if (!chunk_bytes.ok() || *chunk_bytes == 0) {
+    return absl::InvalidArgumentError("input format and chunk duration give no whole frame");
+  }
+  auto stub = v1::Orchestrator::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + options.timeout));
+  const absl::Time start = absl::Now();
+  std::unique_ptr<Stream> stream = stub->Converse(&context);
+  std::thread sender([&] { SendUtterance(*stream, options, input_pcm, *chunk_bytes, observer); });
+
+  ConversationResult result;
+  v1::ConverseEvent event;
+  while (stream->Read(&event)) {
+    switch (event.event_case()) {
+      case v1::ConverseEvent::kSessionStarted:
+        result.session_id = event.session_started().session_id();
+        break;
+      case v1::ConverseEvent::kReplyAudio:
+        result.reply_audio.append(event.reply_audio().audio().data());
+        break;
+      case v1::ConverseEvent::kTurnCompleted:
+        result.turns.push_back(event.turn_completed());
+        break;
+      case v1::ConverseEvent::kError:
+        result.errors.push_back(event.error());
+        break;
+      default:
+        break;
+    }
+    observer.OnEvent(event, absl::Now() - start);
+  }
+  // The server ended the stream: a sender still writing fails at once and returns.
+  sender.join();
+  const grpc::Status status = stream->Finish();
+  if (!status.ok()) return FromGrpc(status, target);
+  return result;
+}
+
+}  // namespace voxflow::voxctl
