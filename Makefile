@@ -1,9 +1,13 @@
 # Voxflow's two commands: `make demo` (the main job) and `make test` (every test, then one line
 # "N passed, N failed"). Both install what they need first (scripts/bootstrap, as root).
-.PHONY: demo test build bootstrap asan tsan ubsan format clean
+# `make run`: the three services on their default ports until Ctrl-C, for your own client.
+.PHONY: demo run test build bootstrap asan tsan ubsan format clean
 
 demo: bootstrap
 	scripts/demo
+
+run: bootstrap
+	scripts/run
 
 test: bootstrap
 	scripts/run_tests
