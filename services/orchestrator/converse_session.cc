@@ -411,8 +411,19 @@ void ConverseSession::DrainInputLocked(bool all, absl::Time now, Actions& action
       frame =
           input_buffer_->ReadFrames(std::min(frame_frames, stats.bytes_buffered / bytes_per_frame));
     } else {
-      if (stats.duration_ms < input_target_ms_ + frame_ms) break;
-      frame = input_buffer_->Read(frame_ms);
+      // In-order audio goes to the recognizer at once: pacing it to a playout cadence would only
+      // add delay. The target delay bounds how long a missing chunk is waited for; after that
+      // the read conceals the gap and moves on.
+      const size_t frame_frames =
+          *BytesForDuration(frame_ms, config_.input_format()) / bytes_per_frame;
+      if (input_buffer_->ContiguousFrames() >= frame_frames) {
+        input_buffer_->StartPlayout();
+        frame = input_buffer_->ReadFrames(frame_frames);
+      } else if (stats.duration_ms >= input_target_ms_ + frame_ms) {
+        frame = input_buffer_->Read(frame_ms);
+      } else {
+        break;
+      }
     }
     if (frame.prebuffering || frame.data.empty()) break;
     DetectBargeInLocked(frame.data, actions);
@@ -638,6 +649,9 @@ void ConverseSession::MaybeCompleteTurnLocked(absl::Time now, Actions& actions) 
           absl::ToInt64Milliseconds(stage.duration());
     }
   }
+  // `latency` belongs to `event`, which Send() hands to the writer: log from copies.
+  const int64_t voice_to_voice_ms = latency->voice_to_voice_ms();
+  const int64_t total_ms = latency->turn_total_ms();
   Send(std::move(event));
 
   if (telemetry_) {
@@ -659,8 +673,8 @@ void ConverseSession::MaybeCompleteTurnLocked(absl::Time now, Actions& actions) 
   spdlog::info(
       "session {} turn {} done: transcript=\"{}\" reply_chars={} interrupted={} "
       "voice_to_voice_ms={} total_ms={} degradations=[{}]",
-      session_id_, id, transcript, reply.size(), turn->interrupted, latency->voice_to_voice_ms(),
-      latency->turn_total_ms(), absl::StrJoin(result.degradations, ","));
+      session_id_, id, transcript, reply.size(), turn->interrupted, voice_to_voice_ms, total_ms,
+      absl::StrJoin(result.degradations, ","));
 
   output_buffer_->Flush();  // Empty already; restarts prebuffering for the next reply.
   output_underrun_ = false;

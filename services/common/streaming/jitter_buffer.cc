@@ -376,6 +376,19 @@ void JitterBuffer::StartPlayout() {
   cursor_set_ = true;
 }
 
+size_t JitterBuffer::ContiguousFrames() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (packets_.empty()) return 0;
+  uint64_t expected = cursor_set_ ? next_seq_ : packets_.begin()->first;
+  size_t frames = 0;
+  for (const auto& [seq, packet] : packets_) {
+    if (seq != expected) break;
+    frames += (packet.data.size() - packet.offset) / bytes_per_frame_;
+    ++expected;
+  }
+  return frames;
+}
+
 void JitterBuffer::Flush() {
   std::lock_guard<std::mutex> lock(mu_);
   stats_.total_flushed += static_cast<int64_t>(buffered_bytes_);

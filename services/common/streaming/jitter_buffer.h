@@ -112,6 +112,11 @@ class JitterBuffer {
   // Starts playout now even below the target delay (the end of a stream: play what is left).
   void StartPlayout();
 
+  // Frames that follow the playout cursor without a gap (from the oldest chunk before playout
+  // has started). A consumer that is not a loudspeaker (a recognizer) reads these at once and
+  // leaves the target delay to bound only how long a missing chunk is waited for.
+  size_t ContiguousFrames() const;
+
   // Empties the buffer at once (barge-in). Chunks still in flight from before are then late.
   void Flush();
 

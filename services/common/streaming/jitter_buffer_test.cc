@@ -110,6 +110,26 @@ TEST(JitterBufferTest, RejectsBadOptions) {
   EXPECT_EQ(JitterBuffer::Create(options).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(JitterBufferTest, ContiguousFramesStopAtAGap) {
+  auto buffer = *JitterBuffer::Create(Fixed(100));
+  EXPECT_EQ(buffer->ContiguousFrames(), 0u);
+  ASSERT_TRUE(buffer->Push(Chunk(5, 1)).ok());
+  ASSERT_TRUE(buffer->Push(Chunk(6, 2)).ok());
+  ASSERT_TRUE(buffer->Push(Chunk(8, 4)).ok());  // 7 is missing.
+  EXPECT_EQ(buffer->ContiguousFrames(), 2 * kFramesPer20Ms) << "5 and 6, before playout";
+  // A consumer that reads in-order audio at once, below the 100 ms target.
+  buffer->StartPlayout();
+  const PlayoutFrame first = buffer->ReadFrames(kFramesPer20Ms);
+  EXPECT_EQ(LastValue(first), 1);
+  EXPECT_EQ(buffer->ContiguousFrames(), kFramesPer20Ms);
+  EXPECT_EQ(LastValue(buffer->ReadFrames(kFramesPer20Ms)), 2);
+  EXPECT_EQ(buffer->ContiguousFrames(), 0u) << "the gap at 7 holds 8 back";
+  ASSERT_TRUE(buffer->Push(Chunk(7, 3)).ok());
+  EXPECT_EQ(buffer->ContiguousFrames(), 2 * kFramesPer20Ms);
+  EXPECT_EQ(LastValue(buffer->ReadFrames(kFramesPer20Ms)), 3);
+  EXPECT_EQ(buffer->stats().concealed_ms, 0);
+}
+
 TEST(JitterBufferTest, PrebuffersUntilTargetThenPlaysInOrder) {
   auto buffer = Make(Fixed(60));
   ASSERT_TRUE(buffer->Push(Chunk(0, 100)).ok());
