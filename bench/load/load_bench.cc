@@ -13,6 +13,7 @@
 // - CPU seconds per session-minute and resident memory per session of the server process.
 // The load generator, the servers and their backends share this machine.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -96,6 +97,8 @@ struct SessionResult {
   std::vector<double> chunk_ms;       // Per-chunk round trips.
   std::vector<double> v2v_ms;         // Client-side voice-to-voice.
   std::vector<double> server_v2v_ms;  // TurnCompleted.latency.voice_to_voice_ms.
+  // The rest of TurnCompleted.latency: where voice-to-voice went.
+  std::vector<double> eos_to_final_ms, llm_first_token_ms, tts_first_byte_ms;
   int underruns = 0;
   int turns = 0;
   int wrong_transcripts = 0;
@@ -278,8 +281,12 @@ class LoadSession : public grpc::ClientBidiReactor<v1::ConverseRequest, v1::Conv
         if (script_->mode == Mode::kRelay) {
           result_.v2v_ms.push_back(Ms(now - end_of_speech_));
         } else {
-          result_.server_v2v_ms.push_back(
-              static_cast<double>(event.turn_completed().latency().voice_to_voice_ms()));
+          const v1::LatencyBreakdown& latency = event.turn_completed().latency();
+          result_.server_v2v_ms.push_back(static_cast<double>(latency.voice_to_voice_ms()));
+          result_.eos_to_final_ms.push_back(
+              static_cast<double>(latency.end_of_speech_to_final_transcript_ms()));
+          result_.llm_first_token_ms.push_back(static_cast<double>(latency.llm_first_token_ms()));
+          result_.tts_first_byte_ms.push_back(static_cast<double>(latency.tts_first_byte_ms()));
         }
         ++result_.turns;
         NextTurnLocked();
@@ -374,6 +381,9 @@ struct RunResult {
   double chunk_p50 = NAN, chunk_p99 = NAN;
   double v2v_p50 = NAN, v2v_p99 = NAN;
   double server_v2v_p99 = NAN;
+  // p50/p99 of the server's breakdown: end of speech -> final transcript, llm first token, tts
+  // first byte.
+  double eos_p50 = NAN, eos_p99 = NAN, llm_p50 = NAN, llm_p99 = NAN, tts_p50 = NAN, tts_p99 = NAN;
   int underruns = 0;
   double cpu_s_per_session_min = NAN;
   double backend_cpu_s_per_session_min = NAN;
@@ -459,7 +469,7 @@ RunResult Run(Mode mode, int n, const std::string& target, pid_t server,
   r.peak_threads = peak.threads;
   r.ticker_lag_p99 = Percentile(lags, 0.99);
 
-  std::vector<double> chunk, v2v, server_v2v;
+  std::vector<double> chunk, v2v, server_v2v, eos, llm, tts;
   const int late_ms = absl::GetFlag(FLAGS_late_chunk_ms);
   for (auto& session : sessions) {
     if (!all_done) session->Cancel();
@@ -470,6 +480,9 @@ RunResult Run(Mode mode, int n, const std::string& target, pid_t server,
     chunk.insert(chunk.end(), s.chunk_ms.begin(), s.chunk_ms.end());
     v2v.insert(v2v.end(), s.v2v_ms.begin(), s.v2v_ms.end());
     server_v2v.insert(server_v2v.end(), s.server_v2v_ms.begin(), s.server_v2v_ms.end());
+    eos.insert(eos.end(), s.eos_to_final_ms.begin(), s.eos_to_final_ms.end());
+    llm.insert(llm.end(), s.llm_first_token_ms.begin(), s.llm_first_token_ms.end());
+    tts.insert(tts.end(), s.tts_first_byte_ms.begin(), s.tts_first_byte_ms.end());
     r.underruns += s.underruns;
     const bool complete =
         s.status.ok() && s.turns == script.turns && s.wrong_transcripts == 0 && s.errors == 0;
@@ -483,6 +496,12 @@ RunResult Run(Mode mode, int n, const std::string& target, pid_t server,
   r.v2v_p50 = Percentile(v2v, 0.50);
   r.v2v_p99 = Percentile(v2v, 0.99);
   r.server_v2v_p99 = Percentile(server_v2v, 0.99);
+  r.eos_p50 = Percentile(eos, 0.5);
+  r.eos_p99 = Percentile(eos, 0.99);
+  r.llm_p50 = Percentile(llm, 0.5);
+  r.llm_p99 = Percentile(llm, 0.99);
+  r.tts_p50 = Percentile(tts, 0.5);
+  r.tts_p99 = Percentile(tts, 0.99);
   // Sessions must be destroyed after OnDone; all_done (or the second wait) ensured that.
   return r;
 }
@@ -520,7 +539,7 @@ int Main() {
   const std::string pipelines_dir =
       absl::StrCat(std::getenv("TEST_TMPDIR") != nullptr ? std::getenv("TEST_TMPDIR") : "/tmp",
                    "/voxflow_load_bench_pipelines_", getpid());
-  std::system(absl::StrCat("mkdir -p ", pipelines_dir).c_str());
+  mkdir(pipelines_dir.c_str(), 0755);
   // voice_chat's shape with one short reply for every transcript.
   std::ofstream(pipelines_dir + "/bench.textproto") << absl::StrCat(R"spec(
 name: "bench"
@@ -561,11 +580,13 @@ stages { name: "save_memory" kind: WORK type: "memory_write" depends_on: "llm" f
       "p99 | under | cpu s/sess-min | backend cpu | MB/sess | thr | gen lag p99 |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   int largest_held = 0;
+  std::vector<RunResult> breakdowns;
   for (const std::string& value : absl::GetFlag(FLAGS_sessions)) {
     const int n = std::stoi(value);
     const RunResult o = Run(Mode::kOrchestrator, n, orchestrator->address(), orchestrator->pid(),
                             {stt->pid(), tts->pid()});
     PrintRow("orchestrator", o);
+    breakdowns.push_back(o);
     if (absl::GetFlag(FLAGS_baseline)) {
       const RunResult b = Run(Mode::kRelay, n, relay->address(), relay->pid(), {echo->pid()});
       PrintRow("bare relay", b);
@@ -577,6 +598,16 @@ stages { name: "save_memory" kind: WORK type: "memory_write" depends_on: "llm" f
     }
     if (o.held == n) largest_held = n;
     if (o.held != n && absl::GetFlag(FLAGS_stop_at_first_miss)) break;
+  }
+  std::printf(
+      "\nWhere the orchestrator's voice-to-voice goes (its TurnCompleted breakdown, ms, "
+      "p50 / p99):\n\n| N | end of speech -> final transcript | llm first token | tts "
+      "first byte |\n|---|---|---|---|\n");
+  for (const RunResult& o : breakdowns) {
+    std::printf("| %d | %s / %s | %s / %s | %s / %s |\n", o.sessions,
+                Cell(o.eos_p50, "%.0f").c_str(), Cell(o.eos_p99, "%.0f").c_str(),
+                Cell(o.llm_p50, "%.0f").c_str(), Cell(o.llm_p99, "%.0f").c_str(),
+                Cell(o.tts_p50, "%.0f").c_str(), Cell(o.tts_p99, "%.0f").c_str());
   }
   std::printf("\nLargest N held at real time with zero underruns: %d\n", largest_held);
   return 0;

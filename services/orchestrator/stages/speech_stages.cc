@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "grpcpp/client_context.h"
 #include "services/common/audio_chunk.h"
+#include "services/common/client_stream.h"
 #include "services/orchestrator/llm_client.h"
 #include "voxflow/v1/stt.grpc.pb.h"
 #include "voxflow/v1/tts.grpc.pb.h"
@@ -29,6 +30,9 @@ StageResult Unfinished(const absl::Status& status) {
 
 }  // namespace
 
+using SttStream = ClientStream<v1::RecognizeRequest, v1::RecognizeResponse>;
+using TtsStream = ClientStream<v1::SynthesizeRequest, v1::SynthesizeResponse>;
+
 bool IsRetryable(absl::StatusCode code) {
   return code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kResourceExhausted ||
          code == absl::StatusCode::kAborted;
@@ -41,15 +45,42 @@ StageResult SttStage::Run(StageContext& context) {
   }
   const v1::SessionConfig& session = environment_->config();
 
-  grpc::ClientContext call;
-  call.set_deadline(absl::ToChronoTime(context.deadline()));
   // Ends when the final transcript arrives, or with the attempt; wakes the writer either way.
   auto utterance = CancellationToken::CreateChild(context.cancellation());
-  ScopedCancelCallback cancel_call(context.cancellation(),
-                                   [&call](const absl::Status&) { call.TryCancel(); });
+  std::mutex mu;
+  std::optional<v1::Transcript> final_transcript;
+  SttStream::Options options;
+  // Responses are handled on gRPC's threads as they come: nothing here blocks.
+  options.on_response = [&](v1::RecognizeResponse& response) {
+    if (response.has_speech_event()) {
+      if (response.speech_event().type() == v1::SpeechEvent::END_OF_UTTERANCE) {
+        environment_->Mark(TurnMark::kEndOfSpeech, absl::Now());
+      }
+      environment_->OnSpeechEvent(response.speech_event());
+      return;
+    }
+    const v1::Transcript& transcript = response.transcript();
+    if (transcript.is_final()) {
+      environment_->Mark(TurnMark::kEndOfSpeech, absl::Now());
+      environment_->Mark(TurnMark::kFinalTranscript, absl::Now());
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        final_transcript = transcript;
+      }
+      environment_->OnTranscript(transcript);
+      utterance->Cancel(absl::OkStatus());
+    } else {
+      environment_->OnTranscript(transcript);
+    }
+  };
+  options.on_read_end = [&] { utterance->Cancel(absl::OkStatus()); };  // Stop writing.
+  SttStream stream(std::move(options));
+  stream.context()->set_deadline(absl::ToChronoTime(context.deadline()));
   auto stub = v1::SpeechToText::NewStub(backend_->channel());
-  std::unique_ptr<grpc::ClientReaderWriter<v1::RecognizeRequest, v1::RecognizeResponse>> stream =
-      stub->StreamingRecognize(&call);
+  stub->async()->StreamingRecognize(stream.context(), &stream);
+  stream.Start();
+  ScopedCancelCallback cancel_call(
+      context.cancellation(), [&stream](const absl::Status&) { stream.context()->TryCancel(); });
 
   v1::RecognizeRequest request;
   v1::RecognitionConfig* config = request.mutable_config();
@@ -57,50 +88,18 @@ StageResult SttStage::Run(StageContext& context) {
   *config->mutable_audio_format() = session.input_format();
   config->set_interim_results(session.interim_results());
   config->mutable_endpointing()->set_single_utterance(true);
-  stream->Write(request);
-
-  std::mutex mu;
-  std::optional<v1::Transcript> final_transcript;
-  std::thread reader([&] {
-    v1::RecognizeResponse response;
-    while (stream->Read(&response)) {
-      if (response.has_speech_event()) {
-        if (response.speech_event().type() == v1::SpeechEvent::END_OF_UTTERANCE) {
-          environment_->Mark(TurnMark::kEndOfSpeech, absl::Now());
-        }
-        environment_->OnSpeechEvent(response.speech_event());
-        continue;
-      }
-      const v1::Transcript& transcript = response.transcript();
-      if (transcript.is_final()) {
-        environment_->Mark(TurnMark::kEndOfSpeech, absl::Now());
-        environment_->Mark(TurnMark::kFinalTranscript, absl::Now());
-        {
-          std::lock_guard<std::mutex> lock(mu);
-          final_transcript = transcript;
-        }
-        environment_->OnTranscript(transcript);
-        utterance->Cancel(absl::OkStatus());
-      } else {
-        environment_->OnTranscript(transcript);
-      }
-    }
-    utterance->Cancel(absl::OkStatus());  // The stream ended: stop writing.
-  });
+  bool writing = stream.Write(std::move(request));
 
   // Writer: replay what earlier attempts sent, then this turn's new input up to its end.
-  bool writing = true;
   for (const InputItem& item : consumed_) {
+    if (!writing) break;
     v1::RecognizeRequest replay;
     if (item.end_of_utterance) {
       replay.set_end_of_input(true);
     } else {
       *replay.mutable_audio() = item.audio;
     }
-    if (!stream->Write(replay)) {
-      writing = false;
-      break;
-    }
+    writing = stream.Write(std::move(replay));
   }
   while (writing && !saw_end_) {
     std::optional<InputItem> item = environment_->NextInput(*utterance);
@@ -118,11 +117,10 @@ StageResult SttStage::Run(StageContext& context) {
       *next.mutable_audio() = item->audio;
     }
     consumed_.push_back(*std::move(item));
-    if (!stream->Write(next)) break;
+    if (!stream.Write(std::move(next))) break;
   }
-  stream->WritesDone();
-  reader.join();
-  const grpc::Status status = stream->Finish();
+  stream.WritesDone();
+  const grpc::Status status = stream.Finish();
 
   std::lock_guard<std::mutex> lock(mu);
   if (final_transcript.has_value()) {
@@ -189,12 +187,13 @@ StageResult TtsStage::Run(StageContext& context) {
   }
   const v1::SessionConfig& session = environment_->config();
 
-  grpc::ClientContext call;
-  call.set_deadline(absl::ToChronoTime(context.deadline()));
-  ScopedCancelCallback cancel_call(context.cancellation(),
-                                   [&call](const absl::Status&) { call.TryCancel(); });
+  TtsStream stream(TtsStream::Options{});  // Responses through Read(), on the reader below.
+  stream.context()->set_deadline(absl::ToChronoTime(context.deadline()));
   auto stub = v1::TextToSpeech::NewStub(backend_->channel());
-  auto stream = stub->StreamingSynthesize(&call);
+  stub->async()->StreamingSynthesize(stream.context(), &stream);
+  stream.Start();
+  ScopedCancelCallback cancel_call(
+      context.cancellation(), [&stream](const absl::Status&) { stream.context()->TryCancel(); });
 
   v1::SynthesizeRequest request;
   v1::SynthesisConfig* config = request.mutable_config();
@@ -207,7 +206,7 @@ StageResult TtsStage::Run(StageContext& context) {
         absl::InvalidArgumentError("tts parameter chunk_duration_ms must be a positive integer"));
   }
   config->set_chunk_duration_ms(chunk_ms);
-  stream->Write(request);
+  bool writing = stream.Write(std::move(request));
 
   // Reader: audio to the session's output as it arrives. Audio of sentence i means the sentences
   // before it are spoken (piece ids are sentence indexes).
@@ -215,7 +214,7 @@ StageResult TtsStage::Run(StageContext& context) {
   bool output_refused = false;
   std::thread reader([&] {
     v1::SynthesizeResponse response;
-    while (stream->Read(&response)) {
+    while (stream.Read(&response)) {
       if (response.audio().data().empty()) continue;
       environment_->Mark(TurnMark::kTtsFirstByte, absl::Now());
       {
@@ -230,12 +229,12 @@ StageResult TtsStage::Run(StageContext& context) {
                                       *context.cancellation())) {
         std::lock_guard<std::mutex> lock(mu);
         output_refused = true;
+        stream.context()->TryCancel();  // Nobody takes the rest: end the call.
         break;
       }
     }
   });
 
-  bool writing = true;
   for (std::optional<std::string> sentence = std::move(first); sentence.has_value() && writing;
        sentence = NextSentence(context)) {
     v1::SynthesizeRequest piece;
@@ -243,16 +242,16 @@ StageResult TtsStage::Run(StageContext& context) {
     piece.mutable_text()->set_piece_id(absl::StrCat(next_sentence_ - 1));
     v1::SynthesizeRequest flush;
     flush.set_flush(true);  // Speak it now: it is a whole sentence.
-    writing = stream->Write(piece) && stream->Write(flush);
+    writing = stream.Write(std::move(piece)) && stream.Write(std::move(flush));
   }
   if (writing) {
     v1::SynthesizeRequest end;
     end.set_end_of_input(true);
-    stream->Write(end);
+    stream.Write(std::move(end));
   }
-  stream->WritesDone();
+  stream.WritesDone();
   reader.join();
-  const grpc::Status status = stream->Finish();
+  const grpc::Status status = stream.Finish();
 
   std::lock_guard<std::mutex> lock(mu);
   if (status.ok() && !output_refused && writing && input_done_) {
