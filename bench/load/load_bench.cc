@@ -46,7 +46,7 @@
 #include "voxflow/v1/orchestrator.grpc.pb.h"
 
 ABSL_FLAG(std::vector<std::string>, sessions,
-          std::vector<std::string>({"50", "100", "200", "400", "600", "800", "1000"}),
+          std::vector<std::string>({"50", "100", "150", "200", "400", "1000"}),
           "Concurrent sessions to run, one run per value (the sweep).");
 ABSL_FLAG(int, turns, 3, "Turns per session.");
 ABSL_FLAG(int, speech_ms, 1000, "User speech per turn.");
