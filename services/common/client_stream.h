@@ -51,6 +51,9 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
 
   // Starts the call (after the stub has bound it).
   void Start() {
+    // Held until the read side ends: gRPC may otherwise finish the call (OnDone) while reading
+    // is paused, and the responses still in flight would be lost.
+    this->AddHold();
     this->StartRead(&response_);
     this->StartCall();
   }
@@ -87,8 +90,16 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
     return true;
   }
 
+  // Waits for the end of the call. Responses nobody took are read and dropped (cancel the call
+  // first if the server would go on sending).
   grpc::Status Finish() {
     std::unique_lock<std::mutex> lock(mu_);
+    discarding_ = true;
+    inbox_.clear();
+    if (read_paused_) {
+      read_paused_ = false;
+      this->StartRead(&response_);
+    }
     changed_.wait(lock, [&] { return done_; });
     return status_;
   }
@@ -119,6 +130,10 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
       return;
     }
     std::lock_guard<std::mutex> lock(mu_);
+    if (discarding_) {
+      this->StartRead(&response_);
+      return;
+    }
     inbox_.push_back(std::move(response_));
     response_ = Response();
     if (inbox_.size() < options_.max_inbox) {
@@ -130,7 +145,6 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
   }
 
   void OnDone(const grpc::Status& status) override {
-    EndReads();
     std::lock_guard<std::mutex> lock(mu_);
     status_ = status;
     write_failed_ = true;  // Nothing more can be written.
@@ -160,6 +174,7 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
       changed_.notify_all();
     }
     if (options_.on_read_end) options_.on_read_end();
+    this->RemoveHold();
   }
 
   const Options options_;
@@ -177,6 +192,7 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
   std::deque<Response> inbox_;
   bool read_paused_ = false;
   bool read_ended_ = false;
+  bool discarding_ = false;  // Finish() was called: responses are dropped.
   bool done_ = false;
   grpc::Status status_;
 };
