@@ -19,6 +19,12 @@ ABSL_FLAG(std::string, host, "127.0.0.1",
           "Address to listen on (0.0.0.0 or [::] for every interface, e.g. in a container).");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(3),
           "On SIGTERM/SIGINT, how long in-flight calls may finish before they are cancelled.");
+ABSL_FLAG(
+    absl::Duration, max_connection_age, absl::ZeroDuration(),
+    "Ask clients to reconnect after this long (0: never), so load spreads over new replicas.");
+ABSL_FLAG(absl::Duration, max_connection_age_grace, absl::ZeroDuration(),
+          "After max_connection_age, how long calls in flight may go on (0: gRPC's default, "
+          "unlimited). Make it longer than a conversation.");
 ABSL_FLAG(std::string, log_format, "text", "Log format: text (terminal) or json (one per line).");
 ABSL_FLAG(std::string, log_level, "info", "Log level: trace, debug, info, warn, error or off.");
 
@@ -36,6 +42,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   // backends every 20 s); gRPC's default would answer them with GOAWAY too_many_pings.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  if (options.max_connection_age > absl::ZeroDuration()) {
+    builder.AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_AGE_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(options.max_connection_age)));
+  }
+  if (options.max_connection_age_grace > absl::ZeroDuration()) {
+    builder.AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(options.max_connection_age_grace)));
+  }
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
   for (grpc::Service* service : services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -89,6 +105,8 @@ ServerOptions ServerOptionsFromFlags(std::string name, int port) {
   options.host = absl::GetFlag(FLAGS_host);
   options.port = port;
   options.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
+  options.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
+  options.max_connection_age_grace = absl::GetFlag(FLAGS_max_connection_age_grace);
   return options;
 }
 

@@ -20,6 +20,11 @@ struct ServerOptions {
   int port = 0;  // 0 picks a free port; Server::port() tells which.
   // How long in-flight calls may run after a shutdown begins before they are cancelled.
   absl::Duration drain_timeout = absl::Seconds(3);
+  // Connections older than this are asked to go away (GOAWAY), so that clients re-resolve and
+  // spread over new replicas; calls in flight get `max_connection_age_grace` to finish.
+  // Zero: no limit.
+  absl::Duration max_connection_age = absl::ZeroDuration();
+  absl::Duration max_connection_age_grace = absl::ZeroDuration();
   // Fully-qualified service names whose health status is reported besides the server's ("").
   std::vector<std::string> health_services;
 };
@@ -58,7 +63,8 @@ void BlockTerminationSignals();
 int WaitForTerminationSignal();
 
 // Flags shared by every Voxflow server (defined in server.cc): --host, --drain_timeout,
-// --log_format, --log_level. Fills the common fields of ServerOptions from them.
+// --max_connection_age, --max_connection_age_grace, --log_format, --log_level. Fills the common
+// fields of ServerOptions from them.
 ServerOptions ServerOptionsFromFlags(std::string name, int port);
 
 // The whole life of a server binary after flag parsing: logging from flags, start, print

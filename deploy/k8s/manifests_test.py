@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""Renders the Kubernetes manifests with `kubectl kustomize` and checks the parts that matter:
+gRPC probes on the gRPC ports, backend Services that the orchestrator's targets name, drain
+inside the grace period, connection age, resources, autoscaling, disruption budgets, and the
+pipeline ConfigMap.
+
+Run from the repository root (Bazel runs it from its runfiles): /usr/bin/python3 deploy/k8s/manifests_test.py
+"""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import yaml
+
+BASE = "deploy/k8s/base"
+PRODUCTION = "deploy/k8s/overlays/production"
+PIPELINE = "services/orchestrator/pipelines/voice_chat.textproto"
+
+
+def render(path):
+    # kustomize refuses files that are symlinks out of the kustomization (Bazel's runfiles are):
+    # render a real copy.
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = os.path.join(tmp, "k8s")
+        shutil.copytree("deploy/k8s", copy, symlinks=False)
+        out = subprocess.run(["kubectl", "kustomize", os.path.join(copy, os.path.relpath(path, "deploy/k8s"))],
+                             capture_output=True, text=True)
+    if out.returncode != 0:
+        raise AssertionError(f"kubectl kustomize {path} failed: {out.stderr}")
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+def by_kind(docs, kind):
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+def flag(args, name):
+    for a in args:
+        if a.startswith(f"--{name}="):
+            return a.split("=", 1)[1]
+    return None
+
+
+def seconds(duration):
+    """absl durations as the manifests use them: 30s, 10m, 2h."""
+    m = re.fullmatch(r"(\d+)([smh])", duration)
+    if not m:
+        raise ValueError(f"unexpected duration {duration!r}")
+    return int(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+class ManifestsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.docs = render(BASE)
+        cls.deployments = by_kind(cls.docs, "Deployment")
+        cls.services = by_kind(cls.docs, "Service")
+
+    def container(self, name):
+        return self.deployments[name]["spec"]["template"]["spec"]["containers"][0]
+
+    def test_every_service_is_deployed(self):
+        self.assertEqual(set(self.deployments), {"stt", "tts", "orchestrator"})
+        self.assertEqual(set(self.services), {"stt", "tts", "orchestrator"})
+
+    def test_probes_are_native_grpc_on_the_grpc_port(self):
+        for name in self.deployments:
+            c = self.container(name)
+            port = int(flag(c["args"], "port"))
+            self.assertEqual([p["containerPort"] for p in c["ports"] if p["name"] == "grpc"], [port])
+            for probe in ("readinessProbe", "livenessProbe"):
+                self.assertEqual(c[probe]["grpc"]["port"], port, f"{name} {probe}")
+            # Readiness asks for the service itself, as each server registers it for health.
+            self.assertTrue(c["readinessProbe"]["grpc"]["service"].startswith("voxflow.v1."))
+
+    def test_orchestrator_targets_name_the_headless_backend_services(self):
+        args = self.container("orchestrator")["args"]
+        for backend in ("stt", "tts"):
+            target = flag(args, f"{backend}_target")
+            m = re.fullmatch(r"dns:///([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local:(\d+)", target)
+            self.assertIsNotNone(m, target)
+            service, namespace, port = m.group(1), m.group(2), int(m.group(3))
+            self.assertIn(service, self.services)
+            svc = self.services[service]
+            self.assertEqual(svc["metadata"]["namespace"], namespace)
+            self.assertEqual(svc["spec"].get("clusterIP"), "None", "headless: DNS gives every pod")
+            self.assertIn(port, [p["port"] for p in svc["spec"]["ports"]])
+            self.assertEqual(port, int(flag(self.container(service)["args"], "port")))
+            self.assertEqual(svc["spec"]["selector"],
+                             self.deployments[service]["spec"]["selector"]["matchLabels"])
+
+    def test_grace_period_exceeds_prestop_and_drain(self):
+        for name, deployment in self.deployments.items():
+            spec = deployment["spec"]["template"]["spec"]
+            c = self.container(name)
+            pre_stop = int(c["lifecycle"]["preStop"]["exec"]["command"][-1])
+            drain = seconds(flag(c["args"], "drain_timeout"))
+            self.assertGreater(spec["terminationGracePeriodSeconds"], pre_stop + drain, name)
+
+    def test_connections_age_out_with_grace_for_a_conversation(self):
+        for name in self.deployments:
+            args = self.container(name)["args"]
+            self.assertGreaterEqual(seconds(flag(args, "max_connection_age")), 600, name)
+            self.assertGreaterEqual(seconds(flag(args, "max_connection_age_grace")), 600, name)
+
+    def test_resources_autoscaling_and_disruption_budgets(self):
+        hpas = by_kind(self.docs, "HorizontalPodAutoscaler")
+        pdbs = by_kind(self.docs, "PodDisruptionBudget")
+        for name, deployment in self.deployments.items():
+            resources = self.container(name)["resources"]
+            for kind in ("requests", "limits"):
+                self.assertEqual(set(resources[kind]), {"cpu", "memory"}, f"{name} {kind}")
+            self.assertEqual(hpas[name]["spec"]["scaleTargetRef"]["name"], name)
+            self.assertGreaterEqual(hpas[name]["spec"]["minReplicas"], 2)
+            self.assertEqual(pdbs[name]["spec"]["selector"]["matchLabels"],
+                             deployment["spec"]["selector"]["matchLabels"])
+
+    def test_pipelines_come_from_the_configmap(self):
+        c = self.container("orchestrator")
+        mount = [m for m in c["volumeMounts"] if m["mountPath"] == flag(c["args"], "pipelines_dir")]
+        self.assertEqual(len(mount), 1)
+        volumes = self.deployments["orchestrator"]["spec"]["template"]["spec"]["volumes"]
+        config_map = [v["configMap"]["name"] for v in volumes if v["name"] == mount[0]["name"]][0]
+        data = by_kind(self.docs, "ConfigMap")[config_map]["data"]
+        with open(PIPELINE) as f:
+            self.assertEqual(data["voice_chat.textproto"], f.read(),
+                             "deploy/k8s/base/pipelines/ is a copy of " + PIPELINE)
+
+    def test_production_overlay(self):
+        docs = render(PRODUCTION)
+        self.assertEqual(by_kind(docs, "Service")["orchestrator"]["spec"]["type"], "LoadBalancer")
+        for d in by_kind(docs, "Deployment").values():
+            image = d["spec"]["template"]["spec"]["containers"][0]["image"]
+            self.assertRegex(image, r":\d+\.\d+\.\d+$", "production pins image tags")
+
+
+if __name__ == "__main__":
+    unittest.main()
