@@ -76,6 +76,16 @@ class ManifestsTest(unittest.TestCase):
             # Readiness asks for the service itself, as each server registers it for health.
             self.assertTrue(c["readinessProbe"]["grpc"]["service"].startswith("voxflow.v1."))
 
+    def test_metrics_port_is_annotated_for_scraping(self):
+        for name, deployment in self.deployments.items():
+            template = deployment["spec"]["template"]
+            c = self.container(name)
+            port = int(flag(c["args"], "metrics_port"))
+            self.assertIn({"name": "metrics", "containerPort": port}, c["ports"])
+            annotations = template["metadata"]["annotations"]
+            self.assertEqual(annotations["prometheus.io/scrape"], "true")
+            self.assertEqual(int(annotations["prometheus.io/port"]), port)
+
     def test_orchestrator_targets_name_the_headless_backend_services(self):
         args = self.container("orchestrator")["args"]
         for backend in ("stt", "tts"):

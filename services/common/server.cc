@@ -13,6 +13,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "services/common/logging.h"
+#include "services/common/metrics.h"
 #include "spdlog/spdlog.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1",
@@ -25,6 +26,9 @@ ABSL_FLAG(
 ABSL_FLAG(absl::Duration, max_connection_age_grace, absl::ZeroDuration(),
           "After max_connection_age, how long calls in flight may go on (0: gRPC's default, "
           "unlimited). Make it longer than a conversation.");
+ABSL_FLAG(int, metrics_port, -1,
+          "Serve Prometheus metrics at http://HOST:PORT/metrics (-1: off; 0 picks a free port, "
+          "printed at start-up).");
 ABSL_FLAG(std::string, log_format, "text", "Log format: text (terminal) or json (one per line).");
 ABSL_FLAG(std::string, log_level, "info", "Log level: trace, debug, info, warn, error or off.");
 
@@ -52,6 +56,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
         GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
         static_cast<int>(absl::ToInt64Milliseconds(options.max_connection_age_grace)));
   }
+  builder.experimental().SetInterceptorCreators(GrpcServerMetricsInterceptors());
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
   for (grpc::Service* service : services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -107,6 +112,7 @@ ServerOptions ServerOptionsFromFlags(std::string name, int port) {
   options.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
   options.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
   options.max_connection_age_grace = absl::GetFlag(FLAGS_max_connection_age_grace);
+  options.metrics_port = absl::GetFlag(FLAGS_metrics_port);
   return options;
 }
 
@@ -126,6 +132,19 @@ int RunServerUntilSignal(const ServerOptions& options,
     return 2;
   }
 
+  std::unique_ptr<MetricsServer> metrics;
+  if (options.metrics_port >= 0) {
+    absl::StatusOr<std::unique_ptr<MetricsServer>> started =
+        MetricsServer::Start(options.host, options.metrics_port);
+    if (!started.ok()) {
+      spdlog::error("{}", started.status().message());
+      return 1;
+    }
+    metrics = *std::move(started);
+    // Before the "listening on" line, so that whoever waits for that one has both.
+    std::printf("%s metrics on %s:%d\n", options.name.c_str(), options.host.c_str(),
+                metrics->port());
+  }
   absl::StatusOr<std::unique_ptr<Server>> server = Server::Start(options, services);
   if (!server.ok()) {
     spdlog::error("{}", server.status().message());

@@ -25,6 +25,8 @@ struct ServerOptions {
   // Zero: no limit.
   absl::Duration max_connection_age = absl::ZeroDuration();
   absl::Duration max_connection_age_grace = absl::ZeroDuration();
+  // Port of the Prometheus /metrics endpoint on `host` (-1: none; 0: a free one).
+  int metrics_port = -1;
   // Fully-qualified service names whose health status is reported besides the server's ("").
   std::vector<std::string> health_services;
 };
@@ -63,8 +65,8 @@ void BlockTerminationSignals();
 int WaitForTerminationSignal();
 
 // Flags shared by every Voxflow server (defined in server.cc): --host, --drain_timeout,
-// --max_connection_age, --max_connection_age_grace, --log_format, --log_level. Fills the common
-// fields of ServerOptions from them.
+// --max_connection_age, --max_connection_age_grace, --metrics_port, --log_format, --log_level.
+// Fills the common fields of ServerOptions from them.
 ServerOptions ServerOptionsFromFlags(std::string name, int port);
 
 // The whole life of a server binary after flag parsing: logging from flags, start, print

@@ -10,6 +10,7 @@
 #ifndef VOXFLOW_SERVICES_COMMON_STREAM_REACTOR_H_
 #define VOXFLOW_SERVICES_COMMON_STREAM_REACTOR_H_
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -25,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/server_callback.h"
+#include "services/common/metrics.h"
 #include "services/common/worker_pool.h"
 
 namespace voxflow {
@@ -233,23 +235,37 @@ class SessionStreamReactor : public StreamReactor<Request, Response> {
   std::unique_ptr<Session> session_;
 };
 
-// A service's open streams against its --max_streams.
+// A service's open streams against its --max_streams, exported as voxflow_active_streams (the
+// admitted ones).
 class StreamLimit {
  public:
-  explicit StreamLimit(int max_streams) : max_(max_streams) {}
+  StreamLimit(int max_streams, const std::string& service)
+      : max_(max_streams), gauge_(ActiveStreamsGauge(service)) {}
   // Counts a new stream: RESOURCE_EXHAUSTED if that puts it over the limit. Every Admit(), refused
   // or not, is matched by a Release() when the stream is done.
   absl::Status Admit() {
-    if (++active_ <= max_) return absl::OkStatus();
+    std::lock_guard<std::mutex> lock(mu_);
+    ++active_;
+    gauge_.Set(std::min(active_, max_));
+    if (active_ <= max_) return absl::OkStatus();
     return absl::ResourceExhaustedError(
         absl::StrCat("too many concurrent streams (limit ", max_, ")"));
   }
-  void Release() { --active_; }
-  int active() const { return active_; }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    --active_;
+    gauge_.Set(std::min(active_, max_));
+  }
+  int active() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return active_;
+  }
 
  private:
   const int max_;
-  std::atomic<int> active_{0};
+  mutable std::mutex mu_;
+  int active_ = 0;
+  prometheus::Gauge& gauge_;
 };
 
 // Runs a unary call's work on `pool` (never on gRPC's threads) and finishes the call with its

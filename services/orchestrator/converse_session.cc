@@ -649,6 +649,10 @@ void ConverseSession::MaybeCompleteTurnLocked(absl::Time now, Actions& actions) 
           absl::ToInt64Milliseconds(stage.duration());
     }
   }
+  VoiceMetrics::RecordTurn(
+      result, turn->first_audio_sent - end_of_speech,
+      turn->first_audio_sent != absl::InfinitePast() && end_of_speech != absl::InfinitePast());
+  ReportTotalsLocked();
   // `latency` belongs to `event`, which Send() hands to the writer: log from copies.
   const int64_t voice_to_voice_ms = latency->voice_to_voice_ms();
   const int64_t total_ms = latency->turn_total_ms();
@@ -688,6 +692,19 @@ void ConverseSession::MaybeCompleteTurnLocked(absl::Time now, Actions& actions) 
     return;
   }
   MaybeStartTurnLocked(actions);
+}
+
+void ConverseSession::ReportTotalsLocked() {
+  if (!configured_) return;
+  const streaming::ChunkQueueStats queue = input_queue_->stats();
+  const streaming::JitterBufferStats in = input_buffer_->stats();
+  StreamTotals now;
+  now.queue_dropped = queue.dropped_items;
+  now.queue_throttled_ms = queue.throttled_ms;
+  now.input_concealed_ms = in.concealed_ms;
+  now.output_underruns = output_underruns_;
+  VoiceMetrics::AddTotals(now, reported_);
+  reported_ = now;
 }
 
 bool ConverseSession::HasWaitingInputLocked() {
@@ -837,6 +854,7 @@ void ConverseSession::Close() {
     if (closed_) return;
     closed_ = true;
     session_id = session_id_;
+    ReportTotalsLocked();  // What came after the last turn.
   }
   token_->Cancel(absl::CancelledError("session closed"));
   if (input_queue_ != nullptr) input_queue_->Close();

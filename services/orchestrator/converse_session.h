@@ -33,6 +33,7 @@
 #include "services/orchestrator/pipeline/dag_runner.h"
 #include "services/orchestrator/pipeline/pipeline_registry.h"
 #include "services/orchestrator/stages/turn_environment.h"
+#include "services/orchestrator/voice_metrics.h"
 #include "voxflow/v1/orchestrator.pb.h"
 
 namespace voxflow::orchestrator {
@@ -101,6 +102,8 @@ class ConverseSession : public std::enable_shared_from_this<ConverseSession> {
   void StartTurnLocked(std::optional<std::string> text, Actions& actions);
   void OnTurnDone(const std::shared_ptr<Turn>& turn, const TurnResult& result);
   bool HasWaitingInputLocked();
+  // Adds what the queues and buffers counted since the last report to the metrics.
+  void ReportTotalsLocked();
 
   // For turns (stage threads).
   std::optional<InputItem> NextInput(const CancellationToken& cancel);
@@ -149,6 +152,7 @@ class ConverseSession : public std::enable_shared_from_this<ConverseSession> {
   absl::Time playout_end_ = absl::InfinitePast();  // When the client will have played all sent.
   bool output_underrun_ = false;
   int64_t output_underruns_ = 0;
+  StreamTotals reported_;  // What the metrics have been told of so far.
 };
 
 }  // namespace voxflow::orchestrator

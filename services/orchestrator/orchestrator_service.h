@@ -36,7 +36,7 @@ class OrchestratorService final : public v1::Orchestrator::CallbackService {
   const SessionServices services_;
   WorkerPool* const pool_;
   const OrchestratorServiceOptions options_;
-  StreamLimit session_limit_{options_.max_sessions};
+  StreamLimit session_limit_{options_.max_sessions, "orchestrator"};
   SessionTicker ticker_;
 };
 

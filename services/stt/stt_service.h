@@ -38,7 +38,7 @@ class SttService final : public v1::SpeechToText::CallbackService {
   SttEngine* const engine_;
   WorkerPool* const pool_;
   const SttServiceOptions options_;
-  StreamLimit stream_limit_{options_.max_streams};
+  StreamLimit stream_limit_{options_.max_streams, "stt"};
   std::atomic<uint64_t> next_stream_id_{1};
 };
 

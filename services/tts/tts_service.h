@@ -39,7 +39,7 @@ class TtsService final : public v1::TextToSpeech::CallbackService {
   TtsEngine* const engine_;
   WorkerPool* const pool_;
   const TtsServiceOptions options_;
-  StreamLimit stream_limit_{options_.max_streams};
+  StreamLimit stream_limit_{options_.max_streams, "tts"};
   std::atomic<uint64_t> next_stream_id_{1};
 };
 

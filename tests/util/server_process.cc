@@ -81,6 +81,9 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
           continue;
         }
         const size_t at = line.rfind(':');
+        if (line.find(" metrics on ") != std::string::npos && at != std::string::npos) {
+          (void)absl::SimpleAtoi(line.substr(at + 1), &process->metrics_port_);
+        }
         if (line.find(" listening on ") != std::string::npos && at != std::string::npos &&
             absl::SimpleAtoi(line.substr(at + 1), &process->port_)) {
           return process;

@@ -31,6 +31,8 @@ class ServerProcess {
 
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
+  // The /metrics port from a "metrics on HOST:PORT" line (--metrics_port); 0 if none.
+  int metrics_port() const { return metrics_port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
 
   // Sends `signal` to the child.
@@ -48,6 +50,7 @@ class ServerProcess {
   int pidfd_;
   int stdout_fd_;
   int port_ = 0;
+  int metrics_port_ = 0;
   std::optional<int> exit_code_;
 };
 

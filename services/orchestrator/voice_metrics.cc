@@ -1,0 +1,106 @@
+#include "services/orchestrator/voice_metrics.h"
+
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/histogram.h"
+#include "services/common/metrics.h"
+
+namespace voxflow::orchestrator {
+namespace {
+
+struct Families {
+  prometheus::Family<prometheus::Histogram>& stage_seconds =
+      prometheus::BuildHistogram()
+          .Name("voxflow_stage_duration_seconds")
+          .Help("Duration of each stage run in a turn, by stage and outcome.")
+          .Register(MetricsRegistry());
+  prometheus::Histogram& voice_to_voice =
+      prometheus::BuildHistogram()
+          .Name("voxflow_voice_to_voice_seconds")
+          .Help("End of the user's speech to the first reply audio sent.")
+          .Register(MetricsRegistry())
+          .Add({}, DurationBuckets());
+  prometheus::Family<prometheus::Counter>& retries =
+      prometheus::BuildCounter()
+          .Name("voxflow_backend_retries_total")
+          .Help("Extra attempts of stages (a retry after a transient backend error or a timeout).")
+          .Register(MetricsRegistry());
+  prometheus::Family<prometheus::Counter>& dropped =
+      prometheus::BuildCounter()
+          .Name("voxflow_queue_dropped_total")
+          .Help("Chunks dropped by full ChunkQueues.")
+          .Register(MetricsRegistry());
+  prometheus::Family<prometheus::Counter>& throttled =
+      prometheus::BuildCounter()
+          .Name("voxflow_queue_throttle_seconds_total")
+          .Help("Time producers were throttled by full ChunkQueues.")
+          .Register(MetricsRegistry());
+  prometheus::Family<prometheus::Counter>& underruns =
+      prometheus::BuildCounter()
+          .Name("voxflow_jitter_underruns_total")
+          .Help("Times a jitter buffer ran dry while audio was due.")
+          .Register(MetricsRegistry());
+  prometheus::Family<prometheus::Counter>& concealed =
+      prometheus::BuildCounter()
+          .Name("voxflow_jitter_concealed_seconds_total")
+          .Help("Audio made up by jitter-buffer concealment.")
+          .Register(MetricsRegistry());
+
+  static Families& Get() {
+    static auto* families = new Families();
+    return *families;
+  }
+};
+
+const char* OutcomeName(StageOutcome outcome) {
+  switch (outcome) {
+    case StageOutcome::kOk:
+      return "ok";
+    case StageOutcome::kSkip:
+      return "skip";
+    case StageOutcome::kFail:
+      return "fail";
+    case StageOutcome::kCancel:
+      return "cancel";
+    case StageOutcome::kRetry:
+      return "retry";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+void VoiceMetrics::RecordTurn(const TurnResult& result, absl::Duration voice_to_voice,
+                              bool has_v2v) {
+  Families& f = Families::Get();
+  for (const StageRecord& stage : result.stages) {
+    if (!stage.ran) continue;
+    f.stage_seconds
+        .Add({{"stage", stage.name}, {"status", OutcomeName(stage.outcome)}}, DurationBuckets())
+        .Observe(absl::ToDoubleSeconds(stage.duration()));
+    if (stage.attempts > 1) f.retries.Add({{"stage", stage.name}}).Increment(stage.attempts - 1);
+  }
+  if (has_v2v) f.voice_to_voice.Observe(absl::ToDoubleSeconds(voice_to_voice));
+}
+
+void VoiceMetrics::AddTotals(const StreamTotals& now, const StreamTotals& before) {
+  Families& f = Families::Get();
+  if (now.queue_dropped > before.queue_dropped) {
+    f.dropped.Add({{"queue", "input"}})
+        .Increment(static_cast<double>(now.queue_dropped - before.queue_dropped));
+  }
+  if (now.queue_throttled_ms > before.queue_throttled_ms) {
+    f.throttled.Add({{"queue", "input"}})
+        .Increment((now.queue_throttled_ms - before.queue_throttled_ms) / 1000.0);
+  }
+  if (now.output_underruns > before.output_underruns) {
+    f.underruns.Add({{"buffer", "output"}})
+        .Increment(static_cast<double>(now.output_underruns - before.output_underruns));
+  }
+  if (now.input_concealed_ms > before.input_concealed_ms) {
+    f.concealed.Add({{"buffer", "input"}})
+        .Increment((now.input_concealed_ms - before.input_concealed_ms) / 1000.0);
+  }
+}
+
+}  // namespace voxflow::orchestrator

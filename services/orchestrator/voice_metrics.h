@@ -1,0 +1,39 @@
+// The orchestrator's voice metrics, in the process's Prometheus registry:
+//   voxflow_stage_duration_seconds{stage,status}   histogram, one per stage that ran in a turn
+//   voxflow_voice_to_voice_seconds                 histogram, end of user speech -> first reply
+//   audio voxflow_backend_retries_total{stage}           extra attempts of backend stages
+//   voxflow_queue_dropped_total{queue}             chunks dropped by full ChunkQueues
+//   voxflow_queue_throttle_seconds_total{queue}    time producers waited on full ChunkQueues
+//   voxflow_jitter_underruns_total{buffer}         jitter buffers that ran dry (input, output)
+//   voxflow_jitter_concealed_seconds_total{buffer} audio made up by concealment
+// (voxflow_active_streams{service="orchestrator"} counts the open conversations.)
+#ifndef VOXFLOW_SERVICES_ORCHESTRATOR_VOICE_METRICS_H_
+#define VOXFLOW_SERVICES_ORCHESTRATOR_VOICE_METRICS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/time/time.h"
+#include "services/orchestrator/pipeline/dag_runner.h"
+
+namespace voxflow::orchestrator {
+
+// A session's running totals, reported as counter increments since the previous report.
+struct StreamTotals {
+  int64_t queue_dropped = 0;
+  double queue_throttled_ms = 0;
+  double input_concealed_ms = 0;
+  int64_t output_underruns = 0;
+};
+
+class VoiceMetrics {
+ public:
+  // Stage durations and retries of a finished turn; `voice_to_voice` when reply audio was sent.
+  static void RecordTurn(const TurnResult& result, absl::Duration voice_to_voice, bool has_v2v);
+  // Adds `now - before` to the counters.
+  static void AddTotals(const StreamTotals& now, const StreamTotals& before);
+};
+
+}  // namespace voxflow::orchestrator
+
+#endif  // VOXFLOW_SERVICES_ORCHESTRATOR_VOICE_METRICS_H_

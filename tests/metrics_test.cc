@@ -1,0 +1,171 @@
+// /metrics after a conversation: the gRPC server metrics (go-grpc-prometheus names) and the voice
+// metrics hold the right values, scraped over HTTP from real server processes.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
+#include "gtest/gtest.h"
+#include "tests/util/converse_client.h"
+#include "tests/util/server_process.h"
+#include "voxflow/v1/stt.grpc.pb.h"
+
+namespace voxflow {
+namespace {
+
+using ::testing::Contains;
+using testing::ConverseClient;
+using ::testing::HasSubstr;
+using ::testing::Key;
+using testing::ServerProcess;
+
+v1::AudioStreamFormat Pcm16k() {
+  v1::AudioStreamFormat format;
+  format.set_format(v1::PCM16);
+  format.set_sample_rate(16000);
+  format.set_channels(1);
+  return format;
+}
+
+std::string Tone(int ms) {
+  std::string pcm;
+  for (int i = 0; i < 16 * ms; ++i) {
+    const auto v = static_cast<int16_t>(300 * std::sin(2 * M_PI * 220.0 * i / 16000));
+    pcm.append(reinterpret_cast<const char*>(&v), 2);
+  }
+  return pcm;
+}
+
+// GET http://127.0.0.1:port/metrics; the body.
+std::string Scrape(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return "";
+  }
+  const std::string request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  (void)!write(fd, request.data(), request.size());
+  std::string response;
+  char buffer[8192];
+  for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) response.append(buffer, n);
+  close(fd);
+  const size_t body = response.find("\r\n\r\n");
+  return body == std::string::npos ? "" : response.substr(body + 4);
+}
+
+// Samples by "name{labels}" (labels as the exposition prints them, sorted by name).
+std::map<std::string, double> Parse(const std::string& text) {
+  std::map<std::string, double> samples;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    if (line.front() == '#') continue;
+    const size_t space = line.rfind(' ');
+    double value = 0;
+    if (space != absl::string_view::npos && absl::SimpleAtod(line.substr(space + 1), &value)) {
+      samples[std::string(line.substr(0, space))] = value;
+    }
+  }
+  return samples;
+}
+
+std::unique_ptr<ServerProcess> Start(const char* binary, const std::vector<std::string>& args) {
+  auto process = ServerProcess::Start(binary, args);
+  EXPECT_TRUE(process.ok()) << process.status();
+  return process.ok() ? *std::move(process) : nullptr;
+}
+
+TEST(MetricsTest, ConversationIsCountedOnEveryServer) {
+  auto stt =
+      Start("services/stt/stt_server", {"--provider=mock", "--mock_transcriptions=hello there",
+                                        "--mock_latency_ms=5", "--metrics_port=0"});
+  auto tts = Start("services/tts/tts_server",
+                   {"--provider=mock", "--mock_latency_ms=0", "--metrics_port=0"});
+  ASSERT_TRUE(stt && tts);
+  auto orchestrator = Start("services/orchestrator/orchestrator_server",
+                            {absl::StrCat("--stt_target=", stt->address()),
+                             absl::StrCat("--tts_target=", tts->address()), "--metrics_port=0"});
+  ASSERT_NE(orchestrator, nullptr);
+  ASSERT_GT(orchestrator->metrics_port(), 0) << "the 'metrics on HOST:PORT' line";
+  ASSERT_GT(stt->metrics_port(), 0);
+
+  v1::SessionConfig config;
+  *config.mutable_input_format() = Pcm16k();
+  *config.mutable_output_format() = Pcm16k();
+  auto channel = grpc::CreateChannel(orchestrator->address(), grpc::InsecureChannelCredentials());
+  int requests = 0;
+  {
+    ConverseClient client(channel, config);
+    ++requests;
+    for (int turn = 1; turn <= 2; ++turn) {
+      ASSERT_TRUE(client.SendAudio(Tone(400), Pcm16k()));  // 20 chunks of 20 ms.
+      ASSERT_TRUE(client.SendControl(v1::Control::END_OF_INPUT));
+      requests += 21;
+      ASSERT_TRUE(client.WaitForTurn(turn));
+    }
+    client.CloseSend();
+    ASSERT_TRUE(client.Finish().ok());
+    const int events = static_cast<int>(client.events().size());
+
+    const std::map<std::string, double> m = Parse(Scrape(orchestrator->metrics_port()));
+    const std::string converse =
+        "grpc_method=\"Converse\",grpc_service=\"voxflow.v1.Orchestrator\","
+        "grpc_type=\"bidi_stream\"";
+    EXPECT_EQ(m.at(absl::StrCat("grpc_server_started_total{", converse, "}")), 1);
+    EXPECT_EQ(m.at(absl::StrCat("grpc_server_handled_total{grpc_code=\"OK\",", converse, "}")), 1);
+    EXPECT_EQ(m.at(absl::StrCat("grpc_server_msg_received_total{", converse, "}")), requests);
+    EXPECT_EQ(m.at(absl::StrCat("grpc_server_msg_sent_total{", converse, "}")), events);
+    EXPECT_EQ(m.at(absl::StrCat("grpc_server_handling_seconds_count{", converse, "}")), 1);
+    EXPECT_EQ(m.at("voxflow_active_streams{service=\"orchestrator\"}"), 0);
+    EXPECT_EQ(m.at("voxflow_voice_to_voice_seconds_count"), 2);
+    for (const char* stage : {"stt", "prefetch_memory", "llm", "tts", "save_memory"}) {
+      EXPECT_EQ(m.at(absl::StrCat("voxflow_stage_duration_seconds_count{stage=\"", stage,
+                                  "\",status=\"ok\"}")),
+                2)
+          << stage;
+    }
+    // No retries, drops or concealment in a clean run: the counters are not there at all.
+    EXPECT_THAT(m, ::testing::Not(Contains(Key(HasSubstr("voxflow_backend_retries_total")))));
+  }
+
+  const std::map<std::string, double> s = Parse(Scrape(stt->metrics_port()));
+  const std::string recognize =
+      "grpc_method=\"StreamingRecognize\",grpc_service=\"voxflow.v1.SpeechToText\","
+      "grpc_type=\"bidi_stream\"";
+  EXPECT_EQ(s.at(absl::StrCat("grpc_server_started_total{", recognize, "}")), 2) << "one per turn";
+  EXPECT_EQ(s.at(absl::StrCat("grpc_server_handled_total{grpc_code=\"OK\",", recognize, "}")), 2);
+  EXPECT_EQ(s.at("voxflow_active_streams{service=\"stt\"}"), 0);
+}
+
+TEST(MetricsTest, RefusedAndFailedCallsAreCountedByCode) {
+  auto stt = Start("services/stt/stt_server", {"--provider=mock", "--metrics_port=0"});
+  ASSERT_NE(stt, nullptr);
+  auto channel = grpc::CreateChannel(stt->address(), grpc::InsecureChannelCredentials());
+  auto stub = v1::SpeechToText::NewStub(channel);
+  grpc::ClientContext context;
+  v1::RecognizeClipRequest request;  // No language, no audio: INVALID_ARGUMENT.
+  v1::RecognizeClipResponse response;
+  ASSERT_EQ(stub->Recognize(&context, request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  const std::map<std::string, double> s = Parse(Scrape(stt->metrics_port()));
+  EXPECT_EQ(
+      s.at("grpc_server_handled_total{grpc_code=\"InvalidArgument\",grpc_method=\"Recognize\","
+           "grpc_service=\"voxflow.v1.SpeechToText\",grpc_type=\"unary\"}"),
+      1);
+}
+
+}  // namespace
+}  // namespace voxflow
