@@ -29,6 +29,14 @@ ABSL_FLAG(absl::Duration, max_connection_age_grace, absl::ZeroDuration(),
 ABSL_FLAG(int, metrics_port, -1,
           "Serve Prometheus metrics at http://HOST:PORT/metrics (-1: off; 0 picks a free port, "
           "printed at start-up).");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain: serve over TLS (with --tls_key).");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA: clients must present a certificate it signed (mutual TLS).");
+ABSL_FLAG(std::string, auth_tokens_file, "",
+          "File of accepted bearer tokens, one per line: every call but health needs one "
+          "(needs TLS).");
+ABSL_FLAG(int, max_message_bytes, 4 << 20, "Largest request message accepted.");
 ABSL_FLAG(std::string, log_format, "text", "Log format: text (terminal) or json (one per line).");
 ABSL_FLAG(std::string, log_level, "info", "Log level: trace, debug, info, warn, error or off.");
 
@@ -57,7 +65,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
         static_cast<int>(absl::ToInt64Milliseconds(options.max_connection_age_grace)));
   }
   builder.experimental().SetInterceptorCreators(GrpcServerMetricsInterceptors());
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(options.security);
+  if (!credentials.ok()) return credentials.status();
+  builder.AddListeningPort(address, *credentials, &port);
   for (grpc::Service* service : services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
@@ -113,6 +125,11 @@ ServerOptions ServerOptionsFromFlags(std::string name, int port) {
   options.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
   options.max_connection_age_grace = absl::GetFlag(FLAGS_max_connection_age_grace);
   options.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  options.security.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+  options.security.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  options.security.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  options.security.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
+  options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   return options;
 }
 

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/impl/service_type.h"
 #include "grpcpp/server.h"
+#include "services/common/security.h"
 
 namespace voxflow {
 
@@ -25,6 +26,10 @@ struct ServerOptions {
   // Zero: no limit.
   absl::Duration max_connection_age = absl::ZeroDuration();
   absl::Duration max_connection_age_grace = absl::ZeroDuration();
+  // TLS, mutual TLS and bearer-token authentication (plaintext when empty).
+  ServerSecurity security;
+  // Largest request message accepted (RESOURCE_EXHAUSTED beyond it).
+  int max_message_bytes = 4 << 20;
   // Port of the Prometheus /metrics endpoint on `host` (-1: none; 0: a free one).
   int metrics_port = -1;
   // Fully-qualified service names whose health status is reported besides the server's ("").
@@ -65,7 +70,8 @@ void BlockTerminationSignals();
 int WaitForTerminationSignal();
 
 // Flags shared by every Voxflow server (defined in server.cc): --host, --drain_timeout,
-// --max_connection_age, --max_connection_age_grace, --metrics_port, --log_format, --log_level.
+// --max_connection_age, --max_connection_age_grace, --metrics_port, --tls_cert, --tls_key,
+// --tls_client_ca, --auth_tokens_file, --max_message_bytes, --log_format, --log_level.
 // Fills the common fields of ServerOptions from them.
 ServerOptions ServerOptionsFromFlags(std::string name, int port);
 

@@ -26,7 +26,10 @@ Backend::Backend(std::string name, std::string target, BackendOptions options)
               static_cast<int>(absl::ToInt64Milliseconds(options_.initial_reconnect_backoff)));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
               static_cast<int>(absl::ToInt64Milliseconds(options_.max_reconnect_backoff)));
-  channel_ = grpc::CreateCustomChannel(target_, grpc::InsecureChannelCredentials(), args);
+  channel_ = grpc::CreateCustomChannel(
+      target_,
+      options_.credentials != nullptr ? options_.credentials : grpc::InsecureChannelCredentials(),
+      args);
 }
 
 absl::Status Backend::WaitUntilReady(const CancellationToken& cancel) const {

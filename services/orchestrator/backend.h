@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/security/credentials.h"
 #include "services/common/cancellation.h"
 
 namespace voxflow::orchestrator {
@@ -22,6 +23,8 @@ struct BackendOptions {
   absl::Duration max_reconnect_backoff = absl::Seconds(1);
   // How long a call waits for the backend to be reachable before failing UNAVAILABLE.
   absl::Duration connect_timeout = absl::Seconds(2);
+  // TLS / mutual TLS / bearer token toward the backend; null: plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
 };
 
 class Backend {

@@ -7,7 +7,9 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
+#include "services/common/security.h"
 #include "services/common/server.h"
 #include "services/common/worker_pool.h"
 #include "services/orchestrator/backend.h"
@@ -26,6 +28,13 @@ ABSL_FLAG(std::string, stt_target, "dns:///127.0.0.1:50051",
 ABSL_FLAG(std::string, tts_target, "dns:///127.0.0.1:50052", "gRPC target of the TTS service.");
 ABSL_FLAG(int, backend_connect_timeout_ms, 2000,
           "How long a stage waits for an unreachable backend before the attempt fails.");
+ABSL_FLAG(std::string, backend_tls_ca, "",
+          "PEM CA to verify the STT and TTS services with: talk to them over TLS.");
+ABSL_FLAG(std::string, backend_tls_cert, "",
+          "PEM client certificate for the backends (mutual TLS, with --backend_tls_key).");
+ABSL_FLAG(std::string, backend_tls_key, "", "PEM private key of --backend_tls_cert.");
+ABSL_FLAG(std::string, backend_auth_token_file, "",
+          "File holding the bearer token sent to the backends (needs --backend_tls_ca).");
 ABSL_FLAG(int, workers, 0, "Threads for request handling (0: the number of cores).");
 ABSL_FLAG(int, max_sessions, 1000, "Concurrent conversations; more get RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, output_lead_ms, 60, "How far ahead of real time reply audio is sent.");
@@ -60,6 +69,27 @@ int main(int argc, char** argv) {
   BackendOptions backend_options;
   backend_options.connect_timeout =
       absl::Milliseconds(absl::GetFlag(FLAGS_backend_connect_timeout_ms));
+  voxflow::ClientSecurity backend_security;
+  backend_security.tls_ca_file = absl::GetFlag(FLAGS_backend_tls_ca);
+  backend_security.tls_cert_file = absl::GetFlag(FLAGS_backend_tls_cert);
+  backend_security.tls_key_file = absl::GetFlag(FLAGS_backend_tls_key);
+  if (const std::string file = absl::GetFlag(FLAGS_backend_auth_token_file); !file.empty()) {
+    absl::StatusOr<std::string> token = voxflow::ReadFileToString(file);
+    if (!token.ok()) {
+      std::fprintf(stderr, "orchestrator: --backend_auth_token_file: %s\n",
+                   std::string(token.status().message()).c_str());
+      return 2;
+    }
+    backend_security.auth_token = std::string(absl::StripAsciiWhitespace(*token));
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> backend_credentials =
+      voxflow::MakeChannelCredentials(backend_security);
+  if (!backend_credentials.ok()) {
+    std::fprintf(stderr, "orchestrator: backend TLS: %s\n",
+                 std::string(backend_credentials.status().message()).c_str());
+    return 2;
+  }
+  backend_options.credentials = *backend_credentials;
   Backend stt("stt", absl::GetFlag(FLAGS_stt_target), backend_options);
   Backend tts("tts", absl::GetFlag(FLAGS_tts_target), backend_options);
   InProcessMemory memory;

@@ -49,7 +49,8 @@ absl::Status Converse(const ConverseCommand& command, std::ostream& out) {
   absl::StatusOr<std::string> pcm = ReadSoundFile(command.in_path, format, &info);
   if (!pcm.ok()) return pcm.status();
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-      Connect(command.endpoint.target, "orchestrator", command.endpoint.connect_timeout);
+      Connect(command.endpoint.target, "orchestrator", command.endpoint.connect_timeout,
+              command.endpoint.credentials);
   if (!channel.ok()) return channel.status();
 
   ConversationOptions options;
@@ -106,7 +107,7 @@ absl::Status Transcribe(const Endpoint& endpoint, const std::string& path,
   absl::StatusOr<std::string> pcm = ReadSoundFile(path, format);
   if (!pcm.ok()) return pcm.status();
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-      Connect(endpoint.target, "STT service", endpoint.connect_timeout);
+      Connect(endpoint.target, "STT service", endpoint.connect_timeout, endpoint.credentials);
   if (!channel.ok()) return channel.status();
   v1::RecognizeClipRequest request;
   request.mutable_config()->set_language(language.empty() ? "en-US" : language);
@@ -132,7 +133,8 @@ absl::Status Synthesize(const SynthesizeCommand& command, std::ostream& out) {
   if (command.out_path.empty()) return absl::InvalidArgumentError("--out FILE.wav is required");
   if (absl::Status s = CheckSampleRate(command.sample_rate); !s.ok()) return s;
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-      Connect(command.endpoint.target, "TTS service", command.endpoint.connect_timeout);
+      Connect(command.endpoint.target, "TTS service", command.endpoint.connect_timeout,
+              command.endpoint.credentials);
   if (!channel.ok()) return channel.status();
   const v1::AudioStreamFormat format = Pcm16Mono(command.sample_rate);
   v1::SynthesizeClipRequest request;
@@ -155,7 +157,7 @@ absl::Status Synthesize(const SynthesizeCommand& command, std::ostream& out) {
 
 absl::Status ListVoices(const Endpoint& endpoint, const std::string& language, std::ostream& out) {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-      Connect(endpoint.target, "TTS service", endpoint.connect_timeout);
+      Connect(endpoint.target, "TTS service", endpoint.connect_timeout, endpoint.credentials);
   if (!channel.ok()) return channel.status();
   v1::ListVoicesRequest request;
   request.set_language(language);

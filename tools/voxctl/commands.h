@@ -3,18 +3,21 @@
 #ifndef VOXFLOW_TOOLS_VOXCTL_COMMANDS_H_
 #define VOXFLOW_TOOLS_VOXCTL_COMMANDS_H_
 
+#include <memory>
 #include <ostream>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
 
 namespace voxflow::voxctl {
 
 struct Endpoint {
   std::string target;  // HOST:PORT or any gRPC target.
   absl::Duration connect_timeout = absl::Seconds(5);
-  absl::Duration timeout = absl::Minutes(5);  // Deadline of each call.
+  absl::Duration timeout = absl::Minutes(5);              // Deadline of each call.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;  // Null: plaintext.
 };
 
 struct ConverseCommand {

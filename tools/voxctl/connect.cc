@@ -7,11 +7,11 @@
 
 namespace voxflow::voxctl {
 
-absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const std::string& target,
-                                                       const std::string& what,
-                                                       absl::Duration timeout) {
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(
+    const std::string& target, const std::string& what, absl::Duration timeout,
+    const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(
+      target, credentials != nullptr ? credentials : grpc::InsecureChannelCredentials());
   if (!channel->WaitForConnected(absl::ToChronoTime(absl::Now() + timeout))) {
     return absl::UnavailableError(
         absl::StrFormat("cannot reach the %s at %s (no connection within %s; is it running?)", what,

@@ -9,15 +9,17 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/security/credentials.h"
 #include "grpcpp/support/status.h"
 
 namespace voxflow::voxctl {
 
 // A channel to `target` that is connected: UNAVAILABLE "cannot reach the <what> at <target>" when
 // no connection comes up within `timeout`.
-absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const std::string& target,
-                                                       const std::string& what,
-                                                       absl::Duration timeout);
+// `credentials` null: plaintext.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(
+    const std::string& target, const std::string& what, absl::Duration timeout,
+    const std::shared_ptr<grpc::ChannelCredentials>& credentials = nullptr);
 
 // A call's status as an absl::Status whose message names the server and keeps its message.
 absl::Status FromGrpc(const grpc::Status& status, const std::string& target);

@@ -7,9 +7,11 @@
 
 namespace voxflow::voxctl {
 
-absl::StatusOr<std::string> CheckHealth(const std::string& target, const std::string& service,
-                                        absl::Duration timeout) {
-  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+absl::StatusOr<std::string> CheckHealth(
+    const std::string& target, const std::string& service, absl::Duration timeout,
+    const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
+  auto channel = grpc::CreateChannel(
+      target, credentials != nullptr ? credentials : grpc::InsecureChannelCredentials());
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   grpc::health::v1::HealthCheckRequest request;

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -9,8 +10,10 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "services/common/security.h"
 #include "tools/voxctl/commands.h"
 #include "tools/voxctl/health_check.h"
 
@@ -27,6 +30,11 @@ ABSL_FLAG(int, sample_rate, 0, "Audio rate (default: converse 16000, synthesize 
 ABSL_FLAG(std::string, pipeline, "", "converse: pipeline name (default: the server's default).");
 ABSL_FLAG(bool, telemetry, false, "converse: ask for telemetry events (with --json).");
 ABSL_FLAG(std::string, service, "", "health: service to check (empty: the whole server).");
+ABSL_FLAG(std::string, tls_ca, "", "PEM CA to verify the server with: connect over TLS.");
+ABSL_FLAG(std::string, tls_cert, "", "PEM client certificate (mutual TLS, with --tls_key).");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "File holding the bearer token to send (default: $VOXFLOW_AUTH_TOKEN; needs --tls_ca).");
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5), "How long to wait for a connection.");
 ABSL_FLAG(absl::Duration, timeout, absl::Minutes(5), "Deadline of each call.");
 
@@ -48,8 +56,38 @@ constexpr char kOrchestrator[] = "127.0.0.1:50050";
 constexpr char kStt[] = "127.0.0.1:50051";
 constexpr char kTts[] = "127.0.0.1:50052";
 
+// The channel credentials the flags ask for; exits 2 on a bad combination or file.
+std::shared_ptr<grpc::ChannelCredentials> Credentials() {
+  static std::shared_ptr<grpc::ChannelCredentials>* credentials = [] {
+    voxflow::ClientSecurity security;
+    security.tls_ca_file = absl::GetFlag(FLAGS_tls_ca);
+    security.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+    security.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+    if (const std::string file = absl::GetFlag(FLAGS_auth_token_file); !file.empty()) {
+      absl::StatusOr<std::string> token = voxflow::ReadFileToString(file);
+      if (!token.ok()) {
+        std::fprintf(stderr, "voxctl: --auth_token_file: %s\n",
+                     std::string(token.status().message()).c_str());
+        std::exit(2);
+      }
+      security.auth_token = std::string(absl::StripAsciiWhitespace(*token));
+    } else if (const char* env = std::getenv("VOXFLOW_AUTH_TOKEN"); env != nullptr) {
+      security.auth_token = env;
+    }
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> made =
+        voxflow::MakeChannelCredentials(security);
+    if (!made.ok()) {
+      std::fprintf(stderr, "voxctl: %s\n", std::string(made.status().message()).c_str());
+      std::exit(2);
+    }
+    return new std::shared_ptr<grpc::ChannelCredentials>(*made);
+  }();
+  return *credentials;
+}
+
 voxflow::voxctl::Endpoint EndpointOr(const char* default_target) {
   voxflow::voxctl::Endpoint endpoint;
+  endpoint.credentials = Credentials();
   endpoint.target = absl::GetFlag(FLAGS_target);
   if (endpoint.target.empty()) endpoint.target = default_target;
   endpoint.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
@@ -69,7 +107,7 @@ int Health() {
   for (const std::string& target :
        std::vector<std::string>(absl::StrSplit(targets, ',', absl::SkipEmpty()))) {
     absl::StatusOr<std::string> status = voxflow::voxctl::CheckHealth(
-        target, absl::GetFlag(FLAGS_service), absl::GetFlag(FLAGS_connect_timeout));
+        target, absl::GetFlag(FLAGS_service), absl::GetFlag(FLAGS_connect_timeout), Credentials());
     if (!status.ok()) {
       std::fprintf(stderr, "voxctl health: %s\n", std::string(status.status().message()).c_str());
       ++failures;
