@@ -3,7 +3,7 @@
 
 extern "C" {
 
-// Debian's gRPC and Abseil are not built with TSan: their internal synchronisation (absl::Mutex
+// Debian's gRPC, Abseil and OpenSSL are not built with TSan: their internal synchronisation (absl::Mutex
 // included) is invisible to TSan, so races between their own threads are false reports. Reports
 // whose stacks are only in our code are still fatal; our concurrent code uses std::mutex, which
 // TSan sees through its pthread interceptors.
@@ -12,6 +12,9 @@ const char* __tsan_default_suppressions() {
          "race:libgpr.so\n"
          "race:libgrpc++.so\n"
          "race:libabsl_\n"
+         // OpenSSL (TLS under gRPC) likewise: its locks and atomics are uninstrumented.
+         "race:libcrypto.so\n"
+         "race:libssl.so\n"
          "deadlock:libgrpc.so\n"
          "deadlock:libabsl_\n"
          // File-descriptor "races" on gRPC's own epoll set (created and waited on by its threads).
