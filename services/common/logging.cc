@@ -60,6 +60,21 @@ void AppendJsonEscaped(absl::string_view text, spdlog::memory_buf_t& out) {
   }
 }
 
+namespace {
+thread_local LogContext current_log_context;
+}  // namespace
+
+const LogContext& CurrentLogContext() { return current_log_context; }
+
+ScopedLogContext::ScopedLogContext(std::string session_id, int turn_id)
+    : ScopedLogContext(LogContext{std::move(session_id), turn_id}) {}
+
+ScopedLogContext::ScopedLogContext(LogContext context) : previous_(std::move(current_log_context)) {
+  current_log_context = std::move(context);
+}
+
+ScopedLogContext::~ScopedLogContext() { current_log_context = std::move(previous_); }
+
 void JsonLogFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) {
   using std::chrono::duration_cast;
   using std::chrono::microseconds;
@@ -83,6 +98,15 @@ void JsonLogFormatter::format(const spdlog::details::log_msg& msg, spdlog::memor
   AppendJsonEscaped(absl::string_view(msg.logger_name.data(), msg.logger_name.size()), dest);
   Append("\",\"thread\":", dest);
   Append(std::to_string(msg.thread_id), dest);
+  if (const LogContext& context = current_log_context; !context.session_id.empty()) {
+    Append(",\"session_id\":\"", dest);
+    AppendJsonEscaped(context.session_id, dest);
+    Append("\"", dest);
+    if (context.turn_id > 0) {
+      Append(",\"turn_id\":", dest);
+      Append(std::to_string(context.turn_id), dest);
+    }
+  }
   Append(",\"msg\":\"", dest);
   AppendJsonEscaped(absl::string_view(msg.payload.data(), msg.payload.size()), dest);
   Append("\"}\n", dest);

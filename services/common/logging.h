@@ -36,8 +36,30 @@ enum class LogFormat { kText, kJson };
 // Parses "text" or "json".
 absl::Status ParseLogFormat(absl::string_view text, LogFormat* format);
 
+// What a thread is working for: the session and turn that JSON log lines carry as "session_id"
+// and "turn_id" (set with ScopedLogContext where a session's work starts on a thread).
+struct LogContext {
+  std::string session_id;
+  int turn_id = 0;
+};
+const LogContext& CurrentLogContext();
+
+// Sets the calling thread's LogContext for its lifetime, restoring the previous one after.
+class ScopedLogContext {
+ public:
+  ScopedLogContext(std::string session_id, int turn_id);
+  explicit ScopedLogContext(LogContext context);
+  ~ScopedLogContext();
+  ScopedLogContext(const ScopedLogContext&) = delete;
+  ScopedLogContext& operator=(const ScopedLogContext&) = delete;
+
+ private:
+  LogContext previous_;
+};
+
 // Formats each record as one JSON object per line:
 //   {"ts":"2026-11-23T22:16:00.123456Z","level":"info","logger":"stt","thread":123,"msg":"..."}
+// plus "session_id" and "turn_id" when the thread has a LogContext.
 // The message is escaped, so any text (quotes, control characters) stays one valid JSON line.
 class JsonLogFormatter final : public spdlog::formatter {
  public:

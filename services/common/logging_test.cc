@@ -31,6 +31,24 @@ TEST(JsonLogFormatterTest, EscapesTheMessage) {
   EXPECT_EQ(line.find('\n'), line.size() - 1) << "exactly one newline, at the end";
 }
 
+TEST(JsonLogFormatterTest, CarriesTheSessionAndTurnOfTheThread) {
+  {
+    ScopedLogContext session("s-1", 0);
+    EXPECT_NE(Format("orchestrator", spdlog::level::info, "started")
+                  .find("\"thread\":42,\"session_id\":\"s-1\",\"msg\""),
+              std::string::npos);
+    {
+      ScopedLogContext turn("s-1", 3);
+      EXPECT_NE(Format("orchestrator", spdlog::level::info, "done")
+                    .find("\"session_id\":\"s-1\",\"turn_id\":3,\"msg\":\"done\""),
+                std::string::npos);
+    }
+    EXPECT_EQ(CurrentLogContext().turn_id, 0) << "restored";
+  }
+  EXPECT_EQ(Format("orchestrator", spdlog::level::info, "idle").find("session_id"),
+            std::string::npos);
+}
+
 TEST(LoggingTest, ParsesFormats) {
   LogFormat format;
   EXPECT_TRUE(ParseLogFormat("json", &format).ok());

@@ -214,6 +214,7 @@ ConverseSession::ConverseSession(const SessionServices& services, EventSink send
 ConverseSession::~ConverseSession() = default;
 
 absl::Status ConverseSession::HandleRequest(v1::ConverseRequest request) {
+  ScopedLogContext log_context(session_id_, 0);  // Empty until the config names the session.
   if (request.request_case() == v1::ConverseRequest::kConfig) {
     if (configured_) {
       return absl::InvalidArgumentError(
@@ -366,6 +367,7 @@ absl::Status ConverseSession::Configure(const v1::SessionConfig& config) {
   started->set_pipeline(pipeline_->name());
   for (const std::string& name : pipeline_->OrderedNames()) started->add_stages(name);
   Send(std::move(event));
+  ScopedLogContext log_context(session_id_, 0);
   spdlog::info("session {} started pipeline={} input={}Hz output={}Hz", session_id_,
                pipeline_->name(), config.input_format().sample_rate(),
                config.output_format().sample_rate());
@@ -569,6 +571,7 @@ void ConverseSession::PaceOutputLocked(absl::Time now) {
 }
 
 void ConverseSession::OnTurnDone(const std::shared_ptr<Turn>& turn, const TurnResult& result) {
+  ScopedLogContext log_context(session_id_, turn->turn_id());
   Actions actions;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -595,6 +598,7 @@ void ConverseSession::MaybeCompleteTurnLocked(absl::Time now, Actions& actions) 
   turn->completed = true;
   const TurnResult& result = turn->result;
   const int id = turn->turn_id();
+  ScopedLogContext log_context(session_id_, id);
 
   for (const StageRecord& stage : result.stages) {
     if (stage.outcome != StageOutcome::kFail) continue;
@@ -764,6 +768,7 @@ void ConverseSession::StartTurnLocked(std::optional<std::string> text, Actions& 
     if (auto self = weak.lock()) self->OnTurnDone(turn, result);
   };
   options.timers = services_.timers;
+  options.log_context = {session_id_, id};
   options.seed = static_cast<uint32_t>(std::hash<std::string>()(session_id_) + id);
   options.parent = token_;
   actions.push_back(
@@ -807,6 +812,7 @@ void ConverseSession::ReturnInput(std::vector<InputItem> items) {
 }
 
 absl::Status ConverseSession::HandleEndOfInput() {
+  ScopedLogContext log_context(session_id_, 0);
   if (!configured_) {
     return absl::InvalidArgumentError("stream ended before a SessionConfig was sent");
   }
@@ -833,6 +839,7 @@ bool ConverseSession::Tick(absl::Time now) {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return false;
     if (!configured_) return true;
+    ScopedLogContext log_context(session_id_, 0);
     DrainInputLocked(/*all=*/false, now, actions);
     PaceOutputLocked(now);
     MaybeCompleteTurnLocked(now, actions);

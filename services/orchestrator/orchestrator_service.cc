@@ -31,6 +31,7 @@ class ConverseStream final : public StreamReactor<v1::ConverseRequest, v1::Conve
   bool EndsOnEndOfInput() const override { return false; }  // After the last turn.
   void HandleCancel() override { session_->Close(); }
   void HandleDone(const absl::Status& status) override {
+    ScopedLogContext log_context(session_->session_id(), 0);
     session_->Close();  // After this the session no longer calls Send or EndStream.
     spdlog::info("session {} ended: {}", session_->session_id(),
                  status.ok() ? "OK" : status.ToString());

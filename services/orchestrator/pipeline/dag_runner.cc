@@ -211,6 +211,7 @@ void DagRun::StartAttemptLocked(int index, std::vector<v1::StageEvent>& events) 
 }
 
 void DagRun::RunAttempt(int index, StageContext context) {
+  ScopedLogContext log_context(options_.log_context);
   Stage* stage;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "services/common/cancellation.h"
+#include "services/common/logging.h"
 #include "services/common/timer_queue.h"
 #include "services/orchestrator/pipeline/pipeline_graph.h"
 #include "services/orchestrator/pipeline/stage.h"
@@ -62,6 +63,8 @@ struct DagRunOptions {
   absl::Duration default_timeout = absl::Seconds(30);
   // The run is cancelled with this token (e.g. the session's).
   std::shared_ptr<CancellationToken> parent;
+  // Set on every stage thread, so that its log lines name the session and turn.
+  LogContext log_context;
 };
 
 // Backoff before retry `retry` (1 = the first retry): initial * multiplier^(retry-1), capped at
