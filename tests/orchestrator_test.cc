@@ -590,3 +590,27 @@ TEST(OrchestratorBackendTest, SttKilledMidTurnGivesAnErrorEventAndRecoversAfterR
 
 }  // namespace
 }  // namespace voxflow
+
+namespace voxflow {
+namespace {
+
+TEST(OrchestratorLimitsTest, SessionEndsAtMaxSessionDuration) {
+  auto stt = ServerProcess::Start(kStt, SttArgs());
+  ASSERT_TRUE(stt.ok()) << stt.status();
+  auto tts = ServerProcess::Start(kTts, TtsArgs());
+  ASSERT_TRUE(tts.ok()) << tts.status();
+  auto orchestrator = StartOrchestrator(**stt, **tts, {"--max_session_duration=500ms"});
+  ASSERT_NE(orchestrator, nullptr);
+  auto channel = grpc::CreateChannel(orchestrator->address(), grpc::InsecureChannelCredentials());
+  ConverseClient client(channel, Config());
+  // The user keeps the stream open without ending it; the server ends it at the limit.
+  ASSERT_TRUE(client.WaitFor([](const std::vector<TimedEvent>& events) {
+    return !events.empty() && events.front().event.has_session_started();
+  }));
+  const grpc::Status status = client.Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_THAT(status.error_message(), HasSubstr("limit of 500ms"));
+}
+
+}  // namespace
+}  // namespace voxflow

@@ -838,12 +838,26 @@ bool ConverseSession::Tick(absl::Time now) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return false;
-    if (!configured_) return true;
-    ScopedLogContext log_context(session_id_, 0);
-    DrainInputLocked(/*all=*/false, now, actions);
-    PaceOutputLocked(now);
-    MaybeCompleteTurnLocked(now, actions);
-    MaybeStartTurnLocked(actions);
+    const absl::Duration limit = services_.options.max_session_duration;
+    if (limit > absl::ZeroDuration() && now - created_ > limit && !expired_) {
+      expired_ = true;  // Ends the stream; Close() follows from the stream's end.
+      spdlog::info("session {} reached --max_session_duration {}", session_id_,
+                   absl::FormatDuration(limit));
+      actions.push_back([this, limit] {
+        std::lock_guard<std::mutex> lock(sink_mu_);
+        if (end_) {
+          end_(absl::DeadlineExceededError(absl::StrCat(
+              "the session reached the server's limit of ", absl::FormatDuration(limit))));
+        }
+      });
+    }
+    if (configured_ && !expired_) {
+      ScopedLogContext log_context(session_id_, 0);
+      DrainInputLocked(/*all=*/false, now, actions);
+      PaceOutputLocked(now);
+      MaybeCompleteTurnLocked(now, actions);
+      MaybeStartTurnLocked(actions);
+    }
   }
   Run(actions);
   return true;

@@ -47,6 +47,8 @@ struct SessionOptions {
   double barge_in_dbfs = -30;        // Input level that counts as the user speaking.
   int barge_in_min_speech_ms = 60;   // Speech this long during a reply is a barge-in.
   size_t max_chunk_bytes = 1 << 20;
+  // A conversation longer than this ends with DEADLINE_EXCEEDED (zero: no limit).
+  absl::Duration max_session_duration = absl::ZeroDuration();
 };
 
 // Shared by every session of a server.
@@ -153,6 +155,8 @@ class ConverseSession : public std::enable_shared_from_this<ConverseSession> {
   bool output_underrun_ = false;
   int64_t output_underruns_ = 0;
   StreamTotals reported_;  // What the metrics have been told of so far.
+  const absl::Time created_ = absl::Now();
+  bool expired_ = false;
 };
 
 }  // namespace voxflow::orchestrator

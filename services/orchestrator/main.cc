@@ -35,6 +35,8 @@ ABSL_FLAG(std::string, backend_tls_cert, "",
 ABSL_FLAG(std::string, backend_tls_key, "", "PEM private key of --backend_tls_cert.");
 ABSL_FLAG(std::string, backend_auth_token_file, "",
           "File holding the bearer token sent to the backends (needs --backend_tls_ca).");
+ABSL_FLAG(absl::Duration, max_session_duration, absl::ZeroDuration(),
+          "A conversation longer than this ends with DEADLINE_EXCEEDED (0: no limit).");
 ABSL_FLAG(int, workers, 0, "Threads for request handling (0: the number of cores).");
 ABSL_FLAG(int, max_sessions, 1000, "Concurrent conversations; more get RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, output_lead_ms, 60, "How far ahead of real time reply audio is sent.");
@@ -100,6 +102,7 @@ int main(int argc, char** argv) {
   services.memory = &memory;
   services.pipelines = &*pipelines;
   services.options.output_lead_ms = absl::GetFlag(FLAGS_output_lead_ms);
+  services.options.max_session_duration = absl::GetFlag(FLAGS_max_session_duration);
   services.options.barge_in_dbfs = absl::GetFlag(FLAGS_barge_in_dbfs);
   services.options.barge_in_min_speech_ms = absl::GetFlag(FLAGS_barge_in_min_speech_ms);
 
