@@ -22,14 +22,20 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/server_callback.h"
+#include "services/common/logging.h"
 #include "services/common/metrics.h"
 #include "services/common/worker_pool.h"
 
 namespace voxflow {
+
+// Metadata that tells a backend which conversation a call is for (for its logs).
+inline constexpr char kSessionIdMetadata[] = "x-voxflow-session-id";
+inline constexpr char kTurnIdMetadata[] = "x-voxflow-turn-id";
 
 inline grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
@@ -41,6 +47,19 @@ class StreamReactor : public grpc::ServerBidiReactor<Request, Response>,
  public:
   // Requests allowed to wait on the strand before reads pause.
   static constexpr size_t kMaxPendingRequests = 8;
+
+  // The session and turn the caller works for (from its x-voxflow-session-id and
+  // x-voxflow-turn-id metadata): this stream's log lines carry them. Call before Start().
+  void SetLogContextFrom(const grpc::CallbackServerContext& context) {
+    const auto& metadata = context.client_metadata();
+    if (auto it = metadata.find(kSessionIdMetadata); it != metadata.end()) {
+      log_context_.session_id.assign(it->second.data(), it->second.size());
+    }
+    if (auto it = metadata.find(kTurnIdMetadata); it != metadata.end()) {
+      (void)absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()),
+                             &log_context_.turn_id);
+    }
+  }
 
   // Begins the stream: reads, or ends it at once with `refusal` if that is not OK.
   void Start(absl::Status refusal = absl::OkStatus()) {
@@ -96,6 +115,7 @@ class StreamReactor : public grpc::ServerBidiReactor<Request, Response>,
     if (!ok) {  // Half-close (or the call broke; then OnCancel follows).
       strand_->Post([self] {
         if (self->Ending()) return;
+        ScopedLogContext log_context(self->log_context_);
         const absl::Status status = self->HandleEndOfInput();
         if (!status.ok() || self->EndsOnEndOfInput()) self->EndStream(status);
       });
@@ -103,6 +123,7 @@ class StreamReactor : public grpc::ServerBidiReactor<Request, Response>,
     }
     strand_->Post([self, request = std::move(request_)]() mutable {
       if (self->Ending()) return;
+      ScopedLogContext log_context(self->log_context_);
       if (absl::Status status = self->HandleRequest(std::move(request)); !status.ok()) {
         self->EndStream(status);
         return;
@@ -160,6 +181,7 @@ class StreamReactor : public grpc::ServerBidiReactor<Request, Response>,
       std::lock_guard<std::mutex> lock(mu_);
       status = cancelled_ ? absl::CancelledError("call cancelled") : status_;
     }
+    ScopedLogContext log_context(log_context_);
     HandleDone(status);
     self_.reset();  // Queued tasks may still hold the reactor; they no longer touch gRPC.
   }
@@ -176,6 +198,7 @@ class StreamReactor : public grpc::ServerBidiReactor<Request, Response>,
   }
 
   const std::shared_ptr<Strand> strand_;
+  LogContext log_context_;
   std::shared_ptr<StreamReactor> self_;
   std::mutex mu_;
   Request request_;

@@ -78,8 +78,9 @@ class RecognizeStream final
 };
 
 grpc::ServerBidiReactor<v1::RecognizeRequest, v1::RecognizeResponse>*
-SttService::StreamingRecognize(grpc::CallbackServerContext*) {
+SttService::StreamingRecognize(grpc::CallbackServerContext* context) {
   auto stream = std::make_shared<RecognizeStream>(this, next_stream_id_++);
+  stream->SetLogContextFrom(*context);
   stream->Start(stream_limit_.Admit());
   return stream.get();
 }

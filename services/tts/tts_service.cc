@@ -72,8 +72,9 @@ class SynthesizeStream final
 };
 
 grpc::ServerBidiReactor<v1::SynthesizeRequest, v1::SynthesizeResponse>*
-TtsService::StreamingSynthesize(grpc::CallbackServerContext*) {
+TtsService::StreamingSynthesize(grpc::CallbackServerContext* context) {
   auto stream = std::make_shared<SynthesizeStream>(this, next_stream_id_++);
+  stream->SetLogContextFrom(*context);
   stream->Start(stream_limit_.Admit());
   return stream.get();
 }

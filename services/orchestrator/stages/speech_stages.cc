@@ -10,6 +10,8 @@
 #include "grpcpp/client_context.h"
 #include "services/common/audio_chunk.h"
 #include "services/common/client_stream.h"
+#include "services/common/logging.h"
+#include "services/common/stream_reactor.h"
 #include "services/orchestrator/llm_client.h"
 #include "voxflow/v1/stt.grpc.pb.h"
 #include "voxflow/v1/tts.grpc.pb.h"
@@ -21,6 +23,15 @@ absl::Status FromGrpc(const grpc::Status& status, const Backend& backend) {
   return absl::Status(
       static_cast<absl::StatusCode>(status.error_code()),
       absl::StrCat(backend.name(), " backend ", backend.target(), ": ", status.error_message()));
+}
+
+// Names the session and turn this stage thread works for (its LogContext) to the backend, whose
+// log lines then carry them too.
+void TagWithConversation(grpc::ClientContext& call) {
+  const LogContext& log = CurrentLogContext();
+  if (log.session_id.empty()) return;
+  call.AddMetadata(kSessionIdMetadata, log.session_id);
+  call.AddMetadata(kTurnIdMetadata, absl::StrCat(log.turn_id));
 }
 
 // Ends an attempt that did not finish: RETRY for transient backend errors, FAIL otherwise.
@@ -76,6 +87,7 @@ StageResult SttStage::Run(StageContext& context) {
   options.on_read_end = [&] { utterance->Cancel(absl::OkStatus()); };  // Stop writing.
   SttStream stream(std::move(options));
   stream.context()->set_deadline(absl::ToChronoTime(context.deadline()));
+  TagWithConversation(*stream.context());
   auto stub = v1::SpeechToText::NewStub(backend_->channel());
   stub->async()->StreamingRecognize(stream.context(), &stream);
   stream.Start();
@@ -189,6 +201,7 @@ StageResult TtsStage::Run(StageContext& context) {
 
   TtsStream stream(TtsStream::Options{});  // Responses through Read(), on the reader below.
   stream.context()->set_deadline(absl::ToChronoTime(context.deadline()));
+  TagWithConversation(*stream.context());
   auto stub = v1::TextToSpeech::NewStub(backend_->channel());
   stub->async()->StreamingSynthesize(stream.context(), &stream);
   stream.Start();
