@@ -3,7 +3,6 @@
 #include <stdlib.h>
 
 #include <climits>
-#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -11,9 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "mocks/mock_tts_engine.h"
-#include "services/orchestrator/llm_client.h"
+#include "services/common/audio_chunk.h"
 #include "tests/util/command.h"
+#include "tests/util/fixtures.h"
 #include "tests/util/server_process.h"
 #include "tools/voxctl/wav_file.h"
 
@@ -25,21 +24,13 @@ using testing::CommandResult;
 using ::testing::HasSubstr;
 using testing::RunCommand;
 using testing::ServerProcess;
+using testing::TempPath;
 
 constexpr int kBytesPerChar = 64;
 constexpr char kHelloReply[] = "Hello! I am Voxflow, a voice pipeline. How can I help you today?";
 
 v1::AudioStreamFormat Pcm16(int rate, int channels) {
-  v1::AudioStreamFormat format;
-  format.set_format(v1::PCM16);
-  format.set_sample_rate(rate);
-  format.set_channels(channels);
-  return format;
-}
-
-std::string TempPath(const std::string& name) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  return absl::StrCat(dir != nullptr ? dir : "/tmp", "/", name);
+  return MakeStreamFormat(v1::PCM16, rate, channels);
 }
 
 std::string RealPath(const std::string& path) {
@@ -48,48 +39,32 @@ std::string RealPath(const std::string& path) {
 }
 
 std::string ExpectedReplyAudio() {
-  orchestrator::SentenceSplitter splitter;
-  std::vector<std::string> sentences = splitter.Append(kHelloReply);
-  if (std::string rest = splitter.Flush(); !rest.empty()) sentences.push_back(rest);
-  std::string audio;
-  for (const std::string& s : sentences) {
-    audio += mocks::MockTtsEngine::AudioFor(s, kBytesPerChar, Pcm16(16000, 1));
-  }
-  return audio;
+  return testing::MockReplyAudio(kHelloReply, kBytesPerChar, Pcm16(16000, 1));
 }
 
 class ClientsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    stt_ =
-        Start("services/stt/stt_server", {"--provider=mock", "--mock_transcriptions=hello there",
-                                          "--mock_latency_ms=10", "--mock_interim_every_ms=100"});
-    tts_ = Start("services/tts/tts_server",
-                 {"--provider=mock", absl::StrCat("--mock_bytes_per_char=", kBytesPerChar),
-                  "--mock_latency_ms=0"});
-    orchestrator_ = Start("services/orchestrator/orchestrator_server",
-                          {absl::StrCat("--stt_target=", stt_->address()),
-                           absl::StrCat("--tts_target=", tts_->address())});
+    stt_ = testing::StartServer("services/stt/stt_server",
+                                {"--provider=mock", "--mock_transcriptions=hello there",
+                                 "--mock_latency_ms=10", "--mock_interim_every_ms=100"});
+    tts_ = testing::StartServer(
+        "services/tts/tts_server",
+        {"--provider=mock", absl::StrCat("--mock_bytes_per_char=", kBytesPerChar),
+         "--mock_latency_ms=0"});
+    orchestrator_ = testing::StartServer("services/orchestrator/orchestrator_server",
+                                         {absl::StrCat("--stt_target=", stt_->address()),
+                                          absl::StrCat("--tts_target=", tts_->address())});
     // The question: 1 s of a tone, 16-bit at 22.05 kHz stereo (the clients send it as it is).
     question_ = TempPath("question.wav");
-    std::string pcm;
-    for (int i = 0; i < 22050; ++i) {
-      const auto v = static_cast<int16_t>(3000 * std::sin(2 * M_PI * 300.0 * i / 22050));
-      for (int c = 0; c < 2; ++c) pcm.append(reinterpret_cast<const char*>(&v), 2);
-    }
-    ASSERT_TRUE(voxctl::WriteWavFile(question_, pcm, Pcm16(22050, 2)).ok());
+    ASSERT_TRUE(voxctl::WriteWavFile(question_, testing::TonePcm16(22050, 2, 1000, 300, 3000),
+                                     Pcm16(22050, 2))
+                    .ok());
   }
   static void TearDownTestSuite() {
     orchestrator_.reset();
     tts_.reset();
     stt_.reset();
-  }
-
-  static std::unique_ptr<ServerProcess> Start(const char* binary,
-                                              const std::vector<std::string>& args) {
-    auto process = ServerProcess::Start(binary, args);
-    EXPECT_TRUE(process.ok()) << process.status();
-    return process.ok() ? *std::move(process) : nullptr;
   }
 
   // Runs a client and checks the conversation it printed and the WAV it wrote.

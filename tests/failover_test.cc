@@ -2,7 +2,6 @@
 // one is killed mid-conversation; the turn in progress and every later turn go to the survivor.
 #include <signal.h>
 
-#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -11,7 +10,9 @@
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
+#include "services/common/audio_chunk.h"
 #include "tests/util/converse_client.h"
+#include "tests/util/fixtures.h"
 #include "tests/util/server_process.h"
 
 namespace voxflow {
@@ -23,33 +24,14 @@ using testing::ServerProcess;
 using testing::TimedEvent;
 using Case = v1::ConverseEvent::EventCase;
 
-v1::AudioStreamFormat Pcm16k() {
-  v1::AudioStreamFormat format;
-  format.set_format(v1::PCM16);
-  format.set_sample_rate(16000);
-  format.set_channels(1);
-  return format;
-}
+v1::AudioStreamFormat Pcm16k() { return MakeStreamFormat(v1::PCM16, 16000, 1); }
 
-std::string Tone(int ms) {
-  std::string pcm;
-  for (int i = 0; i < 16 * ms; ++i) {
-    const auto v = static_cast<int16_t>(300 * std::sin(2 * M_PI * 220.0 * i / 16000));
-    pcm.append(reinterpret_cast<const char*>(&v), 2);
-  }
-  return pcm;
-}
-
-std::unique_ptr<ServerProcess> Start(const char* binary, const std::vector<std::string>& args) {
-  auto process = ServerProcess::Start(binary, args);
-  EXPECT_TRUE(process.ok()) << process.status();
-  return process.ok() ? *std::move(process) : nullptr;
-}
+std::string Tone(int ms) { return testing::TonePcm16(16000, 1, ms, 220, 300); }
 
 std::unique_ptr<ServerProcess> SttReplica(const std::string& host, const std::string& says) {
-  return Start("services/stt/stt_server",
-               {"--provider=mock", "--host=" + host, "--mock_transcriptions=" + says,
-                "--mock_latency_ms=5", "--mock_interim_every_ms=100"});
+  return testing::StartServer("services/stt/stt_server",
+                              {"--provider=mock", "--host=" + host, "--mock_transcriptions=" + says,
+                               "--mock_latency_ms=5", "--mock_interim_every_ms=100"});
 }
 
 // One turn: `ms` of audio, END_OF_INPUT, TurnCompleted.
@@ -62,14 +44,15 @@ void Turn(ConverseClient& client, int turn_id, int ms = 400) {
 TEST(FailoverTest, NewTurnsGoToTheSurvivingReplica) {
   auto replica_a = SttReplica("127.0.0.2", "from a");
   auto replica_b = SttReplica("127.0.0.3", "from b");
-  auto tts = Start("services/tts/tts_server", {"--provider=mock", "--mock_latency_ms=0"});
+  auto tts =
+      testing::StartServer("services/tts/tts_server", {"--provider=mock", "--mock_latency_ms=0"});
   ASSERT_TRUE(replica_a && replica_b && tts);
   // One target, both addresses: the orchestrator balances round_robin over them.
   const std::string stt_target =
       absl::StrCat("ipv4:127.0.0.2:", replica_a->port(), ",127.0.0.3:", replica_b->port());
-  auto orchestrator =
-      Start("services/orchestrator/orchestrator_server",
-            {"--stt_target=" + stt_target, absl::StrCat("--tts_target=", tts->address())});
+  auto orchestrator = testing::StartServer(
+      "services/orchestrator/orchestrator_server",
+      {"--stt_target=" + stt_target, absl::StrCat("--tts_target=", tts->address())});
   ASSERT_NE(orchestrator, nullptr);
   auto channel = grpc::CreateChannel(orchestrator->address(), grpc::InsecureChannelCredentials());
 

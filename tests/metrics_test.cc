@@ -5,7 +5,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cmath>
 #include <map>
 #include <memory>
 #include <string>
@@ -17,7 +16,9 @@
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
+#include "services/common/audio_chunk.h"
 #include "tests/util/converse_client.h"
+#include "tests/util/fixtures.h"
 #include "tests/util/server_process.h"
 #include "voxflow/v1/stt.grpc.pb.h"
 
@@ -30,22 +31,9 @@ using ::testing::HasSubstr;
 using ::testing::Key;
 using testing::ServerProcess;
 
-v1::AudioStreamFormat Pcm16k() {
-  v1::AudioStreamFormat format;
-  format.set_format(v1::PCM16);
-  format.set_sample_rate(16000);
-  format.set_channels(1);
-  return format;
-}
+v1::AudioStreamFormat Pcm16k() { return MakeStreamFormat(v1::PCM16, 16000, 1); }
 
-std::string Tone(int ms) {
-  std::string pcm;
-  for (int i = 0; i < 16 * ms; ++i) {
-    const auto v = static_cast<int16_t>(300 * std::sin(2 * M_PI * 220.0 * i / 16000));
-    pcm.append(reinterpret_cast<const char*>(&v), 2);
-  }
-  return pcm;
-}
+std::string Tone(int ms) { return testing::TonePcm16(16000, 1, ms, 220, 300); }
 
 // GET http://127.0.0.1:port/metrics; the body.
 std::string Scrape(int port) {
@@ -82,22 +70,17 @@ std::map<std::string, double> Parse(const std::string& text) {
   return samples;
 }
 
-std::unique_ptr<ServerProcess> Start(const char* binary, const std::vector<std::string>& args) {
-  auto process = ServerProcess::Start(binary, args);
-  EXPECT_TRUE(process.ok()) << process.status();
-  return process.ok() ? *std::move(process) : nullptr;
-}
-
 TEST(MetricsTest, ConversationIsCountedOnEveryServer) {
-  auto stt =
-      Start("services/stt/stt_server", {"--provider=mock", "--mock_transcriptions=hello there",
-                                        "--mock_latency_ms=5", "--metrics_port=0"});
-  auto tts = Start("services/tts/tts_server",
-                   {"--provider=mock", "--mock_latency_ms=0", "--metrics_port=0"});
+  auto stt = testing::StartServer("services/stt/stt_server",
+                                  {"--provider=mock", "--mock_transcriptions=hello there",
+                                   "--mock_latency_ms=5", "--metrics_port=0"});
+  auto tts = testing::StartServer("services/tts/tts_server",
+                                  {"--provider=mock", "--mock_latency_ms=0", "--metrics_port=0"});
   ASSERT_TRUE(stt && tts);
-  auto orchestrator = Start("services/orchestrator/orchestrator_server",
-                            {absl::StrCat("--stt_target=", stt->address()),
-                             absl::StrCat("--tts_target=", tts->address()), "--metrics_port=0"});
+  auto orchestrator =
+      testing::StartServer("services/orchestrator/orchestrator_server",
+                           {absl::StrCat("--stt_target=", stt->address()),
+                            absl::StrCat("--tts_target=", tts->address()), "--metrics_port=0"});
   ASSERT_NE(orchestrator, nullptr);
   ASSERT_GT(orchestrator->metrics_port(), 0) << "the 'metrics on HOST:PORT' line";
   ASSERT_GT(stt->metrics_port(), 0);
@@ -151,7 +134,8 @@ TEST(MetricsTest, ConversationIsCountedOnEveryServer) {
 }
 
 TEST(MetricsTest, RefusedAndFailedCallsAreCountedByCode) {
-  auto stt = Start("services/stt/stt_server", {"--provider=mock", "--metrics_port=0"});
+  auto stt =
+      testing::StartServer("services/stt/stt_server", {"--provider=mock", "--metrics_port=0"});
   ASSERT_NE(stt, nullptr);
   auto channel = grpc::CreateChannel(stt->address(), grpc::InsecureChannelCredentials());
   auto stub = v1::SpeechToText::NewStub(channel);

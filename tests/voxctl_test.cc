@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cmath>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -19,8 +18,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mocks/mock_tts_engine.h"
-#include "services/orchestrator/llm_client.h"
+#include "services/common/audio_chunk.h"
 #include "tests/util/command.h"
+#include "tests/util/fixtures.h"
 #include "tests/util/server_process.h"
 #include "tools/voxctl/wav_file.h"
 
@@ -34,6 +34,7 @@ using ::testing::HasSubstr;
 using testing::RunCommand;
 using testing::ServerProcess;
 using ::testing::StartsWith;
+using testing::TempPath;
 
 constexpr char kVoxctl[] = "tools/voxctl/voxctl";
 constexpr char kStt[] = "services/stt/stt_server";
@@ -44,28 +45,11 @@ constexpr int kBytesPerChar = 64;
 constexpr char kHelloReply[] = "Hello! I am Voxflow, a voice pipeline. How can I help you today?";
 
 v1::AudioStreamFormat Pcm16(int rate, int channels) {
-  v1::AudioStreamFormat format;
-  format.set_format(v1::PCM16);
-  format.set_sample_rate(rate);
-  format.set_channels(channels);
-  return format;
+  return MakeStreamFormat(v1::PCM16, rate, channels);
 }
 
-std::string TempPath(const std::string& name) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  return absl::StrCat(dir != nullptr ? dir : "/tmp", "/", name);
-}
-
-// The mock TTS audio of a reply as the tts stage renders it: one render per sentence.
 std::string ExpectedReplyAudio(const std::string& reply, const v1::AudioStreamFormat& format) {
-  orchestrator::SentenceSplitter splitter;
-  std::vector<std::string> sentences = splitter.Append(reply);
-  if (std::string rest = splitter.Flush(); !rest.empty()) sentences.push_back(rest);
-  std::string audio;
-  for (const std::string& s : sentences) {
-    audio += mocks::MockTtsEngine::AudioFor(s, kBytesPerChar, format);
-  }
-  return audio;
+  return testing::MockReplyAudio(reply, kBytesPerChar, format);
 }
 
 // A port nothing listens on: bound once by us, then closed.
@@ -84,33 +68,25 @@ int ClosedPort() {
 class VoxctlTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    stt_ =
-        Start(kStt, {"--provider=mock", "--mock_transcriptions=hello there", "--mock_latency_ms=10",
-                     "--mock_latency_jitter_ms=0", "--mock_interim_every_ms=100"});
-    tts_ = Start(kTts, {"--provider=mock", absl::StrCat("--mock_bytes_per_char=", kBytesPerChar),
-                        "--mock_latency_ms=0"});
-    orchestrator_ = Start(kOrchestrator, {absl::StrCat("--stt_target=", stt_->address()),
-                                          absl::StrCat("--tts_target=", tts_->address())});
+    stt_ = testing::StartServer(
+        kStt, {"--provider=mock", "--mock_transcriptions=hello there", "--mock_latency_ms=10",
+               "--mock_latency_jitter_ms=0", "--mock_interim_every_ms=100"});
+    tts_ = testing::StartServer(
+        kTts, {"--provider=mock", absl::StrCat("--mock_bytes_per_char=", kBytesPerChar),
+               "--mock_latency_ms=0"});
+    orchestrator_ =
+        testing::StartServer(kOrchestrator, {absl::StrCat("--stt_target=", stt_->address()),
+                                             absl::StrCat("--tts_target=", tts_->address())});
     // The question: 1.5 s of a tone at 44.1 kHz stereo, so voxctl has to convert it.
     question_ = TempPath("question.wav");
-    std::string pcm;
-    for (int i = 0; i < 44100 * 3 / 2; ++i) {
-      const auto v = static_cast<int16_t>(3000 * std::sin(2 * M_PI * 300.0 * i / 44100));
-      for (int c = 0; c < 2; ++c) pcm.append(reinterpret_cast<const char*>(&v), 2);
-    }
-    ASSERT_TRUE(voxctl::WriteWavFile(question_, pcm, Pcm16(44100, 2)).ok());
+    ASSERT_TRUE(voxctl::WriteWavFile(question_, testing::TonePcm16(44100, 2, 1500, 300, 3000),
+                                     Pcm16(44100, 2))
+                    .ok());
   }
   static void TearDownTestSuite() {
     orchestrator_.reset();
     tts_.reset();
     stt_.reset();
-  }
-
-  static std::unique_ptr<ServerProcess> Start(const char* binary,
-                                              const std::vector<std::string>& args) {
-    auto process = ServerProcess::Start(binary, args);
-    EXPECT_TRUE(process.ok()) << process.status();
-    return process.ok() ? *std::move(process) : nullptr;
   }
 
   static CommandResult Voxctl(const std::vector<std::string>& args) {

@@ -1,0 +1,31 @@
+// Small helpers the cross-process tests share: temporary paths, servers started or reported,
+// test audio, and the mock TTS audio a reply should come back as.
+#ifndef VOXFLOW_TESTS_UTIL_FIXTURES_H_
+#define VOXFLOW_TESTS_UTIL_FIXTURES_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/util/server_process.h"
+#include "voxflow/v1/audio.pb.h"
+
+namespace voxflow::testing {
+
+// `name` in the test's TEST_TMPDIR (/tmp outside Bazel).
+std::string TempPath(const std::string& name);
+
+// ServerProcess::Start, with a test failure (and null) when the server does not come up.
+std::unique_ptr<ServerProcess> StartServer(const std::string& binary,
+                                           const std::vector<std::string>& args);
+
+// `ms` of a `hz` sine at `amplitude` (of 32767) as PCM16, the same sample in every channel.
+std::string TonePcm16(int sample_rate, int channels, int ms, double hz, int amplitude);
+
+// The mock TTS audio of `reply` as the tts stage renders it: one render per sentence.
+std::string MockReplyAudio(const std::string& reply, int bytes_per_char,
+                           const v1::AudioStreamFormat& format);
+
+}  // namespace voxflow::testing
+
+#endif  // VOXFLOW_TESTS_UTIL_FIXTURES_H_
