@@ -81,7 +81,14 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
-    const ClientSecurity& security) {
+    ClientSecurity security) {
+  if (!security.auth_token_file.empty()) {
+    absl::StatusOr<std::string> token = ReadFileToString(security.auth_token_file);
+    if (!token.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("auth token: ", token.status().message()));
+    }
+    security.auth_token = std::string(absl::StripAsciiWhitespace(*token));
+  }
   if (security.tls_ca_file.empty()) {
     if (!security.auth_token.empty() || !security.tls_cert_file.empty()) {
       return absl::InvalidArgumentError(

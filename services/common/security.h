@@ -31,10 +31,12 @@ struct ClientSecurity {
   std::string tls_cert_file;  // Client certificate for mutual TLS (with tls_key_file).
   std::string tls_key_file;
   std::string auth_token;  // Sent as a bearer token (needs TLS).
+  // Set: the token is read from this file instead (surrounding whitespace dropped).
+  std::string auth_token_file;
 };
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
-    const ClientSecurity& security);
+    ClientSecurity security);
 
 // The tokens of a tokens file: one per line, blank lines and '#' comments skipped.
 absl::StatusOr<std::unordered_set<std::string>> LoadTokens(const std::string& path);

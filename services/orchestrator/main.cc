@@ -7,7 +7,6 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
 #include "services/common/security.h"
 #include "services/common/server.h"
@@ -75,15 +74,7 @@ int main(int argc, char** argv) {
   backend_security.tls_ca_file = absl::GetFlag(FLAGS_backend_tls_ca);
   backend_security.tls_cert_file = absl::GetFlag(FLAGS_backend_tls_cert);
   backend_security.tls_key_file = absl::GetFlag(FLAGS_backend_tls_key);
-  if (const std::string file = absl::GetFlag(FLAGS_backend_auth_token_file); !file.empty()) {
-    absl::StatusOr<std::string> token = voxflow::ReadFileToString(file);
-    if (!token.ok()) {
-      std::fprintf(stderr, "orchestrator: --backend_auth_token_file: %s\n",
-                   std::string(token.status().message()).c_str());
-      return 2;
-    }
-    backend_security.auth_token = std::string(absl::StripAsciiWhitespace(*token));
-  }
+  backend_security.auth_token_file = absl::GetFlag(FLAGS_backend_auth_token_file);
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> backend_credentials =
       voxflow::MakeChannelCredentials(backend_security);
   if (!backend_credentials.ok()) {

@@ -16,15 +16,11 @@ namespace voxflow::voxctl {
 namespace {
 
 v1::AudioStreamFormat Pcm16Mono(int sample_rate) {
-  v1::AudioStreamFormat format;
-  format.set_format(v1::PCM16);
-  format.set_sample_rate(sample_rate);
-  format.set_channels(1);
-  return format;
+  return MakeStreamFormat(v1::PCM16, sample_rate, 1);
 }
 
 double DurationSeconds(size_t bytes, const v1::AudioStreamFormat& format) {
-  return static_cast<double>(bytes) / static_cast<double>(*BytesForDuration(1000, format));
+  return DurationMs(bytes, format).value_or(0) / 1000.0;
 }
 
 void SetDeadline(grpc::ClientContext& context, const Endpoint& endpoint) {

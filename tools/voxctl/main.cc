@@ -10,7 +10,6 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "services/common/security.h"
@@ -63,15 +62,9 @@ std::shared_ptr<grpc::ChannelCredentials> Credentials() {
     security.tls_ca_file = absl::GetFlag(FLAGS_tls_ca);
     security.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
     security.tls_key_file = absl::GetFlag(FLAGS_tls_key);
-    if (const std::string file = absl::GetFlag(FLAGS_auth_token_file); !file.empty()) {
-      absl::StatusOr<std::string> token = voxflow::ReadFileToString(file);
-      if (!token.ok()) {
-        std::fprintf(stderr, "voxctl: --auth_token_file: %s\n",
-                     std::string(token.status().message()).c_str());
-        std::exit(2);
-      }
-      security.auth_token = std::string(absl::StripAsciiWhitespace(*token));
-    } else if (const char* env = std::getenv("VOXFLOW_AUTH_TOKEN"); env != nullptr) {
+    security.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
+    if (const char* env = std::getenv("VOXFLOW_AUTH_TOKEN");
+        security.auth_token_file.empty() && env != nullptr) {
       security.auth_token = env;
     }
     absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> made =

@@ -9,16 +9,13 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "services/common/audio_chunk.h"
 
 namespace voxflow::voxctl {
 namespace {
 
 v1::AudioStreamFormat Pcm16(int rate, int channels) {
-  v1::AudioStreamFormat format;
-  format.set_format(v1::PCM16);
-  format.set_sample_rate(rate);
-  format.set_channels(channels);
-  return format;
+  return MakeStreamFormat(v1::PCM16, rate, channels);
 }
 
 std::string TempPath(const std::string& name) {
