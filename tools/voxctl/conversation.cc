@@ -69,22 +69,8 @@ absl::StatusOr<ConversationResult> RunConversation(const std::shared_ptr<grpc::C
   ConversationResult result;
   v1::ConverseEvent event;
   while (stream->Read(&event)) {
-    switch (event.event_case()) {
-      case v1::ConverseEvent::kSessionStarted:
-        result.session_id = event.session_started().session_id();
-        break;
-      case v1::ConverseEvent::kReplyAudio:
-        result.reply_audio.append(event.reply_audio().audio().data());
-        break;
-      case v1::ConverseEvent::kTurnCompleted:
-        result.turns.push_back(event.turn_completed());
-        break;
-      case v1::ConverseEvent::kError:
-        result.errors.push_back(event.error());
-        break;
-      default:
-        break;
-    }
+    if (event.has_reply_audio()) result.reply_audio.append(event.reply_audio().audio().data());
+    if (event.has_turn_completed()) result.turns.push_back(event.turn_completed());
     observer.OnEvent(event, absl::Now() - start);
   }
   // The server ended the stream: a sender still writing fails at once and returns.

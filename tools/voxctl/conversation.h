@@ -34,10 +34,8 @@ class ConversationObserver {
 };
 
 struct ConversationResult {
-  std::string session_id;
   std::string reply_audio;  // Every turn's reply audio, in config.output_format.
   std::vector<v1::TurnCompleted> turns;
-  std::vector<v1::ErrorEvent> errors;
 };
 
 // Runs the conversation; the status is the stream's (its message names `target`).
