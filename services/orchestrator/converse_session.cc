@@ -14,152 +14,10 @@
 #include "services/common/logging.h"
 #include "services/common/sample_format.h"
 #include "services/orchestrator/stages/conversation_stages.h"
+#include "services/orchestrator/turn.h"
 #include "spdlog/spdlog.h"
 
 namespace voxflow::orchestrator {
-
-// One turn: the TurnEnvironment its stages see, and the session's bookkeeping of it. Fields below
-// "session state" are guarded by the session's mutex.
-class Turn final : public TurnEnvironment {
- public:
-  Turn(std::shared_ptr<ConverseSession> session, int id, std::optional<std::string> text)
-      : session_(std::move(session)), id_(id), text_(std::move(text)) {}
-
-  int turn_id() const override { return id_; }
-  const std::string& session_id() const override { return session_->session_id_; }
-  const v1::SessionConfig& config() const override { return session_->config_; }
-  const std::optional<std::string>& text_input() const override { return text_; }
-
-  void Mark(TurnMark mark, absl::Time when) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    marks_.emplace(mark, when);
-  }
-  absl::Time MarkTime(TurnMark mark) const {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = marks_.find(mark);
-    return it == marks_.end() ? absl::InfinitePast() : it->second;
-  }
-
-  std::optional<InputItem> NextInput(const CancellationToken& cancel) override {
-    return session_->NextInput(cancel);
-  }
-  void ReturnInput(std::vector<InputItem> items) override {
-    session_->ReturnInput(std::move(items));
-  }
-  void OnTranscript(const v1::Transcript& transcript) override {
-    if (transcript.is_final()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      transcript_ = transcript.text();
-    } else if (!config().interim_results()) {
-      return;
-    }
-    v1::ConverseEvent event;
-    v1::TranscriptEvent* out = event.mutable_transcript();
-    out->set_text(transcript.text());
-    out->set_is_final(transcript.is_final());
-    out->set_confidence(transcript.confidence());
-    out->set_turn_id(id_);
-    session_->Send(std::move(event));
-  }
-  void OnSpeechEvent(const v1::SpeechEvent& speech) override {
-    session_->SendTelemetry(
-        speech.type() == v1::SpeechEvent::SPEECH_STARTED ? "stt.speech_started"
-                                                         : "stt.end_of_utterance",
-        {{"turn_id", absl::StrCat(id_)}, {"offset_ms", absl::StrCat(speech.offset_ms())}});
-  }
-  void OnReplyText(absl::string_view piece, bool is_final) override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      reply_.append(piece.data(), piece.size());
-    }
-    v1::ConverseEvent event;
-    event.mutable_reply_text()->set_text(std::string(piece));
-    event.mutable_reply_text()->set_is_final(is_final);
-    event.mutable_reply_text()->set_turn_id(id_);
-    session_->Send(std::move(event));
-  }
-  bool OnReplyAudio(v1::AudioChunk audio, const std::string& text,
-                    const CancellationToken& cancel) override {
-    return session_->OfferReplyAudio(this, std::move(audio), text, cancel);
-  }
-
-  std::string transcript() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return text_.has_value() ? *text_ : transcript_;
-  }
-  std::string reply() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return reply_;
-  }
-
-  // Session state.
-  std::shared_ptr<DagRun> run;
-  bool dag_done = false;
-  bool completed = false;
-  TurnResult result;
-  bool interrupted = false;
-  absl::Time start;
-  absl::Time first_audio_sent = absl::InfinitePast();
-  double audio_sent_ms = 0;
-  // Reply audio by the sentence it speaks, in order: taken from tts, and sent to the client.
-  struct SpokenSentence {
-    std::string text;
-    double taken_ms = 0;
-    double sent_ms = 0;
-  };
-  std::vector<SpokenSentence> sentences;
-  size_t sending = 0;  // Index of the sentence being sent.
-
-  void TakeAudio(const std::string& text, double ms) {
-    if (sentences.empty() || sentences.back().text != text) sentences.push_back({text, 0, 0});
-    sentences.back().taken_ms += ms;
-  }
-  // Accounts `ms` more audio sent; returns the text of its first part.
-  std::string SendAudio(double ms) {
-    if (sentences.empty()) return "";
-    const std::string text = sentences[std::min(sending, sentences.size() - 1)].text;
-    while (ms > 1e-6 && sending < sentences.size()) {
-      SpokenSentence& sentence = sentences[sending];
-      const double take = std::min(ms, sentence.taken_ms - sentence.sent_ms);
-      sentence.sent_ms += take;
-      ms -= take;
-      if (sentence.sent_ms + 1e-6 >= sentence.taken_ms && sending + 1 < sentences.size()) {
-        ++sending;
-      } else if (take <= 0) {
-        break;
-      }
-    }
-    return text;
-  }
-  // What the user heard: the sentences sent, the last cut to the share of its words sent.
-  std::string HeardText() const {
-    std::vector<std::string> parts;
-    for (const SpokenSentence& sentence : sentences) {
-      if (sentence.sent_ms <= 0) break;
-      if (sentence.sent_ms + 1e-6 >= sentence.taken_ms) {
-        parts.push_back(sentence.text);
-        continue;
-      }
-      std::vector<std::string> words = absl::StrSplit(sentence.text, ' ', absl::SkipEmpty());
-      const auto n = static_cast<size_t>(words.size() * (sentence.sent_ms / sentence.taken_ms));
-      if (n > 0) {
-        words.resize(n);
-        parts.push_back(absl::StrCat(absl::StrJoin(words, " "), "..."));
-      }
-      break;
-    }
-    return absl::StrJoin(parts, " ");
-  }
-
- private:
-  const std::shared_ptr<ConverseSession> session_;
-  const int id_;
-  const std::optional<std::string> text_;
-  mutable std::mutex mu_;
-  std::map<TurnMark, absl::Time> marks_;
-  std::string transcript_;
-  std::string reply_;
-};
 
 namespace {
 
@@ -242,16 +100,17 @@ absl::Status ConverseSession::HandleRequest(v1::ConverseRequest request) {
         return absl::InvalidArgumentError("text.text is longer than 10000 bytes");
       }
       std::lock_guard<std::mutex> lock(mu_);
-      waiting_texts_.push_back(std::move(text));
-      MaybeStartTurnLocked(actions);
+      auto turn =
+          std::make_shared<Turn>(shared_from_this(), ++turns_started_, std::move(text), nullptr);
+      StartTurnLocked(turn, actions);
       break;
     }
     case v1::ConverseRequest::kControl: {
       std::lock_guard<std::mutex> lock(mu_);
       switch (request.control().type()) {
         case v1::Control::END_OF_INPUT:
-          EndUtteranceLocked(now);
-          MaybeStartTurnLocked(actions);
+          DrainInputLocked(/*all=*/true, now, actions);
+          EndUtteranceLocked(EndReason::kEndOfInput, now, actions);
           break;
         case v1::Control::INTERRUPT:
           InterruptLocked("interrupt request", actions);
@@ -341,13 +200,24 @@ absl::Status ConverseSession::Configure(const v1::SessionConfig& config) {
         absl::StrCat("config.output_jitter_buffer: ", output_buffer.status().message()));
   }
 
-  streaming::ChunkQueueOptions queue;
-  queue.max_size = options.input_queue_chunks;
-  queue.drop_on_overflow = true;
-  queue.emitter = emitter_for("input_queue");
+  if (absl::Status s = ConfigureTurnTaking(config); !s.ok()) return s;
 
   std::lock_guard<std::mutex> lock(mu_);
   config_ = config;
+  {
+    // The stages see the settings in force (the server's defaults filled in).
+    const EndpointingSettings& e = segmenter_->settings();
+    v1::EndpointingConfig* endpointing = config_.mutable_endpointing();
+    endpointing->set_silence_ms(e.silence_ms);
+    endpointing->set_min_speech_ms(e.min_speech_ms);
+    endpointing->set_max_utterance_ms(e.max_utterance_ms);
+    const BargeInSettings& b = barge_in_->settings();
+    v1::BargeInConfig* barge_in = config_.mutable_barge_in();
+    barge_in->set_enabled(b.enabled);
+    barge_in->set_min_speech_ms(b.min_speech_ms);
+    barge_in->set_min_words(b.min_words);
+    barge_in->set_timeout_ms(b.timeout_ms);
+  }
   if (config_.language().empty()) config_.set_language("en-US");
   session_id_ = config.session_id().empty() ? NewSessionId() : config.session_id();
   pipeline_ = std::move(pipeline);
@@ -355,10 +225,11 @@ absl::Status ConverseSession::Configure(const v1::SessionConfig& config) {
   input_target_ms_ = input.target_duration_ms;
   input_buffer_ = *std::move(input_buffer);
   output_buffer_ = *std::move(output_buffer);
-  input_queue_ = std::make_unique<streaming::ChunkQueue<InputItem>>(std::move(queue));
   output_frame_bytes_ = *BytesForDuration(options.frame_ms, config.output_format());
   output_bytes_per_ms_ =
       static_cast<double>(*BytesForDuration(1000, config.output_format())) / 1000.0;
+  input_bytes_per_ms_ =
+      static_cast<double>(*BytesForDuration(1000, config.input_format())) / 1000.0;
   configured_ = true;
 
   v1::ConverseEvent event;
@@ -371,6 +242,53 @@ absl::Status ConverseSession::Configure(const v1::SessionConfig& config) {
   spdlog::info("session {} started pipeline={} input={}Hz output={}Hz", session_id_,
                pipeline_->name(), config.input_format().sample_rate(),
                config.output_format().sample_rate());
+  return absl::OkStatus();
+}
+
+absl::Status ConverseSession::ConfigureTurnTaking(const v1::SessionConfig& config) {
+  const SessionOptions& options = services_.options;
+  const v1::EndpointingConfig& e = config.endpointing();
+  auto check = [](int value, int low, int high, absl::string_view field) -> absl::Status {
+    if (value == 0 || (value >= low && value <= high)) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat(field, " ", value, " is out of range (0 for ",
+                                                   "the server default, or ", low, "..", high,
+                                                   ")"));
+  };
+  for (const absl::Status& s :
+       {check(e.silence_ms(), 100, 5000, "config.endpointing.silence_ms"),
+        check(e.min_speech_ms(), 20, 2000, "config.endpointing.min_speech_ms"),
+        check(e.max_utterance_ms(), 1000, 120000, "config.endpointing.max_utterance_ms"),
+        check(config.barge_in().min_speech_ms(), 20, 5000, "config.barge_in.min_speech_ms"),
+        check(config.barge_in().min_words(), 1, 20, "config.barge_in.min_words"),
+        check(config.barge_in().timeout_ms(), 100, 10000, "config.barge_in.timeout_ms")}) {
+    if (!s.ok()) return s;
+  }
+  EndpointingSettings endpointing = options.endpointing;
+  if (e.silence_ms() > 0) endpointing.silence_ms = e.silence_ms();
+  if (e.min_speech_ms() > 0) endpointing.min_speech_ms = e.min_speech_ms();
+  if (e.max_utterance_ms() > 0) endpointing.max_utterance_ms = e.max_utterance_ms();
+  if (endpointing.max_utterance_ms > 0 &&
+      endpointing.max_utterance_ms <= endpointing.min_speech_ms) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.endpointing.max_utterance_ms ", endpointing.max_utterance_ms,
+                     " must be longer than min_speech_ms ", endpointing.min_speech_ms));
+  }
+  BargeInSettings barge_in = options.barge_in;
+  const v1::BargeInConfig& b = config.barge_in();
+  if (b.has_enabled()) barge_in.enabled = b.enabled();
+  if (b.min_speech_ms() > 0) barge_in.min_speech_ms = b.min_speech_ms();
+  if (b.min_words() > 0) barge_in.min_words = b.min_words();
+  if (b.timeout_ms() > 0) barge_in.timeout_ms = b.timeout_ms();
+
+  auto vad = services_.vad_factory ? services_.vad_factory(config.input_format())
+                                   : CreateWebRtcVad(config.input_format());
+  if (!vad.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.input_format: no voice activity detection: ", vad.status().message()));
+  }
+  vad_ = *std::move(vad);
+  segmenter_ = std::make_unique<UtteranceSegmenter>(endpointing);
+  barge_in_ = std::make_unique<BargeInDetector>(barge_in);
   return absl::OkStatus();
 }
 
@@ -391,9 +309,7 @@ absl::Status ConverseSession::PushAudio(v1::AudioChunk chunk) {
     if (absl::Status s = input_buffer_->Push(std::move(chunk), now); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("audio: ", s.message()));
     }
-    audio_since_end_ = true;
     DrainInputLocked(/*all=*/false, now, actions);
-    MaybeStartTurnLocked(actions);
   }
   Run(actions);
   return absl::OkStatus();
@@ -402,33 +318,27 @@ absl::Status ConverseSession::PushAudio(v1::AudioChunk chunk) {
 void ConverseSession::DrainInputLocked(bool all, absl::Time now, Actions& actions) {
   const double frame_ms = services_.options.frame_ms;
   const size_t bytes_per_frame = static_cast<size_t>(*BytesPerFrame(config_.input_format()));
+  const size_t frame_frames = *BytesForDuration(frame_ms, config_.input_format()) / bytes_per_frame;
   if (all) input_buffer_->StartPlayout();
   while (true) {
     const streaming::JitterBufferStats stats = input_buffer_->stats();
     streaming::PlayoutFrame frame;
     if (all) {
       if (stats.bytes_buffered == 0) break;
-      const size_t frame_frames =
-          *BytesForDuration(frame_ms, config_.input_format()) / bytes_per_frame;
       frame =
           input_buffer_->ReadFrames(std::min(frame_frames, stats.bytes_buffered / bytes_per_frame));
+    } else if (input_buffer_->ContiguousFrames() >= frame_frames) {
+      // In-order audio is heard at once: pacing it to a playout cadence would only add delay.
+      // The target delay bounds how long a missing chunk is waited for; after that the read
+      // conceals the gap and moves on.
+      input_buffer_->StartPlayout();
+      frame = input_buffer_->ReadFrames(frame_frames);
+    } else if (stats.duration_ms >= input_target_ms_ + frame_ms) {
+      frame = input_buffer_->Read(frame_ms);
     } else {
-      // In-order audio goes to the recognizer at once: pacing it to a playout cadence would only
-      // add delay. The target delay bounds how long a missing chunk is waited for; after that
-      // the read conceals the gap and moves on.
-      const size_t frame_frames =
-          *BytesForDuration(frame_ms, config_.input_format()) / bytes_per_frame;
-      if (input_buffer_->ContiguousFrames() >= frame_frames) {
-        input_buffer_->StartPlayout();
-        frame = input_buffer_->ReadFrames(frame_frames);
-      } else if (stats.duration_ms >= input_target_ms_ + frame_ms) {
-        frame = input_buffer_->Read(frame_ms);
-      } else {
-        break;
-      }
+      break;
     }
     if (frame.prebuffering || frame.data.empty()) break;
-    DetectBargeInLocked(frame.data, actions);
     InputItem item;
     item.audio.set_data(std::move(frame.data));
     item.audio.set_format(config_.input_format().format());
@@ -437,52 +347,168 @@ void ConverseSession::DrainInputLocked(bool all, absl::Time now, Actions& action
     item.audio.set_sequence(input_sequence_++);
     item.audio.set_timestamp_ms(frame.media_ms);
     item.received = now;
-    input_queue_->TryPut(std::move(item));  // Full: the oldest is dropped and counted.
+    ListenLocked(std::move(item), now, actions);
   }
 }
 
-void ConverseSession::EndUtteranceLocked(absl::Time now) {
-  Actions unused;  // Draining everything cannot barge in on anything new.
-  DrainInputLocked(/*all=*/true, now, unused);
-  for (auto& action : unused) action();
-  if (!audio_since_end_) return;
-  audio_since_end_ = false;
-  InputItem end;
-  end.end_of_utterance = true;
-  end.received = now;
-  input_queue_->TryPut(std::move(end));
+void ConverseSession::ListenLocked(InputItem item, absl::Time now, Actions& actions) {
+  const double ms = item.audio.data().size() / input_bytes_per_ms_;
+  const auto start_ms = static_cast<int64_t>(stream_ms_);
+  stream_ms_ += ms;
+  item.voiced = vad_->IsSpeech(item.audio.data());
+  if (item.voiced) last_voiced_ = now;
+  const UtteranceSegmenter::Events events = segmenter_->Push(start_ms, ms, item.voiced);
+  accounting_.pushed += item.audio.data().size();
+
+  if (listening_ != nullptr) {
+    accounting_.in_utterances += item.audio.data().size();
+    listening_->utterance()->Append(std::move(item));
+  } else {
+    accounting_.pending += item.audio.data().size();
+    leading_.push_back(std::move(item));
+    // Before speech, keep only the last leading_silence_ms: older silence goes nowhere.
+    double leading_ms = 0;
+    for (const InputItem& held : leading_) leading_ms += held.audio.data().size();
+    leading_ms /= input_bytes_per_ms_;
+    while (segmenter_->phase() == UtteranceSegmenter::Phase::kSilence && leading_.size() > 1 &&
+           leading_ms - leading_.front().audio.data().size() / input_bytes_per_ms_ >=
+               services_.options.leading_silence_ms) {
+      const size_t bytes = leading_.front().audio.data().size();
+      leading_ms -= bytes / input_bytes_per_ms_;
+      accounting_.pending -= bytes;
+      accounting_.silence_dropped += bytes;
+      leading_.pop_front();
+    }
+  }
+  if (events.confirmed && listening_ == nullptr) StartSpokenTurnLocked(now, actions);
+  ApplyBargeInLocked(barge_in_->OnFrame(events, *segmenter_, static_cast<int64_t>(stream_ms_),
+                                        ReplyPlayingLocked()),
+                     actions);
+  if (events.ended) EndUtteranceLocked(EndReason::kEndpoint, now, actions);
 }
 
-void ConverseSession::DetectBargeInLocked(const std::string& frame, Actions& actions) {
-  Turn* turn = turn_.get();
-  const auto barge_in = config_.attributes().find("barge_in");
-  const bool enabled = barge_in == config_.attributes().end() || barge_in->second != "false";
-  if (!enabled || turn == nullptr || turn->interrupted || turn->audio_sent_ms <= 0) {
-    speech_ms_ = 0;
-    return;
+void ConverseSession::StartSpokenTurnLocked(absl::Time now, Actions& actions) {
+  auto utterance = std::make_shared<Utterance>(++accounting_.utterances);
+  for (InputItem& item : leading_) {
+    accounting_.pending -= item.audio.data().size();
+    accounting_.in_utterances += item.audio.data().size();
+    utterance->Append(std::move(item));
   }
-  const double level = RmsLevel(frame, config_.input_format().format());
-  const double dbfs = 20.0 * std::log10(std::max(level, 1e-9));
-  if (dbfs < services_.options.barge_in_dbfs) {
-    speech_ms_ = 0;
-    return;
+  leading_.clear();
+  auto turn = std::make_shared<Turn>(shared_from_this(), ++turns_started_, std::nullopt,
+                                     std::move(utterance));
+  turn->start = now;
+  listening_ = turn;
+  StartTurnLocked(turn, actions);
+  SendUserSpeech(v1::UserSpeech::STARTED, segmenter_->speech_start_ms(), turn->turn_id());
+}
+
+void ConverseSession::EndUtteranceLocked(EndReason reason, absl::Time now, Actions& actions) {
+  if (listening_ == nullptr && !leading_.empty()) {
+    // END_OF_INPUT says "that was an utterance" even when the detector heard no speech (a
+    // push-to-talk client decides for itself); a half-close only when something was voiced.
+    bool voiced = false;
+    for (const InputItem& item : leading_) voiced |= item.voiced;
+    if (reason == EndReason::kEndOfInput || (reason == EndReason::kHalfClose && voiced)) {
+      StartSpokenTurnLocked(now, actions);
+    }
   }
-  speech_ms_ += static_cast<int>(*DurationMs(frame.size(), config_.input_format()));
-  if (speech_ms_ >= services_.options.barge_in_min_speech_ms) {
-    speech_ms_ = 0;
-    InterruptLocked("user speech", actions);
+  segmenter_->Reset();
+  const absl::Time last_voiced = last_voiced_;
+  last_voiced_ = absl::InfinitePast();  // The next utterance's speech is yet to come.
+  if (listening_ == nullptr) return;
+  std::shared_ptr<Turn> turn = std::move(listening_);
+  listening_ = nullptr;
+  // End of speech is when the caller's last voiced audio arrived; without any (END_OF_INPUT after
+  // sound the detector did not take for speech), when the utterance was declared over.
+  turn->Mark(TurnMark::kEndOfSpeech, last_voiced != absl::InfinitePast() ? last_voiced : now);
+  turn->Mark(TurnMark::kEndOfTurn, now);
+  turn->utterance()->End(now);
+  SendUserSpeech(v1::UserSpeech::STOPPED, segmenter_->speech_end_ms(), turn->turn_id());
+  ApplyBargeInLocked(barge_in_->OnFrame({.ended = true}, *segmenter_,
+                                        static_cast<int64_t>(stream_ms_), ReplyPlayingLocked()),
+                     actions);
+}
+
+bool ConverseSession::ReplyPlayingLocked() const {
+  if (turns_.empty()) return false;
+  const Turn& turn = *turns_.front();
+  return !turn.interrupted && turn.audio_sent_ms > 0 &&
+         (!turn.dag_done || output_buffer_->stats().bytes_buffered > 0);
+}
+
+void ConverseSession::ApplyBargeInLocked(BargeInDetector::Action action, Actions& actions) {
+  if (action == BargeInDetector::Action::kNone || turns_.empty()) return;
+  Turn& turn = *turns_.front();
+  const streaming::EventAttributes attributes = {
+      {"turn_id", absl::StrCat(turn.turn_id())},
+      {"reply_audio_sent_ms", absl::StrFormat("%.0f", turn.audio_sent_ms)},
+      {"stream_ms", absl::StrFormat("%.0f", stream_ms_)}};
+  switch (action) {
+    case BargeInDetector::Action::kPause:
+      output_paused_ = true;
+      VoiceMetrics::CountBargeIn("paused");
+      SendTelemetry("turn.reply_paused", attributes);
+      break;
+    case BargeInDetector::Action::kResume:
+      output_paused_ = false;
+      VoiceMetrics::CountBargeIn("resumed");
+      SendTelemetry("turn.reply_resumed", attributes);
+      PaceOutputLocked(absl::Now());
+      break;
+    case BargeInDetector::Action::kInterrupt:
+      output_paused_ = false;
+      VoiceMetrics::CountBargeIn("interrupted");
+      InterruptLocked("user speech", actions);
+      break;
+    case BargeInDetector::Action::kNone:
+      break;
   }
+}
+
+void ConverseSession::OnHeardWords(Turn* turn, int words) {
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_ || listening_.get() != turn) return;
+    ApplyBargeInLocked(barge_in_->OnWords(words, *segmenter_), actions);
+  }
+  Run(actions);
+}
+
+void ConverseSession::OnRecognizerEndpoint(Turn* turn) {
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // A second signal: the recognizer heard the end of the words while the detector still hears
+    // sound (steady noise), or the same end a little earlier. Not while voice is heard now.
+    if (closed_ || listening_.get() != turn || segmenter_->silence_run_ms() <= 0) return;
+    EndUtteranceLocked(EndReason::kRecognizer, absl::Now(), actions);
+  }
+  Run(actions);
+}
+
+void ConverseSession::SendUserSpeech(v1::UserSpeech::Type type, int64_t stream_ms, int turn_id) {
+  v1::ConverseEvent event;
+  v1::UserSpeech* speech = event.mutable_user_speech();
+  speech->set_type(type);
+  speech->set_stream_ms(stream_ms);
+  speech->set_turn_id(turn_id);
+  Send(std::move(event));
 }
 
 void ConverseSession::InterruptLocked(absl::string_view reason, Actions& actions) {
-  Turn* turn = turn_.get();
-  if (turn == nullptr || turn->interrupted || turn->completed) return;
+  if (turns_.empty()) return;
+  Turn* turn = turns_.front().get();
+  if (turn->interrupted || turn->completed) return;
   turn->interrupted = true;
+  output_paused_ = false;
+  barge_in_->Reset();
   // Stop the reply audio now: nothing more of this turn is sent.
   const double flushed_ms = output_buffer_->stats().duration_ms;
   output_buffer_->Flush();
   playout_end_ = absl::Now();
-  const std::string heard = turn->HeardText();
+  const std::string heard = turn->heard.HeardText();
   SendTelemetry("turn.interrupted",
                 {{"turn_id", absl::StrCat(turn->turn_id())},
                  {"reason", std::string(reason)},
@@ -496,6 +522,7 @@ void ConverseSession::InterruptLocked(absl::string_view reason, Actions& actions
       run->CancelStagesOfType({"llm", "tts"}, absl::CancelledError("barge-in: " + reason));
     });
   }
+  MaybeCompleteTurnLocked(absl::Now(), actions);
 }
 
 bool ConverseSession::OfferReplyAudio(Turn* turn, v1::AudioChunk audio, const std::string& text,
@@ -504,7 +531,9 @@ bool ConverseSession::OfferReplyAudio(Turn* turn, v1::AudioChunk audio, const st
   while (true) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (closed_ || turn_.get() != turn || turn->interrupted) return false;
+      if (closed_ || turns_.empty() || turns_.front().get() != turn || turn->interrupted) {
+        return false;
+      }
       const double buffered_ms = output_buffer_->stats().duration_ms;
       if (buffered_ms == 0 || buffered_ms + chunk_ms <= services_.options.output_buffer_ms) {
         if (absl::Status s = output_buffer_->Push(std::move(audio)); !s.ok()) {
@@ -512,7 +541,7 @@ bool ConverseSession::OfferReplyAudio(Turn* turn, v1::AudioChunk audio, const st
                        s);
           return false;
         }
-        turn->TakeAudio(text, chunk_ms);
+        turn->heard.Take(text, chunk_ms);
         PaceOutputLocked(absl::Now());  // The first frame goes out now, not at the next tick.
         return true;
       }
@@ -522,8 +551,13 @@ bool ConverseSession::OfferReplyAudio(Turn* turn, v1::AudioChunk audio, const st
 }
 
 void ConverseSession::PaceOutputLocked(absl::Time now) {
-  Turn* turn = turn_.get();
-  if (turn == nullptr || turn->interrupted || output_frame_bytes_ == 0) return;
+  if (turns_.empty() || output_frame_bytes_ == 0) return;
+  Turn* turn = turns_.front().get();
+  if (turn->interrupted) return;
+  if (output_paused_) {
+    playout_end_ = std::max(playout_end_, now);  // Resuming starts from the client's present.
+    return;
+  }
   const absl::Duration lead = absl::Milliseconds(services_.options.output_lead_ms);
   const size_t bytes_per_frame = static_cast<size_t>(*BytesPerFrame(config_.output_format()));
   while (true) {
@@ -562,7 +596,7 @@ void ConverseSession::PaceOutputLocked(absl::Time now) {
     audio->set_timestamp_ms(static_cast<int64_t>(turn->audio_sent_ms));
     audio->set_is_final(turn->dag_done && output_buffer_->stats().bytes_buffered == 0);
     reply->set_turn_id(turn->turn_id());
-    reply->set_text(turn->SendAudio(ms));
+    reply->set_text(turn->heard.Send(ms));
     if (turn->first_audio_sent == absl::InfinitePast()) turn->first_audio_sent = now;
     turn->audio_sent_ms += ms;
     playout_end_ += absl::Milliseconds(ms);
@@ -577,7 +611,7 @@ void ConverseSession::OnTurnDone(const std::shared_ptr<Turn>& turn, const TurnRe
     std::lock_guard<std::mutex> lock(mu_);
     turn->dag_done = true;
     turn->result = result;
-    if (turn_ == turn) {
+    if (!turns_.empty() && turns_.front() == turn) {
       PaceOutputLocked(absl::Now());  // A last short frame may go now.
       MaybeCompleteTurnLocked(absl::Now(), actions);
     }
@@ -586,19 +620,39 @@ void ConverseSession::OnTurnDone(const std::shared_ptr<Turn>& turn, const TurnRe
 }
 
 void ConverseSession::MaybeCompleteTurnLocked(absl::Time now, Actions& actions) {
-  std::shared_ptr<Turn> turn = turn_;
-  if (turn == nullptr || !turn->dag_done) return;
-  if (closed_) {
+  while (!turns_.empty()) {
+    std::shared_ptr<Turn> turn = turns_.front();
+    if (!turn->dag_done) return;
+    if (!closed_ && !turn->interrupted && output_buffer_->stats().bytes_buffered > 0) {
+      return;  // Still playing.
+    }
     turn->completed = true;
-    turn->run = nullptr;
-    turn_ = nullptr;
-    return;
+    if (!closed_) CompleteTurnLocked(turn, now);
+    output_buffer_->Flush();  // Empty already; restarts prebuffering for the next reply.
+    output_underrun_ = false;
+    output_paused_ = false;
+    barge_in_->Reset();
+    turn->run = nullptr;  // Breaks the turn <-> run reference cycle.
+    turns_.pop_front();
+    ReleaseFrontLocked(actions);
   }
-  if (!turn->interrupted && output_buffer_->stats().bytes_buffered > 0) return;  // Still playing.
-  turn->completed = true;
+  MaybeEndStreamLocked(actions);
+}
+
+void ConverseSession::CompleteTurnLocked(const std::shared_ptr<Turn>& turn, absl::Time now) {
   const TurnResult& result = turn->result;
   const int id = turn->turn_id();
   ScopedLogContext log_context(session_id_, id);
+  const std::string transcript = turn->transcript();
+  bool failed = false;
+  for (const StageRecord& stage : result.stages) failed |= stage.outcome == StageOutcome::kFail;
+  if (transcript.empty() && !turn->text_input().has_value() && !failed) {
+    // Sound without words (noise, a cough, silence at END_OF_INPUT): no turn to answer.
+    SendTelemetry("turn.discarded",
+                  {{"turn_id", absl::StrCat(id)}, {"reason", "no words recognised"}});
+    spdlog::debug("session {} turn {} discarded: no words recognised", session_id_, id);
+    return;
+  }
 
   for (const StageRecord& stage : result.stages) {
     if (stage.outcome != StageOutcome::kFail) continue;
@@ -614,10 +668,9 @@ void ConverseSession::MaybeCompleteTurnLocked(absl::Time now, Actions& actions) 
     Send(std::move(event));
   }
 
-  const std::string transcript = turn->transcript();
   std::string reply = turn->reply();
   if (turn->interrupted) {
-    reply = turn->HeardText();
+    reply = turn->heard.HeardText();
     if (!transcript.empty()) {
       // Memory keeps only what the user heard (replacing what save_memory wrote, if it ran).
       Exchange exchange{id, transcript, reply, true};
@@ -640,6 +693,7 @@ void ConverseSession::MaybeCompleteTurnLocked(absl::Time now, Actions& actions) 
   const absl::Time end_of_speech = turn->MarkTime(TurnMark::kEndOfSpeech);
   const absl::Time final_transcript = turn->MarkTime(TurnMark::kFinalTranscript);
   latency->set_end_of_speech_to_final_transcript_ms(MsBetween(end_of_speech, final_transcript));
+  latency->set_endpointing_delay_ms(MsBetween(end_of_speech, turn->MarkTime(TurnMark::kEndOfTurn)));
   latency->set_llm_first_token_ms(
       MsBetween(turn->text_input().has_value() ? turn->start : final_transcript,
                 turn->MarkTime(TurnMark::kLlmFirstToken)));
@@ -656,6 +710,9 @@ void ConverseSession::MaybeCompleteTurnLocked(absl::Time now, Actions& actions) 
   VoiceMetrics::RecordTurn(
       result, turn->first_audio_sent - end_of_speech,
       turn->first_audio_sent != absl::InfinitePast() && end_of_speech != absl::InfinitePast());
+  if (latency->endpointing_delay_ms() >= 0 && !turn->text_input().has_value()) {
+    VoiceMetrics::RecordEndpointing(absl::Milliseconds(latency->endpointing_delay_ms()));
+  }
   ReportTotalsLocked();
   // `latency` belongs to `event`, which Send() hands to the writer: log from copies.
   const int64_t voice_to_voice_ms = latency->voice_to_voice_ms();
@@ -663,18 +720,15 @@ void ConverseSession::MaybeCompleteTurnLocked(absl::Time now, Actions& actions) 
   Send(std::move(event));
 
   if (telemetry_) {
-    const streaming::ChunkQueueStats queue = input_queue_->stats();
     const streaming::JitterBufferStats in = input_buffer_->stats();
     SendTelemetry("turn.stats",
                   {{"turn_id", absl::StrCat(id)},
-                   {"input_queue_items", absl::StrCat(queue.total_items)},
-                   {"input_queue_dropped", absl::StrCat(queue.dropped_items)},
-                   {"input_queue_max_size", absl::StrCat(queue.max_queue_size)},
-                   {"input_queue_throttled_ms", absl::StrFormat("%.1f", queue.throttled_ms)},
                    {"input_reordered", absl::StrCat(in.reordered)},
                    {"input_late", absl::StrCat(in.late)},
                    {"input_lost", absl::StrCat(in.lost)},
                    {"input_concealed_ms", absl::StrFormat("%.1f", in.concealed_ms)},
+                   {"input_utterance_bytes", absl::StrCat(accounting_.in_utterances)},
+                   {"input_silence_dropped_bytes", absl::StrCat(accounting_.silence_dropped)},
                    {"output_underruns", absl::StrCat(output_underruns_)},
                    {"reply_audio_sent_ms", absl::StrFormat("%.0f", turn->audio_sent_ms)}});
   }
@@ -683,70 +737,31 @@ void ConverseSession::MaybeCompleteTurnLocked(absl::Time now, Actions& actions) 
       "voice_to_voice_ms={} total_ms={} degradations=[{}]",
       session_id_, id, transcript, reply.size(), turn->interrupted, voice_to_voice_ms, total_ms,
       absl::StrJoin(result.degradations, ","));
+}
 
-  output_buffer_->Flush();  // Empty already; restarts prebuffering for the next reply.
-  output_underrun_ = false;
-  turn->run = nullptr;  // Breaks the turn <-> run reference cycle.
-  turn_ = nullptr;
-  if (ending_ && !HasWaitingInputLocked()) {
-    actions.push_back([this] {
-      std::lock_guard<std::mutex> lock(sink_mu_);
-      if (end_) end_(absl::OkStatus());
-    });
-    return;
-  }
-  MaybeStartTurnLocked(actions);
+void ConverseSession::MaybeEndStreamLocked(Actions& actions) {
+  if (!ending_ || closed_ || !turns_.empty() || listening_ != nullptr) return;
+  ending_ = false;  // Once.
+  actions.push_back([this] {
+    std::lock_guard<std::mutex> lock(sink_mu_);
+    if (end_) end_(absl::OkStatus());
+  });
 }
 
 void ConverseSession::ReportTotalsLocked() {
   if (!configured_) return;
-  const streaming::ChunkQueueStats queue = input_queue_->stats();
   const streaming::JitterBufferStats in = input_buffer_->stats();
   StreamTotals now;
-  now.queue_dropped = queue.dropped_items;
-  now.queue_throttled_ms = queue.throttled_ms;
   now.input_concealed_ms = in.concealed_ms;
   now.output_underruns = output_underruns_;
   VoiceMetrics::AddTotals(now, reported_);
   reported_ = now;
 }
 
-bool ConverseSession::HasWaitingInputLocked() {
-  return !waiting_texts_.empty() || !returned_input_.empty() ||
-         (input_queue_ != nullptr && input_queue_->size() > 0);
-}
-
-void ConverseSession::MaybeStartTurnLocked(Actions& actions) {
-  if (turn_ != nullptr || closed_ || !configured_) return;
-  if (!waiting_texts_.empty()) {
-    std::string text = std::move(waiting_texts_.front());
-    waiting_texts_.pop_front();
-    StartTurnLocked(std::move(text), actions);
-    return;
-  }
-  // An audio turn starts at the first audio waiting; stray ends of utterance are dropped.
-  while (true) {
-    std::optional<InputItem> item;
-    if (!returned_input_.empty()) {
-      item = std::move(returned_input_.front());
-      returned_input_.pop_front();
-    } else {
-      item = input_queue_->TryGet();
-    }
-    if (!item.has_value()) return;
-    if (item->end_of_utterance) continue;
-    returned_input_.push_front(*std::move(item));
-    StartTurnLocked(std::nullopt, actions);
-    return;
-  }
-}
-
-void ConverseSession::StartTurnLocked(std::optional<std::string> text, Actions& actions) {
-  const bool typed = text.has_value();
-  auto turn = std::make_shared<Turn>(shared_from_this(), ++turns_started_, std::move(text));
-  turn->start = absl::Now();
-  if (typed) turn->Mark(TurnMark::kEndOfSpeech, turn->start);
-  turn_ = turn;
+void ConverseSession::StartTurnLocked(const std::shared_ptr<Turn>& turn, Actions& actions) {
+  if (turn->start == absl::Time()) turn->start = absl::Now();
+  if (turn->text_input().has_value()) turn->Mark(TurnMark::kEndOfSpeech, turn->start);
+  turns_.push_back(turn);
 
   StageFactories factories =
       MakeStageFactories(turn.get(), services_.stt, services_.tts, services_.memory);
@@ -771,44 +786,38 @@ void ConverseSession::StartTurnLocked(std::optional<std::string> text, Actions& 
   options.log_context = {session_id_, id};
   options.seed = static_cast<uint32_t>(std::hash<std::string>()(session_id_) + id);
   options.parent = token_;
+  // stt listens at once; the rest of the turn waits until the turns before it are complete.
+  options.run_before_release = {"stt"};
   actions.push_back(
       [this, turn, factories = std::move(factories), options = std::move(options)]() mutable {
         std::shared_ptr<DagRun> run = DagRun::Start(pipeline_, factories, std::move(options));
+        bool release = false;
         bool cancel_now = false;
         {
           std::lock_guard<std::mutex> lock(mu_);
           if (turn->completed) return;
           turn->run = run;
+          release = turn->released;
           cancel_now = turn->interrupted && !turn->dag_done;
         }
+        if (release) run->Release();
         if (cancel_now) {
           run->CancelStagesOfType({"llm", "tts"}, absl::CancelledError("barge-in before start"));
         }
       });
+  if (turns_.size() == 1) ReleaseFrontLocked(actions);
 }
 
-std::optional<InputItem> ConverseSession::NextInput(const CancellationToken& cancel) {
-  while (!cancel.cancelled()) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (closed_) return std::nullopt;
-      if (!returned_input_.empty()) {
-        InputItem item = std::move(returned_input_.front());
-        returned_input_.pop_front();
-        return item;
-      }
-    }
-    // Short waits, so that a cancellation is seen promptly.
-    if (auto item = input_queue_->Get(absl::Now() + absl::Milliseconds(20))) return item;
-  }
-  return std::nullopt;
+void ConverseSession::ReleaseFrontLocked(Actions& actions) {
+  if (turns_.empty() || turns_.front()->released) return;
+  Turn& turn = *turns_.front();
+  turn.released = true;
+  if (turn.run != nullptr) actions.push_back([run = turn.run] { run->Release(); });
 }
 
-void ConverseSession::ReturnInput(std::vector<InputItem> items) {
+InputAccounting ConverseSession::input_accounting() {
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto it = items.rbegin(); it != items.rend(); ++it) {
-    returned_input_.push_front(std::move(*it));
-  }
+  return accounting_;
 }
 
 absl::Status ConverseSession::HandleEndOfInput() {
@@ -820,14 +829,10 @@ absl::Status ConverseSession::HandleEndOfInput() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     ending_ = true;
-    EndUtteranceLocked(absl::Now());
-    MaybeStartTurnLocked(actions);
-    if (turn_ == nullptr && !HasWaitingInputLocked()) {
-      actions.push_back([this] {
-        std::lock_guard<std::mutex> lock(sink_mu_);
-        if (end_) end_(absl::OkStatus());
-      });
-    }
+    const absl::Time now = absl::Now();
+    DrainInputLocked(/*all=*/true, now, actions);
+    EndUtteranceLocked(EndReason::kHalfClose, now, actions);
+    MaybeEndStreamLocked(actions);
   }
   Run(actions);
   return absl::OkStatus();
@@ -856,7 +861,6 @@ bool ConverseSession::Tick(absl::Time now) {
       DrainInputLocked(/*all=*/false, now, actions);
       PaceOutputLocked(now);
       MaybeCompleteTurnLocked(now, actions);
-      MaybeStartTurnLocked(actions);
     }
   }
   Run(actions);
@@ -870,15 +874,18 @@ void ConverseSession::Close() {
     end_ = nullptr;
   }
   std::string session_id;
+  std::shared_ptr<Turn> listening;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return;
     closed_ = true;
     session_id = session_id_;
+    listening = std::move(listening_);
+    listening_ = nullptr;
     ReportTotalsLocked();  // What came after the last turn.
   }
   token_->Cancel(absl::CancelledError("session closed"));
-  if (input_queue_ != nullptr) input_queue_->Close();
+  if (listening != nullptr) listening->utterance()->End(absl::Now());
   if (!session_id.empty()) services_.memory->Forget(session_id);
 }
 

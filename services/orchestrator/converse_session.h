@@ -1,12 +1,16 @@
 // ConverseSession: one conversation (one Converse stream), as plain C++ the gRPC reactor drives.
 //
-//   client audio -> input JitterBuffer (reorders, conceals gaps) -> input ChunkQueue -> stt stage
+//   client audio -> input JitterBuffer (reorders, conceals gaps) -> 20 ms frames -> voice activity
+//     detector -> UtteranceSegmenter -> the open Utterance -> the stt stage of its turn
 //   tts stage -> output JitterBuffer -> paced to the client at real time, `output_lead` ahead
 //
-// A turn is one run of the pipeline's DAG; it starts when user input (audio or text) is waiting
-// and no turn is running, and ends when its DAG is done and its reply audio has been sent. While a
-// reply plays, an INTERRUPT or the user's voice (an energy detector on the input) is a barge-in:
-// llm and tts are cancelled, the output is flushed at once, and memory keeps only what was heard.
+// Listening never stops: every input frame goes to exactly one utterance, in order, and the next
+// utterance starts with the frame after the last one's end, whatever the turns are doing. A turn
+// starts when its utterance has min_speech_ms of speech (or at END_OF_INPUT, or for typed text);
+// its stt stage runs at once, while the stages after it are held until the turns before it have
+// completed (they own the output and the memory). Voice over a reply pauses it within one frame;
+// confirmed speech interrupts it (llm and tts cancelled, memory keeps only what was heard), other
+// sounds let it resume (BargeInDetector).
 //
 // Threads: requests come in order from the stream's strand; Tick from the SessionTicker; stage
 // events and reply audio from stage threads. One mutex guards the session; events go out through
@@ -25,11 +29,14 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "services/common/cancellation.h"
-#include "services/common/streaming/chunk_queue.h"
 #include "services/common/streaming/jitter_buffer.h"
 #include "services/common/timer_queue.h"
 #include "services/orchestrator/backend.h"
 #include "services/orchestrator/conversation_memory.h"
+#include "services/orchestrator/listening/barge_in_detector.h"
+#include "services/orchestrator/listening/utterance.h"
+#include "services/orchestrator/listening/utterance_segmenter.h"
+#include "services/orchestrator/listening/voice_activity_detector.h"
 #include "services/orchestrator/pipeline/dag_runner.h"
 #include "services/orchestrator/pipeline/pipeline_registry.h"
 #include "services/orchestrator/stages/turn_environment.h"
@@ -39,13 +46,15 @@
 namespace voxflow::orchestrator {
 
 struct SessionOptions {
-  int frame_ms = 20;                 // Reply audio frames.
-  int output_lead_ms = 60;           // How far ahead of real time reply audio is sent.
-  int input_target_ms = 40;          // Default input jitter-buffer delay.
-  int output_buffer_ms = 3000;       // Reply audio held ahead; tts waits beyond it.
-  size_t input_queue_chunks = 1500;  // 30 s of 20 ms chunks between input and stt.
-  double barge_in_dbfs = -30;        // Input level that counts as the user speaking.
-  int barge_in_min_speech_ms = 60;   // Speech this long during a reply is a barge-in.
+  int frame_ms = 20;            // Reply audio frames.
+  int output_lead_ms = 60;      // How far ahead of real time reply audio is sent.
+  int input_target_ms = 40;     // Default input jitter-buffer delay.
+  int output_buffer_ms = 3000;  // Reply audio held ahead; tts waits beyond it.
+  // Silence before an utterance's speech kept with it (the recognizer hears the onset the
+  // detector may have missed); older silence is counted and let go.
+  int leading_silence_ms = 1000;
+  EndpointingSettings endpointing;  // Defaults for SessionConfig.endpointing.
+  BargeInSettings barge_in;         // Defaults for SessionConfig.barge_in.
   size_t max_chunk_bytes = 1 << 20;
   // A conversation longer than this ends with DEADLINE_EXCEEDED (zero: no limit).
   absl::Duration max_session_duration = absl::ZeroDuration();
@@ -58,7 +67,19 @@ struct SessionServices {
   ConversationMemory* memory = nullptr;
   const PipelineRegistry* pipelines = nullptr;
   TimerQueue* timers = &TimerQueue::Default();
+  // One voice activity detector per session; null: WebRTC's.
+  VadFactory vad_factory;
   SessionOptions options;
+};
+
+// Where a session's input audio went, in bytes of the input format: every byte pushed is in
+// exactly one utterance or in the silence let go between them (the invariant the tests count).
+struct InputAccounting {
+  uint64_t pushed = 0;           // Read out of the input jitter buffer.
+  uint64_t in_utterances = 0;    // Appended to an utterance (each goes to one stt stage).
+  uint64_t silence_dropped = 0;  // Silence before an utterance, beyond leading_silence_ms.
+  uint64_t pending = 0;          // Held for the next utterance.
+  int utterances = 0;
 };
 
 class Turn;
@@ -85,31 +106,43 @@ class ConverseSession : public std::enable_shared_from_this<ConverseSession> {
   bool Tick(absl::Time now);
 
   const std::string& session_id() const { return session_id_; }
+  InputAccounting input_accounting();
 
  private:
   friend class Turn;
   using Actions = std::vector<std::function<void()>>;  // Run after the lock is released.
+  enum class EndReason { kEndpoint, kEndOfInput, kHalfClose, kRecognizer };
 
   ConverseSession(const SessionServices& services, EventSink send, EndSink end);
 
   absl::Status Configure(const v1::SessionConfig& config);
+  absl::Status ConfigureTurnTaking(const v1::SessionConfig& config);
   absl::Status PushAudio(v1::AudioChunk chunk);
   void DrainInputLocked(bool all, absl::Time now, Actions& actions);
-  void EndUtteranceLocked(absl::Time now);
-  void DetectBargeInLocked(const std::string& frame, Actions& actions);
+  // One frame of input: voice activity, the utterance it belongs to, barge-in.
+  void ListenLocked(InputItem item, absl::Time now, Actions& actions);
+  // Ends the open utterance (if a turn listens to it) and starts the next one.
+  void EndUtteranceLocked(EndReason reason, absl::Time now, Actions& actions);
+  void StartSpokenTurnLocked(absl::Time now, Actions& actions);
+  void ApplyBargeInLocked(BargeInDetector::Action action, Actions& actions);
+  bool ReplyPlayingLocked() const;
   void InterruptLocked(absl::string_view reason, Actions& actions);
   void PaceOutputLocked(absl::Time now);
   void MaybeCompleteTurnLocked(absl::Time now, Actions& actions);
-  void MaybeStartTurnLocked(Actions& actions);
-  void StartTurnLocked(std::optional<std::string> text, Actions& actions);
+  // Completes the front turn: its report, memory after a barge-in.
+  void CompleteTurnLocked(const std::shared_ptr<Turn>& turn, absl::Time now);
+  void StartTurnLocked(const std::shared_ptr<Turn>& turn, Actions& actions);
+  // The front turn owns the output: let its held stages run.
+  void ReleaseFrontLocked(Actions& actions);
   void OnTurnDone(const std::shared_ptr<Turn>& turn, const TurnResult& result);
-  bool HasWaitingInputLocked();
-  // Adds what the queues and buffers counted since the last report to the metrics.
+  void MaybeEndStreamLocked(Actions& actions);
+  void SendUserSpeech(v1::UserSpeech::Type type, int64_t stream_ms, int turn_id);
+  // Adds what the buffers counted since the last report to the metrics.
   void ReportTotalsLocked();
 
   // For turns (stage threads).
-  std::optional<InputItem> NextInput(const CancellationToken& cancel);
-  void ReturnInput(std::vector<InputItem> items);
+  void OnHeardWords(Turn* turn, int words);
+  void OnRecognizerEndpoint(Turn* turn);
   bool OfferReplyAudio(Turn* turn, v1::AudioChunk audio, const std::string& text,
                        const CancellationToken& cancel);
 
@@ -133,8 +166,8 @@ class ConverseSession : public std::enable_shared_from_this<ConverseSession> {
   int input_target_ms_ = 0;
   std::unique_ptr<streaming::JitterBuffer> input_buffer_;
   std::unique_ptr<streaming::JitterBuffer> output_buffer_;
-  std::unique_ptr<streaming::ChunkQueue<InputItem>> input_queue_;
   size_t output_frame_bytes_ = 0;
+  double input_bytes_per_ms_ = 0;
   double output_bytes_per_ms_ = 0;
 
   std::mutex mu_;
@@ -142,13 +175,21 @@ class ConverseSession : public std::enable_shared_from_this<ConverseSession> {
   bool ending_ = false;  // Half-closed.
   uint64_t arrival_counter_ = 0;
   bool client_sequences_ = false;
-  bool audio_since_end_ = false;  // Audio pushed since the last end of utterance.
   uint64_t input_sequence_ = 0;
-  std::deque<InputItem> returned_input_;  // Given back by a turn: read before the queue.
-  std::deque<std::string> waiting_texts_;
-  int speech_ms_ = 0;  // Consecutive loud input during a reply.
 
-  std::shared_ptr<Turn> turn_;
+  // Listening.
+  std::unique_ptr<VoiceActivityDetector> vad_;
+  std::unique_ptr<UtteranceSegmenter> segmenter_;
+  std::unique_ptr<BargeInDetector> barge_in_;
+  double stream_ms_ = 0;             // Input heard so far.
+  std::deque<InputItem> leading_;    // The next utterance's audio, before its turn starts.
+  std::shared_ptr<Turn> listening_;  // The turn whose utterance is open, if it started.
+  absl::Time last_voiced_ = absl::InfinitePast();  // Arrival of the last voiced frame.
+  InputAccounting accounting_;
+  bool output_paused_ = false;  // Barge-in: voice over the reply, not yet confirmed.
+
+  // Turns in order; the front owns the output, the others listen or wait (held).
+  std::deque<std::shared_ptr<Turn>> turns_;
   int turns_started_ = 0;
   uint64_t output_sequence_ = 0;
   absl::Time playout_end_ = absl::InfinitePast();  // When the client will have played all sent.

@@ -39,9 +39,20 @@ ABSL_FLAG(absl::Duration, max_session_duration, absl::ZeroDuration(),
 ABSL_FLAG(int, workers, 0, "Threads for request handling (0: the number of cores).");
 ABSL_FLAG(int, max_sessions, 1000, "Concurrent conversations; more get RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, output_lead_ms, 60, "How far ahead of real time reply audio is sent.");
-ABSL_FLAG(double, barge_in_dbfs, -30,
-          "Input level (dBFS) that counts as the user speaking over a reply (barge-in).");
-ABSL_FLAG(int, barge_in_min_speech_ms, 60, "Speech this long over a reply is a barge-in.");
+ABSL_FLAG(int, endpointing_silence_ms, 500,
+          "Default non-speech after the user's speech that ends their utterance (the session may "
+          "set config.endpointing.silence_ms).");
+ABSL_FLAG(int, endpointing_min_speech_ms, 150,
+          "Default speech an utterance needs to start a turn (shorter sounds start none).");
+ABSL_FLAG(int, endpointing_max_utterance_ms, 20000, "Default longest utterance; cut there.");
+ABSL_FLAG(bool, barge_in, true, "Default: the user's voice over a reply may interrupt it.");
+ABSL_FLAG(int, barge_in_min_speech_ms, 400,
+          "Default speech over a reply that interrupts it (shorter sounds pause it, then it "
+          "resumes).");
+ABSL_FLAG(int, barge_in_min_words, 0,
+          "Default recognised words the speech over a reply also needs to interrupt (0: none).");
+ABSL_FLAG(int, barge_in_timeout_ms, 1500,
+          "Default time a reply paused by voice waits for the speech to be confirmed.");
 
 int main(int argc, char** argv) {
   using namespace voxflow::orchestrator;  // NOLINT: a main file.
@@ -94,8 +105,13 @@ int main(int argc, char** argv) {
   services.pipelines = &*pipelines;
   services.options.output_lead_ms = absl::GetFlag(FLAGS_output_lead_ms);
   services.options.max_session_duration = absl::GetFlag(FLAGS_max_session_duration);
-  services.options.barge_in_dbfs = absl::GetFlag(FLAGS_barge_in_dbfs);
-  services.options.barge_in_min_speech_ms = absl::GetFlag(FLAGS_barge_in_min_speech_ms);
+  services.options.endpointing.silence_ms = absl::GetFlag(FLAGS_endpointing_silence_ms);
+  services.options.endpointing.min_speech_ms = absl::GetFlag(FLAGS_endpointing_min_speech_ms);
+  services.options.endpointing.max_utterance_ms = absl::GetFlag(FLAGS_endpointing_max_utterance_ms);
+  services.options.barge_in.enabled = absl::GetFlag(FLAGS_barge_in);
+  services.options.barge_in.min_speech_ms = absl::GetFlag(FLAGS_barge_in_min_speech_ms);
+  services.options.barge_in.min_words = absl::GetFlag(FLAGS_barge_in_min_words);
+  services.options.barge_in.timeout_ms = absl::GetFlag(FLAGS_barge_in_timeout_ms);
 
   int workers = absl::GetFlag(FLAGS_workers);
   if (workers <= 0) workers = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));

@@ -20,6 +20,19 @@ struct Families {
           .Help("End of the user's speech to the first reply audio sent.")
           .Register(MetricsRegistry())
           .Add({}, DurationBuckets());
+  prometheus::Histogram& endpointing =
+      prometheus::BuildHistogram()
+          .Name("voxflow_endpointing_delay_seconds")
+          .Help("End of the user's speech to the end-of-turn decision.")
+          .Register(MetricsRegistry())
+          .Add({}, DurationBuckets());
+  prometheus::Family<prometheus::Counter>& barge_ins =
+      prometheus::BuildCounter()
+          .Name("voxflow_barge_in_total")
+          .Help(
+              "Voice over a reply, by result: paused, resumed (a false interruption), "
+              "interrupted.")
+          .Register(MetricsRegistry());
   prometheus::Family<prometheus::Counter>& retries =
       prometheus::BuildCounter()
           .Name("voxflow_backend_retries_total")
@@ -81,6 +94,14 @@ void VoiceMetrics::RecordTurn(const TurnResult& result, absl::Duration voice_to_
     if (stage.attempts > 1) f.retries.Add({{"stage", stage.name}}).Increment(stage.attempts - 1);
   }
   if (has_v2v) f.voice_to_voice.Observe(absl::ToDoubleSeconds(voice_to_voice));
+}
+
+void VoiceMetrics::RecordEndpointing(absl::Duration delay) {
+  Families::Get().endpointing.Observe(absl::ToDoubleSeconds(delay));
+}
+
+void VoiceMetrics::CountBargeIn(const std::string& result) {
+  Families::Get().barge_ins.Add({{"result", result}}).Increment();
 }
 
 void VoiceMetrics::AddTotals(const StreamTotals& now, const StreamTotals& before) {

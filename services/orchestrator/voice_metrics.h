@@ -30,6 +30,8 @@ class VoiceMetrics {
  public:
   // Stage durations and retries of a finished turn; `voice_to_voice` when reply audio was sent.
   static void RecordTurn(const TurnResult& result, absl::Duration voice_to_voice, bool has_v2v);
+  static void RecordEndpointing(absl::Duration delay);
+  static void CountBargeIn(const std::string& result);
   // Adds `now - before` to the counters.
   static void AddTotals(const StreamTotals& now, const StreamTotals& before);
 };

@@ -78,6 +78,7 @@ DagRun::DagRun(std::shared_ptr<const PipelineGraph> graph, const StageFactories&
       factories_(factories),
       options_(std::move(options)),
       turn_token_(CancellationToken::Create()),
+      held_(!options_.run_before_release.empty()),
       rng_(options_.seed) {
   const auto& stages = graph_->stages();
   states_.resize(stages.size());
@@ -120,6 +121,7 @@ void DagRun::StartReadyLocked(std::vector<v1::StageEvent>& events) {
         }
       }
       if (!ready) continue;
+      if (held_ && options_.run_before_release.count(node.spec.type()) == 0) continue;
       changed = true;
       if (cancelled_types_.count(node.spec.type()) > 0) {
         FinishStageLocked(i, StageResult::Cancel(cancelled_types_reason_.message()), events);
@@ -399,6 +401,16 @@ void DagRun::CancelStagesOfType(const std::set<std::string>& types, absl::Status
   }
 }
 
+void DagRun::Release() {
+  std::vector<v1::StageEvent> events;
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!held_) return;
+  held_ = false;
+  StartReadyLocked(events);
+  CompleteIfDoneLocked();
+  Publish(lock, events);
+}
+
 void DagRun::CompleteIfDoneLocked() {
   if (completed_) return;
   for (const StageState& state : states_) {
@@ -406,7 +418,7 @@ void DagRun::CompleteIfDoneLocked() {
   }
   if (!stopping_) {
     for (const StageState& state : states_) {
-      if (state.state == State::kPending) return;  // Cannot happen in a DAG; be safe.
+      if (state.state == State::kPending) return;  // Held, or waiting for a dependency.
     }
   }
   for (size_t i = 0; i < states_.size(); ++i) {

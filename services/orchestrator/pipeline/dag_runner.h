@@ -65,6 +65,9 @@ struct DagRunOptions {
   std::shared_ptr<CancellationToken> parent;
   // Set on every stage thread, so that its log lines name the session and turn.
   LogContext log_context;
+  // Held: only stages of these types start; every other stage waits for Release(). (A turn
+  // listens with its stt while the turn before it still plays its reply.) Empty: nothing held.
+  std::set<std::string> run_before_release;
 };
 
 // Backoff before retry `retry` (1 = the first retry): initial * multiplier^(retry-1), capped at
@@ -82,6 +85,9 @@ class DagRun : public std::enable_shared_from_this<DagRun> {
   // Cancels the running stages whose type is in `types` (barge-in stops llm and tts). A cancelled
   // stage ends as CANCEL and the turn as cancelled.
   void CancelStagesOfType(const std::set<std::string>& types, absl::Status reason);
+
+  // Lets the held stages start (see DagRunOptions::run_before_release). Idempotent.
+  void Release();
 
   bool done() const;
   // Waits for the end of the turn (tests, synchronous callers).
@@ -125,6 +131,7 @@ class DagRun : public std::enable_shared_from_this<DagRun> {
   std::vector<StageState> states_;
   TurnResult result_;
   bool stopping_ = false;                  // Failed or cancelled: nothing new starts.
+  bool held_ = false;                      // Until Release(): see run_before_release.
   std::set<std::string> cancelled_types_;  // CancelStagesOfType: these never start again.
   absl::Status cancelled_types_reason_;
   bool completed_ = false;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "grpcpp/client_context.h"
 #include "services/common/audio_chunk.h"
@@ -56,35 +57,30 @@ StageResult SttStage::Run(StageContext& context) {
   }
   const v1::SessionConfig& session = environment_->config();
 
-  // Ends when the final transcript arrives, or with the attempt; wakes the writer either way.
-  auto utterance = CancellationToken::CreateChild(context.cancellation());
+  // Cancelled when the stream ends early (or with the attempt): wakes the writer.
+  auto stream_over = CancellationToken::CreateChild(context.cancellation());
   std::mutex mu;
-  std::optional<v1::Transcript> final_transcript;
+  std::vector<std::string> finals;  // This attempt's; a retry hears the audio again.
+  bool end_sent = false;
   SttStream::Options options;
   // Responses are handled on gRPC's threads as they come: nothing here blocks.
   options.on_response = [&](v1::RecognizeResponse& response) {
     if (response.has_speech_event()) {
-      if (response.speech_event().type() == v1::SpeechEvent::END_OF_UTTERANCE) {
-        environment_->Mark(TurnMark::kEndOfSpeech, absl::Now());
-      }
       environment_->OnSpeechEvent(response.speech_event());
       return;
     }
     const v1::Transcript& transcript = response.transcript();
     if (transcript.is_final()) {
-      environment_->Mark(TurnMark::kEndOfSpeech, absl::Now());
-      environment_->Mark(TurnMark::kFinalTranscript, absl::Now());
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        final_transcript = transcript;
-      }
-      environment_->OnTranscript(transcript);
-      utterance->Cancel(absl::OkStatus());
-    } else {
-      environment_->OnTranscript(transcript);
+      std::lock_guard<std::mutex> lock(mu);
+      if (!transcript.text().empty()) finals.push_back(transcript.text());
+      if (end_sent) environment_->Mark(TurnMark::kFinalTranscript, absl::Now());
     }
+    environment_->OnTranscript(transcript);
   };
-  options.on_read_end = [&] { utterance->Cancel(absl::OkStatus()); };  // Stop writing.
+  options.on_read_end = [&] {
+    environment_->Mark(TurnMark::kFinalTranscript, absl::Now());  // If no final came after the end.
+    stream_over->Cancel(absl::OkStatus());
+  };
   SttStream stream(std::move(options));
   stream.context()->set_deadline(absl::ToChronoTime(context.deadline()));
   TagWithConversation(*stream.context());
@@ -94,57 +90,53 @@ StageResult SttStage::Run(StageContext& context) {
   ScopedCancelCallback cancel_call(
       context.cancellation(), [&stream](const absl::Status&) { stream.context()->TryCancel(); });
 
+  // The orchestrator decides where the utterance ends (its voice activity detector); the
+  // recognizer's own endpoint, at the same silence, is a second signal and may split the
+  // utterance into several finals, which are joined.
   v1::RecognizeRequest request;
   v1::RecognitionConfig* config = request.mutable_config();
   config->set_language(session.language().empty() ? "en-US" : session.language());
   *config->mutable_audio_format() = session.input_format();
-  config->set_interim_results(session.interim_results());
-  config->mutable_endpointing()->set_single_utterance(true);
+  config->set_interim_results(session.interim_results() || session.barge_in().min_words() > 0);
+  config->mutable_endpointing()->set_silence_ms(session.endpointing().silence_ms());
   bool writing = stream.Write(std::move(request));
 
-  // Writer: replay what earlier attempts sent, then this turn's new input up to its end.
-  for (const InputItem& item : consumed_) {
-    if (!writing) break;
-    v1::RecognizeRequest replay;
-    if (item.end_of_utterance) {
-      replay.set_end_of_input(true);
-    } else {
-      *replay.mutable_audio() = item.audio;
-    }
-    writing = stream.Write(std::move(replay));
-  }
-  while (writing && !saw_end_) {
-    std::optional<InputItem> item = environment_->NextInput(*utterance);
-    if (!item.has_value()) break;
-    if (utterance->cancelled()) {  // The utterance ended while we waited: next turn's input.
-      environment_->ReturnInput({*std::move(item)});
-      break;
-    }
+  auto write = [&](const InputItem& item) {
     v1::RecognizeRequest next;
-    if (item->end_of_utterance) {
-      saw_end_ = true;
-      environment_->Mark(TurnMark::kEndOfSpeech, item->received);
+    if (item.end_of_utterance) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        end_sent = true;
+      }
       next.set_end_of_input(true);
     } else {
-      *next.mutable_audio() = item->audio;
+      *next.mutable_audio() = item.audio;
     }
+    return stream.Write(std::move(next));
+  };
+  // Replay what earlier attempts sent, then the rest of the utterance as it is heard.
+  for (const InputItem& item : consumed_) {
+    if (!writing) break;
+    writing = write(item);
+  }
+  while (writing && !saw_end_) {
+    std::optional<InputItem> item = environment_->NextInput(stream_over);
+    if (!item.has_value()) break;
+    saw_end_ = item->end_of_utterance;
     consumed_.push_back(*std::move(item));
-    if (!stream.Write(std::move(next))) break;
+    writing = write(consumed_.back());
   }
   stream.WritesDone();
   const grpc::Status status = stream.Finish();
 
   std::lock_guard<std::mutex> lock(mu);
-  if (final_transcript.has_value()) {
-    return StageResult::Ok({{"transcript", final_transcript->text()},
-                            {"confidence", absl::StrCat(final_transcript->confidence())}});
-  }
   if (context.cancelled()) return StageResult::Cancel(context.cancellation()->reason().message());
   if (!status.ok()) return Unfinished(FromGrpc(status, *backend_));
+  if (!saw_end_) return Unfinished(absl::UnavailableError("stt stream ended before the utterance"));
   bool any_audio = false;
   for (const InputItem& item : consumed_) any_audio |= !item.end_of_utterance;
   if (!any_audio) return StageResult::Skip("no audio");
-  return StageResult::Ok({{"transcript", ""}, {"confidence", "0"}});  // Nothing recognised.
+  return StageResult::Ok({{"transcript", absl::StrJoin(finals, " ")}});
 }
 
 std::optional<std::string> TtsStage::NextSentence(StageContext& context) {

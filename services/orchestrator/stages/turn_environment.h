@@ -3,6 +3,7 @@
 #ifndef VOXFLOW_SERVICES_ORCHESTRATOR_STAGES_TURN_ENVIRONMENT_H_
 #define VOXFLOW_SERVICES_ORCHESTRATOR_STAGES_TURN_ENVIRONMENT_H_
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,16 +17,18 @@
 
 namespace voxflow::orchestrator {
 
-// One item of the session's input: user audio, or the end of an utterance (END_OF_INPUT).
+// One item of an utterance: user audio, or its end.
 struct InputItem {
   v1::AudioChunk audio;
   bool end_of_utterance = false;
-  absl::Time received;
+  bool voiced = false;  // The voice activity detector heard speech in it.
+  absl::Time received;  // When it arrived from the caller.
 };
 
 // Moments of a turn, for its latency breakdown.
 enum class TurnMark {
-  kEndOfSpeech,      // The user stopped speaking (END_OF_INPUT, or the recognizer's endpoint).
+  kEndOfSpeech,      // The last voiced input frame of the utterance arrived.
+  kEndOfTurn,        // The utterance was declared over (endpointing, END_OF_INPUT, recognizer).
   kFinalTranscript,  // The final transcript arrived.
   kLlmFirstToken,
   kFirstSentence,  // The first complete sentence of the reply reached tts.
@@ -45,11 +48,11 @@ class TurnEnvironment {
   // Records `mark` at `when` (the first time only).
   virtual void Mark(TurnMark mark, absl::Time when) = 0;
 
-  // stt: the next input of this turn; nullopt once `cancel` fires.
-  virtual std::optional<InputItem> NextInput(const CancellationToken& cancel) = 0;
-  // stt: input taken past the end of the utterance goes back for the next turn.
-  virtual void ReturnInput(std::vector<InputItem> items) = 0;
+  // stt: the next input of this turn's utterance, ending with an end_of_utterance item; nullopt
+  // after that item or once `cancel` fires.
+  virtual std::optional<InputItem> NextInput(const std::shared_ptr<CancellationToken>& cancel) = 0;
   virtual void OnTranscript(const v1::Transcript& transcript) = 0;
+  // The recognizer's own speech events (its END_OF_UTTERANCE is a second end-of-turn signal).
   virtual void OnSpeechEvent(const v1::SpeechEvent& event) = 0;
 
   // llm: the next piece of the reply text (`is_final` on the last, possibly empty, piece).

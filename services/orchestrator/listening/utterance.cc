@@ -1,0 +1,53 @@
+#include "services/orchestrator/listening/utterance.h"
+
+namespace voxflow::orchestrator {
+
+void Utterance::Append(InputItem item) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ended_) return;
+    bytes_ += item.audio.data().size();
+    items_.push_back(std::move(item));
+  }
+  changed_.notify_all();
+}
+
+void Utterance::End(absl::Time when) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ended_) return;
+    ended_ = true;
+    InputItem end;
+    end.end_of_utterance = true;
+    end.received = when;
+    items_.push_back(std::move(end));
+  }
+  changed_.notify_all();
+}
+
+bool Utterance::ended() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ended_;
+}
+
+size_t Utterance::bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return bytes_;
+}
+
+std::optional<InputItem> Utterance::Next(const std::shared_ptr<CancellationToken>& cancel) {
+  // The cancellation wakes the wait; taking the mutex first orders it after the check below.
+  ScopedCancelCallback wake(cancel, [this](const absl::Status&) {
+    { std::lock_guard<std::mutex> lock(mu_); }
+    changed_.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(mu_);
+  changed_.wait(lock, [&] { return !items_.empty() || end_read_ || cancel->cancelled(); });
+  if (items_.empty() || cancel->cancelled()) return std::nullopt;
+  InputItem item = std::move(items_.front());
+  items_.pop_front();
+  if (item.end_of_utterance) end_read_ = true;
+  return item;
+}
+
+}  // namespace voxflow::orchestrator

@@ -1,0 +1,49 @@
+// Utterance: one utterance of the caller's input on its way to the stt stage of its turn. The
+// session appends frames as they are heard and ends it once; the stage reads them in order. What
+// goes in comes out exactly once, so input is never shared between utterances or lost at their
+// boundaries.
+#ifndef VOXFLOW_SERVICES_ORCHESTRATOR_LISTENING_UTTERANCE_H_
+#define VOXFLOW_SERVICES_ORCHESTRATOR_LISTENING_UTTERANCE_H_
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "services/common/cancellation.h"
+#include "services/orchestrator/stages/turn_environment.h"
+
+namespace voxflow::orchestrator {
+
+class Utterance {
+ public:
+  explicit Utterance(int index) : index_(index) {}
+
+  int index() const { return index_; }
+
+  // Session side. Append after End is ignored (the session never does it).
+  void Append(InputItem item);
+  // Ends the utterance: the reader gets an end_of_utterance item after the last frame.
+  void End(absl::Time when);
+  bool ended() const;
+  // Audio appended so far, in input bytes (for the sample-count invariant).
+  size_t bytes() const;
+
+  // Reader side: the next item, waiting for it; nullopt once `cancel` fires or after the end
+  // marker was read.
+  std::optional<InputItem> Next(const std::shared_ptr<CancellationToken>& cancel);
+
+ private:
+  const int index_;
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<InputItem> items_;
+  bool ended_ = false;
+  bool end_read_ = false;
+  size_t bytes_ = 0;
+};
+
+}  // namespace voxflow::orchestrator
+
+#endif  // VOXFLOW_SERVICES_ORCHESTRATOR_LISTENING_UTTERANCE_H_

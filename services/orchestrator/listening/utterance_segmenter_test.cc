@@ -1,0 +1,82 @@
+#include "services/orchestrator/listening/utterance_segmenter.h"
+
+#include <algorithm>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace voxflow::orchestrator {
+namespace {
+
+// Drives a segmenter with a script of 20 ms frames: 'x' voiced, '.' not. Returns one letter per
+// frame for what happened: S started, C confirmed (B both), F false start, E ended, - nothing.
+std::string Script(UtteranceSegmenter& segmenter, const std::string& script) {
+  std::string out;
+  int64_t t = 0;
+  for (char c : script) {
+    const auto e = segmenter.Push(t, 20, c == 'x');
+    t += 20;
+    out += e.speech_started && e.confirmed ? 'B'
+           : e.speech_started              ? 'S'
+           : e.confirmed                   ? 'C'
+           : e.false_start                 ? 'F'
+           : e.ended                       ? 'E'
+                                           : '-';
+  }
+  return out;
+}
+
+TEST(UtteranceSegmenterTest, SpeechThenSilenceEndsAfterSilenceMs) {
+  UtteranceSegmenter segmenter({.silence_ms = 100, .min_speech_ms = 60, .max_utterance_ms = 0});
+  EXPECT_EQ(Script(segmenter, "..xxxxx....."), "--S-C---E---");
+  EXPECT_EQ(segmenter.speech_start_ms(), 40);
+  EXPECT_EQ(segmenter.speech_end_ms(), 140);
+  EXPECT_EQ(segmenter.phase(), UtteranceSegmenter::Phase::kSilence);
+}
+
+TEST(UtteranceSegmenterTest, APauseShorterThanSilenceMsStaysOneUtterance) {
+  UtteranceSegmenter long_silence({.silence_ms = 1000, .min_speech_ms = 60});
+  // 700 ms pause (35 frames) between two words.
+  const std::string script = "xxxxx" + std::string(35, '.') + "xxxxx" + std::string(50, '.');
+  const std::string events = Script(long_silence, script);
+  EXPECT_EQ(std::count(events.begin(), events.end(), 'E'), 1);
+  EXPECT_EQ(std::count(events.begin(), events.end(), 'S'), 1);
+
+  UtteranceSegmenter short_silence({.silence_ms = 300, .min_speech_ms = 60});
+  const std::string split = Script(short_silence, script);
+  EXPECT_EQ(std::count(split.begin(), split.end(), 'E'), 2);
+  EXPECT_EQ(std::count(split.begin(), split.end(), 'S'), 2);
+}
+
+TEST(UtteranceSegmenterTest, ShortSoundIsAFalseStart) {
+  UtteranceSegmenter segmenter({.silence_ms = 500, .min_speech_ms = 100});
+  // 40 ms of sound, then 300 ms of silence: never confirmed.
+  const std::string events = Script(segmenter, "xx" + std::string(15, '.'));
+  EXPECT_EQ(events.find('C'), std::string::npos);
+  EXPECT_NE(events.find('F'), std::string::npos);
+  EXPECT_EQ(segmenter.phase(), UtteranceSegmenter::Phase::kSilence);
+}
+
+TEST(UtteranceSegmenterTest, GapsInsideWordsDoNotResetTentativeSpeech) {
+  UtteranceSegmenter segmenter({.silence_ms = 500, .min_speech_ms = 100});
+  EXPECT_EQ(Script(segmenter, "xx..xx..x"), "S-------C");
+}
+
+TEST(UtteranceSegmenterTest, MaxUtteranceCutsLongSpeech) {
+  UtteranceSegmenter segmenter({.silence_ms = 500, .min_speech_ms = 20, .max_utterance_ms = 200});
+  EXPECT_EQ(Script(segmenter, std::string(12, 'x')),
+            "B--------E"
+            "B-");
+}
+
+TEST(UtteranceSegmenterTest, ResetEndsTheUtteranceAtOnce) {
+  UtteranceSegmenter segmenter({.silence_ms = 500, .min_speech_ms = 20});
+  Script(segmenter, "xxx");
+  EXPECT_EQ(segmenter.phase(), UtteranceSegmenter::Phase::kSpeaking);
+  segmenter.Reset();
+  EXPECT_EQ(segmenter.phase(), UtteranceSegmenter::Phase::kSilence);
+  EXPECT_EQ(Script(segmenter, "x"), "B");
+}
+
+}  // namespace
+}  // namespace voxflow::orchestrator

@@ -1,0 +1,98 @@
+#include "services/orchestrator/turn.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "services/orchestrator/converse_session.h"
+
+namespace voxflow::orchestrator {
+
+Turn::Turn(std::shared_ptr<ConverseSession> session, int id, std::optional<std::string> text,
+           std::shared_ptr<Utterance> utterance)
+    : session_(std::move(session)),
+      id_(id),
+      text_(std::move(text)),
+      utterance_(std::move(utterance)) {}
+
+const std::string& Turn::session_id() const { return session_->session_id_; }
+const v1::SessionConfig& Turn::config() const { return session_->config_; }
+
+void Turn::Mark(TurnMark mark, absl::Time when) {
+  std::lock_guard<std::mutex> lock(mu_);
+  marks_.emplace(mark, when);
+}
+
+absl::Time Turn::MarkTime(TurnMark mark) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = marks_.find(mark);
+  return it == marks_.end() ? absl::InfinitePast() : it->second;
+}
+
+std::optional<InputItem> Turn::NextInput(const std::shared_ptr<CancellationToken>& cancel) {
+  if (utterance_ == nullptr) return std::nullopt;
+  return utterance_->Next(cancel);
+}
+
+void Turn::OnTranscript(const v1::Transcript& transcript) {
+  // A long utterance may come back as several finals (the recognizer's own endpoints).
+  std::string text = transcript.text();
+  if (transcript.is_final()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!text.empty()) {
+      transcript_ = transcript_.empty() ? text : absl::StrCat(transcript_, " ", text);
+    }
+    text = transcript_;
+  } else {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!transcript_.empty()) text = absl::StrCat(transcript_, " ", text);
+  }
+  const std::vector<absl::string_view> words = absl::StrSplit(text, ' ', absl::SkipEmpty());
+  session_->OnHeardWords(this, static_cast<int>(words.size()));
+  if (!transcript.is_final() && !config().interim_results()) return;
+  if (transcript.is_final() && text.empty()) return;
+  v1::ConverseEvent event;
+  v1::TranscriptEvent* out = event.mutable_transcript();
+  out->set_text(text);
+  out->set_is_final(transcript.is_final());
+  out->set_confidence(transcript.confidence());
+  out->set_turn_id(id_);
+  session_->Send(std::move(event));
+}
+
+void Turn::OnSpeechEvent(const v1::SpeechEvent& speech) {
+  const bool ended = speech.type() == v1::SpeechEvent::END_OF_UTTERANCE;
+  session_->SendTelemetry(
+      ended ? "stt.end_of_utterance" : "stt.speech_started",
+      {{"turn_id", absl::StrCat(id_)}, {"offset_ms", absl::StrCat(speech.offset_ms())}});
+  if (ended) session_->OnRecognizerEndpoint(this);
+}
+
+void Turn::OnReplyText(absl::string_view piece, bool is_final) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    reply_.append(piece.data(), piece.size());
+  }
+  v1::ConverseEvent event;
+  event.mutable_reply_text()->set_text(std::string(piece));
+  event.mutable_reply_text()->set_is_final(is_final);
+  event.mutable_reply_text()->set_turn_id(id_);
+  session_->Send(std::move(event));
+}
+
+bool Turn::OnReplyAudio(v1::AudioChunk audio, const std::string& text,
+                        const CancellationToken& cancel) {
+  return session_->OfferReplyAudio(this, std::move(audio), text, cancel);
+}
+
+std::string Turn::transcript() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return text_.has_value() ? *text_ : transcript_;
+}
+
+std::string Turn::reply() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return reply_;
+}
+
+}  // namespace voxflow::orchestrator

@@ -1,0 +1,71 @@
+// Turn: one user utterance (or typed text) and the reply to it; the TurnEnvironment its stages
+// see. The stages' callbacks go to the session that owns the turn; the fields under "session
+// state" are guarded by the session's mutex.
+#ifndef VOXFLOW_SERVICES_ORCHESTRATOR_TURN_H_
+#define VOXFLOW_SERVICES_ORCHESTRATOR_TURN_H_
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "absl/time/time.h"
+#include "services/orchestrator/heard_reply.h"
+#include "services/orchestrator/listening/utterance.h"
+#include "services/orchestrator/pipeline/dag_runner.h"
+#include "services/orchestrator/stages/turn_environment.h"
+
+namespace voxflow::orchestrator {
+
+class ConverseSession;
+
+class Turn final : public TurnEnvironment {
+ public:
+  // `utterance` is null for a typed turn.
+  Turn(std::shared_ptr<ConverseSession> session, int id, std::optional<std::string> text,
+       std::shared_ptr<Utterance> utterance);
+
+  int turn_id() const override { return id_; }
+  const std::string& session_id() const override;
+  const v1::SessionConfig& config() const override;
+  const std::optional<std::string>& text_input() const override { return text_; }
+  void Mark(TurnMark mark, absl::Time when) override;
+  std::optional<InputItem> NextInput(const std::shared_ptr<CancellationToken>& cancel) override;
+  void OnTranscript(const v1::Transcript& transcript) override;
+  void OnSpeechEvent(const v1::SpeechEvent& speech) override;
+  void OnReplyText(absl::string_view piece, bool is_final) override;
+  bool OnReplyAudio(v1::AudioChunk audio, const std::string& text,
+                    const CancellationToken& cancel) override;
+
+  absl::Time MarkTime(TurnMark mark) const;
+  std::string transcript() const;
+  std::string reply() const;
+  const std::shared_ptr<Utterance>& utterance() const { return utterance_; }
+
+  // Session state.
+  std::shared_ptr<DagRun> run;
+  bool released = false;  // Its held stages may run: it owns the output.
+  bool dag_done = false;
+  bool completed = false;
+  TurnResult result;
+  bool interrupted = false;
+  absl::Time start;
+  absl::Time first_audio_sent = absl::InfinitePast();
+  double audio_sent_ms = 0;
+  HeardReply heard;
+
+ private:
+  const std::shared_ptr<ConverseSession> session_;
+  const int id_;
+  const std::optional<std::string> text_;
+  const std::shared_ptr<Utterance> utterance_;
+  mutable std::mutex mu_;
+  std::map<TurnMark, absl::Time> marks_;
+  std::string transcript_;  // The finals so far, joined.
+  std::string reply_;
+};
+
+}  // namespace voxflow::orchestrator
+
+#endif  // VOXFLOW_SERVICES_ORCHESTRATOR_TURN_H_
