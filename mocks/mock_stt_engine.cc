@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "mocks/cancellable_wait.h"
 #include "services/common/audio_chunk.h"
@@ -68,7 +69,9 @@ class MockRecognizer final : public stt::Recognizer {
     const double ms = audio_.empty() ? 0 : *DurationMs(audio_.size(), config_.audio_format());
     v1::RecognizeResponse final;
     v1::Transcript* t = final.mutable_transcript();
-    t->set_text(engine_->Take(AudioHash(audio_)));
+    // "{bytes}" in a transcription says how much audio this stream carried (tests count input).
+    t->set_text(absl::StrReplaceAll(engine_->Take(AudioHash(audio_)),
+                                    {{"{bytes}", std::to_string(audio_.size())}}));
     t->set_is_final(true);
     t->set_stability(1.0f);
     t->set_confidence(draw.confidence);

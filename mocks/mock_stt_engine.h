@@ -25,6 +25,7 @@
 namespace voxflow::mocks {
 
 struct MockSttOptions {
+  // Returned in turn; "{bytes}" becomes the number of audio bytes the stream carried.
   std::vector<std::string> transcriptions = {"Mock transcription"};
   std::map<std::string, std::string> audio_map;
   int latency_ms = 100;

@@ -26,7 +26,12 @@ using Case = v1::ConverseEvent::EventCase;
 
 v1::AudioStreamFormat Pcm16k() { return MakeStreamFormat(v1::PCM16, 16000, 1); }
 
-std::string Tone(int ms) { return testing::TonePcm16(16000, 1, ms, 220, 300); }
+// Speech for the voice activity detector: a turn starts while it is sent. (`ms` is kept for the
+// callers' intent; espeak-ng decides the length.)
+std::string Tone(int ms) {
+  static const std::string speech = testing::SpeechPcm16k("hello there");
+  return speech.substr(0, std::min(speech.size(), static_cast<size_t>(32 * std::max(ms, 600))));
+}
 
 std::unique_ptr<ServerProcess> SttReplica(const std::string& host, const std::string& says) {
   return testing::StartServer("services/stt/stt_server",

@@ -21,6 +21,7 @@
 #include "mocks/mock_stt_engine.h"
 #include "mocks/mock_tts_engine.h"
 #include "tests/util/converse_client.h"
+#include "tests/util/fixtures.h"
 #include "tests/util/server_process.h"
 
 namespace voxflow {
@@ -354,8 +355,9 @@ TEST_F(OrchestratorTest, UserSpeechOverTheReplyIsABargeIn) {
     }
     return false;
   }));
-  // The user speaks up (loud): the reply stops, and what they said becomes the next turn.
-  const std::string loud = Tone(550, 300, 0.5);
+  // The user speaks up (loud, longer than --barge_in_min_speech_ms): the reply stops, and what
+  // they said becomes the next turn.
+  const std::string loud = testing::SpeechPcm16k("wait wait a moment please");
   ASSERT_TRUE(client.SendAudio(loud, Pcm16k()));
   ASSERT_TRUE(client.WaitForTurn(1));
   const auto telemetry = client.Filter(Case::kTelemetry);
@@ -496,7 +498,8 @@ TEST(OrchestratorBackendTest, ClientDisconnectReleasesTheBackendStream) {
   auto channel = grpc::CreateChannel(orchestrator->address(), grpc::InsecureChannelCredentials());
   {
     ConverseClient leaving(channel, Config());
-    ASSERT_TRUE(leaving.SendAudio(Tone(200, 400), Pcm16k()));
+    // Loud enough for the voice activity detector: the turn starts while the user speaks.
+    ASSERT_TRUE(leaving.SendAudio(testing::SpeechPcm16k("hello"), Pcm16k()));
     // An interim transcript proves the backend stream is open.
     ASSERT_TRUE(leaving.WaitFor([](const std::vector<TimedEvent>& events) {
       for (const TimedEvent& e : events) {
@@ -551,7 +554,7 @@ TEST(OrchestratorBackendTest, SttKilledMidTurnGivesAnErrorEventAndRecoversAfterR
   auto channel = grpc::CreateChannel(orchestrator->address(), grpc::InsecureChannelCredentials());
 
   ConverseClient client(channel, Config());
-  ASSERT_TRUE(client.SendAudio(Tone(200, 400), Pcm16k()));
+  ASSERT_TRUE(client.SendAudio(testing::SpeechPcm16k("hello"), Pcm16k()));  // The turn starts.
   ASSERT_TRUE(client.WaitFor([](const std::vector<TimedEvent>& events) {
     for (const TimedEvent& e : events) {
       if (e.event.has_transcript()) return true;

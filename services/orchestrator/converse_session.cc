@@ -355,7 +355,8 @@ void ConverseSession::ListenLocked(InputItem item, absl::Time now, Actions& acti
   const double ms = item.audio.data().size() / input_bytes_per_ms_;
   const auto start_ms = static_cast<int64_t>(stream_ms_);
   stream_ms_ += ms;
-  item.voiced = vad_->IsSpeech(item.audio.data());
+  const bool voiced = vad_->IsSpeech(item.audio.data());
+  item.voiced = voiced;
   if (item.voiced) last_voiced_ = now;
   const UtteranceSegmenter::Events events = segmenter_->Push(start_ms, ms, item.voiced);
   accounting_.pushed += item.audio.data().size();
@@ -381,8 +382,8 @@ void ConverseSession::ListenLocked(InputItem item, absl::Time now, Actions& acti
     }
   }
   if (events.confirmed && listening_ == nullptr) StartSpokenTurnLocked(now, actions);
-  ApplyBargeInLocked(barge_in_->OnFrame(events, *segmenter_, static_cast<int64_t>(stream_ms_),
-                                        ReplyPlayingLocked()),
+  ApplyBargeInLocked(barge_in_->OnFrame(events, *segmenter_, static_cast<int64_t>(stream_ms_), ms,
+                                        voiced, ReplyPlayingLocked()),
                      actions);
   if (events.ended) EndUtteranceLocked(EndReason::kEndpoint, now, actions);
 }
@@ -411,6 +412,12 @@ void ConverseSession::EndUtteranceLocked(EndReason reason, absl::Time now, Actio
     for (const InputItem& item : leading_) voiced |= item.voiced;
     if (reason == EndReason::kEndOfInput || (reason == EndReason::kHalfClose && voiced)) {
       StartSpokenTurnLocked(now, actions);
+    } else if (reason == EndReason::kHalfClose) {
+      for (const InputItem& item : leading_) {  // Trailing silence: no utterance follows.
+        accounting_.pending -= item.audio.data().size();
+        accounting_.silence_dropped += item.audio.data().size();
+      }
+      leading_.clear();
     }
   }
   segmenter_->Reset();
@@ -425,9 +432,10 @@ void ConverseSession::EndUtteranceLocked(EndReason reason, absl::Time now, Actio
   turn->Mark(TurnMark::kEndOfTurn, now);
   turn->utterance()->End(now);
   SendUserSpeech(v1::UserSpeech::STOPPED, segmenter_->speech_end_ms(), turn->turn_id());
-  ApplyBargeInLocked(barge_in_->OnFrame({.ended = true}, *segmenter_,
-                                        static_cast<int64_t>(stream_ms_), ReplyPlayingLocked()),
-                     actions);
+  ApplyBargeInLocked(
+      barge_in_->OnFrame({.ended = true}, *segmenter_, static_cast<int64_t>(stream_ms_), 0, false,
+                         ReplyPlayingLocked()),
+      actions);
 }
 
 bool ConverseSession::ReplyPlayingLocked() const {
@@ -611,6 +619,9 @@ void ConverseSession::OnTurnDone(const std::shared_ptr<Turn>& turn, const TurnRe
     std::lock_guard<std::mutex> lock(mu_);
     turn->dag_done = true;
     turn->result = result;
+    // Its stt gave up (failed, timed out) before the utterance ended: what follows is the next
+    // utterance, not audio nobody reads.
+    if (listening_ == turn) EndUtteranceLocked(EndReason::kRecognizer, absl::Now(), actions);
     if (!turns_.empty() && turns_.front() == turn) {
       PaceOutputLocked(absl::Now());  // A last short frame may go now.
       MaybeCompleteTurnLocked(absl::Now(), actions);
@@ -742,6 +753,12 @@ void ConverseSession::CompleteTurnLocked(const std::shared_ptr<Turn>& turn, absl
 void ConverseSession::MaybeEndStreamLocked(Actions& actions) {
   if (!ending_ || closed_ || !turns_.empty() || listening_ != nullptr) return;
   ending_ = false;  // Once.
+  SendTelemetry("input.accounting",
+                {{"pushed_bytes", absl::StrCat(accounting_.pushed)},
+                 {"utterance_bytes", absl::StrCat(accounting_.in_utterances)},
+                 {"silence_dropped_bytes", absl::StrCat(accounting_.silence_dropped)},
+                 {"pending_bytes", absl::StrCat(accounting_.pending)},
+                 {"utterances", absl::StrCat(accounting_.utterances)}});
   actions.push_back([this] {
     std::lock_guard<std::mutex> lock(sink_mu_);
     if (end_) end_(absl::OkStatus());

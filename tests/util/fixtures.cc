@@ -1,11 +1,17 @@
 #include "tests/util/fixtures.h"
 
+#include <espeak-ng/speak_lib.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <mutex>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "mocks/mock_tts_engine.h"
+#include "services/common/audio_converter.h"
 #include "services/orchestrator/llm_client.h"
 
 namespace voxflow::testing {
@@ -21,6 +27,63 @@ std::unique_ptr<ServerProcess> StartServer(const std::string& binary,
   EXPECT_TRUE(process.ok()) << process.status();
   return process.ok() ? *std::move(process) : nullptr;
 }
+
+namespace {
+
+std::vector<int16_t>* espeak_samples = nullptr;
+
+int CollectSpeech(short* wav, int samples, espeak_EVENT*) {
+  if (wav != nullptr) espeak_samples->insert(espeak_samples->end(), wav, wav + samples);
+  return 0;
+}
+
+}  // namespace
+
+std::string SpeechPcm16k(const std::string& text) {
+  static std::mutex mu;
+  static int rate = 0;
+  std::lock_guard<std::mutex> lock(mu);
+  if (rate == 0) {
+    rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, nullptr, 0);
+    espeak_SetSynthCallback(CollectSpeech);
+  }
+  std::vector<int16_t> samples;
+  espeak_samples = &samples;
+  espeak_Synth(text.c_str(), text.size() + 1, 0, POS_CHARACTER, 0, espeakCHARS_AUTO, nullptr,
+               nullptr);
+  espeak_Synchronize();
+  // Without espeak-ng's silence around the words: the clip ends with its last sound.
+  auto loud = [](int16_t v) { return std::abs(v) > 100; };
+  const auto first = std::find_if(samples.begin(), samples.end(), loud);
+  const auto last = std::find_if(samples.rbegin(), samples.rend(), loud).base();
+  samples = first < last ? std::vector<int16_t>(first, last) : std::vector<int16_t>();
+  v1::AudioStreamFormat from;
+  from.set_format(v1::PCM16);
+  from.set_sample_rate(rate);
+  from.set_channels(1);
+  v1::AudioStreamFormat to = from;
+  to.set_sample_rate(16000);
+  auto converter = AudioConverter::Create(from, to);
+  EXPECT_TRUE(converter.ok()) << converter.status();
+  std::string pcm = *(*converter)
+                         ->Convert(absl::string_view(reinterpret_cast<const char*>(samples.data()),
+                                                     samples.size() * 2));
+  pcm += (*converter)->Flush();
+  return pcm;
+}
+
+std::string WhiteNoisePcm16k(int ms, double dbfs, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<double> normal(0, 32767 * std::pow(10, dbfs / 20));
+  std::string pcm;
+  for (int i = 0; i < 16 * ms; ++i) {
+    const auto v = static_cast<int16_t>(std::clamp(normal(gen), -32767.0, 32767.0));
+    pcm.append(reinterpret_cast<const char*>(&v), 2);
+  }
+  return pcm;
+}
+
+std::string SilencePcm16k(int ms) { return std::string(static_cast<size_t>(32 * ms), '\0'); }
 
 std::string TonePcm16(int sample_rate, int channels, int ms, double hz, int amplitude) {
   std::string pcm;

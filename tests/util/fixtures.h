@@ -3,6 +3,7 @@
 #ifndef VOXFLOW_TESTS_UTIL_FIXTURES_H_
 #define VOXFLOW_TESTS_UTIL_FIXTURES_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +22,14 @@ std::unique_ptr<ServerProcess> StartServer(const std::string& binary,
 
 // `ms` of a `hz` sine at `amplitude` (of 32767) as PCM16, the same sample in every channel.
 std::string TonePcm16(int sample_rate, int channels, int ms, double hz, int amplitude);
+
+// `text` spoken by espeak-ng (in-process), as 16 kHz mono PCM16: real speech for the voice
+// activity detector, without a TTS service.
+std::string SpeechPcm16k(const std::string& text);
+// `ms` of white noise at `dbfs` (RMS), 16 kHz mono PCM16, from `seed`.
+std::string WhiteNoisePcm16k(int ms, double dbfs, uint32_t seed);
+// `ms` of digital silence, 16 kHz mono PCM16.
+std::string SilencePcm16k(int ms);
 
 // The mock TTS audio of `reply` as the tts stage renders it: one render per sentence.
 std::string MockReplyAudio(const std::string& reply, int bytes_per_char,

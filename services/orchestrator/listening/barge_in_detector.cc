@@ -2,50 +2,48 @@
 
 namespace voxflow::orchestrator {
 
-bool BargeInDetector::Confirmed(const UtteranceSegmenter& segmenter) const {
-  return segmenter.phase() != UtteranceSegmenter::Phase::kSilence &&
-         segmenter.speech_ms() + 1e-6 >= settings_.min_speech_ms && words_ >= settings_.min_words;
+bool BargeInDetector::Confirmed() const {
+  return voiced_ms_ + 1e-6 >= settings_.min_speech_ms && words_ >= settings_.min_words;
 }
 
 BargeInDetector::Action BargeInDetector::OnFrame(const UtteranceSegmenter::Events& events,
                                                  const UtteranceSegmenter& segmenter,
-                                                 int64_t now_ms, bool reply_playing) {
+                                                 int64_t now_ms, double frame_ms, bool voiced,
+                                                 bool reply_playing) {
   if (events.speech_started) {
     decided_ = false;
     words_ = 0;
   }
   if (!settings_.enabled) return Action::kNone;
   if (!paused_) {
-    // Speech that began before the reply did counts too, once.
-    if (!reply_playing || decided_ || segmenter.phase() == UtteranceSegmenter::Phase::kSilence) {
-      return Action::kNone;
-    }
+    // Speech that began before the reply did counts too, from its first frame over the reply.
+    if (!reply_playing || decided_ || !voiced) return Action::kNone;
     paused_ = true;
     paused_at_ms_ = now_ms;
-    if (Confirmed(segmenter)) {
-      paused_ = false;
-      decided_ = true;
-      return Action::kInterrupt;
-    }
-    return Action::kPause;
+    voiced_ms_ = 0;
   }
-  if (Confirmed(segmenter)) {
+  if (voiced) voiced_ms_ += frame_ms;
+  if (Confirmed()) {
     paused_ = false;
     decided_ = true;
     return Action::kInterrupt;
   }
-  if (events.false_start || events.ended || !reply_playing ||
-      now_ms - paused_at_ms_ >= settings_.timeout_ms) {
+  if (!reply_playing || events.false_start || events.ended ||
+      segmenter.silence_run_ms() + 1e-6 >= kGapMs) {
+    paused_ = false;
+    return Action::kResume;
+  }
+  if (now_ms - paused_at_ms_ >= settings_.timeout_ms) {
     paused_ = false;
     decided_ = true;
     return Action::kResume;
   }
-  return Action::kNone;
+  return voiced_ms_ == frame_ms && voiced ? Action::kPause : Action::kNone;
 }
 
-BargeInDetector::Action BargeInDetector::OnWords(int words, const UtteranceSegmenter& segmenter) {
+BargeInDetector::Action BargeInDetector::OnWords(int words, const UtteranceSegmenter&) {
   if (words > words_) words_ = words;
-  if (!paused_ || !Confirmed(segmenter)) return Action::kNone;
+  if (!paused_ || !Confirmed()) return Action::kNone;
   paused_ = false;
   decided_ = true;
   return Action::kInterrupt;

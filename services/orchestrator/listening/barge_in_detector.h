@@ -1,8 +1,9 @@
 // BargeInDetector: decides what the caller's voice over a reply does to it. Voice activity pauses
 // the reply at once; the pause becomes an interruption when the speech is confirmed
-// (min_speech_ms of speech, and min_words recognised words when asked), and the reply resumes
-// where it paused when it is not (a false start, or no confirmation within timeout_ms): LiveKit's
-// false-interruption handling. Pure logic over stream time.
+// (min_speech_ms of voice heard over the reply, and min_words recognised words when asked), and
+// the reply resumes where it paused when it is not: a gap in the voice (a burst of noise, a
+// cough), or no confirmation within timeout_ms (music, steady noise; that sound then pauses the
+// reply no more). LiveKit's false-interruption handling. Pure logic over stream time.
 #ifndef VOXFLOW_SERVICES_ORCHESTRATOR_LISTENING_BARGE_IN_DETECTOR_H_
 #define VOXFLOW_SERVICES_ORCHESTRATOR_LISTENING_BARGE_IN_DETECTOR_H_
 
@@ -28,7 +29,7 @@ class BargeInDetector {
   // After each input frame the segmenter took (`events` from it), at stream time `now_ms`.
   // `reply_playing`: reply audio of the current turn is going out (or paused by us).
   Action OnFrame(const UtteranceSegmenter::Events& events, const UtteranceSegmenter& segmenter,
-                 int64_t now_ms, bool reply_playing);
+                 int64_t now_ms, double frame_ms, bool voiced, bool reply_playing);
   // The recognizer heard `words` words of the speech so far.
   Action OnWords(int words, const UtteranceSegmenter& segmenter);
   // The reply ended or was interrupted: forget any pause.
@@ -38,12 +39,15 @@ class BargeInDetector {
   const BargeInSettings& settings() const { return settings_; }
 
  private:
-  bool Confirmed(const UtteranceSegmenter& segmenter) const;
+  bool Confirmed() const;
+  // Voice that stops this long was not an interruption.
+  static constexpr double kGapMs = 300;
 
   const BargeInSettings settings_;
   bool paused_ = false;
-  bool decided_ = false;  // This speech already interrupted or was let go.
+  bool decided_ = false;  // This speech already interrupted, or timed out.
   int64_t paused_at_ms_ = 0;
+  double voiced_ms_ = 0;  // Voice heard since the pause.
   int words_ = 0;
 };
 

@@ -19,7 +19,7 @@ struct Harness {
   Action Frame(bool voiced, bool playing = true) {
     const auto events = segmenter.Push(t, 20, voiced);
     t += 20;
-    return detector.OnFrame(events, segmenter, t, playing);
+    return detector.OnFrame(events, segmenter, t, 20, voiced, playing);
   }
 };
 
@@ -76,7 +76,22 @@ TEST(BargeInDetectorTest, SpeechAlreadyGoingWhenTheReplyStartsCountsOnce) {
   Harness h({.min_speech_ms = 100});
   for (int i = 0; i < 3; ++i) EXPECT_EQ(h.Frame(true, /*playing=*/false), Action::kNone);
   EXPECT_EQ(h.Frame(true), Action::kPause);
-  EXPECT_EQ(h.Frame(true), Action::kInterrupt);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(h.Frame(true), Action::kNone);
+  EXPECT_EQ(h.Frame(true), Action::kInterrupt);  // 100 ms of it over the reply.
+}
+
+TEST(BargeInDetectorTest, BurstsWithGapsDoNotAddUpToAnInterruption) {
+  Harness h({.min_speech_ms = 400});
+  for (int burst = 0; burst < 5; ++burst) {
+    EXPECT_EQ(h.Frame(true), Action::kPause) << burst;
+    for (int i = 0; i < 14; ++i) EXPECT_EQ(h.Frame(true), Action::kNone);  // 300 ms.
+    Action last = Action::kNone;
+    for (int i = 0; i < 20; ++i) {
+      const Action a = h.Frame(false);  // 400 ms apart.
+      if (a != Action::kNone) last = a;
+    }
+    EXPECT_EQ(last, Action::kResume) << burst;
+  }
 }
 
 }  // namespace

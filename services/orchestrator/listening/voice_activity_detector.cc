@@ -1,5 +1,7 @@
 #include "services/orchestrator/listening/voice_activity_detector.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -13,6 +15,7 @@ namespace {
 
 constexpr int kVadRate = 16000;
 constexpr size_t kBlockSamples = kVadRate / 100;  // The module works on 10 ms blocks.
+constexpr int16_t kSilencePeak = 32;              // -60 dBFS.
 
 class WebRtcVad final : public VoiceActivityDetector {
  public:
@@ -33,7 +36,13 @@ class WebRtcVad final : public VoiceActivityDetector {
       block_.UpdateFrame(0, 0, pending_.data() + offset, kBlockSamples, kVadRate,
                          webrtc::AudioFrame::kNormalSpeech, webrtc::AudioFrame::kVadUnknown, 1);
       if (apm_->ProcessStream(&block_) != webrtc::AudioProcessing::kNoError) continue;
-      last_ = apm_->voice_detection()->stream_has_voice();
+      // The module keeps its last decision through blocks of digital silence (it skips them):
+      // a block below -60 dBFS at every sample is not speech, whatever came before.
+      int16_t peak = 0;
+      for (size_t i = 0; i < kBlockSamples; ++i) {
+        peak = std::max<int16_t>(peak, static_cast<int16_t>(std::abs(pending_[offset + i])));
+      }
+      last_ = peak > kSilencePeak && apm_->voice_detection()->stream_has_voice();
       speech |= last_;
     }
     pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(offset));

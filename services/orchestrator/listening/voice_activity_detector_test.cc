@@ -75,6 +75,16 @@ TEST(WebRtcVadTest, SpeechIsSpeechAndSilenceIsNot) {
   EXPECT_GT(SpeechShare(**vad, speech, rate), 0.6);
 }
 
+TEST(WebRtcVadTest, SilenceAfterSpeechIsNotSpeech) {
+  int rate = 0;
+  const std::string speech = Speech(&rate);
+  auto vad = CreateWebRtcVad(Pcm16(rate));
+  ASSERT_TRUE(vad.ok());
+  SpeechShare(**vad, speech, rate);
+  const std::string silence(rate / 50 * 2 * 10, '\0');
+  EXPECT_EQ(SpeechShare(**vad, silence, rate), 0.0);
+}
+
 TEST(WebRtcVadTest, QuietNoiseIsMostlyNotSpeech) {
   auto vad = CreateWebRtcVad(Pcm16(16000));
   ASSERT_TRUE(vad.ok());

@@ -1,0 +1,322 @@
+// Turn taking as a caller who just talks: continuous real-time audio (silence, speech, pauses,
+// noise), no END_OF_INPUT. Real orchestrator, mock STT and TTS processes on loopback.
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
+#include "gtest/gtest.h"
+#include "tests/util/converse_client.h"
+#include "tests/util/fixtures.h"
+
+namespace voxflow {
+namespace {
+
+using testing::ConverseClient;
+using ::testing::HasSubstr;
+using testing::ServerProcess;
+using testing::SilencePcm16k;
+using ::testing::SizeIs;
+using testing::SpeechPcm16k;
+using testing::TimedEvent;
+using testing::WhiteNoisePcm16k;
+using Case = v1::ConverseEvent::EventCase;
+
+v1::AudioStreamFormat Pcm16k() {
+  v1::AudioStreamFormat format;
+  format.set_format(v1::PCM16);
+  format.set_sample_rate(16000);
+  format.set_channels(1);
+  return format;
+}
+
+// Streams `pcm` in 20 ms chunks at real time (a microphone), continuing the stream's clock.
+class Microphone {
+ public:
+  explicit Microphone(ConverseClient& client) : client_(client) {}
+  // Returns when the last chunk was sent.
+  absl::Time Play(const std::string& pcm) {
+    constexpr size_t kChunk = 640;
+    absl::Time sent;
+    for (size_t at = 0; at < pcm.size(); at += kChunk) {
+      if (next_ == absl::InfinitePast()) next_ = absl::Now();
+      absl::SleepFor(next_ - absl::Now());
+      v1::ConverseRequest request;
+      v1::AudioChunk* audio = request.mutable_audio();
+      audio->set_data(pcm.substr(at, kChunk));
+      audio->set_format(v1::PCM16);
+      audio->set_sample_rate(16000);
+      audio->set_channels(1);
+      audio->set_sequence(++sequence_);
+      EXPECT_TRUE(client_.Send(request));
+      sent = absl::Now();
+      bytes_ += audio->data().size();
+      next_ += absl::Milliseconds(20);
+    }
+    return sent;
+  }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  ConverseClient& client_;
+  absl::Time next_ = absl::InfinitePast();
+  uint64_t sequence_ = 0;
+  uint64_t bytes_ = 0;
+};
+
+const std::string& Question() {
+  static const std::string speech = SpeechPcm16k("what is the weather like today");
+  return speech;
+}
+
+class TurnTakingTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    const std::string dir = tmp != nullptr ? tmp : "/tmp";
+    std::ofstream(dir + "/chat.textproto") << R"spec(
+name: "chat"
+stages { name: "stt" kind: TRANSFORM type: "stt" }
+stages { name: "prefetch_memory" kind: ENRICH type: "memory_fetch" }
+stages {
+  name: "llm" kind: AGENT type: "llm" depends_on: "stt" depends_on: "prefetch_memory"
+  parameters { key: "default" value: "You said $transcript. Once upon a time there was a small robot. It liked to sing songs. Every day it sang a new song for its friends." }
+  parameters { key: "token_delay_ms" value: "5" }
+}
+stages { name: "tts" kind: TRANSFORM type: "tts" depends_on: "llm" streams_from: "llm" }
+stages { name: "save_memory" kind: WORK type: "memory_write" depends_on: "llm" }
+)spec";
+    // Every utterance is answered with the number of audio bytes its stt stream carried.
+    stt_ = testing::StartServer(
+               "services/stt/stt_server",
+               {"--provider=mock", "--mock_latency_ms=10", "--mock_latency_jitter_ms=0",
+                "--mock_interim_every_ms=100", "--mock_transcriptions={bytes}"})
+               .release();
+    tts_ = testing::StartServer(
+               "services/tts/tts_server",
+               {"--provider=mock", "--mock_latency_ms=0", "--mock_bytes_per_char=640"})
+               .release();
+    orchestrator_ = testing::StartServer(
+                        "services/orchestrator/orchestrator_server",
+                        {absl::StrCat("--stt_target=", stt_->address()),
+                         absl::StrCat("--tts_target=", tts_->address()), "--pipelines_dir=" + dir})
+                        .release();
+  }
+  static void TearDownTestSuite() {
+    delete orchestrator_;
+    delete stt_;
+    delete tts_;
+  }
+
+  static v1::SessionConfig Config(int silence_ms) {
+    v1::SessionConfig config;
+    config.set_pipeline("chat");
+    *config.mutable_input_format() = Pcm16k();
+    *config.mutable_output_format() = Pcm16k();
+    config.set_interim_results(true);
+    config.set_telemetry(true);
+    config.mutable_endpointing()->set_silence_ms(silence_ms);
+    return config;
+  }
+  std::shared_ptr<grpc::Channel> Channel() {
+    return grpc::CreateChannel(orchestrator_->address(), grpc::InsecureChannelCredentials());
+  }
+
+  // Half-closes, waits for the end, and checks that every byte sent is in exactly one utterance
+  // or in the silence let go before one; returns the turns.
+  static std::vector<v1::TurnCompleted> Finish(ConverseClient& client, const Microphone& mic) {
+    client.CloseSend();
+    EXPECT_TRUE(client.Finish().ok());
+    std::vector<v1::TurnCompleted> turns;
+    uint64_t recognised = 0;
+    for (const TimedEvent& e : client.Filter(Case::kTurnCompleted)) {
+      turns.push_back(e.event.turn_completed());
+      uint64_t bytes = 0;
+      EXPECT_TRUE(absl::SimpleAtoi(e.event.turn_completed().transcript(), &bytes));
+      recognised += bytes;
+    }
+    std::map<std::string, std::string> accounting;
+    for (const TimedEvent& e : client.Filter(Case::kTelemetry)) {
+      if (e.event.telemetry().name() == "input.accounting") {
+        accounting.insert(e.event.telemetry().attributes().begin(),
+                          e.event.telemetry().attributes().end());
+      }
+    }
+    EXPECT_EQ(accounting["pushed_bytes"], absl::StrCat(mic.bytes()));
+    EXPECT_EQ(accounting["pending_bytes"], "0");
+    uint64_t dropped = 0;
+    EXPECT_TRUE(absl::SimpleAtoi(accounting["silence_dropped_bytes"], &dropped));
+    EXPECT_EQ(accounting["utterance_bytes"], absl::StrCat(recognised));
+    EXPECT_EQ(recognised + dropped, mic.bytes()) << "every input sample reaches one utterance";
+    return turns;
+  }
+
+  static ServerProcess* stt_;
+  static ServerProcess* tts_;
+  static ServerProcess* orchestrator_;
+};
+
+ServerProcess* TurnTakingTest::stt_ = nullptr;
+ServerProcess* TurnTakingTest::tts_ = nullptr;
+ServerProcess* TurnTakingTest::orchestrator_ = nullptr;
+
+TEST_F(TurnTakingTest, APauseShorterThanSilenceMsStaysOneTurn) {
+  ConverseClient client(Channel(), Config(1000));
+  Microphone mic(client);
+  mic.Play(SilencePcm16k(500));
+  mic.Play(Question());
+  mic.Play(SilencePcm16k(700));
+  mic.Play(Question());
+  mic.Play(SilencePcm16k(1500));
+  const std::vector<v1::TurnCompleted> turns = Finish(client, mic);
+  ASSERT_THAT(turns, SizeIs(1));
+  // The one utterance holds both questions and the pause between them.
+  uint64_t bytes = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(turns[0].transcript(), &bytes));
+  EXPECT_GE(bytes, 2 * Question().size() + 32 * 700);
+}
+
+TEST_F(TurnTakingTest, TheSamePauseWithAShortSilenceMsMakesTwoTurns) {
+  ConverseClient client(Channel(), Config(300));
+  Microphone mic(client);
+  mic.Play(SilencePcm16k(500));
+  mic.Play(Question());
+  mic.Play(SilencePcm16k(700));
+  mic.Play(Question());
+  mic.Play(SilencePcm16k(1500));
+  const std::vector<v1::TurnCompleted> turns = Finish(client, mic);
+  ASSERT_THAT(turns, SizeIs(2));
+  const auto speech = client.Filter(Case::kUserSpeech);
+  ASSERT_THAT(speech, SizeIs(4));  // Started and stopped, twice.
+  EXPECT_EQ(speech[0].event.user_speech().type(), v1::UserSpeech::STARTED);
+  EXPECT_EQ(speech[1].event.user_speech().type(), v1::UserSpeech::STOPPED);
+  EXPECT_EQ(speech[2].event.user_speech().turn_id(), 2);
+  // Stream positions: the first question starts after the 500 ms of silence.
+  EXPECT_NEAR(speech[0].event.user_speech().stream_ms(), 500, 100);
+}
+
+TEST_F(TurnTakingTest, VoiceToVoiceIsWhatTheCallerMeasures) {
+  ConverseClient client(Channel(), Config(500));
+  Microphone mic(client);
+  mic.Play(SilencePcm16k(300));
+  // The last chunk with speech in it: the question's end (espeak-ng ends on its last sound).
+  const absl::Time last_speech_sent = mic.Play(Question());
+  // The caller keeps streaming silence, as a microphone does, until the reply's first audio.
+  std::thread silence([&] { mic.Play(SilencePcm16k(2500)); });
+  ASSERT_TRUE(client.WaitFor([](const std::vector<TimedEvent>& events) {
+    for (const TimedEvent& e : events) {
+      if (e.event.has_reply_audio()) return true;
+    }
+    return false;
+  }));
+  silence.join();
+  const absl::Time first_audio = client.Filter(Case::kReplyAudio).front().received;
+  const int64_t measured = absl::ToInt64Milliseconds(first_audio - last_speech_sent);
+  const std::vector<v1::TurnCompleted> turns = Finish(client, mic);
+  ASSERT_THAT(turns, SizeIs(1));
+  const v1::LatencyBreakdown& latency = turns[0].latency();
+  // The server counts from the arrival of the last voiced frame: within 30 ms of the caller.
+  EXPECT_NEAR(latency.voice_to_voice_ms(), measured, 30)
+      << "server " << latency.voice_to_voice_ms() << " ms, caller " << measured << " ms";
+  EXPECT_GE(latency.endpointing_delay_ms(), 480);
+  EXPECT_LE(latency.endpointing_delay_ms(), 600);
+  EXPECT_LE(latency.voice_to_voice_ms(), 500 + 100 + 100);  // silence_ms + mock latencies.
+}
+
+TEST_F(TurnTakingTest, SilenceIsNotAnErrorAndStartsNoTurn) {
+  ConverseClient client(Channel(), Config(500));
+  Microphone mic(client);
+  mic.Play(SilencePcm16k(3000));
+  const std::vector<v1::TurnCompleted> turns = Finish(client, mic);
+  EXPECT_THAT(turns, SizeIs(0));
+  EXPECT_THAT(client.Filter(Case::kError), SizeIs(0));
+  EXPECT_THAT(client.Filter(Case::kStage), SizeIs(0));
+}
+
+TEST_F(TurnTakingTest, NoiseBurstsOverAReplyDoNotInterruptIt) {
+  v1::SessionConfig config = Config(500);
+  ConverseClient client(Channel(), config);
+  Microphone mic(client);
+  mic.Play(Question());
+  mic.Play(SilencePcm16k(600));
+  ASSERT_TRUE(client.WaitFor([](const std::vector<TimedEvent>& events) {
+    for (const TimedEvent& e : events) {
+      if (e.event.has_reply_audio()) return true;
+    }
+    return false;
+  }));
+  // While the reply plays: 300 ms white-noise bursts at -35 to -20 dBFS, 400 ms apart.
+  uint32_t seed = 1;
+  for (double dbfs : {-35.0, -30.0, -25.0, -20.0, -25.0, -30.0}) {
+    mic.Play(WhiteNoisePcm16k(300, dbfs, seed++));
+    mic.Play(SilencePcm16k(400));
+  }
+  ASSERT_TRUE(client.WaitForTurn(1));
+  EXPECT_FALSE(client.turn(1)->interrupted());
+  for (const TimedEvent& e : client.Filter(Case::kTelemetry)) {
+    EXPECT_NE(e.event.telemetry().name(), "turn.interrupted");
+  }
+  Finish(client, mic);
+}
+
+TEST_F(TurnTakingTest, SpeechOverAReplyPausesItAtOnceThenInterruptsIt) {
+  ConverseClient client(Channel(), Config(500));
+  Microphone mic(client);
+  mic.Play(Question());
+  mic.Play(SilencePcm16k(600));
+  ASSERT_TRUE(client.WaitFor([](const std::vector<TimedEvent>& events) {
+    int frames = 0;
+    for (const TimedEvent& e : events) frames += e.event.has_reply_audio();
+    return frames >= 10;
+  }));
+  mic.Play(SpeechPcm16k("stop please"));
+  mic.Play(SilencePcm16k(800));
+  ASSERT_TRUE(client.WaitForTurn(2));
+  const std::vector<TimedEvent> events = client.events();
+  int paused = -1, interrupted = -1;
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (!events[i].event.has_telemetry()) continue;
+    if (events[i].event.telemetry().name() == "turn.reply_paused" && paused < 0) paused = i;
+    if (events[i].event.telemetry().name() == "turn.interrupted") interrupted = i;
+  }
+  ASSERT_GE(paused, 0);
+  ASSERT_GT(interrupted, paused);
+  // Not one frame of the reply after the pause (events are in stream order).
+  for (size_t i = paused; i < events.size(); ++i) {
+    EXPECT_FALSE(events[i].event.has_reply_audio() && events[i].event.reply_audio().turn_id() == 1);
+  }
+  EXPECT_TRUE(client.turn(1)->interrupted());
+  Finish(client, mic);
+}
+
+TEST_F(TurnTakingTest, OutOfRangeSettingsNameTheField) {
+  for (auto [mutate, field] :
+       std::vector<std::pair<std::function<void(v1::SessionConfig&)>, std::string>>{
+           {[](v1::SessionConfig& c) { c.mutable_endpointing()->set_silence_ms(50); },
+            "config.endpointing.silence_ms"},
+           {[](v1::SessionConfig& c) { c.mutable_endpointing()->set_min_speech_ms(-1); },
+            "config.endpointing.min_speech_ms"},
+           {[](v1::SessionConfig& c) { c.mutable_barge_in()->set_min_words(99); },
+            "config.barge_in.min_words"},
+           {[](v1::SessionConfig& c) { c.mutable_barge_in()->set_timeout_ms(5); },
+            "config.barge_in.timeout_ms"}}) {
+    v1::SessionConfig config = Config(500);
+    mutate(config);
+    ConverseClient client(Channel(), config);
+    const grpc::Status status = client.Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << field;
+    EXPECT_THAT(status.error_message(), HasSubstr(field));
+  }
+}
+
+}  // namespace
+}  // namespace voxflow
