@@ -1,13 +1,16 @@
 #include "services/stt/pocketsphinx_engine.h"
 
 #include <pocketsphinx.h>
+#include <sphinxbase/cmn.h>
 #include <sphinxbase/err.h>
+#include <sphinxbase/feat.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -225,14 +228,18 @@ v1::AudioStreamFormat PocketsphinxEngine::NativeFormat(const v1::AudioStreamForm
 }
 
 absl::StatusOr<ps_decoder_t*> PocketsphinxEngine::Acquire(int silence_frames) {
-  std::lock_guard<std::mutex> lock(mu_);
+  static_assert(std::is_same_v<mfcc_t, float>, "initial_cmn_ holds floats");
+  std::unique_lock<std::mutex> lock(mu_);
   auto& idle = idle_[silence_frames];
   if (!idle.empty()) {
     ps_decoder_t* decoder = idle.back();
     idle.pop_back();
     --idle_count_;
+    // Live CMN adapts to each caller's voice and channel: start every stream from the model's.
+    cmn_live_set(ps_get_feat(decoder)->cmn_struct, initial_cmn_[decoder].data());
     return decoder;
   }
+  lock.unlock();
   const std::string dir = options_.model_dir;
   const std::string hmm = dir + "/en-us", lm = dir + "/en-us.lm.bin",
                     dict = dir + "/cmudict-en-us.dict", post = std::to_string(silence_frames);
@@ -243,12 +250,18 @@ absl::StatusOr<ps_decoder_t*> PocketsphinxEngine::Acquire(int silence_frames) {
   ps_decoder_t* decoder = ps_init(config);
   cmd_ln_free_r(config);  // The decoder holds its own reference.
   if (decoder == nullptr) return absl::UnavailableError("pocketsphinx failed to load its model");
+  cmn_t* cmn = ps_get_feat(decoder)->cmn_struct;
+  std::vector<float> initial(static_cast<size_t>(cmn->veclen));
+  cmn_live_get(cmn, initial.data());
+  lock.lock();
+  initial_cmn_[decoder] = std::move(initial);
   return decoder;
 }
 
 void PocketsphinxEngine::Release(int silence_frames, ps_decoder_t* decoder) {
   std::lock_guard<std::mutex> lock(mu_);
   if (idle_count_ >= options_.max_idle_decoders) {
+    initial_cmn_.erase(decoder);
     ps_free(decoder);
     return;
   }

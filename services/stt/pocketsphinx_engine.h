@@ -51,6 +51,9 @@ class PocketsphinxEngine final : public SttEngine {
   const PocketsphinxOptions options_;
   std::mutex mu_;
   std::map<int, std::vector<ps_decoder_s*>> idle_;  // By silence frames.
+  // Each decoder's cepstral mean as loaded: restored for every stream, so that no stream's
+  // result depends on what an earlier caller said to the same decoder.
+  std::map<ps_decoder_s*, std::vector<float>> initial_cmn_;
   size_t idle_count_ = 0;
 };
 

@@ -135,6 +135,18 @@ TEST_F(PocketsphinxEngineTest, TranscribesSpeechWithInterimsFirst) {
   EXPECT_GT(final.words_size(), 0);
 }
 
+TEST_F(PocketsphinxEngineTest, AStreamsResultDoesNotDependOnEarlierStreams) {
+  // A fresh engine: its one decoder serves every stream in turn.
+  auto engine = PocketsphinxEngine::Create();
+  ASSERT_TRUE(engine.ok());
+  const std::string clip = Speech("hello how are you today", 16000);
+  const std::string first = Recognize(**engine, clip, 16000, false).Final();
+  Recognize(**engine, Speech("the quick brown fox jumps over the lazy dog", 16000), 16000, false);
+  Recognize(**engine, std::string(16000 * 4, '\0'), 16000, false);
+  EXPECT_EQ(Recognize(**engine, clip, 16000, false).Final(), first);
+  EXPECT_EQ(Recognize(**engine, clip, 16000, false).Final(), first);
+}
+
 TEST_F(PocketsphinxEngineTest, ResamplesOtherRates) {
   const std::string said = "hello world how are you";
   const std::string heard = Recognize(*engine_, Speech(said, 44100), 44100, false).Final();
