@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "tests/util/converse_client.h"
 #include "tests/util/fixtures.h"
+#include "voxflow/v1/stt.grpc.pb.h"
 
 namespace voxflow {
 namespace {
@@ -315,6 +316,66 @@ TEST_F(TurnTakingTest, OutOfRangeSettingsNameTheField) {
     const grpc::Status status = client.Finish();
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << field;
     EXPECT_THAT(status.error_message(), HasSubstr(field));
+  }
+}
+
+// Real engines, a caller who just talks: three questions with pauses, no END_OF_INPUT.
+TEST(RealEnginesTurnTakingTest, ThreeQuestionsWithPausesAreThreeTurns) {
+  auto stt = testing::StartServer("services/stt/stt_server", {"--provider=pocketsphinx"});
+  // The conversation below: 0.5 s silence, question 1, 1.5 s silence, question 2, 1.5 s silence,
+  // question 3, 2 s silence, at real time.
+  auto tts = testing::StartServer("services/tts/tts_server", {"--provider=espeak-ng"});
+  ASSERT_TRUE(stt && tts);
+  auto orchestrator = testing::StartServer("services/orchestrator/orchestrator_server",
+                                           {absl::StrCat("--stt_target=", stt->address()),
+                                            absl::StrCat("--tts_target=", tts->address())});
+  ASSERT_NE(orchestrator, nullptr);
+
+  const std::vector<std::string> questions = {"what is the weather like today", "hello how are you",
+                                              "what did i say"};
+  v1::SessionConfig config;  // The default voice_chat pipeline, the server's endpointing.
+  *config.mutable_input_format() = Pcm16k();
+  *config.mutable_output_format() = Pcm16k();
+  config.set_telemetry(true);
+  auto channel = grpc::CreateChannel(orchestrator->address(), grpc::InsecureChannelCredentials());
+
+  // How pocketsphinx hears each question on its own: a conversation of that question alone, with
+  // the same silence before it.
+  std::vector<std::string> clips, alone;
+  for (size_t i = 0; i < questions.size(); ++i) {
+    // Whole 20 ms chunks, so that each question sits on the same frame grid in both streams
+    // (pocketsphinx hears a shifted grid differently).
+    std::string clip = SpeechPcm16k(questions[i]);
+    clip.resize((clip.size() + 639) / 640 * 640, '\0');
+    clips.push_back(clip);
+    ConverseClient single(channel, config);
+    Microphone mic(single);
+    mic.Play(SilencePcm16k(i == 0 ? 500 : 1500));
+    mic.Play(clips.back());
+    mic.Play(SilencePcm16k(2000));
+    single.CloseSend();
+    ASSERT_TRUE(single.Finish().ok());
+    const auto turns = single.Filter(Case::kTurnCompleted);
+    ASSERT_THAT(turns, SizeIs(1)) << questions[i];
+    alone.push_back(turns[0].event.turn_completed().transcript());
+    ASSERT_FALSE(alone.back().empty()) << questions[i];
+  }
+
+  ConverseClient client(channel, config);
+  Microphone mic(client);
+  mic.Play(SilencePcm16k(500));
+  mic.Play(clips[0]);
+  mic.Play(SilencePcm16k(1500));
+  mic.Play(clips[1]);
+  mic.Play(SilencePcm16k(1500));
+  mic.Play(clips[2]);
+  mic.Play(SilencePcm16k(2000));
+  client.CloseSend();
+  ASSERT_TRUE(client.Finish().ok());
+  const auto turns = client.Filter(Case::kTurnCompleted);
+  ASSERT_THAT(turns, SizeIs(3));
+  for (size_t i = 0; i < turns.size(); ++i) {
+    EXPECT_EQ(turns[i].event.turn_completed().transcript(), alone[i]) << "question " << i + 1;
   }
 }
 

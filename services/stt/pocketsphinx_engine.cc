@@ -45,6 +45,9 @@ class PocketsphinxRecognizer final : public Recognizer {
         silence_frames_(silence_frames),
         config_(std::move(config)),
         sink_(std::move(sink)) {
+    // A new stream: the noise level the front end estimated for an earlier caller is not this
+    // caller's (the cepstral mean is restored by Acquire).
+    ps_start_stream(decoder_);
     ps_start_utt(decoder_);
   }
 
