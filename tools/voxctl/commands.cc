@@ -50,7 +50,8 @@ absl::Status Converse(const ConverseCommand& command, std::ostream& out) {
   if (!channel.ok()) return channel.status();
 
   ConversationOptions options;
-  options.realtime = command.realtime;
+  options.realtime = command.realtime || command.hands_free;
+  options.hands_free = command.hands_free;
   options.timeout = command.endpoint.timeout;
   v1::SessionConfig& config = options.config;
   config.set_pipeline(command.pipeline);
@@ -69,7 +70,9 @@ absl::Status Converse(const ConverseCommand& command, std::ostream& out) {
     out << absl::StrFormat("%s: %.1f s, %d Hz, %d channel(s); sending it as 16-bit mono %d Hz%s\n",
                            command.in_path, static_cast<double>(info.frames) / info.sample_rate,
                            info.sample_rate, info.channels, command.sample_rate,
-                           command.realtime ? " at real time" : "");
+                           command.hands_free ? " at real time, then an open microphone"
+                           : command.realtime ? " at real time"
+                                              : "");
   }
   absl::StatusOr<ConversationResult> result =
       RunConversation(*channel, command.endpoint.target, options, *pcm, observer);
@@ -90,6 +93,11 @@ absl::Status Converse(const ConverseCommand& command, std::ostream& out) {
                              command.out_path, DurationSeconds(result->reply_audio.size(), format),
                              command.sample_rate);
     }
+  }
+  if (!command.json && result->voice_to_voice >= absl::ZeroDuration()) {
+    out << absl::StrFormat(
+        "voice-to-voice measured here: %d ms (last sound sent -> first reply audio received)\n",
+        absl::ToInt64Milliseconds(result->voice_to_voice));
   }
   if (result->turns.empty()) {
     return absl::UnknownError("the conversation ended without a completed turn");

@@ -25,6 +25,7 @@ struct ConverseCommand {
   std::string in_path;
   std::string out_path;  // Empty: the reply audio is not written.
   bool realtime = false;
+  bool hands_free = false;
   bool json = false;
   bool terminal = false;  // `out` is a terminal: draw a progress bar.
   int sample_rate = 16000;

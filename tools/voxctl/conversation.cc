@@ -1,10 +1,14 @@
 #include "tools/voxctl/conversation.h"
 
+#include <atomic>
+#include <cmath>
+#include <mutex>
 #include <thread>
 
 #include "absl/time/clock.h"
 #include "grpcpp/client_context.h"
 #include "services/common/audio_chunk.h"
+#include "services/common/sample_format.h"
 #include "tools/voxctl/connect.h"
 #include "voxflow/v1/orchestrator.grpc.pb.h"
 
@@ -13,10 +17,19 @@ namespace {
 
 using Stream = grpc::ClientReaderWriter<v1::ConverseRequest, v1::ConverseEvent>;
 
-// The user's side: config, audio chunks, end of input, half-close. Stops early when the server has
-// ended the stream (Write fails); Finish() then tells why.
+// What the sender and the reader share.
+struct CallState {
+  std::mutex mu;
+  absl::Time last_sound_sent = absl::InfinitePast();
+  absl::Time first_reply_audio = absl::InfinitePast();
+  std::atomic<bool> turn_completed{false};
+};
+
+// The user's side: config, audio chunks, end of input (or, hands free, silence until a turn has
+// completed), half-close. Stops early when the server has ended the stream (Write fails); Finish()
+// then tells why.
 void SendUtterance(Stream& stream, const ConversationOptions& options, absl::string_view pcm,
-                   size_t chunk_bytes, ConversationObserver& observer) {
+                   size_t chunk_bytes, ConversationObserver& observer, CallState& state) {
   v1::ConverseRequest request;
   *request.mutable_config() = options.config;
   if (!stream.Write(request)) return;
@@ -38,12 +51,35 @@ void SendUtterance(Stream& stream, const ConversationOptions& options, absl::str
     audio->set_sequence(sequence++);
     audio->set_timestamp_ms(absl::ToInt64Milliseconds(media_at));
     if (!stream.Write(request)) return;
+    // Sound: above -50 dBFS (the client's own measure; the server uses a voice detector).
+    if (RmsLevel(piece, format.format()) > std::pow(10.0, -50.0 / 20)) {
+      std::lock_guard<std::mutex> lock(state.mu);
+      state.last_sound_sent = absl::Now();
+    }
     observer.OnAudioSent(absl::Milliseconds(static_cast<double>(at + piece.size()) * ms_per_byte),
                          total);
   }
-  request.Clear();
-  request.mutable_control()->set_type(v1::Control::END_OF_INPUT);
-  if (!stream.Write(request)) return;
+  if (options.hands_free) {
+    // The microphone stays open: silence at real time until the reply's turn completed.
+    const std::string silence(chunk_bytes, '\0');
+    absl::Time next = absl::Now();
+    while (!state.turn_completed.load()) {
+      next += absl::Milliseconds(options.chunk_ms);
+      absl::SleepFor(next - absl::Now());
+      request.Clear();
+      v1::AudioChunk* audio = request.mutable_audio();
+      audio->set_data(silence);
+      audio->set_format(format.format());
+      audio->set_sample_rate(format.sample_rate());
+      audio->set_channels(format.channels());
+      audio->set_sequence(sequence++);
+      if (!stream.Write(request)) return;
+    }
+  } else {
+    request.Clear();
+    request.mutable_control()->set_type(v1::Control::END_OF_INPUT);
+    if (!stream.Write(request)) return;
+  }
   stream.WritesDone();
 }
 
@@ -64,19 +100,32 @@ absl::StatusOr<ConversationResult> RunConversation(const std::shared_ptr<grpc::C
   context.set_deadline(absl::ToChronoTime(absl::Now() + options.timeout));
   const absl::Time start = absl::Now();
   std::unique_ptr<Stream> stream = stub->Converse(&context);
-  std::thread sender([&] { SendUtterance(*stream, options, input_pcm, *chunk_bytes, observer); });
+  CallState state;
+  std::thread sender(
+      [&] { SendUtterance(*stream, options, input_pcm, *chunk_bytes, observer, state); });
 
   ConversationResult result;
   v1::ConverseEvent event;
   while (stream->Read(&event)) {
-    if (event.has_reply_audio()) result.reply_audio.append(event.reply_audio().audio().data());
-    if (event.has_turn_completed()) result.turns.push_back(event.turn_completed());
+    if (event.has_reply_audio()) {
+      result.reply_audio.append(event.reply_audio().audio().data());
+      std::lock_guard<std::mutex> lock(state.mu);
+      if (state.first_reply_audio == absl::InfinitePast()) state.first_reply_audio = absl::Now();
+    }
+    if (event.has_turn_completed()) {
+      result.turns.push_back(event.turn_completed());
+      state.turn_completed = true;
+    }
     observer.OnEvent(event, absl::Now() - start);
   }
   // The server ended the stream: a sender still writing fails at once and returns.
   sender.join();
   const grpc::Status status = stream->Finish();
   if (!status.ok()) return FromGrpc(status, target);
+  if (state.first_reply_audio != absl::InfinitePast() &&
+      state.last_sound_sent != absl::InfinitePast()) {
+    result.voice_to_voice = state.first_reply_audio - state.last_sound_sent;
+  }
   return result;
 }
 

@@ -22,6 +22,10 @@ struct ConversationOptions {
   bool realtime = false;
   // Deadline of the whole call.
   absl::Duration timeout = absl::Minutes(5);
+  // A caller who just talks: after the audio the microphone stays open (silence at real time)
+  // and no END_OF_INPUT is sent; the server's voice activity detector ends the utterance. The
+  // call half-closes once a turn has completed.
+  bool hands_free = false;
 };
 
 // Called from two threads (the sender and the reader); implementations synchronize.
@@ -36,6 +40,9 @@ class ConversationObserver {
 struct ConversationResult {
   std::string reply_audio;  // Every turn's reply audio, in config.output_format.
   std::vector<v1::TurnCompleted> turns;
+  // Measured here: the last chunk with sound in it sent -> the first reply audio received
+  // (negative when there was none).
+  absl::Duration voice_to_voice = absl::Seconds(-1);
 };
 
 // Runs the conversation; the status is the stream's (its message names `target`).

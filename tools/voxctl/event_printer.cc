@@ -28,6 +28,7 @@ std::string FormatLatency(const v1::LatencyBreakdown& latency, const std::string
     absl::StrAppend(&text, indent, absl::StrFormat("%-34s", label),
                     ms < 0 ? std::string("-") : absl::StrCat(ms, " ms"), "\n");
   };
+  row("end of speech -> end of turn", latency.endpointing_delay_ms());
   row("end of speech -> final transcript", latency.end_of_speech_to_final_transcript_ms());
   row("llm first token", latency.llm_first_token_ms());
   row("tts first byte", latency.tts_first_byte_ms());
@@ -133,6 +134,14 @@ void TextPrinter::OnEvent(const v1::ConverseEvent& event, absl::Duration elapsed
                             stage.status() == v1::StageEvent::FAIL ? "failed" : "retried",
                             stage.attempt(), stage.error()));
       }
+      break;
+    }
+    case v1::ConverseEvent::kUserSpeech: {
+      const v1::UserSpeech& speech = event.user_speech();
+      PrintLineLocked(
+          absl::StrFormat("  (you %s speaking at %.2f s)",
+                          speech.type() == v1::UserSpeech::STARTED ? "started" : "stopped",
+                          static_cast<double>(speech.stream_ms()) / 1000.0));
       break;
     }
     case v1::ConverseEvent::kError: {

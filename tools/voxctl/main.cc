@@ -22,6 +22,9 @@ ABSL_FLAG(std::string, target, "",
 ABSL_FLAG(std::string, in, "", "converse: the question, any WAV (or other file libsndfile reads).");
 ABSL_FLAG(std::string, out, "", "converse, synthesize: where to write the reply / speech WAV.");
 ABSL_FLAG(bool, realtime, false, "converse: send audio at real time, as a microphone would.");
+ABSL_FLAG(bool, hands_free, false,
+          "converse: a caller who just talks: real time, then the microphone stays open (silence) "
+          "with no END_OF_INPUT until the reply's turn completes.");
 ABSL_FLAG(bool, json, false, "converse: print every event as a JSON line.");
 ABSL_FLAG(std::string, voice, "", "converse, synthesize: TTS voice (see `voxctl voices`).");
 ABSL_FLAG(std::string, language, "", "BCP-47 language (default en-US).");
@@ -42,7 +45,7 @@ namespace {
 constexpr char kUsage[] =
     "voxctl COMMAND [ARGS] [flags]\n\n"
     "Commands:\n"
-    "  converse --in QUESTION.wav [--out REPLY.wav] [--realtime] [--json]\n"
+    "  converse --in QUESTION.wav [--out REPLY.wav] [--realtime | --hands_free] [--json]\n"
     "                              one conversation with the orchestrator\n"
     "  transcribe FILE.wav         speech to text with the STT service\n"
     "  synthesize \"TEXT\" --out FILE.wav [--voice V]\n"
@@ -149,6 +152,7 @@ int main(int argc, char** argv) {
     converse.in_path = absl::GetFlag(FLAGS_in);
     converse.out_path = absl::GetFlag(FLAGS_out);
     converse.realtime = absl::GetFlag(FLAGS_realtime);
+    converse.hands_free = absl::GetFlag(FLAGS_hands_free);
     converse.json = absl::GetFlag(FLAGS_json);
     converse.terminal = isatty(STDOUT_FILENO) != 0;
     converse.sample_rate = SampleRateOr(16000);
