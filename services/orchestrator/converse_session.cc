@@ -356,9 +356,8 @@ void ConverseSession::ListenLocked(InputItem item, absl::Time now, Actions& acti
   const auto start_ms = static_cast<int64_t>(stream_ms_);
   stream_ms_ += ms;
   const bool voiced = vad_->IsSpeech(item.audio.data());
-  item.voiced = voiced;
-  if (item.voiced) last_voiced_ = now;
-  const UtteranceSegmenter::Events events = segmenter_->Push(start_ms, ms, item.voiced);
+  if (voiced) last_voiced_ = now;
+  const UtteranceSegmenter::Events events = segmenter_->Push(start_ms, ms, voiced);
   accounting_.pushed += item.audio.data().size();
 
   if (listening_ != nullptr) {
@@ -407,10 +406,9 @@ void ConverseSession::StartSpokenTurnLocked(absl::Time now, Actions& actions) {
 void ConverseSession::EndUtteranceLocked(EndReason reason, absl::Time now, Actions& actions) {
   if (listening_ == nullptr && !leading_.empty()) {
     // END_OF_INPUT says "that was an utterance" even when the detector heard no speech (a
-    // push-to-talk client decides for itself); a half-close only when something was voiced.
-    bool voiced = false;
-    for (const InputItem& item : leading_) voiced |= item.voiced;
-    if (reason == EndReason::kEndOfInput || (reason == EndReason::kHalfClose && voiced)) {
+    // push-to-talk client decides for itself); a half-close only while speech is going on.
+    const bool speaking = segmenter_->phase() != UtteranceSegmenter::Phase::kSilence;
+    if (reason == EndReason::kEndOfInput || (reason == EndReason::kHalfClose && speaking)) {
       StartSpokenTurnLocked(now, actions);
     } else if (reason == EndReason::kHalfClose) {
       for (const InputItem& item : leading_) {  // Trailing silence: no utterance follows.

@@ -21,7 +21,6 @@ namespace voxflow::orchestrator {
 struct InputItem {
   v1::AudioChunk audio;
   bool end_of_utterance = false;
-  bool voiced = false;  // The voice activity detector heard speech in it.
   absl::Time received;  // When it arrived from the caller.
 };
 
