@@ -12,6 +12,10 @@ def voxflow_cc_binary(name, copts = [], deps = [], **kwargs):
     cc_binary(name = name, copts = VOXFLOW_COPTS + copts, deps = deps + [_SANITIZER_DEFAULTS], **kwargs)
 
 def voxflow_cc_test(name, copts = [], deps = [], **kwargs):
+    # main() comes from an object of the test itself, never from a shared library (see
+    # //bazel:gtest_main).
+    deps = [("//bazel:gtest_main" if d == "@system//:gtest_main" else d) for d in deps]
+
     # Static, so that the sanitizer hooks are in the executable, where the runtimes look for them.
     cc_test(
         name = name,

@@ -779,7 +779,9 @@ void ConverseSession::StartTurnLocked(const std::shared_ptr<Turn>& turn, Actions
   turns_.push_back(turn);
 
   StageFactories factories =
-      MakeStageFactories(turn.get(), services_.stt, services_.tts, services_.memory);
+      services_.stage_factories
+          ? services_.stage_factories(turn.get())
+          : MakeStageFactories(turn.get(), services_.stt, services_.tts, services_.memory);
   for (auto& [type, factory] : factories) {
     factory = [turn, make = std::move(factory)](const v1::StageSpec& spec) { return make(spec); };
   }

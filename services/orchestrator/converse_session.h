@@ -69,6 +69,9 @@ struct SessionServices {
   TimerQueue* timers = &TimerQueue::Default();
   // One voice activity detector per session; null: WebRTC's.
   VadFactory vad_factory;
+  // A turn's stages (tests drive the session with fakes); null: the built-in stage types over
+  // `stt`, `tts` and `memory`.
+  std::function<StageFactories(TurnEnvironment* turn)> stage_factories;
   SessionOptions options;
 };
 

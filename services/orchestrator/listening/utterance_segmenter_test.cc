@@ -28,7 +28,7 @@ std::string Script(UtteranceSegmenter& segmenter, const std::string& script) {
 
 TEST(UtteranceSegmenterTest, SpeechThenSilenceEndsAfterSilenceMs) {
   UtteranceSegmenter segmenter({.silence_ms = 100, .min_speech_ms = 60, .max_utterance_ms = 0});
-  EXPECT_EQ(Script(segmenter, "..xxxxx....."), "--S-C---E---");
+  EXPECT_EQ(Script(segmenter, "..xxxxx....."), "--S-C------E");
   EXPECT_EQ(segmenter.speech_start_ms(), 40);
   EXPECT_EQ(segmenter.speech_end_ms(), 140);
   EXPECT_EQ(segmenter.phase(), UtteranceSegmenter::Phase::kSilence);

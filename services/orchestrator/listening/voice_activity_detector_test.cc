@@ -82,6 +82,8 @@ TEST(WebRtcVadTest, SilenceAfterSpeechIsNotSpeech) {
   ASSERT_TRUE(vad.ok());
   SpeechShare(**vad, speech, rate);
   const std::string silence(rate / 50 * 2 * 10, '\0');
+  // The resampler's delay carries the last of the speech into the first frames; then none.
+  EXPECT_LE(SpeechShare(**vad, silence, rate), 0.2);
   EXPECT_EQ(SpeechShare(**vad, silence, rate), 0.0);
 }
 

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,17 +42,20 @@ StageResult BlockUntilCancelled(StageContext& context) {
 
 class DagRunnerTest : public ::testing::Test {
  protected:
-  std::shared_ptr<DagRun> Start(const std::string& stages_text) {
+  std::shared_ptr<DagRun> Start(const std::string& stages_text,
+                                std::set<std::string> run_before_release = {}) {
     auto spec = ParsePipelineSpec("name: 'test' " + stages_text, "test");
     EXPECT_TRUE(spec.ok()) << spec.status();
-    auto graph = PipelineGraph::Build(*spec, {"fn"});
+    auto graph = PipelineGraph::Build(*spec, {"fn", "early"});
     EXPECT_TRUE(graph.ok()) << graph.status();
     graph_ = std::make_shared<PipelineGraph>(*std::move(graph));
     StageFactories factories;
     factories["fn"] = [this](const v1::StageSpec& spec) -> std::unique_ptr<Stage> {
       return std::make_unique<FnStage>(fns_.at(spec.name()));
     };
+    factories["early"] = factories["fn"];
     DagRunOptions options;
+    options.run_before_release = std::move(run_before_release);
     options.on_event = [this](v1::StageEvent event) {
       std::lock_guard<std::mutex> lock(mu_);
       events_.push_back(event.name());
@@ -366,6 +370,51 @@ TEST_F(DagRunnerTest, CancellingStagesByTypeLetsTheOthersFinish) {
   EXPECT_EQ(result.status, TurnStatus::kCancelled);
   EXPECT_EQ(result.Find("llm")->outcome, StageOutcome::kCancel);
   EXPECT_EQ(result.Find("save")->outputs.at("saw"), "CANCEL");
+}
+
+TEST_F(DagRunnerTest, HeldStagesWaitForReleaseWhileTheOthersRun) {
+  absl::Notification listened;
+  std::atomic<bool> released{false};
+  fns_["listen"] = [&](StageContext&) {
+    listened.Notify();
+    return StageResult::Ok({{"transcript", "hi"}});
+  };
+  fns_["fetch"] = [&](StageContext&) {
+    EXPECT_TRUE(released.load()) << "a held stage ran before Release()";
+    return StageResult::Ok();
+  };
+  fns_["reply"] = [&](StageContext& context) {
+    EXPECT_TRUE(released.load());
+    return StageResult::Ok({{"reply", context.Input("listen", "transcript")}});
+  };
+  auto run = Start(R"(
+    stages { name: "listen" type: "early" }
+    stages { name: "fetch" type: "fn" }
+    stages { name: "reply" type: "fn" depends_on: "listen" depends_on: "fetch" })",
+                   {"early"});
+  ASSERT_TRUE(listened.WaitForNotificationWithTimeout(kDeadline));
+  absl::SleepFor(absl::Milliseconds(50));  // Time for a wrong start to show.
+  EXPECT_FALSE(run->done());
+  EXPECT_THAT(events(), ElementsAre("stage.listen.started", "stage.listen.completed"));
+  released = true;
+  run->Release();
+  run->Release();  // Idempotent.
+  const TurnResult result = run->Wait();
+  EXPECT_EQ(result.status, TurnStatus::kOk);
+  EXPECT_EQ(result.Find("reply")->outputs.at("reply"), "hi");
+}
+
+TEST_F(DagRunnerTest, CancellingAHeldRunEndsItWithoutStartingTheHeldStages) {
+  fns_["listen"] = [](StageContext&) { return StageResult::Ok(); };
+  fns_["reply"] = [](StageContext&) { return StageResult::Ok(); };
+  auto run = Start(R"(
+    stages { name: "listen" type: "early" }
+    stages { name: "reply" type: "fn" depends_on: "listen" })",
+                   {"early"});
+  run->Cancel(absl::CancelledError("session closed"));
+  const TurnResult result = run->Wait();
+  EXPECT_EQ(result.status, TurnStatus::kCancelled);
+  EXPECT_FALSE(result.Find("reply")->ran);
 }
 
 }  // namespace

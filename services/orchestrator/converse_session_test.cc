@@ -1,0 +1,421 @@
+// ConverseSession without gRPC: a fake voice activity detector (loud samples are voice), fake stt,
+// llm and tts stages over the TurnEnvironment, real listening, turns and playout (Pipecat's
+// run_test shape: one processor driven in-process).
+#include "services/orchestrator/converse_session.h"
+
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/orchestrator/pipeline/pipeline_spec_loader.h"
+#include "services/orchestrator/session_ticker.h"
+
+namespace voxflow::orchestrator {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+constexpr absl::Duration kDeadline = absl::Seconds(20);
+constexpr size_t kChunk = 640;  // 20 ms of 16 kHz mono PCM16.
+
+// Voice is any sample louder than 1000: the test decides what the detector hears.
+class LoudnessVad final : public VoiceActivityDetector {
+ public:
+  bool IsSpeech(absl::string_view frame) override {
+    for (size_t i = 0; i + 1 < frame.size(); i += 2) {
+      int16_t v;
+      std::memcpy(&v, frame.data() + i, 2);
+      if (std::abs(v) > 1000) return true;
+    }
+    return false;
+  }
+};
+
+std::string Voice(int ms) {
+  std::string pcm;
+  for (int i = 0; i < 16 * ms; ++i) {
+    const int16_t v = i % 2 ? 8000 : -8000;
+    pcm.append(reinterpret_cast<const char*>(&v), 2);
+  }
+  return pcm;
+}
+std::string Silence(int ms) { return std::string(32 * ms, '\0'); }
+
+// stt: reads its utterance to the end; the transcript is "<bytes> bytes" (empty if no voice).
+class FakeStt final : public Stage {
+ public:
+  explicit FakeStt(TurnEnvironment* turn) : turn_(turn) {}
+  StageResult Run(StageContext& context) override {
+    size_t bytes = 0;
+    bool voice = false;
+    LoudnessVad vad;
+    while (auto item = turn_->NextInput(context.cancellation())) {
+      if (item->end_of_utterance) break;
+      bytes += item->audio.data().size();
+      voice |= vad.IsSpeech(item->audio.data());
+    }
+    if (context.cancelled()) return StageResult::Cancel("cancelled");
+    v1::Transcript transcript;
+    transcript.set_is_final(true);
+    transcript.set_text(voice ? absl::StrCat(bytes, " bytes") : "");
+    turn_->OnTranscript(transcript);
+    return StageResult::Ok({{"transcript", transcript.text()}});
+  }
+
+ private:
+  TurnEnvironment* const turn_;
+};
+
+// llm + tts in one: the reply text, then `reply_ms` of audio in 20 ms chunks.
+class FakeReply final : public Stage {
+ public:
+  FakeReply(TurnEnvironment* turn, int reply_ms) : turn_(turn), reply_ms_(reply_ms) {}
+  StageResult Run(StageContext& context) override {
+    const std::string text = context.Input("stt", "transcript");
+    if (text.empty() && !turn_->text_input().has_value()) return StageResult::Skip("nothing");
+    turn_->OnReplyText("ok", true);
+    for (int ms = 0; ms < reply_ms_; ms += 20) {
+      v1::AudioChunk chunk;
+      chunk.set_data(std::string(kChunk, '\1'));
+      chunk.set_format(v1::PCM16);
+      chunk.set_sample_rate(16000);
+      chunk.set_channels(1);
+      if (!turn_->OnReplyAudio(std::move(chunk), "ok", *context.cancellation())) {
+        return StageResult::Cancel("output refused");
+      }
+    }
+    return StageResult::Ok({{"reply", "ok"}});
+  }
+
+ private:
+  TurnEnvironment* const turn_;
+  const int reply_ms_;
+};
+
+class Harness {
+ public:
+  explicit Harness(int reply_ms = 400) {
+    auto spec = ParsePipelineSpec(R"(
+      name: "fake"
+      stages { name: "stt" type: "stt" }
+      stages { name: "reply" type: "reply" depends_on: "stt" })",
+                                  "fake");
+    EXPECT_TRUE(spec.ok()) << spec.status();
+    auto registry = PipelineRegistry::Create({*spec}, {"stt", "reply"});
+    EXPECT_TRUE(registry.ok()) << registry.status();
+    registry_ = std::make_unique<PipelineRegistry>(*std::move(registry));
+    services_.pipelines = registry_.get();
+    services_.memory = &memory_;
+    services_.vad_factory =
+        [](const v1::AudioStreamFormat&) -> absl::StatusOr<std::unique_ptr<VoiceActivityDetector>> {
+      return std::make_unique<LoudnessVad>();
+    };
+    services_.stage_factories = [reply_ms](TurnEnvironment* turn) {
+      StageFactories factories;
+      factories["stt"] = [turn](const v1::StageSpec&) { return std::make_unique<FakeStt>(turn); };
+      factories["reply"] = [turn, reply_ms](const v1::StageSpec&) {
+        return std::make_unique<FakeReply>(turn, reply_ms);
+      };
+      return factories;
+    };
+  }
+  ~Harness() {
+    if (session_ != nullptr) session_->Close();
+  }
+
+  SessionServices& services() { return services_; }
+
+  absl::Status Start(v1::SessionConfig config) {
+    config.mutable_input_format()->set_format(v1::PCM16);
+    config.mutable_input_format()->set_sample_rate(16000);
+    config.mutable_input_format()->set_channels(1);
+    *config.mutable_output_format() = config.input_format();
+    config.set_telemetry(true);
+    session_ = ConverseSession::Create(
+        services_,
+        [this](v1::ConverseEvent event) {
+          std::lock_guard<std::mutex> lock(mu_);
+          events_.push_back(std::move(event));
+          changed_.notify_all();
+        },
+        [this](const absl::Status& status) {
+          std::lock_guard<std::mutex> lock(mu_);
+          ended_ = status;
+          changed_.notify_all();
+        });
+    std::weak_ptr<ConverseSession> weak = session_;
+    ticker_.Add([weak](absl::Time now) {
+      auto session = weak.lock();
+      return session != nullptr && session->Tick(now);
+    });
+    v1::ConverseRequest request;
+    *request.mutable_config() = config;
+    return session_->HandleRequest(request);
+  }
+
+  // Pushes `pcm` as 20 ms chunks, as fast as the session takes them (stream time is what counts).
+  void Push(const std::string& pcm) {
+    for (size_t at = 0; at < pcm.size(); at += kChunk) {
+      v1::ConverseRequest request;
+      v1::AudioChunk* audio = request.mutable_audio();
+      audio->set_data(pcm.substr(at, kChunk));
+      audio->set_format(v1::PCM16);
+      audio->set_sample_rate(16000);
+      audio->set_channels(1);
+      audio->set_sequence(++sequence_);
+      ASSERT_TRUE(session_->HandleRequest(request).ok());
+      pushed_ += kChunk;
+    }
+  }
+  // Pushes at real time (for tests where the reply must be playing).
+  void PushRealTime(const std::string& pcm) {
+    absl::Time next = absl::Now();
+    for (size_t at = 0; at < pcm.size(); at += kChunk) {
+      absl::SleepFor(next - absl::Now());
+      next += absl::Milliseconds(20);
+      Push(pcm.substr(at, kChunk));
+    }
+  }
+  void Control(v1::Control::Type type) {
+    v1::ConverseRequest request;
+    request.mutable_control()->set_type(type);
+    ASSERT_TRUE(session_->HandleRequest(request).ok());
+  }
+  // Half-closes and waits for the end of the stream.
+  absl::Status End() {
+    EXPECT_TRUE(session_->HandleEndOfInput().ok());
+    std::unique_lock<std::mutex> lock(mu_);
+    EXPECT_TRUE(changed_.wait_for(lock, absl::ToChronoMilliseconds(kDeadline),
+                                  [&] { return ended_.has_value(); }));
+    return ended_.value_or(absl::DeadlineExceededError("no end"));
+  }
+  bool WaitFor(const std::function<bool(const std::vector<v1::ConverseEvent>&)>& done) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return changed_.wait_for(lock, absl::ToChronoMilliseconds(kDeadline),
+                             [&] { return done(events_); });
+  }
+  std::vector<v1::ConverseEvent> events() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return events_;
+  }
+  std::vector<v1::TurnCompleted> turns() {
+    std::vector<v1::TurnCompleted> turns;
+    for (const auto& e : events()) {
+      if (e.has_turn_completed()) turns.push_back(e.turn_completed());
+    }
+    return turns;
+  }
+  int Telemetry(const std::string& name) {
+    int n = 0;
+    for (const auto& e : events()) n += e.has_telemetry() && e.telemetry().name() == name;
+    return n;
+  }
+  // Every byte pushed is in one utterance or in the silence let go; `unanswered` bytes were in
+  // utterances without words (no TurnCompleted to count them from).
+  void ExpectNothingLost(uint64_t unanswered = 0) {
+    const InputAccounting a = session_->input_accounting();
+    EXPECT_EQ(a.pushed, pushed_);
+    EXPECT_EQ(a.pending, 0u);
+    EXPECT_EQ(a.in_utterances + a.silence_dropped, pushed_);
+    uint64_t recognised = 0;
+    for (const v1::TurnCompleted& turn : turns()) {
+      uint64_t bytes = 0;
+      if (absl::SimpleAtoi(turn.transcript().substr(0, turn.transcript().find(' ')), &bytes)) {
+        recognised += bytes;
+      }
+    }
+    EXPECT_EQ(recognised + unanswered, a.in_utterances)
+        << "each utterance reached its stt stage whole";
+  }
+
+ private:
+  InProcessMemory memory_;
+  std::unique_ptr<PipelineRegistry> registry_;
+  SessionServices services_;
+  SessionTicker ticker_;
+  std::shared_ptr<ConverseSession> session_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<v1::ConverseEvent> events_;
+  std::optional<absl::Status> ended_;
+  uint64_t sequence_ = 0;
+  uint64_t pushed_ = 0;
+};
+
+v1::SessionConfig Endpointing(int silence_ms, int min_speech_ms = 100) {
+  v1::SessionConfig config;
+  config.mutable_endpointing()->set_silence_ms(silence_ms);
+  config.mutable_endpointing()->set_min_speech_ms(min_speech_ms);
+  return config;
+}
+
+TEST(ConverseSessionTest, APauseShorterThanSilenceMsIsOneTurnAndLongerIsTwo) {
+  for (auto [silence_ms, turns] : {std::pair{1000, 1}, std::pair{300, 2}}) {
+    Harness h;
+    ASSERT_TRUE(h.Start(Endpointing(silence_ms)).ok());
+    h.Push(Silence(500) + Voice(600) + Silence(700) + Voice(600) + Silence(1500));
+    ASSERT_TRUE(h.End().ok());
+    EXPECT_THAT(h.turns(), SizeIs(turns)) << "silence_ms " << silence_ms;
+    h.ExpectNothingLost();
+  }
+}
+
+TEST(ConverseSessionTest, LongSilenceStartsNothingAndIsLetGo) {
+  Harness h;
+  ASSERT_TRUE(h.Start(Endpointing(500)).ok());
+  h.Push(Silence(5000));
+  ASSERT_TRUE(h.End().ok());
+  EXPECT_THAT(h.turns(), SizeIs(0));
+  for (const auto& e : h.events()) EXPECT_FALSE(e.has_stage() || e.has_error());
+  h.ExpectNothingLost();
+}
+
+TEST(ConverseSessionTest, SoundShorterThanMinSpeechStartsNoTurn) {
+  Harness h;
+  ASSERT_TRUE(h.Start(Endpointing(300, 200)).ok());
+  h.Push(Silence(200) + Voice(100) + Silence(1000));
+  ASSERT_TRUE(h.End().ok());
+  EXPECT_THAT(h.turns(), SizeIs(0));
+  h.ExpectNothingLost();
+}
+
+TEST(ConverseSessionTest, UserSpeechEventsCarryStreamTimeAndTurn) {
+  Harness h;
+  ASSERT_TRUE(h.Start(Endpointing(300)).ok());
+  h.Push(Silence(400) + Voice(600) + Silence(800));
+  ASSERT_TRUE(h.End().ok());
+  std::vector<v1::UserSpeech> speech;
+  for (const auto& e : h.events()) {
+    if (e.has_user_speech()) speech.push_back(e.user_speech());
+  }
+  ASSERT_THAT(speech, SizeIs(2));
+  EXPECT_EQ(speech[0].type(), v1::UserSpeech::STARTED);
+  EXPECT_EQ(speech[0].stream_ms(), 400);
+  EXPECT_EQ(speech[1].type(), v1::UserSpeech::STOPPED);
+  EXPECT_EQ(speech[1].stream_ms(), 1000);
+  EXPECT_EQ(speech[1].turn_id(), 1);
+  const v1::TurnCompleted turn = h.turns().at(0);
+  EXPECT_GE(turn.latency().endpointing_delay_ms(), 0);
+}
+
+TEST(ConverseSessionTest, EndOfInputEndsTheUtteranceAtOnceEvenWithoutVoice) {
+  Harness h;
+  ASSERT_TRUE(h.Start(Endpointing(2000)).ok());
+  h.Push(Voice(300));
+  h.Control(v1::Control::END_OF_INPUT);
+  ASSERT_TRUE(h.WaitFor([](const auto& events) {
+    for (const auto& e : events) {
+      if (e.has_turn_completed()) return true;
+    }
+    return false;
+  }));
+  // Quiet audio the detector does not call voice: END_OF_INPUT still makes it an utterance, whose
+  // stt hears no words, so the turn is discarded, not answered.
+  h.Push(std::string(kChunk * 10, '\2'));
+  h.Control(v1::Control::END_OF_INPUT);
+  ASSERT_TRUE(h.End().ok());
+  EXPECT_THAT(h.turns(), SizeIs(1));
+  EXPECT_EQ(h.Telemetry("turn.discarded"), 1);
+  h.ExpectNothingLost(/*unanswered=*/kChunk * 10);
+}
+
+TEST(ConverseSessionTest, ShortVoiceOverAReplyPausesItThenItResumes) {
+  Harness h(/*reply_ms=*/3000);
+  v1::SessionConfig config = Endpointing(300);
+  config.mutable_barge_in()->set_min_speech_ms(400);
+  ASSERT_TRUE(h.Start(config).ok());
+  h.PushRealTime(Voice(500) + Silence(600));
+  ASSERT_TRUE(h.WaitFor([](const auto& events) {
+    int frames = 0;
+    for (const auto& e : events) frames += e.has_reply_audio();
+    return frames >= 5;
+  }));
+  h.PushRealTime(Voice(200) + Silence(600));
+  ASSERT_TRUE(h.End().ok());
+  EXPECT_EQ(h.Telemetry("turn.reply_paused"), 1);
+  EXPECT_EQ(h.Telemetry("turn.reply_resumed"), 1);
+  EXPECT_EQ(h.Telemetry("turn.interrupted"), 0);
+  ASSERT_FALSE(h.turns().empty());
+  EXPECT_FALSE(h.turns()[0].interrupted());
+  // The whole reply was sent: 3 s of 20 ms frames.
+  int frames = 0;
+  for (const auto& e : h.events()) frames += e.has_reply_audio() && e.reply_audio().turn_id() == 1;
+  EXPECT_EQ(frames, 150);
+}
+
+TEST(ConverseSessionTest, ConfirmedSpeechOverAReplyInterruptsItAndIsTheNextTurn) {
+  Harness h(/*reply_ms=*/3000);
+  v1::SessionConfig config = Endpointing(300);
+  config.mutable_barge_in()->set_min_speech_ms(200);
+  ASSERT_TRUE(h.Start(config).ok());
+  h.PushRealTime(Voice(500) + Silence(600));
+  ASSERT_TRUE(h.WaitFor([](const auto& events) {
+    int frames = 0;
+    for (const auto& e : events) frames += e.has_reply_audio();
+    return frames >= 5;
+  }));
+  h.PushRealTime(Voice(400) + Silence(500));
+  ASSERT_TRUE(h.End().ok());
+  const auto turns = h.turns();
+  ASSERT_THAT(turns, SizeIs(2));
+  EXPECT_TRUE(turns[0].interrupted());
+  EXPECT_FALSE(turns[1].interrupted());
+  // No frame of turn 1 after the pause.
+  bool paused = false;
+  for (const auto& e : h.events()) {
+    if (e.has_telemetry() && e.telemetry().name() == "turn.reply_paused") paused = true;
+    if (paused) {
+      EXPECT_FALSE(e.has_reply_audio() && e.reply_audio().turn_id() == 1);
+    }
+  }
+  EXPECT_TRUE(paused);
+  h.ExpectNothingLost();
+}
+
+TEST(ConverseSessionTest, WithBargeInOffSpeechOverAReplyWaitsItsTurn) {
+  Harness h(/*reply_ms=*/1000);
+  v1::SessionConfig config = Endpointing(300);
+  config.mutable_barge_in()->set_enabled(false);
+  ASSERT_TRUE(h.Start(config).ok());
+  h.PushRealTime(Voice(500) + Silence(500));
+  ASSERT_TRUE(h.WaitFor([](const auto& events) {
+    for (const auto& e : events) {
+      if (e.has_reply_audio()) return true;
+    }
+    return false;
+  }));
+  h.PushRealTime(Voice(400) + Silence(400));  // Heard while reply 1 plays.
+  ASSERT_TRUE(h.End().ok());
+  const auto turns = h.turns();
+  ASSERT_THAT(turns, SizeIs(2));
+  EXPECT_FALSE(turns[0].interrupted());
+  EXPECT_EQ(h.Telemetry("turn.reply_paused"), 0);
+  // Turn 2's reply starts after turn 1's ended: replies never overlap.
+  int last_turn = 0;
+  for (const auto& e : h.events()) {
+    if (!e.has_reply_audio()) continue;
+    EXPECT_GE(e.reply_audio().turn_id(), last_turn);
+    last_turn = e.reply_audio().turn_id();
+  }
+  h.ExpectNothingLost();
+}
+
+TEST(ConverseSessionTest, OutOfRangeTurnTakingSettingsNameTheField) {
+  Harness h;
+  v1::SessionConfig config;
+  config.mutable_endpointing()->set_max_utterance_ms(500);
+  EXPECT_THAT(h.Start(config).message(), HasSubstr("config.endpointing.max_utterance_ms 500"));
+  Harness h2;
+  v1::SessionConfig config2;
+  config2.mutable_barge_in()->set_min_speech_ms(10);
+  EXPECT_THAT(h2.Start(config2).message(), HasSubstr("config.barge_in.min_speech_ms 10"));
+}
+
+}  // namespace
+}  // namespace voxflow::orchestrator
