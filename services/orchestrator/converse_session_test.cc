@@ -173,6 +173,17 @@ class Harness {
       pushed_ += kChunk;
     }
   }
+  // One chunk with an explicit sequence number.
+  void PushChunk(uint64_t sequence, const std::string& pcm) {
+    v1::ConverseRequest request;
+    v1::AudioChunk* audio = request.mutable_audio();
+    audio->set_data(pcm);
+    audio->set_format(v1::PCM16);
+    audio->set_sample_rate(16000);
+    audio->set_channels(1);
+    audio->set_sequence(sequence);
+    ASSERT_TRUE(session_->HandleRequest(request).ok());
+  }
   // Pushes at real time (for tests where the reply must be playing).
   void PushRealTime(const std::string& pcm) {
     absl::Time next = absl::Now();
@@ -415,6 +426,26 @@ TEST(ConverseSessionTest, OutOfRangeTurnTakingSettingsNameTheField) {
   v1::SessionConfig config2;
   config2.mutable_barge_in()->set_min_speech_ms(10);
   EXPECT_THAT(h2.Start(config2).message(), HasSubstr("config.barge_in.min_speech_ms 10"));
+}
+
+// Found by a hostile-input probe: both used to leave the call open forever.
+TEST(ConverseSessionTest, ALateChunkAfterEndOfInputDoesNotKeepTheCallOpen) {
+  Harness h;
+  ASSERT_TRUE(h.Start(Endpointing(300)).ok());
+  h.PushChunk(7, Voice(20));
+  h.Control(v1::Control::END_OF_INPUT);
+  h.PushChunk(7, Voice(20));  // A duplicate.
+  h.PushChunk(3, Voice(20));  // Late.
+  EXPECT_TRUE(h.End().ok());
+}
+
+TEST(ConverseSessionTest, ASequenceJumpOf2To63CostsNothing) {
+  Harness h;
+  ASSERT_TRUE(h.Start(Endpointing(300)).ok());
+  const uint64_t jump = uint64_t{1} << 63;
+  for (uint64_t seq : {uint64_t{1}, uint64_t{2}, jump, jump + 1}) h.PushChunk(seq, Voice(20));
+  h.Control(v1::Control::END_OF_INPUT);
+  EXPECT_TRUE(h.End().ok());
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "services/common/streaming/jitter_buffer.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -112,9 +113,10 @@ absl::Status JitterBuffer::Push(v1::AudioChunk chunk, absl::Time arrival) {
     const size_t frames = chunk.data().size() / bytes_per_frame_;
     nominal_frames_ = frames;
     // Media time: the chunk's own timestamp, or its place in a stream of equal chunks.
-    const int64_t media_ms = chunk.timestamp_ms() != 0 || seq == 0
-                                 ? chunk.timestamp_ms()
-                                 : static_cast<int64_t>(seq * MsFor(frames));
+    const int64_t media_ms =
+        chunk.timestamp_ms() != 0 || seq == 0
+            ? chunk.timestamp_ms()
+            : static_cast<int64_t>(std::min(static_cast<double>(seq) * MsFor(frames), 9e18));
     if (cursor_set_ && seq == next_seq_) gap_concealed_frames_ = 0;  // The awaited chunk is here.
     buffered_bytes_ += chunk.data().size();
     stats_.total_received += static_cast<int64_t>(chunk.data().size());
@@ -336,8 +338,18 @@ PlayoutFrame JitterBuffer::ReadFrames(size_t frames) {
       }
       size_t m = frames - filled;
       if (!packets_.empty()) {
-        // A gap with later audio waiting: conceal one chunk's worth, then give the chunk up.
         const size_t nominal = std::max<size_t>(nominal_frames_, 1);
+        // A gap longer than the buffer could ever hold (a sequence jump, a client's bug or a
+        // hostile one) is a new stream position: moving there costs O(1), not a concealment per
+        // missing chunk.
+        const uint64_t gap = packets_.begin()->first - next_seq_;
+        if (gap > std::max<size_t>(FramesFor(options_.max_duration_ms) / nominal, 1)) {
+          stats_.lost += static_cast<int64_t>(std::min<uint64_t>(gap, INT64_MAX));
+          next_seq_ = packets_.begin()->first;
+          gap_concealed_frames_ = 0;
+          continue;
+        }
+        // A gap with later audio waiting: conceal one chunk's worth, then give the chunk up.
         m = std::min(m, nominal - std::min(gap_concealed_frames_, nominal));
         gap_concealed_frames_ += m;
         if (gap_concealed_frames_ >= nominal) {

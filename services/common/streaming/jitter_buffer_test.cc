@@ -405,3 +405,40 @@ TEST(JitterBufferTest, ConcurrentProducerAndPlayout) {
 
 }  // namespace
 }  // namespace voxflow::streaming
+
+namespace voxflow::streaming {
+namespace {
+
+// A client that jumps its sequence numbers by 2^63 must cost O(1), not a concealed chunk per
+// missing number (it once held the session lock forever).
+TEST(JitterBufferGapTest, AnAbsurdSequenceJumpIsANewStreamPosition) {
+  auto buffer = Make(Fixed(40));
+  const uint64_t jump = uint64_t{1} << 63;
+  for (uint64_t seq : {uint64_t{1}, uint64_t{2}, jump, jump + 1}) {
+    ASSERT_TRUE(buffer->Push(Chunk(seq, 100), absl::Now()).ok());
+  }
+  buffer->StartPlayout();
+  size_t bytes = 0;
+  for (int reads = 0; buffer->stats().bytes_buffered > 0; ++reads) {
+    ASSERT_LT(reads, 100) << "the gap is being concealed chunk by chunk";
+    bytes += buffer->ReadFrames(kFramesPer20Ms).data.size();
+  }
+  EXPECT_EQ(bytes, 4 * kFramesPer20Ms * 2);  // All four chunks, no concealment between them.
+  EXPECT_GE(buffer->stats().lost, 1);
+}
+
+TEST(JitterBufferGapTest, AGapTheBufferCouldHoldIsStillConcealed) {
+  auto buffer = Make(Fixed(40, 2000));
+  for (uint64_t seq : {uint64_t{1}, uint64_t{2}, uint64_t{5}}) {
+    ASSERT_TRUE(buffer->Push(Chunk(seq, 100), absl::Now()).ok());
+  }
+  buffer->StartPlayout();
+  size_t bytes = 0;
+  while (buffer->stats().bytes_buffered > 0)
+    bytes += buffer->ReadFrames(kFramesPer20Ms).data.size();
+  EXPECT_EQ(bytes, 5 * kFramesPer20Ms * 2);  // Chunks 3 and 4 concealed.
+  EXPECT_EQ(buffer->stats().lost, 2);
+}
+
+}  // namespace
+}  // namespace voxflow::streaming
