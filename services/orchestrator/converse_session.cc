@@ -15,16 +15,12 @@
 #include "services/common/sample_format.h"
 #include "services/orchestrator/stages/conversation_stages.h"
 #include "services/orchestrator/turn.h"
+#include "services/orchestrator/turn_report.h"
 #include "spdlog/spdlog.h"
 
 namespace voxflow::orchestrator {
 
 namespace {
-
-int64_t MsBetween(absl::Time from, absl::Time to) {
-  if (from == absl::InfinitePast() || to == absl::InfinitePast()) return -1;
-  return std::max<int64_t>(absl::ToInt64Milliseconds(to - from), 0);
-}
 
 std::string NewSessionId() {
   // std::mutex, not absl::Mutex: TSan sees only the former in Debian's uninstrumented Abseil.
@@ -663,18 +659,9 @@ void ConverseSession::CompleteTurnLocked(const std::shared_ptr<Turn>& turn, absl
     return;
   }
 
-  for (const StageRecord& stage : result.stages) {
-    if (stage.outcome != StageOutcome::kFail) continue;
-    spdlog::warn("session {} turn {}: stage {} failed{}: {}", session_id_, id, stage.name,
-                 stage.degraded ? " (degraded)" : "", stage.error);
-    v1::ConverseEvent event;
-    v1::ErrorEvent* error = event.mutable_error();
-    error->set_code(static_cast<int>(stage.error.code()));
-    error->set_message(absl::StrCat("stage '", stage.name, "' failed: ", stage.error.message()));
-    error->set_stage(stage.name);
-    error->set_turn_id(id);
-    error->set_recoverable(true);  // The session goes on; the next turn may succeed.
-    Send(std::move(event));
+  for (v1::ConverseEvent& error : StageErrors(*turn)) {
+    spdlog::warn("session {} turn {}: {}", session_id_, id, error.error().message());
+    Send(std::move(error));
   }
 
   std::string reply = turn->reply();
@@ -690,32 +677,9 @@ void ConverseSession::CompleteTurnLocked(const std::shared_ptr<Turn>& turn, absl
   }
 
   v1::ConverseEvent event;
-  v1::TurnCompleted* completed = event.mutable_turn_completed();
-  completed->set_turn_id(id);
-  completed->set_transcript(transcript);
-  completed->set_reply(reply);
-  completed->set_interrupted(turn->interrupted);
-  for (const std::string& degradation : result.degradations) {
-    completed->add_degradations(degradation);
-  }
-  v1::LatencyBreakdown* latency = completed->mutable_latency();
+  *event.mutable_turn_completed() = TurnReport(*turn, reply, now);
+  const v1::LatencyBreakdown* latency = &event.turn_completed().latency();
   const absl::Time end_of_speech = turn->MarkTime(TurnMark::kEndOfSpeech);
-  const absl::Time final_transcript = turn->MarkTime(TurnMark::kFinalTranscript);
-  latency->set_end_of_speech_to_final_transcript_ms(MsBetween(end_of_speech, final_transcript));
-  latency->set_endpointing_delay_ms(MsBetween(end_of_speech, turn->MarkTime(TurnMark::kEndOfTurn)));
-  latency->set_llm_first_token_ms(
-      MsBetween(turn->text_input().has_value() ? turn->start : final_transcript,
-                turn->MarkTime(TurnMark::kLlmFirstToken)));
-  latency->set_tts_first_byte_ms(
-      MsBetween(turn->MarkTime(TurnMark::kFirstSentence), turn->MarkTime(TurnMark::kTtsFirstByte)));
-  latency->set_voice_to_voice_ms(MsBetween(end_of_speech, turn->first_audio_sent));
-  latency->set_turn_total_ms(MsBetween(turn->start, now));
-  for (const StageRecord& stage : result.stages) {
-    if (stage.ran) {
-      (*latency->mutable_stage_duration_ms())[stage.name] =
-          absl::ToInt64Milliseconds(stage.duration());
-    }
-  }
   VoiceMetrics::RecordTurn(
       result, turn->first_audio_sent - end_of_speech,
       turn->first_audio_sent != absl::InfinitePast() && end_of_speech != absl::InfinitePast());

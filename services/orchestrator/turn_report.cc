@@ -1,0 +1,63 @@
+#include "services/orchestrator/turn_report.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace voxflow::orchestrator {
+namespace {
+
+int64_t MsBetween(absl::Time from, absl::Time to) {
+  if (from == absl::InfinitePast() || to == absl::InfinitePast()) return -1;
+  return std::max<int64_t>(absl::ToInt64Milliseconds(to - from), 0);
+}
+
+}  // namespace
+
+std::vector<v1::ConverseEvent> StageErrors(const Turn& turn) {
+  std::vector<v1::ConverseEvent> events;
+  for (const StageRecord& stage : turn.result.stages) {
+    if (stage.outcome != StageOutcome::kFail) continue;
+    v1::ConverseEvent event;
+    v1::ErrorEvent* error = event.mutable_error();
+    error->set_code(static_cast<int>(stage.error.code()));
+    error->set_message(absl::StrCat("stage '", stage.name, "' failed: ", stage.error.message()));
+    error->set_stage(stage.name);
+    error->set_turn_id(turn.turn_id());
+    error->set_recoverable(true);
+    events.push_back(std::move(event));
+  }
+  return events;
+}
+
+v1::TurnCompleted TurnReport(const Turn& turn, const std::string& reply, absl::Time now) {
+  v1::TurnCompleted completed;
+  completed.set_turn_id(turn.turn_id());
+  completed.set_transcript(turn.transcript());
+  completed.set_reply(reply);
+  completed.set_interrupted(turn.interrupted);
+  for (const std::string& degradation : turn.result.degradations) {
+    completed.add_degradations(degradation);
+  }
+  v1::LatencyBreakdown* latency = completed.mutable_latency();
+  const absl::Time end_of_speech = turn.MarkTime(TurnMark::kEndOfSpeech);
+  const absl::Time final_transcript = turn.MarkTime(TurnMark::kFinalTranscript);
+  latency->set_end_of_speech_to_final_transcript_ms(MsBetween(end_of_speech, final_transcript));
+  latency->set_endpointing_delay_ms(MsBetween(end_of_speech, turn.MarkTime(TurnMark::kEndOfTurn)));
+  latency->set_llm_first_token_ms(
+      MsBetween(turn.text_input().has_value() ? turn.start : final_transcript,
+                turn.MarkTime(TurnMark::kLlmFirstToken)));
+  latency->set_tts_first_byte_ms(
+      MsBetween(turn.MarkTime(TurnMark::kFirstSentence), turn.MarkTime(TurnMark::kTtsFirstByte)));
+  latency->set_voice_to_voice_ms(MsBetween(end_of_speech, turn.first_audio_sent));
+  latency->set_turn_total_ms(MsBetween(turn.start, now));
+  for (const StageRecord& stage : turn.result.stages) {
+    if (stage.ran) {
+      (*latency->mutable_stage_duration_ms())[stage.name] =
+          absl::ToInt64Milliseconds(stage.duration());
+    }
+  }
+  return completed;
+}
+
+}  // namespace voxflow::orchestrator
