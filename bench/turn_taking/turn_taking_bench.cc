@@ -359,7 +359,7 @@ CallResult RunCall(const std::string& address, const Audio& audio, int index, bo
       const v1::TurnCompleted& t = event.turn_completed();
       int64_t bytes = 0;
       if (absl::SimpleAtoi(t.transcript(), &bytes)) recognised += bytes;
-      if (getenv("BENCH_DEBUG")) {
+      if (getenv("BENCH_DEBUG") != nullptr) {
         std::fprintf(stderr, "DEBUG call %d turn %d bytes %s interrupted %d v2v %lld\n", index,
                      t.turn_id(), t.transcript().c_str(), t.interrupted(),
                      (long long)t.latency().voice_to_voice_ms());
@@ -518,6 +518,12 @@ stages { name: "save_memory" kind: WORK type: "memory_write" depends_on: "llm" }
               Percentile(all.v2v_server, 0.5), Percentile(all.v2v_server, 0.99));
   std::printf("| server vs caller, abs difference p50 / p99 (ms) | %.0f / %.0f |\n",
               Percentile(all.v2v_gap, 0.5), Percentile(all.v2v_gap, 0.99));
+  int apart = 0;
+  for (double gap : all.v2v_gap) apart += gap > 30;
+  std::printf("| turns where server and caller differ by > 30 ms / max difference (ms) | %d / %.0f "
+              "|\n",
+              apart, all.v2v_gap.empty() ? 0.0 : *std::max_element(all.v2v_gap.begin(),
+                                                                  all.v2v_gap.end()));
   std::printf("| noise bursts over replies | %d |\n", all.bursts);
   std::printf("| reply pauses / resumes | %d / %d |\n", all.pauses, all.resumes);
   std::printf("| false barge-ins (interruptions not by scripted speech) | %d |\n",
