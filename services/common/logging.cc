@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -133,6 +134,21 @@ absl::Status InitLogging(absl::string_view name, LogFormat format, absl::string_
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(std::move(logger));
   return absl::OkStatus();
+}
+
+std::string QuoteClientValue(absl::string_view value, size_t max_bytes) {
+  std::string out = "'";
+  const absl::string_view shown = value.substr(0, max_bytes);
+  for (unsigned char c : shown) {
+    if (c < 0x20 || c == 0x7f || c == '\'' || c == '\\') {
+      absl::StrAppendFormat(&out, "\\x%02x", c);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  out.push_back('\'');
+  if (shown.size() < value.size()) absl::StrAppend(&out, "... (", value.size(), " bytes)");
+  return out;
 }
 
 }  // namespace voxflow

@@ -71,6 +71,11 @@ class JsonLogFormatter final : public spdlog::formatter {
 // "info", "warn", "error"). Returns INVALID_ARGUMENT for an unknown level.
 absl::Status InitLogging(absl::string_view name, LogFormat format, absl::string_view level);
 
+// A value a client sent, for an error message or a log line: in single quotes, control characters
+// and quotes escaped (\xNN), at most `max_bytes` of it followed by "... (N bytes)". A client's
+// string can then neither forge log lines nor blow up a status past gRPC's metadata limit.
+std::string QuoteClientValue(absl::string_view value, size_t max_bytes = 64);
+
 // Appends `text` to `out` as the body of a JSON string (without the quotes).
 void AppendJsonEscaped(absl::string_view text, spdlog::memory_buf_t& out);
 

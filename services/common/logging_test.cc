@@ -64,5 +64,13 @@ TEST(LoggingTest, RejectsUnknownLevel) {
   EXPECT_TRUE(InitLogging("b", LogFormat::kJson, "debug").ok());
 }
 
+TEST(QuoteClientValueTest, EscapesControlCharactersAndTruncates) {
+  EXPECT_EQ(QuoteClientValue("en-US"), "'en-US'");
+  // An ANSI escape and a forged log line stay on one inert line.
+  EXPECT_EQ(QuoteClientValue("a\x1b[31m\nI fake"), "'a\\x1b[31m\\x0aI fake'");
+  EXPECT_EQ(QuoteClientValue("it's"), "'it\\x27s'");
+  EXPECT_EQ(QuoteClientValue(std::string(100, 'x'), 4), "'xxxx'... (100 bytes)");
+}
+
 }  // namespace
 }  // namespace voxflow

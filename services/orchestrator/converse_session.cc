@@ -113,7 +113,8 @@ absl::Status ConverseSession::HandleRequest(v1::ConverseRequest request) {
           break;
         default:
           return absl::InvalidArgumentError(
-              "control.type must be END_OF_INPUT or INTERRUPT, got TYPE_UNSPECIFIED");
+              absl::StrCat("control.type must be END_OF_INPUT (1) or INTERRUPT (2), got ",
+                           static_cast<int>(request.control().type())));
       }
       break;
     }
@@ -130,8 +131,8 @@ absl::Status ConverseSession::Configure(const v1::SessionConfig& config) {
   std::shared_ptr<const PipelineGraph> pipeline = services_.pipelines->Find(config.pipeline());
   if (pipeline == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "config.pipeline: unknown pipeline '", config.pipeline(),
-        "' (this server runs: ", absl::StrJoin(services_.pipelines->Names(), ", "), ")"));
+        "config.pipeline: unknown pipeline ", QuoteClientValue(config.pipeline()),
+        " (this server runs: ", absl::StrJoin(services_.pipelines->Names(), ", "), ")"));
   }
   for (const auto& [format, field] : {std::pair{&config.input_format(), "config.input_format"},
                                       std::pair{&config.output_format(), "config.output_format"}}) {

@@ -193,6 +193,9 @@ class Harness {
       Push(pcm.substr(at, kChunk));
     }
   }
+  absl::Status HandleRequest(const v1::ConverseRequest& request) {
+    return session_->HandleRequest(request);
+  }
   void Control(v1::Control::Type type) {
     v1::ConverseRequest request;
     request.mutable_control()->set_type(type);
@@ -426,6 +429,12 @@ TEST(ConverseSessionTest, OutOfRangeTurnTakingSettingsNameTheField) {
   v1::SessionConfig config2;
   config2.mutable_barge_in()->set_min_speech_ms(10);
   EXPECT_THAT(h2.Start(config2).message(), HasSubstr("config.barge_in.min_speech_ms 10"));
+  Harness h3;
+  v1::SessionConfig config3;
+  config3.set_pipeline(std::string(100 * 1024, 'p'));  // Not echoed whole.
+  const absl::Status unknown = h3.Start(config3);
+  EXPECT_THAT(unknown.message(), HasSubstr("config.pipeline: unknown pipeline 'ppp"));
+  EXPECT_LT(unknown.message().size(), 300u);
 }
 
 // Found by a hostile-input probe: both used to leave the call open forever.
@@ -446,6 +455,15 @@ TEST(ConverseSessionTest, ASequenceJumpOf2To63CostsNothing) {
   for (uint64_t seq : {uint64_t{1}, uint64_t{2}, jump, jump + 1}) h.PushChunk(seq, Voice(20));
   h.Control(v1::Control::END_OF_INPUT);
   EXPECT_TRUE(h.End().ok());
+}
+
+TEST(ConverseSessionTest, AnUnknownControlTypeIsReportedByItsNumber) {
+  Harness h;
+  ASSERT_TRUE(h.Start(Endpointing(300)).ok());
+  v1::ConverseRequest request;
+  request.mutable_control()->set_type(static_cast<v1::Control::Type>(77));
+  EXPECT_THAT(h.HandleRequest(request).message(),
+              HasSubstr("control.type must be END_OF_INPUT (1) or INTERRUPT (2), got 77"));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/common/audio_chunk.h"
+#include "services/common/logging.h"
 
 namespace voxflow::stt {
 
@@ -21,9 +22,9 @@ absl::Status SttSession::ValidateConfig(const SttEngine& engine,
   bool known = false;
   for (const std::string& l : engine.Languages()) known |= absl::AsciiStrToLower(l) == language;
   if (!known) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("config.language '", config.language(), "' is not supported by ",
-                     engine.name(), " (supported: ", absl::StrJoin(engine.Languages(), ", "), ")"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config.language ", QuoteClientValue(config.language()), " is not supported by ",
+        engine.name(), " (supported: ", absl::StrJoin(engine.Languages(), ", "), ")"));
   }
   const v1::EndpointingConfig& e = config.endpointing();
   if (e.silence_ms() < 0 || e.silence_ms() > limits.max_silence_ms) {

@@ -153,6 +153,9 @@ TEST(SttSessionTest, ConfigErrorsNameTheField) {
   EXPECT_THAT(Recognize(engine, {}, config).status.message(),
               HasSubstr("config.language 'xx-XX' is not supported by mock"));
   config = Config();
+  config.set_language(std::string(100 * 1024, 'x'));  // Not echoed whole.
+  EXPECT_LT(Recognize(engine, {}, config).status.message().size(), 300u);
+  config = Config();
   config.mutable_audio_format()->set_sample_rate(12345678);
   EXPECT_THAT(Recognize(engine, {}, config).status.message(),
               HasSubstr("config.audio_format.sample_rate 12345678"));

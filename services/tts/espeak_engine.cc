@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/logging.h"
 
 namespace voxflow::tts {
 namespace {
@@ -100,8 +101,9 @@ absl::StatusOr<std::string> EspeakEngine::ResolveVoice(const std::string& voice,
                                                         : "";
   if (variant.empty()) return *base;
   if (!VariantExists(variant)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown espeak-ng voice variant '", variant, "' in voice '", voice, "'"));
+    return absl::InvalidArgumentError(absl::StrCat("unknown espeak-ng voice variant ",
+                                                   QuoteClientValue(variant), " in voice ",
+                                                   QuoteClientValue(voice)));
   }
   return absl::StrCat(*base, "+", variant);
 }
@@ -120,7 +122,7 @@ absl::Status EspeakEngine::Render(const RenderRequest& request, const v1::AudioS
   std::lock_guard<std::mutex> lock(EngineMutex());
   if (espeak_SetVoiceByName(request.voice.c_str()) != EE_OK) {
     return absl::InvalidArgumentError(
-        absl::StrCat("espeak-ng cannot load voice '", request.voice, "'"));
+        absl::StrCat("espeak-ng cannot load voice ", QuoteClientValue(request.voice)));
   }
   espeak_SetParameter(
       espeakRATE, static_cast<int>(std::lround(kDefaultWordsPerMinute * request.speaking_rate)), 0);

@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/logging.h"
 
 namespace voxflow::tts {
 
@@ -13,8 +14,8 @@ absl::StatusOr<std::string> TtsEngine::ResolveVoice(const std::string& voice,
     for (const v1::Voice& v : voices) {
       if (v.name() == voice) return voice;
     }
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown voice '", voice, "' for provider ", name(), " (see ListVoices)"));
+    return absl::InvalidArgumentError(absl::StrCat("unknown voice ", QuoteClientValue(voice),
+                                                   " for provider ", name(), " (see ListVoices)"));
   }
   const std::string wanted = absl::AsciiStrToLower(language.empty() ? "en-US" : language);
   // Exact language first, then the same primary language ("en-AU" falls back to any "en").
@@ -29,7 +30,7 @@ absl::StatusOr<std::string> TtsEngine::ResolveVoice(const std::string& voice,
     }
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("no voice for language '", language, "' in provider ", name()));
+      absl::StrCat("no voice for language ", QuoteClientValue(language), " in provider ", name()));
 }
 
 }  // namespace voxflow::tts

@@ -170,6 +170,11 @@ TEST(TtsSessionTest, BadConfigsNameTheProblem) {
   config = Config();
   config.set_voice("nobody");
   EXPECT_THAT(error(config).message(), HasSubstr("unknown voice 'nobody'"));
+  // A huge value is not echoed whole (it overflowed gRPC's metadata limit).
+  config = Config();
+  config.set_voice(std::string(64 * 1024, 'v'));
+  EXPECT_LT(error(config).message().size(), 300u);
+  EXPECT_THAT(error(config).message(), HasSubstr("... (65536 bytes)"));
   config = Config();
   config.set_language("xx-YY");
   EXPECT_THAT(error(config).message(), HasSubstr("no voice for language 'xx-YY'"));

@@ -1,0 +1,111 @@
+// FakeTurnEnvironment: a TurnEnvironment for driving one stage in a test (Pipecat's run_test
+// shape): the utterance it reads, and everything it reports, recorded.
+#ifndef VOXFLOW_SERVICES_ORCHESTRATOR_STAGES_FAKE_TURN_ENVIRONMENT_H_
+#define VOXFLOW_SERVICES_ORCHESTRATOR_STAGES_FAKE_TURN_ENVIRONMENT_H_
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "services/orchestrator/listening/utterance.h"
+#include "services/orchestrator/stages/turn_environment.h"
+
+namespace voxflow::orchestrator {
+
+class FakeTurnEnvironment final : public TurnEnvironment {
+ public:
+  FakeTurnEnvironment() { config_.set_language("en-US"); }
+
+  // Setup.
+  v1::SessionConfig& mutable_config() { return config_; }
+  void set_text_input(std::string text) { text_ = std::move(text); }
+  Utterance& utterance() { return utterance_; }
+  // Output refused from this chunk on (a session whose reply was interrupted).
+  void refuse_audio_after(int chunks) { refuse_after_ = chunks; }
+
+  int turn_id() const override { return 1; }
+  const std::string& session_id() const override { return session_id_; }
+  const v1::SessionConfig& config() const override { return config_; }
+  const std::optional<std::string>& text_input() const override { return text_; }
+  void Mark(TurnMark mark, absl::Time when) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    marks_.emplace(mark, when);
+  }
+  std::optional<InputItem> NextInput(const std::shared_ptr<CancellationToken>& cancel) override {
+    return utterance_.Next(cancel);
+  }
+  void OnTranscript(const v1::Transcript& transcript) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    transcripts_.push_back(transcript);
+  }
+  void OnSpeechEvent(const v1::SpeechEvent& event) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    speech_events_.push_back(event);
+  }
+  void OnReplyText(absl::string_view piece, bool is_final) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    reply_text_.append(piece.data(), piece.size());
+    reply_final_ |= is_final;
+  }
+  bool OnReplyAudio(v1::AudioChunk audio, const std::string& text,
+                    const CancellationToken&) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (refuse_after_ >= 0 && static_cast<int>(audio_texts_.size()) >= refuse_after_) {
+      return false;
+    }
+    reply_audio_ += audio.data();
+    audio_texts_.push_back(text);
+    return true;
+  }
+
+  // What the stage reported.
+  bool marked(TurnMark mark) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return marks_.count(mark) > 0;
+  }
+  std::vector<v1::Transcript> transcripts() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return transcripts_;
+  }
+  std::vector<v1::SpeechEvent> speech_events() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return speech_events_;
+  }
+  std::string reply_text() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reply_text_;
+  }
+  bool reply_final() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reply_final_;
+  }
+  std::string reply_audio() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reply_audio_;
+  }
+  std::vector<std::string> audio_texts() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return audio_texts_;
+  }
+
+ private:
+  const std::string session_id_ = "s-test";
+  v1::SessionConfig config_;
+  std::optional<std::string> text_;
+  Utterance utterance_{1};
+  int refuse_after_ = -1;
+  mutable std::mutex mu_;
+  std::map<TurnMark, absl::Time> marks_;
+  std::vector<v1::Transcript> transcripts_;
+  std::vector<v1::SpeechEvent> speech_events_;
+  std::string reply_text_;
+  bool reply_final_ = false;
+  std::string reply_audio_;
+  std::vector<std::string> audio_texts_;
+};
+
+}  // namespace voxflow::orchestrator
+
+#endif  // VOXFLOW_SERVICES_ORCHESTRATOR_STAGES_FAKE_TURN_ENVIRONMENT_H_

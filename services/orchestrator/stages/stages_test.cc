@@ -1,0 +1,225 @@
+// Each built-in stage driven alone with a FakeTurnEnvironment. stt and tts talk to the real
+// STT and TTS services (mock engines) in-process over gRPC on a loopback port.
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "gtest/gtest.h"
+#include "mocks/mock_stt_engine.h"
+#include "mocks/mock_tts_engine.h"
+#include "services/common/worker_pool.h"
+#include "services/orchestrator/backend.h"
+#include "services/orchestrator/conversation_memory.h"
+#include "services/orchestrator/stages/conversation_stages.h"
+#include "services/orchestrator/stages/fake_turn_environment.h"
+#include "services/orchestrator/stages/speech_stages.h"
+#include "services/stt/stt_service.h"
+#include "services/tts/tts_service.h"
+
+namespace voxflow::orchestrator {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::SizeIs;
+
+v1::AudioStreamFormat Pcm16k() {
+  v1::AudioStreamFormat format;
+  format.set_format(v1::PCM16);
+  format.set_sample_rate(16000);
+  format.set_channels(1);
+  return format;
+}
+
+InputItem Audio(size_t bytes) {
+  InputItem item;
+  item.audio.set_data(std::string(bytes, '\3'));
+  item.audio.set_format(v1::PCM16);
+  item.audio.set_sample_rate(16000);
+  item.audio.set_channels(1);
+  return item;
+}
+
+// A context for one attempt of a stage spec.
+struct Attempt {
+  v1::StageSpec spec;
+  std::shared_ptr<CancellationToken> token = CancellationToken::Create();
+  std::map<std::string, DependencyResult> dependencies;
+  std::vector<std::shared_ptr<TextStream>> streams_out;
+  std::map<std::string, std::shared_ptr<TextStream>> streams_in;
+  StageContext Context() {
+    return StageContext(&spec, token, absl::Now() + absl::Seconds(20), 1, dependencies, streams_in,
+                        streams_out);
+  }
+};
+
+// The speech services, in-process on loopback port 0.
+class SpeechServices {
+ public:
+  SpeechServices()
+      : stt_engine_(mocks::MockSttOptions{.transcriptions = {"heard {bytes} bytes"},
+                                          .latency_ms = 5,
+                                          .latency_jitter_ms = 0,
+                                          .interim_every_ms = 100}),
+        tts_engine_(mocks::MockTtsOptions{.bytes_per_char = 64, .latency_ms = 0}),
+        pool_(2),
+        stt_(&stt_engine_, &pool_),
+        tts_(&tts_engine_, &pool_) {
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&stt_);
+    builder.RegisterService(&tts_);
+    server_ = builder.BuildAndStart();
+    address_ = absl::StrCat("127.0.0.1:", port);
+  }
+  ~SpeechServices() { server_->Shutdown(absl::ToChronoTime(absl::Now())); }
+  const std::string& address() const { return address_; }
+
+ private:
+  mocks::MockSttEngine stt_engine_;
+  mocks::MockTtsEngine tts_engine_;
+  WorkerPool pool_;
+  stt::SttService stt_;
+  tts::TtsService tts_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+};
+
+TEST(SttStageTest, StreamsTheWholeUtteranceAndCompletesWithItsTranscript) {
+  SpeechServices services;
+  Backend backend("stt", services.address());
+  FakeTurnEnvironment turn;
+  *turn.mutable_config().mutable_input_format() = Pcm16k();
+  turn.mutable_config().set_interim_results(true);
+  for (int i = 0; i < 25; ++i) turn.utterance().Append(Audio(640));  // 500 ms.
+  turn.utterance().End(absl::Now());
+  SttStage stage(&turn, &backend);
+  Attempt attempt;
+  StageContext context = attempt.Context();
+  const StageResult result = stage.Run(context);
+  ASSERT_EQ(result.outcome, StageOutcome::kOk) << result.error;
+  EXPECT_EQ(result.outputs.at("transcript"), "heard 16000 bytes");
+  const auto transcripts = turn.transcripts();
+  ASSERT_FALSE(transcripts.empty());
+  EXPECT_FALSE(transcripts.front().is_final());  // Interims first.
+  EXPECT_TRUE(transcripts.back().is_final());
+  EXPECT_TRUE(turn.marked(TurnMark::kFinalTranscript));
+}
+
+TEST(SttStageTest, ATypedTurnSkips) {
+  FakeTurnEnvironment turn;
+  turn.set_text_input("hello");
+  Backend backend("stt", "127.0.0.1:1");
+  SttStage stage(&turn, &backend);
+  Attempt attempt;
+  StageContext context = attempt.Context();
+  EXPECT_EQ(stage.Run(context).outcome, StageOutcome::kSkip);
+}
+
+TEST(SttStageTest, AnUnreachableBackendIsRetryable) {
+  FakeTurnEnvironment turn;
+  *turn.mutable_config().mutable_input_format() = Pcm16k();
+  Backend backend("stt", "127.0.0.1:1", BackendOptions{.connect_timeout = absl::Milliseconds(200)});
+  SttStage stage(&turn, &backend);
+  Attempt attempt;
+  StageContext context = attempt.Context();
+  EXPECT_EQ(stage.Run(context).outcome, StageOutcome::kRetry);
+}
+
+TEST(TtsStageTest, SpeaksEachSentenceItIsStreamedTaggedWithItsText) {
+  SpeechServices services;
+  Backend backend("tts", services.address());
+  FakeTurnEnvironment turn;
+  *turn.mutable_config().mutable_output_format() = Pcm16k();
+  TtsStage stage(&turn, &backend);
+  Attempt attempt;
+  attempt.spec.set_name("tts");
+  attempt.spec.add_streams_from("llm");
+  auto stream = std::make_shared<TextStream>(streaming::ChunkQueueOptions{.max_size = 8});
+  attempt.streams_in["llm"] = stream;
+  ASSERT_TRUE(stream->TryPut("It is sunny."));
+  ASSERT_TRUE(stream->TryPut("Take a hat!"));
+  stream->Close();
+  StageContext context = attempt.Context();
+  const StageResult result = stage.Run(context);
+  ASSERT_EQ(result.outcome, StageOutcome::kOk) << result.error;
+  EXPECT_EQ(result.outputs.at("sentences"), "2");
+  const std::vector<std::string> texts = turn.audio_texts();
+  ASSERT_FALSE(texts.empty());
+  EXPECT_EQ(texts.front(), "It is sunny.");
+  EXPECT_EQ(texts.back(), "Take a hat!");
+  EXPECT_EQ(turn.reply_audio(), mocks::MockTtsEngine::AudioFor("It is sunny.", 64, Pcm16k()) +
+                                    mocks::MockTtsEngine::AudioFor("Take a hat!", 64, Pcm16k()));
+  EXPECT_TRUE(turn.marked(TurnMark::kTtsFirstByte));
+}
+
+TEST(TtsStageTest, OutputRefusedMidReplyCancels) {
+  SpeechServices services;
+  Backend backend("tts", services.address());
+  FakeTurnEnvironment turn;
+  *turn.mutable_config().mutable_output_format() = Pcm16k();
+  turn.refuse_audio_after(1);
+  TtsStage stage(&turn, &backend);
+  Attempt attempt;
+  attempt.spec.add_depends_on("llm");
+  attempt.dependencies["llm"] =
+      DependencyResult{StageOutcome::kOk, {{"reply", "One sentence here. And another one."}}};
+  StageContext context = attempt.Context();
+  EXPECT_EQ(stage.Run(context).outcome, StageOutcome::kCancel);
+  EXPECT_THAT(turn.audio_texts(), SizeIs(1));
+}
+
+TEST(LlmStageTest, RepliesInPiecesAndStreamsWholeSentences) {
+  FakeTurnEnvironment turn;
+  LlmStage stage(&turn);
+  Attempt attempt;
+  auto* rule = attempt.spec.mutable_parameters();
+  (*rule)["rule.weather"] = "It is sunny today. Take a hat!";
+  attempt.dependencies["stt"] =
+      DependencyResult{StageOutcome::kOk, {{"transcript", "what is the weather"}}};
+  auto out = std::make_shared<TextStream>(streaming::ChunkQueueOptions{.max_size = 8});
+  attempt.streams_out.push_back(out);
+  StageContext context = attempt.Context();
+  const StageResult result = stage.Run(context);
+  ASSERT_EQ(result.outcome, StageOutcome::kOk) << result.error;
+  EXPECT_EQ(result.outputs.at("reply"), "It is sunny today. Take a hat!");
+  EXPECT_EQ(turn.reply_text(), "It is sunny today. Take a hat!");
+  EXPECT_TRUE(turn.reply_final());
+  std::vector<std::string> sentences;
+  while (auto sentence = out->TryGet()) sentences.push_back(*sentence);
+  EXPECT_THAT(sentences, ElementsAre("It is sunny today.", "Take a hat!"));
+  EXPECT_TRUE(turn.marked(TurnMark::kLlmFirstToken));
+}
+
+TEST(LlmStageTest, NothingToReplyToSkips) {
+  FakeTurnEnvironment turn;
+  LlmStage stage(&turn);
+  Attempt attempt;
+  attempt.dependencies["stt"] = DependencyResult{StageOutcome::kOk, {{"transcript", ""}}};
+  StageContext context = attempt.Context();
+  EXPECT_EQ(stage.Run(context).outcome, StageOutcome::kSkip);
+}
+
+TEST(MemoryStagesTest, WhatIsWrittenIsFetchedByTheNextTurn) {
+  InProcessMemory memory;
+  FakeTurnEnvironment turn;
+  MemoryWriteStage write(&turn, &memory);
+  Attempt written;
+  written.dependencies["llm"] = DependencyResult{
+      StageOutcome::kOk, {{"user_text", "what is the weather"}, {"reply", "Sunny."}}};
+  StageContext write_context = written.Context();
+  ASSERT_EQ(write.Run(write_context).outcome, StageOutcome::kOk);
+  MemoryFetchStage fetch(&turn, &memory);
+  Attempt fetched;
+  StageContext fetch_context = fetched.Context();
+  const StageResult result = fetch.Run(fetch_context);
+  ASSERT_EQ(result.outcome, StageOutcome::kOk);
+  EXPECT_EQ(result.outputs.at("exchanges"), "1");
+  EXPECT_THAT(result.outputs.at("history"), ::testing::HasSubstr("Sunny."));
+}
+
+}  // namespace
+}  // namespace voxflow::orchestrator
