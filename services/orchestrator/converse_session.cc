@@ -13,6 +13,7 @@
 #include "services/common/audio_chunk.h"
 #include "services/common/logging.h"
 #include "services/common/sample_format.h"
+#include "services/common/utf8.h"
 #include "services/orchestrator/stages/conversation_stages.h"
 #include "services/orchestrator/turn.h"
 #include "services/orchestrator/turn_report.h"
@@ -69,6 +70,7 @@ ConverseSession::~ConverseSession() = default;
 
 absl::Status ConverseSession::HandleRequest(v1::ConverseRequest request) {
   ScopedLogContext log_context(session_id_, 0);  // Empty until the config names the session.
+  last_request_ns_ = absl::ToUnixNanos(absl::Now());
   if (request.request_case() == v1::ConverseRequest::kConfig) {
     if (configured_) {
       return absl::InvalidArgumentError(
@@ -92,6 +94,7 @@ absl::Status ConverseSession::HandleRequest(v1::ConverseRequest request) {
     case v1::ConverseRequest::kText: {
       std::string text(absl::StripAsciiWhitespace(request.text().text()));
       if (text.empty()) return absl::InvalidArgumentError("text.text is empty");
+      if (absl::Status s = CheckUtf8(text, "text.text"); !s.ok()) return s;
       if (text.size() > 10000) {
         return absl::InvalidArgumentError("text.text is longer than 10000 bytes");
       }
@@ -199,6 +202,22 @@ absl::Status ConverseSession::Configure(const v1::SessionConfig& config) {
 
   if (absl::Status s = ConfigureTurnTaking(config); !s.ok()) return s;
 
+  std::string id = config.session_id();
+  if (services_.live_sessions != nullptr) {
+    if (id.empty()) {
+      do {
+        id = NewSessionId();
+      } while (!services_.live_sessions->Claim(id));
+    } else if (!services_.live_sessions->Claim(id)) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "config.session_id ", QuoteClientValue(id),
+          " names a conversation in progress: a session id belongs to one live conversation "
+          "(its memory ends with it); leave it empty to get a new one"));
+    }
+  } else if (id.empty()) {
+    id = NewSessionId();
+  }
+
   std::lock_guard<std::mutex> lock(mu_);
   config_ = config;
   {
@@ -216,7 +235,8 @@ absl::Status ConverseSession::Configure(const v1::SessionConfig& config) {
     barge_in->set_timeout_ms(b.timeout_ms);
   }
   if (config_.language().empty()) config_.set_language("en-US");
-  session_id_ = config.session_id().empty() ? NewSessionId() : config.session_id();
+  session_id_ = std::move(id);
+  id_claimed_ = services_.live_sessions != nullptr;
   pipeline_ = std::move(pipeline);
   telemetry_ = config.telemetry();
   input_target_ms_ = input.target_duration_ms;
@@ -838,6 +858,20 @@ bool ConverseSession::Tick(absl::Time now) {
         }
       });
     }
+    const absl::Duration idle = services_.options.idle_timeout;
+    if (idle > absl::ZeroDuration() && configured_ && !expired_ && turns_.empty() &&
+        listening_ == nullptr && now - absl::FromUnixNanos(last_request_ns_) > idle) {
+      expired_ = true;
+      spdlog::info("session {} idle for {}: ending it", session_id_, absl::FormatDuration(idle));
+      actions.push_back([this, idle] {
+        std::lock_guard<std::mutex> lock(sink_mu_);
+        if (end_) {
+          end_(absl::DeadlineExceededError(
+              absl::StrCat("no input for ", absl::FormatDuration(idle),
+                           " while no turn ran (the server's --session_idle_timeout)")));
+        }
+      });
+    }
     if (configured_ && !expired_) {
       ScopedLogContext log_context(session_id_, 0);
       DrainInputLocked(/*all=*/false, now, actions);
@@ -857,11 +891,13 @@ void ConverseSession::Close() {
   }
   std::string session_id;
   std::shared_ptr<Turn> listening;
+  bool id_claimed = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return;
     closed_ = true;
     session_id = session_id_;
+    id_claimed = id_claimed_;
     listening = std::move(listening_);
     listening_ = nullptr;
     ReportTotalsLocked();  // What came after the last turn.
@@ -869,6 +905,7 @@ void ConverseSession::Close() {
   token_->Cancel(absl::CancelledError("session closed"));
   if (listening != nullptr) listening->utterance()->End(absl::Now());
   if (!session_id.empty()) services_.memory->Forget(session_id);
+  if (id_claimed) services_.live_sessions->Release(session_id);  // After its memory is gone.
 }
 
 void ConverseSession::Send(v1::ConverseEvent event) {

@@ -18,6 +18,7 @@
 #ifndef VOXFLOW_SERVICES_ORCHESTRATOR_CONVERSE_SESSION_H_
 #define VOXFLOW_SERVICES_ORCHESTRATOR_CONVERSE_SESSION_H_
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -37,6 +38,7 @@
 #include "services/orchestrator/listening/utterance.h"
 #include "services/orchestrator/listening/utterance_segmenter.h"
 #include "services/orchestrator/listening/voice_activity_detector.h"
+#include "services/orchestrator/live_sessions.h"
 #include "services/orchestrator/pipeline/dag_runner.h"
 #include "services/orchestrator/pipeline/pipeline_registry.h"
 #include "services/orchestrator/stages/turn_environment.h"
@@ -58,6 +60,9 @@ struct SessionOptions {
   size_t max_chunk_bytes = 1 << 20;
   // A conversation longer than this ends with DEADLINE_EXCEEDED (zero: no limit).
   absl::Duration max_session_duration = absl::ZeroDuration();
+  // A conversation that sent nothing for this long while no turn ran ends with DEADLINE_EXCEEDED
+  // (zero: no limit). A caller with an open microphone is never idle.
+  absl::Duration idle_timeout = absl::ZeroDuration();
 };
 
 // Shared by every session of a server.
@@ -67,6 +72,8 @@ struct SessionServices {
   ConversationMemory* memory = nullptr;
   const PipelineRegistry* pipelines = nullptr;
   TimerQueue* timers = &TimerQueue::Default();
+  // The ids of the live conversations (an id is refused while in use); null: not checked.
+  LiveSessions* live_sessions = nullptr;
   // One voice activity detector per session; null: WebRTC's.
   VadFactory vad_factory;
   // A turn's stages (tests drive the session with fakes); null: the built-in stage types over
@@ -200,7 +207,9 @@ class ConverseSession : public std::enable_shared_from_this<ConverseSession> {
   int64_t output_underruns_ = 0;
   StreamTotals reported_;  // What the metrics have been told of so far.
   const absl::Time created_ = absl::Now();
+  std::atomic<int64_t> last_request_ns_{absl::ToUnixNanos(absl::Now())};
   bool expired_ = false;
+  bool id_claimed_ = false;  // session_id_ is held in services_.live_sessions.
 };
 
 }  // namespace voxflow::orchestrator

@@ -125,7 +125,8 @@ class Harness {
       return factories;
     };
   }
-  ~Harness() {
+  ~Harness() { Close(); }
+  void Close() {
     if (session_ != nullptr) session_->Close();
   }
 
@@ -204,6 +205,10 @@ class Harness {
   // Half-closes and waits for the end of the stream.
   absl::Status End() {
     EXPECT_TRUE(session_->HandleEndOfInput().ok());
+    return WaitForEnd();
+  }
+  // The stream's end, without half-closing.
+  absl::Status WaitForEnd() {
     std::unique_lock<std::mutex> lock(mu_);
     EXPECT_TRUE(changed_.wait_for(lock, absl::ToChronoMilliseconds(kDeadline),
                                   [&] { return ended_.has_value(); }));
@@ -464,6 +469,39 @@ TEST(ConverseSessionTest, AnUnknownControlTypeIsReportedByItsNumber) {
   request.mutable_control()->set_type(static_cast<v1::Control::Type>(77));
   EXPECT_THAT(h.HandleRequest(request).message(),
               HasSubstr("control.type must be END_OF_INPUT (1) or INTERRUPT (2), got 77"));
+}
+
+// A second caller reusing a live session's id once read its memory ("what did i say").
+TEST(ConverseSessionTest, ALiveSessionIdCannotBeTakenAndIsFreeAfterwards) {
+  LiveSessions live;
+  Harness first, second, third;
+  for (Harness* h : {&first, &second, &third}) h->services().live_sessions = &live;
+  v1::SessionConfig config = Endpointing(300);
+  config.set_session_id("mine");
+  ASSERT_TRUE(first.Start(config).ok());
+  const absl::Status taken = second.Start(config);
+  EXPECT_EQ(taken.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(taken.message(), HasSubstr("config.session_id 'mine' names a conversation"));
+  ASSERT_TRUE(first.End().ok());
+  first.Close();
+  EXPECT_TRUE(third.Start(config).ok()) << "the id is free once its conversation ended";
+}
+
+TEST(ConverseSessionTest, AnIdleSessionEndsWithDeadlineExceeded) {
+  Harness h;
+  h.services().options.idle_timeout = absl::Milliseconds(200);
+  ASSERT_TRUE(h.Start(Endpointing(300)).ok());
+  const absl::Status status = h.WaitForEnd();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(status.message(), HasSubstr("session_idle_timeout"));
+}
+
+TEST(ConverseSessionTest, AnOpenMicrophoneIsNotIdle) {
+  Harness h;
+  h.services().options.idle_timeout = absl::Milliseconds(200);
+  ASSERT_TRUE(h.Start(Endpointing(300)).ok());
+  h.PushRealTime(Silence(600));
+  EXPECT_TRUE(h.End().ok());
 }
 
 }  // namespace

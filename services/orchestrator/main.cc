@@ -13,6 +13,7 @@
 #include "services/common/worker_pool.h"
 #include "services/orchestrator/backend.h"
 #include "services/orchestrator/conversation_memory.h"
+#include "services/orchestrator/live_sessions.h"
 #include "services/orchestrator/orchestrator_service.h"
 #include "services/orchestrator/pipeline/pipeline_registry.h"
 #include "services/orchestrator/pipeline/pipeline_spec_loader.h"
@@ -39,6 +40,9 @@ ABSL_FLAG(absl::Duration, max_session_duration, absl::ZeroDuration(),
 ABSL_FLAG(int, workers, 0, "Threads for request handling (0: the number of cores).");
 ABSL_FLAG(int, max_sessions, 1000, "Concurrent conversations; more get RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, output_lead_ms, 60, "How far ahead of real time reply audio is sent.");
+ABSL_FLAG(absl::Duration, session_idle_timeout, absl::Minutes(10),
+          "A conversation that sends nothing for this long while no turn runs ends with "
+          "DEADLINE_EXCEEDED (0: never).");
 ABSL_FLAG(int, endpointing_silence_ms, 500,
           "Default non-speech after the user's speech that ends their utterance (the session may "
           "set config.endpointing.silence_ms).");
@@ -98,7 +102,10 @@ int main(int argc, char** argv) {
   Backend tts("tts", absl::GetFlag(FLAGS_tts_target), backend_options);
   InProcessMemory memory;
 
+  LiveSessions live_sessions;
   SessionServices services;
+  services.live_sessions = &live_sessions;
+  services.options.idle_timeout = absl::GetFlag(FLAGS_session_idle_timeout);
   services.stt = &stt;
   services.tts = &tts;
   services.memory = &memory;

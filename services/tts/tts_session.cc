@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/common/audio_chunk.h"
 #include "services/common/audio_converter.h"
+#include "services/common/utf8.h"
 
 namespace voxflow::tts {
 namespace {
@@ -78,6 +79,7 @@ absl::Status TtsSession::PushText(const v1::TextPiece& piece) {
   if (cancelled_) return absl::CancelledError("synthesis cancelled");
   if (finished_) return absl::FailedPreconditionError("text after end of input");
   if (piece.text().empty()) return absl::InvalidArgumentError("text piece is empty");
+  if (absl::Status s = CheckUtf8(piece.text(), "text piece"); !s.ok()) return s;
   if (piece.text().size() > limits_.max_piece_bytes) {
     return absl::InvalidArgumentError(absl::StrCat("text piece of ", piece.text().size(),
                                                    " bytes exceeds the limit of ",

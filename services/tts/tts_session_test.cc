@@ -170,6 +170,15 @@ TEST(TtsSessionTest, BadConfigsNameTheProblem) {
   config = Config();
   config.set_voice("nobody");
   EXPECT_THAT(error(config).message(), HasSubstr("unknown voice 'nobody'"));
+  {
+    mocks::MockTtsEngine engine;
+    auto session = TtsSession::Create(&engine, Config(), [](v1::SynthesizeResponse) {});
+    ASSERT_TRUE(session.ok());
+    v1::TextPiece piece;
+    piece.set_text("caf\xe9");  // Latin-1, not UTF-8: once spoken as nothing, with OK.
+    EXPECT_THAT((*session)->PushText(piece).message(),
+                HasSubstr("text piece is not valid UTF-8 (at byte 3)"));
+  }
   // A huge value is not echoed whole (it overflowed gRPC's metadata limit).
   config = Config();
   config.set_voice(std::string(64 * 1024, 'v'));
