@@ -419,7 +419,8 @@ TEST_F(OrchestratorTest, BadInputGetsInvalidArgumentNamingTheProblem) {
   expect_invalid({config, odd}, "audio: ");
   v1::ConverseRequest control;
   control.mutable_control();
-  expect_invalid({config, control}, "control.type must be END_OF_INPUT or INTERRUPT");
+  expect_invalid({config, control},
+                 "control.type must be END_OF_INPUT (1) or INTERRUPT (2), got 0");
   v1::ConverseRequest text;
   text.mutable_text();
   expect_invalid({config, text}, "text.text is empty");

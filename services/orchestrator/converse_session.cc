@@ -373,8 +373,12 @@ void ConverseSession::ListenLocked(InputItem item, absl::Time now, Actions& acti
   const auto start_ms = static_cast<int64_t>(stream_ms_);
   stream_ms_ += ms;
   const bool voiced = vad_->IsSpeech(item.audio.data());
-  if (voiced) last_voiced_ = now;
+  if (voiced) {
+    if (first_voiced_ == absl::InfinitePast()) first_voiced_ = now;
+    last_voiced_ = now;
+  }
   const UtteranceSegmenter::Events events = segmenter_->Push(start_ms, ms, voiced);
+  if (events.false_start) first_voiced_ = last_voiced_ = absl::InfinitePast();  // Not speech.
   accounting_.pushed += item.audio.data().size();
 
   if (listening_ != nullptr) {
@@ -414,7 +418,8 @@ void ConverseSession::StartSpokenTurnLocked(absl::Time now, Actions& actions) {
   leading_.clear();
   auto turn = std::make_shared<Turn>(shared_from_this(), ++turns_started_, std::nullopt,
                                      std::move(utterance));
-  turn->start = now;
+  // A spoken turn begins with its speech (turn_total_ms counts from there).
+  turn->start = std::min(now, first_voiced_ == absl::InfinitePast() ? now : first_voiced_);
   listening_ = turn;
   StartTurnLocked(turn, actions);
   SendUserSpeech(v1::UserSpeech::STARTED, segmenter_->speech_start_ms(), turn->turn_id());
@@ -437,7 +442,7 @@ void ConverseSession::EndUtteranceLocked(EndReason reason, absl::Time now, Actio
   }
   segmenter_->Reset();
   const absl::Time last_voiced = last_voiced_;
-  last_voiced_ = absl::InfinitePast();  // The next utterance's speech is yet to come.
+  first_voiced_ = last_voiced_ = absl::InfinitePast();  // The next utterance's is yet to come.
   if (listening_ == nullptr) return;
   std::shared_ptr<Turn> turn = std::move(listening_);
   listening_ = nullptr;

@@ -194,7 +194,9 @@ class ConverseSession : public std::enable_shared_from_this<ConverseSession> {
   double stream_ms_ = 0;             // Input heard so far.
   std::deque<InputItem> leading_;    // The next utterance's audio, before its turn starts.
   std::shared_ptr<Turn> listening_;  // The turn whose utterance is open, if it started.
-  absl::Time last_voiced_ = absl::InfinitePast();  // Arrival of the last voiced frame.
+  // Arrival of the first and the last voiced frame since the last utterance ended.
+  absl::Time first_voiced_ = absl::InfinitePast();
+  absl::Time last_voiced_ = absl::InfinitePast();
   InputAccounting accounting_;
   bool output_paused_ = false;  // Barge-in: voice over the reply, not yet confirmed.
 
