@@ -15,8 +15,10 @@
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
+#include "services/common/audio_chunk.h"
 #include "tests/util/converse_client.h"
 #include "tests/util/fixtures.h"
+#include "tests/util/microphone.h"
 #include "voxflow/v1/stt.grpc.pb.h"
 
 namespace voxflow {
@@ -24,6 +26,7 @@ namespace {
 
 using testing::ConverseClient;
 using ::testing::HasSubstr;
+using testing::Microphone;
 using testing::ServerProcess;
 using testing::SilencePcm16k;
 using ::testing::SizeIs;
@@ -32,47 +35,7 @@ using testing::TimedEvent;
 using testing::WhiteNoisePcm16k;
 using Case = v1::ConverseEvent::EventCase;
 
-v1::AudioStreamFormat Pcm16k() {
-  v1::AudioStreamFormat format;
-  format.set_format(v1::PCM16);
-  format.set_sample_rate(16000);
-  format.set_channels(1);
-  return format;
-}
-
-// Streams `pcm` in 20 ms chunks at real time (a microphone), continuing the stream's clock.
-class Microphone {
- public:
-  explicit Microphone(ConverseClient& client) : client_(client) {}
-  // Returns when the last chunk was sent.
-  absl::Time Play(const std::string& pcm) {
-    constexpr size_t kChunk = 640;
-    absl::Time sent;
-    for (size_t at = 0; at < pcm.size(); at += kChunk) {
-      if (next_ == absl::InfinitePast()) next_ = absl::Now();
-      absl::SleepFor(next_ - absl::Now());
-      v1::ConverseRequest request;
-      v1::AudioChunk* audio = request.mutable_audio();
-      audio->set_data(pcm.substr(at, kChunk));
-      audio->set_format(v1::PCM16);
-      audio->set_sample_rate(16000);
-      audio->set_channels(1);
-      audio->set_sequence(++sequence_);
-      EXPECT_TRUE(client_.Send(request));
-      sent = absl::Now();
-      bytes_ += audio->data().size();
-      next_ += absl::Milliseconds(20);
-    }
-    return sent;
-  }
-  uint64_t bytes() const { return bytes_; }
-
- private:
-  ConverseClient& client_;
-  absl::Time next_ = absl::InfinitePast();
-  uint64_t sequence_ = 0;
-  uint64_t bytes_ = 0;
-};
+v1::AudioStreamFormat Pcm16k() { return MakeStreamFormat(v1::PCM16, 16000, 1); }
 
 const std::string& Question() {
   static const std::string speech = SpeechPcm16k("what is the weather like today");
@@ -134,7 +97,8 @@ stages { name: "save_memory" kind: WORK type: "memory_write" depends_on: "llm" }
 
   // Half-closes, waits for the end, and checks that every byte sent is in exactly one utterance
   // or in the silence let go before one; returns the turns.
-  static std::vector<v1::TurnCompleted> Finish(ConverseClient& client, const Microphone& mic) {
+  static std::vector<v1::TurnCompleted> Finish(ConverseClient& client, Microphone& mic) {
+    mic.Stop();
     client.CloseSend();
     EXPECT_TRUE(client.Finish().ok());
     std::vector<v1::TurnCompleted> turns;
@@ -170,14 +134,19 @@ ServerProcess* TurnTakingTest::stt_ = nullptr;
 ServerProcess* TurnTakingTest::tts_ = nullptr;
 ServerProcess* TurnTakingTest::orchestrator_ = nullptr;
 
-TEST_F(TurnTakingTest, APauseShorterThanSilenceMsStaysOneTurn) {
-  ConverseClient client(Channel(), Config(1000));
-  Microphone mic(client);
+// 0.5 s of silence, the question, 700 ms of silence, the question again, 1.5 s of silence.
+void PauseOf700Ms(Microphone& mic) {
   mic.Play(SilencePcm16k(500));
   mic.Play(Question());
   mic.Play(SilencePcm16k(700));
   mic.Play(Question());
-  mic.Play(SilencePcm16k(1500));
+  mic.PlayAndWait(SilencePcm16k(1500));
+}
+
+TEST_F(TurnTakingTest, APauseShorterThanSilenceMsStaysOneTurn) {
+  ConverseClient client(Channel(), Config(1000));
+  Microphone mic(client);
+  PauseOf700Ms(mic);
   const std::vector<v1::TurnCompleted> turns = Finish(client, mic);
   ASSERT_THAT(turns, SizeIs(1));
   // The one utterance holds both questions and the pause between them.
@@ -189,11 +158,7 @@ TEST_F(TurnTakingTest, APauseShorterThanSilenceMsStaysOneTurn) {
 TEST_F(TurnTakingTest, TheSamePauseWithAShortSilenceMsMakesTwoTurns) {
   ConverseClient client(Channel(), Config(300));
   Microphone mic(client);
-  mic.Play(SilencePcm16k(500));
-  mic.Play(Question());
-  mic.Play(SilencePcm16k(700));
-  mic.Play(Question());
-  mic.Play(SilencePcm16k(1500));
+  PauseOf700Ms(mic);
   const std::vector<v1::TurnCompleted> turns = Finish(client, mic);
   ASSERT_THAT(turns, SizeIs(2));
   const auto speech = client.Filter(Case::kUserSpeech);
@@ -208,18 +173,16 @@ TEST_F(TurnTakingTest, TheSamePauseWithAShortSilenceMsMakesTwoTurns) {
 TEST_F(TurnTakingTest, VoiceToVoiceIsWhatTheCallerMeasures) {
   ConverseClient client(Channel(), Config(500));
   Microphone mic(client);
-  mic.Play(SilencePcm16k(300));
+  mic.PlayAndWait(SilencePcm16k(300));
   // The last chunk with speech in it: the question's end (espeak-ng ends on its last sound).
-  const absl::Time last_speech_sent = mic.Play(Question());
-  // The caller keeps streaming silence, as a microphone does, until the reply's first audio.
-  std::thread silence([&] { mic.Play(SilencePcm16k(2500)); });
+  const absl::Time last_speech_sent = mic.PlayAndWait(Question());
+  // The microphone stays open (silence) until the reply's first audio.
   ASSERT_TRUE(client.WaitFor([](const std::vector<TimedEvent>& events) {
     for (const TimedEvent& e : events) {
       if (e.event.has_reply_audio()) return true;
     }
     return false;
   }));
-  silence.join();
   const absl::Time first_audio = client.Filter(Case::kReplyAudio).front().received;
   const int64_t measured = absl::ToInt64Milliseconds(first_audio - last_speech_sent);
   const std::vector<v1::TurnCompleted> turns = Finish(client, mic);
@@ -238,7 +201,7 @@ TEST_F(TurnTakingTest, VoiceToVoiceIsWhatTheCallerMeasures) {
 TEST_F(TurnTakingTest, SilenceIsNotAnErrorAndStartsNoTurn) {
   ConverseClient client(Channel(), Config(500));
   Microphone mic(client);
-  mic.Play(SilencePcm16k(3000));
+  mic.PlayAndWait(SilencePcm16k(3000));
   const std::vector<v1::TurnCompleted> turns = Finish(client, mic);
   EXPECT_THAT(turns, SizeIs(0));
   EXPECT_THAT(client.Filter(Case::kError), SizeIs(0));
@@ -249,8 +212,8 @@ TEST_F(TurnTakingTest, NoiseBurstsOverAReplyDoNotInterruptIt) {
   v1::SessionConfig config = Config(500);
   ConverseClient client(Channel(), config);
   Microphone mic(client);
-  mic.Play(Question());
-  mic.Play(SilencePcm16k(600));
+  mic.PlayAndWait(Question());
+  mic.PlayAndWait(SilencePcm16k(600));
   ASSERT_TRUE(client.WaitFor([](const std::vector<TimedEvent>& events) {
     for (const TimedEvent& e : events) {
       if (e.event.has_reply_audio()) return true;
@@ -260,8 +223,8 @@ TEST_F(TurnTakingTest, NoiseBurstsOverAReplyDoNotInterruptIt) {
   // While the reply plays: 300 ms white-noise bursts at -35 to -20 dBFS, 400 ms apart.
   uint32_t seed = 1;
   for (double dbfs : {-35.0, -30.0, -25.0, -20.0, -25.0, -30.0}) {
-    mic.Play(WhiteNoisePcm16k(300, dbfs, seed++));
-    mic.Play(SilencePcm16k(400));
+    mic.PlayAndWait(WhiteNoisePcm16k(300, dbfs, seed++));
+    mic.PlayAndWait(SilencePcm16k(400));
   }
   ASSERT_TRUE(client.WaitForTurn(1));
   EXPECT_FALSE(client.turn(1)->interrupted());
@@ -274,15 +237,15 @@ TEST_F(TurnTakingTest, NoiseBurstsOverAReplyDoNotInterruptIt) {
 TEST_F(TurnTakingTest, SpeechOverAReplyPausesItAtOnceThenInterruptsIt) {
   ConverseClient client(Channel(), Config(500));
   Microphone mic(client);
-  mic.Play(Question());
-  mic.Play(SilencePcm16k(600));
+  mic.PlayAndWait(Question());
+  mic.PlayAndWait(SilencePcm16k(600));
   ASSERT_TRUE(client.WaitFor([](const std::vector<TimedEvent>& events) {
     int frames = 0;
     for (const TimedEvent& e : events) frames += e.event.has_reply_audio();
     return frames >= 10;
   }));
-  mic.Play(SpeechPcm16k("stop please"));
-  mic.Play(SilencePcm16k(800));
+  mic.PlayAndWait(SpeechPcm16k("stop please"));
+  mic.PlayAndWait(SilencePcm16k(800));
   ASSERT_TRUE(client.WaitForTurn(2));
   const std::vector<TimedEvent> events = client.events();
   int paused = -1, interrupted = -1;
@@ -352,9 +315,10 @@ TEST(RealEnginesTurnTakingTest, ThreeQuestionsWithPausesAreThreeTurns) {
     clips.push_back(clip);
     ConverseClient single(channel, config);
     Microphone mic(single);
+    // Queued together: they play back to back, with no extra silence between them.
     mic.Play(SilencePcm16k(i == 0 ? 500 : 1500));
     mic.Play(clips.back());
-    mic.Play(SilencePcm16k(2000));
+    mic.PlayAndWait(SilencePcm16k(2000));
     single.CloseSend();
     ASSERT_TRUE(single.Finish().ok());
     const auto turns = single.Filter(Case::kTurnCompleted);
@@ -371,7 +335,7 @@ TEST(RealEnginesTurnTakingTest, ThreeQuestionsWithPausesAreThreeTurns) {
   mic.Play(clips[1]);
   mic.Play(SilencePcm16k(1500));
   mic.Play(clips[2]);
-  mic.Play(SilencePcm16k(2000));
+  mic.PlayAndWait(SilencePcm16k(2000));
   client.CloseSend();
   ASSERT_TRUE(client.Finish().ok());
   const auto turns = client.Filter(Case::kTurnCompleted);

@@ -31,8 +31,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpcpp/create_channel.h"
+#include "services/common/audio_chunk.h"
 #include "tests/util/converse_client.h"
 #include "tests/util/fixtures.h"
+#include "tests/util/microphone.h"
 #include "tests/util/server_process.h"
 
 ABSL_FLAG(std::string, engines, "mock",
@@ -48,17 +50,12 @@ namespace voxflow::bench {
 namespace {
 
 using testing::ConverseClient;
+using testing::Microphone;
 using testing::TimedEvent;
 using Case = v1::ConverseEvent::EventCase;
 constexpr size_t kChunk = 640;  // 20 ms of 16 kHz mono PCM16.
 
-v1::AudioStreamFormat Pcm16k() {
-  v1::AudioStreamFormat format;
-  format.set_format(v1::PCM16);
-  format.set_sample_rate(16000);
-  format.set_channels(1);
-  return format;
-}
+v1::AudioStreamFormat Pcm16k() { return MakeStreamFormat(v1::PCM16, 16000, 1); }
 
 std::string PadToChunks(std::string pcm) {
   pcm.resize((pcm.size() + kChunk - 1) / kChunk * kChunk, '\0');
@@ -123,83 +120,6 @@ struct Audio {
     }
     return ToPcm(out, dbfs);
   }
-};
-
-// A microphone: sends 20 ms chunks at real time, the clips given to it or silence between them.
-class Microphone {
- public:
-  explicit Microphone(ConverseClient& client) : client_(client), thread_([this] { Run(); }) {}
-  ~Microphone() { Stop(); }
-  // Queues `pcm` (whole chunks); returns a ticket for WaitPlayed.
-  int Play(const std::string& pcm) {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (size_t at = 0; at < pcm.size(); at += kChunk) pending_.push_back(pcm.substr(at, kChunk));
-    ends_[++tickets_] = queued_ += pcm.size() / kChunk;
-    starts_[tickets_] = queued_ - pcm.size() / kChunk + 1;
-    return tickets_;
-  }
-  // When the first and last chunk of the ticket were sent.
-  std::pair<absl::Time, absl::Time> WaitPlayed(int ticket) {
-    std::unique_lock<std::mutex> lock(mu_);
-    changed_.wait(lock, [&] { return sent_chunks_ >= ends_[ticket] || stop_; });
-    return {sent_at_[starts_[ticket]], sent_at_[ends_[ticket]]};
-  }
-  void Stop() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    changed_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-  uint64_t bytes() const { return bytes_; }
-
- private:
-  void Run() {
-    absl::Time next = absl::Now();
-    uint64_t sequence = 0;
-    while (true) {
-      absl::SleepFor(next - absl::Now());
-      next += absl::Milliseconds(20);
-      std::string chunk(kChunk, '\0');
-      bool clip = false;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (stop_) return;
-        if (!pending_.empty()) {
-          chunk = std::move(pending_.front());
-          pending_.pop_front();
-          clip = true;
-        }
-      }
-      v1::ConverseRequest request;
-      v1::AudioChunk* audio = request.mutable_audio();
-      audio->set_data(chunk);
-      audio->set_format(v1::PCM16);
-      audio->set_sample_rate(16000);
-      audio->set_channels(1);
-      audio->set_sequence(++sequence);
-      if (!client_.Send(request)) return;
-      bytes_ += kChunk;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (clip) sent_at_[++sent_chunks_] = absl::Now();
-      }
-      changed_.notify_all();
-    }
-  }
-
-  ConverseClient& client_;
-  std::mutex mu_;
-  std::condition_variable changed_;
-  std::deque<std::string> pending_;
-  std::map<int, uint64_t> starts_, ends_;  // Ticket -> clip chunk numbers (1-based, cumulative).
-  std::map<uint64_t, absl::Time> sent_at_;
-  uint64_t queued_ = 0, sent_chunks_ = 0;
-  int tickets_ = 0;
-  bool stop_ = false;
-  std::atomic<uint64_t> bytes_{0};
-  std::thread thread_;
 };
 
 struct CallResult {
@@ -520,10 +440,10 @@ stages { name: "save_memory" kind: WORK type: "memory_write" depends_on: "llm" }
               Percentile(all.v2v_gap, 0.5), Percentile(all.v2v_gap, 0.99));
   int apart = 0;
   for (double gap : all.v2v_gap) apart += gap > 30;
-  std::printf("| turns where server and caller differ by > 30 ms / max difference (ms) | %d / %.0f "
-              "|\n",
-              apart, all.v2v_gap.empty() ? 0.0 : *std::max_element(all.v2v_gap.begin(),
-                                                                  all.v2v_gap.end()));
+  std::printf(
+      "| turns where server and caller differ by > 30 ms / max difference (ms) | %d / %.0f "
+      "|\n",
+      apart, all.v2v_gap.empty() ? 0.0 : *std::max_element(all.v2v_gap.begin(), all.v2v_gap.end()));
   std::printf("| noise bursts over replies | %d |\n", all.bursts);
   std::printf("| reply pauses / resumes | %d / %d |\n", all.pauses, all.resumes);
   std::printf("| false barge-ins (interruptions not by scripted speech) | %d |\n",

@@ -219,6 +219,13 @@ class Harness {
     return changed_.wait_for(lock, absl::ToChronoMilliseconds(kDeadline),
                              [&] { return done(events_); });
   }
+  bool WaitForReplyFrames(int n) {
+    return WaitFor([n](const std::vector<v1::ConverseEvent>& events) {
+      int frames = 0;
+      for (const auto& e : events) frames += e.has_reply_audio();
+      return frames >= n;
+    });
+  }
   std::vector<v1::ConverseEvent> events() {
     std::lock_guard<std::mutex> lock(mu_);
     return events_;
@@ -350,11 +357,7 @@ TEST(ConverseSessionTest, ShortVoiceOverAReplyPausesItThenItResumes) {
   config.mutable_barge_in()->set_min_speech_ms(400);
   ASSERT_TRUE(h.Start(config).ok());
   h.PushRealTime(Voice(500) + Silence(600));
-  ASSERT_TRUE(h.WaitFor([](const auto& events) {
-    int frames = 0;
-    for (const auto& e : events) frames += e.has_reply_audio();
-    return frames >= 5;
-  }));
+  ASSERT_TRUE(h.WaitForReplyFrames(5));
   h.PushRealTime(Voice(200) + Silence(600));
   ASSERT_TRUE(h.End().ok());
   EXPECT_EQ(h.Telemetry("turn.reply_paused"), 1);
@@ -374,11 +377,7 @@ TEST(ConverseSessionTest, ConfirmedSpeechOverAReplyInterruptsItAndIsTheNextTurn)
   config.mutable_barge_in()->set_min_speech_ms(200);
   ASSERT_TRUE(h.Start(config).ok());
   h.PushRealTime(Voice(500) + Silence(600));
-  ASSERT_TRUE(h.WaitFor([](const auto& events) {
-    int frames = 0;
-    for (const auto& e : events) frames += e.has_reply_audio();
-    return frames >= 5;
-  }));
+  ASSERT_TRUE(h.WaitForReplyFrames(5));
   h.PushRealTime(Voice(400) + Silence(500));
   ASSERT_TRUE(h.End().ok());
   const auto turns = h.turns();
@@ -403,12 +402,7 @@ TEST(ConverseSessionTest, WithBargeInOffSpeechOverAReplyWaitsItsTurn) {
   config.mutable_barge_in()->set_enabled(false);
   ASSERT_TRUE(h.Start(config).ok());
   h.PushRealTime(Voice(500) + Silence(500));
-  ASSERT_TRUE(h.WaitFor([](const auto& events) {
-    for (const auto& e : events) {
-      if (e.has_reply_audio()) return true;
-    }
-    return false;
-  }));
+  ASSERT_TRUE(h.WaitForReplyFrames(1));
   h.PushRealTime(Voice(400) + Silence(400));  // Heard while reply 1 plays.
   ASSERT_TRUE(h.End().ok());
   const auto turns = h.turns();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "services/common/audio_chunk.h"
 
 namespace voxflow::orchestrator {
 namespace {
@@ -58,13 +59,7 @@ double SpeechShare(VoiceActivityDetector& vad, const std::string& pcm, int rate)
   return static_cast<double>(speech) / frames;
 }
 
-v1::AudioStreamFormat Pcm16(int rate) {
-  v1::AudioStreamFormat format;
-  format.set_format(v1::PCM16);
-  format.set_sample_rate(rate);
-  format.set_channels(1);
-  return format;
-}
+v1::AudioStreamFormat Pcm16(int rate) { return MakeStreamFormat(v1::PCM16, rate, 1); }
 
 TEST(WebRtcVadTest, SpeechIsSpeechAndSilenceIsNot) {
   int rate = 0;

@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "mocks/mock_stt_engine.h"
 #include "mocks/mock_tts_engine.h"
+#include "services/common/audio_chunk.h"
 #include "services/common/worker_pool.h"
 #include "services/orchestrator/backend.h"
 #include "services/orchestrator/conversation_memory.h"
@@ -25,13 +26,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::SizeIs;
 
-v1::AudioStreamFormat Pcm16k() {
-  v1::AudioStreamFormat format;
-  format.set_format(v1::PCM16);
-  format.set_sample_rate(16000);
-  format.set_channels(1);
-  return format;
-}
+v1::AudioStreamFormat Pcm16k() { return MakeStreamFormat(v1::PCM16, 16000, 1); }
 
 InputItem Audio(size_t bytes) {
   InputItem item;
