@@ -4,7 +4,9 @@
 // Each session streams 20 ms chunks of speech-like audio at real time, ends each utterance with
 // END_OF_INPUT, waits for the reply, and does this for several turns. Measured:
 // - per-chunk latency: chunk sent -> its effect back at the client. Orchestrator: the mock STT
-//   reveals one more interim word per 20 ms of audio, so interim k answers chunk k. Relay: the
+//   reveals one more interim word per 20 ms of audio, so interim k answers chunk k. A turn starts
+//   once the voice activity detector has heard min_speech_ms of speech (UserSpeech STARTED): the
+//   chunks before it can have no effect earlier, and are measured from that event. Relay: the
 //   echoed chunk itself.
 // - voice-to-voice: END_OF_INPUT sent -> first reply audio received (relay: the echoed end
 //   marker). With zero-latency engines this is the orchestration cost.
@@ -251,12 +253,15 @@ class LoadSession : public grpc::ClientBidiReactor<v1::ConverseRequest, v1::Conv
             static_cast<size_t>(std::count(t.text().begin(), t.text().end(), ' ')) + 1;
         if (words > answered_ && words <= turn_sent_.size()) {
           for (size_t k = answered_; k < words; ++k) {
-            result_.chunk_ms.push_back(Ms(now - turn_sent_[k]));
+            result_.chunk_ms.push_back(Ms(now - std::max(turn_sent_[k], speech_started_)));
           }
           answered_ = words;
         }
         break;
       }
+      case v1::ConverseEvent::kUserSpeech:
+        if (event.user_speech().type() == v1::UserSpeech::STARTED) speech_started_ = now;
+        break;
       case v1::ConverseEvent::kReplyAudio: {
         const v1::AudioChunk& audio = event.reply_audio().audio();
         if (script_->mode == Mode::kRelay) {
@@ -304,6 +309,7 @@ class LoadSession : public grpc::ClientBidiReactor<v1::ConverseRequest, v1::Conv
     chunk_ = 0;
     answered_ = 0;
     turn_sent_.clear();
+    speech_started_ = absl::InfinitePast();
     if (result_.turns < script_->turns) {
       state_ = State::kSpeaking;
       return;
@@ -331,6 +337,7 @@ class LoadSession : public grpc::ClientBidiReactor<v1::ConverseRequest, v1::Conv
   uint64_t sequence_ = 1;
   std::map<uint64_t, absl::Time> sent_at_;  // Relay: chunks not echoed yet.
   std::vector<absl::Time> turn_sent_;       // This utterance's chunks.
+  absl::Time speech_started_ = absl::InfinitePast();  // This utterance's UserSpeech STARTED.
   size_t answered_ = 0;
   absl::Time end_of_speech_;
   absl::Time first_reply_ = absl::InfinitePast();
