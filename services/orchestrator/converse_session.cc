@@ -241,10 +241,11 @@ absl::Status ConverseSession::Configure(const v1::SessionConfig& config) {
   telemetry_ = config.telemetry();
   input_target_ms_ = input.target_duration_ms;
   input_buffer_ = *std::move(input_buffer);
-  output_buffer_ = *std::move(output_buffer);
-  output_frame_bytes_ = *BytesForDuration(options.frame_ms, config.output_format());
-  output_bytes_per_ms_ =
-      static_cast<double>(*BytesForDuration(1000, config.output_format())) / 1000.0;
+  playout_ = std::make_unique<ReplyPlayout>(
+      *std::move(output_buffer), config.output_format(),
+      ReplyPlayout::Options{.frame_ms = options.frame_ms,
+                            .lead_ms = options.output_lead_ms,
+                            .max_buffered_ms = options.output_buffer_ms});
   input_bytes_per_ms_ =
       static_cast<double>(*BytesForDuration(1000, config.input_format())) / 1000.0;
   configured_ = true;
@@ -462,7 +463,7 @@ bool ConverseSession::ReplyPlayingLocked() const {
   if (turns_.empty()) return false;
   const Turn& turn = *turns_.front();
   return !turn.interrupted && turn.audio_sent_ms > 0 &&
-         (!turn.dag_done || output_buffer_->stats().bytes_buffered > 0);
+         (!turn.dag_done || playout_->bytes_buffered() > 0);
 }
 
 void ConverseSession::ApplyBargeInLocked(BargeInDetector::Action action, Actions& actions) {
@@ -474,18 +475,17 @@ void ConverseSession::ApplyBargeInLocked(BargeInDetector::Action action, Actions
       {"stream_ms", absl::StrFormat("%.0f", stream_ms_)}};
   switch (action) {
     case BargeInDetector::Action::kPause:
-      output_paused_ = true;
+      playout_->set_paused(true);
       VoiceMetrics::CountBargeIn("paused");
       SendTelemetry("turn.reply_paused", attributes);
       break;
     case BargeInDetector::Action::kResume:
-      output_paused_ = false;
+      playout_->set_paused(false);
       VoiceMetrics::CountBargeIn("resumed");
       SendTelemetry("turn.reply_resumed", attributes);
       PaceOutputLocked(absl::Now());
       break;
     case BargeInDetector::Action::kInterrupt:
-      output_paused_ = false;
       VoiceMetrics::CountBargeIn("interrupted");
       InterruptLocked("user speech", actions);
       break;
@@ -530,12 +530,9 @@ void ConverseSession::InterruptLocked(absl::string_view reason, Actions& actions
   Turn* turn = turns_.front().get();
   if (turn->interrupted || turn->completed) return;
   turn->interrupted = true;
-  output_paused_ = false;
   barge_in_->Reset();
   // Stop the reply audio now: nothing more of this turn is sent.
-  const double flushed_ms = output_buffer_->stats().duration_ms;
-  output_buffer_->Flush();
-  playout_end_ = absl::Now();
+  const double flushed_ms = playout_->Flush(absl::Now());
   const std::string heard = turn->heard.HeardText();
   SendTelemetry("turn.interrupted",
                 {{"turn_id", absl::StrCat(turn->turn_id())},
@@ -555,16 +552,15 @@ void ConverseSession::InterruptLocked(absl::string_view reason, Actions& actions
 
 bool ConverseSession::OfferReplyAudio(Turn* turn, v1::AudioChunk audio, const std::string& text,
                                       const CancellationToken& cancel) {
-  const double chunk_ms = audio.data().size() / output_bytes_per_ms_;
   while (true) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (closed_ || turns_.empty() || turns_.front().get() != turn || turn->interrupted) {
         return false;
       }
-      const double buffered_ms = output_buffer_->stats().duration_ms;
-      if (buffered_ms == 0 || buffered_ms + chunk_ms <= services_.options.output_buffer_ms) {
-        if (absl::Status s = output_buffer_->Push(std::move(audio)); !s.ok()) {
+      if (playout_->HasRoomFor(audio.data().size())) {
+        const double chunk_ms = playout_->MsOf(audio.data().size());
+        if (absl::Status s = playout_->Push(std::move(audio)); !s.ok()) {
           spdlog::warn("session {} turn {}: reply audio refused: {}", session_id_, turn->turn_id(),
                        s);
           return false;
@@ -579,56 +575,15 @@ bool ConverseSession::OfferReplyAudio(Turn* turn, v1::AudioChunk audio, const st
 }
 
 void ConverseSession::PaceOutputLocked(absl::Time now) {
-  if (turns_.empty() || output_frame_bytes_ == 0) return;
-  Turn* turn = turns_.front().get();
-  if (turn->interrupted) return;
-  if (output_paused_) {
-    playout_end_ = std::max(playout_end_, now);  // Resuming starts from the client's present.
-    return;
-  }
-  const absl::Duration lead = absl::Milliseconds(services_.options.output_lead_ms);
-  const size_t bytes_per_frame = static_cast<size_t>(*BytesPerFrame(config_.output_format()));
-  while (true) {
-    if (playout_end_ < now) playout_end_ = now;  // The client has played everything sent.
-    if (playout_end_ - now >= lead) return;
-    const size_t buffered = output_buffer_->stats().bytes_buffered;
-    size_t take;
-    if (buffered >= output_frame_bytes_) {
-      take = output_frame_bytes_;
-    } else if (buffered > 0 && turn->dag_done) {
-      take = buffered;  // The reply's last, short frame.
-    } else {
-      // Nothing to send while the client's audio runs out mid-reply: an output underrun.
-      if (turn->audio_sent_ms > 0 && !turn->dag_done && playout_end_ <= now && !output_underrun_) {
-        output_underrun_ = true;
-        ++output_underruns_;
-        SendTelemetry("stream.buffer_underrun",
-                      {{"buffer", "output"},
-                       {"turn_id", absl::StrCat(turn->turn_id())},
-                       {"reply_audio_sent_ms", absl::StrFormat("%.0f", turn->audio_sent_ms)}});
-      }
-      return;
-    }
-    streaming::PlayoutFrame frame = output_buffer_->ReadFrames(take / bytes_per_frame);
-    if (frame.prebuffering) return;
-    output_underrun_ = false;
-    const double ms = frame.data.size() / output_bytes_per_ms_;
-    v1::ConverseEvent event;
-    v1::ReplyAudio* reply = event.mutable_reply_audio();
-    v1::AudioChunk* audio = reply->mutable_audio();
-    audio->set_data(std::move(frame.data));
-    audio->set_format(config_.output_format().format());
-    audio->set_sample_rate(config_.output_format().sample_rate());
-    audio->set_channels(config_.output_format().channels());
-    audio->set_sequence(output_sequence_++);
-    audio->set_timestamp_ms(static_cast<int64_t>(turn->audio_sent_ms));
-    audio->set_is_final(turn->dag_done && output_buffer_->stats().bytes_buffered == 0);
-    reply->set_turn_id(turn->turn_id());
-    reply->set_text(turn->heard.Send(ms));
-    if (turn->first_audio_sent == absl::InfinitePast()) turn->first_audio_sent = now;
-    turn->audio_sent_ms += ms;
-    playout_end_ += absl::Milliseconds(ms);
-    Send(std::move(event));
+  if (turns_.empty()) return;
+  Turn& turn = *turns_.front();
+  ReplyPlayout::Paced paced = playout_->Pace(now, turn);
+  for (v1::ConverseEvent& frame : paced.frames) Send(std::move(frame));
+  if (paced.underrun_started) {
+    SendTelemetry("stream.buffer_underrun",
+                  {{"buffer", "output"},
+                   {"turn_id", absl::StrCat(turn.turn_id())},
+                   {"reply_audio_sent_ms", absl::StrFormat("%.0f", turn.audio_sent_ms)}});
   }
 }
 
@@ -654,14 +609,12 @@ void ConverseSession::MaybeCompleteTurnLocked(absl::Time now, Actions& actions) 
   while (!turns_.empty()) {
     std::shared_ptr<Turn> turn = turns_.front();
     if (!turn->dag_done) return;
-    if (!closed_ && !turn->interrupted && output_buffer_->stats().bytes_buffered > 0) {
+    if (!closed_ && !turn->interrupted && playout_->bytes_buffered() > 0) {
       return;  // Still playing.
     }
     turn->completed = true;
     if (!closed_) CompleteTurnLocked(turn, now);
-    output_buffer_->Flush();  // Empty already; restarts prebuffering for the next reply.
-    output_underrun_ = false;
-    output_paused_ = false;
+    playout_->EndReply();
     barge_in_->Reset();
     turn->run = nullptr;  // Breaks the turn <-> run reference cycle.
     turns_.pop_front();
@@ -728,7 +681,7 @@ void ConverseSession::CompleteTurnLocked(const std::shared_ptr<Turn>& turn, absl
                    {"input_concealed_ms", absl::StrFormat("%.1f", in.concealed_ms)},
                    {"input_utterance_bytes", absl::StrCat(accounting_.in_utterances)},
                    {"input_silence_dropped_bytes", absl::StrCat(accounting_.silence_dropped)},
-                   {"output_underruns", absl::StrCat(output_underruns_)},
+                   {"output_underruns", absl::StrCat(playout_->underruns())},
                    {"reply_audio_sent_ms", absl::StrFormat("%.0f", turn->audio_sent_ms)}});
   }
   spdlog::info(
@@ -758,7 +711,7 @@ void ConverseSession::ReportTotalsLocked() {
   const streaming::JitterBufferStats in = input_buffer_->stats();
   StreamTotals now;
   now.input_concealed_ms = in.concealed_ms;
-  now.output_underruns = output_underruns_;
+  now.output_underruns = playout_->underruns();
   VoiceMetrics::AddTotals(now, reported_);
   reported_ = now;
 }

@@ -41,6 +41,7 @@
 #include "services/orchestrator/live_sessions.h"
 #include "services/orchestrator/pipeline/dag_runner.h"
 #include "services/orchestrator/pipeline/pipeline_registry.h"
+#include "services/orchestrator/reply_playout.h"
 #include "services/orchestrator/stages/turn_environment.h"
 #include "services/orchestrator/voice_metrics.h"
 #include "voxflow/v1/orchestrator.pb.h"
@@ -175,10 +176,8 @@ class ConverseSession : public std::enable_shared_from_this<ConverseSession> {
   bool telemetry_ = false;
   int input_target_ms_ = 0;
   std::unique_ptr<streaming::JitterBuffer> input_buffer_;
-  std::unique_ptr<streaming::JitterBuffer> output_buffer_;
-  size_t output_frame_bytes_ = 0;
+  std::unique_ptr<ReplyPlayout> playout_;
   double input_bytes_per_ms_ = 0;
-  double output_bytes_per_ms_ = 0;
 
   std::mutex mu_;
   bool closed_ = false;
@@ -198,15 +197,10 @@ class ConverseSession : public std::enable_shared_from_this<ConverseSession> {
   absl::Time first_voiced_ = absl::InfinitePast();
   absl::Time last_voiced_ = absl::InfinitePast();
   InputAccounting accounting_;
-  bool output_paused_ = false;  // Barge-in: voice over the reply, not yet confirmed.
 
   // Turns in order; the front owns the output, the others listen or wait (held).
   std::deque<std::shared_ptr<Turn>> turns_;
   int turns_started_ = 0;
-  uint64_t output_sequence_ = 0;
-  absl::Time playout_end_ = absl::InfinitePast();  // When the client will have played all sent.
-  bool output_underrun_ = false;
-  int64_t output_underruns_ = 0;
   StreamTotals reported_;  // What the metrics have been told of so far.
   const absl::Time created_ = absl::Now();
   std::atomic<int64_t> last_request_ns_{absl::ToUnixNanos(absl::Now())};
