@@ -388,15 +388,12 @@ void ConverseSession::ListenLocked(InputItem item, absl::Time now, Actions& acti
   } else {
     accounting_.pending += item.audio.data().size();
     leading_.push_back(std::move(item));
-    // Before speech, keep only the last leading_silence_ms: older silence goes nowhere.
-    double leading_ms = 0;
-    for (const InputItem& held : leading_) leading_ms += held.audio.data().size();
-    leading_ms /= input_bytes_per_ms_;
+    // Before speech, keep only the last leading_silence_ms (`pending` is what leading_ holds):
+    // older silence goes nowhere.
     while (segmenter_->phase() == UtteranceSegmenter::Phase::kSilence && leading_.size() > 1 &&
-           leading_ms - leading_.front().audio.data().size() / input_bytes_per_ms_ >=
+           (accounting_.pending - leading_.front().audio.data().size()) / input_bytes_per_ms_ >=
                services_.options.leading_silence_ms) {
       const size_t bytes = leading_.front().audio.data().size();
-      leading_ms -= bytes / input_bytes_per_ms_;
       accounting_.pending -= bytes;
       accounting_.silence_dropped += bytes;
       leading_.pop_front();
@@ -423,7 +420,12 @@ void ConverseSession::StartSpokenTurnLocked(absl::Time now, Actions& actions) {
   turn->start = std::min(now, first_voiced_ == absl::InfinitePast() ? now : first_voiced_);
   listening_ = turn;
   StartTurnLocked(turn, actions);
-  SendUserSpeech(v1::UserSpeech::STARTED, segmenter_->speech_start_ms(), turn->turn_id());
+  // Where the speech began; an utterance END_OF_INPUT made of sound that was not speech begins
+  // where it was declared.
+  const bool heard = segmenter_->phase() != UtteranceSegmenter::Phase::kSilence;
+  SendUserSpeech(v1::UserSpeech::STARTED,
+                 heard ? segmenter_->speech_start_ms() : static_cast<int64_t>(stream_ms_),
+                 turn->turn_id());
 }
 
 void ConverseSession::EndUtteranceLocked(EndReason reason, absl::Time now, Actions& actions) {
@@ -452,7 +454,10 @@ void ConverseSession::EndUtteranceLocked(EndReason reason, absl::Time now, Actio
   turn->Mark(TurnMark::kEndOfSpeech, last_voiced != absl::InfinitePast() ? last_voiced : now);
   turn->Mark(TurnMark::kEndOfTurn, now);
   turn->utterance()->End(now);
-  SendUserSpeech(v1::UserSpeech::STOPPED, segmenter_->speech_end_ms(), turn->turn_id());
+  SendUserSpeech(v1::UserSpeech::STOPPED,
+                 last_voiced != absl::InfinitePast() ? segmenter_->speech_end_ms()
+                                                     : static_cast<int64_t>(stream_ms_),
+                 turn->turn_id());
   ApplyBargeInLocked(
       barge_in_->OnFrame({.ended = true}, *segmenter_, static_cast<int64_t>(stream_ms_), 0, false,
                          ReplyPlayingLocked()),
