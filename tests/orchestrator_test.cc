@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -542,6 +543,37 @@ TEST(OrchestratorBackendTest, SttTimeoutDegradesToAnEmptyTranscript) {
   // The llm had nothing to answer: skipped, and so no reply audio.
   EXPECT_GE(IndexOf(client.events(), StageEvent("stage.llm.skipped")), 0);
   EXPECT_TRUE(client.ReplyAudio(1).empty());
+}
+
+// The TTS service dying mid-reply once left TurnCompleted.reply holding the whole text.
+TEST(OrchestratorBackendTest, TtsKilledMidReplyReportsWhatWasHeardAndTtsFailed) {
+  auto stt = ServerProcess::Start(kStt, SttArgs());
+  ASSERT_TRUE(stt.ok()) << stt.status();
+  auto tts = ServerProcess::Start(kTts, TtsArgs());
+  ASSERT_TRUE(tts.ok()) << tts.status();
+  auto orchestrator = StartOrchestrator(**stt, **tts);
+  ASSERT_NE(orchestrator, nullptr);
+  auto channel = grpc::CreateChannel(orchestrator->address(), grpc::InsecureChannelCredentials());
+  ConverseClient client(channel, Config("slow_chat"));  // The story, 40 ms per token.
+  ASSERT_TRUE(client.SendAudio(kStoryAudio, Pcm16k()));
+  ASSERT_TRUE(client.SendControl(v1::Control::END_OF_INPUT));
+  ASSERT_TRUE(client.WaitFor([](const std::vector<TimedEvent>& events) {
+    for (const TimedEvent& e : events) {
+      if (e.event.has_reply_audio()) return true;
+    }
+    return false;
+  }));
+  (*tts)->Signal(SIGKILL);
+  ASSERT_TRUE(client.WaitForTurn(1));
+  const v1::TurnCompleted turn = *client.turn(1);
+  EXPECT_NE(turn.reply(), kStory);
+  EXPECT_FALSE(turn.reply().empty());
+  EXPECT_TRUE(absl::StartsWith(kStory, absl::StrReplaceAll(turn.reply(), {{"...", ""}})))
+      << turn.reply();
+  EXPECT_THAT(turn.degradations(), ::testing::Contains("tts_failed"));
+  const auto errors = client.Filter(Case::kError, 1);
+  ASSERT_FALSE(errors.empty());
+  EXPECT_EQ(errors[0].event.error().stage(), "tts");
 }
 
 TEST(OrchestratorBackendTest, SttKilledMidTurnGivesAnErrorEventAndRecoversAfterRestart) {

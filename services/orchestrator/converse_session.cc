@@ -648,8 +648,16 @@ void ConverseSession::CompleteTurnLocked(const std::shared_ptr<Turn>& turn, absl
     Send(std::move(error));
   }
 
+  // A reply cut short (barge-in, or its tts failing mid-reply) is what the caller heard.
+  std::string failed_tts;
+  for (size_t i = 0; i < result.stages.size(); ++i) {
+    if (result.stages[i].outcome == StageOutcome::kFail &&
+        pipeline_->stages()[i].spec.type() == "tts") {
+      failed_tts = result.stages[i].name;
+    }
+  }
   std::string reply = turn->reply();
-  if (turn->interrupted) {
+  if (turn->interrupted || !failed_tts.empty()) {
     reply = turn->heard.HeardText();
     if (!transcript.empty()) {
       // Memory keeps only what the user heard (replacing what save_memory wrote, if it ran).
@@ -662,6 +670,13 @@ void ConverseSession::CompleteTurnLocked(const std::shared_ptr<Turn>& turn, absl
 
   v1::ConverseEvent event;
   *event.mutable_turn_completed() = TurnReport(*turn, reply, now);
+  if (!failed_tts.empty()) {
+    const std::string degradation = absl::StrCat(failed_tts, "_failed");
+    const auto& listed = event.turn_completed().degradations();
+    if (std::find(listed.begin(), listed.end(), degradation) == listed.end()) {
+      event.mutable_turn_completed()->add_degradations(degradation);
+    }
+  }
   const v1::LatencyBreakdown* latency = &event.turn_completed().latency();
   const absl::Time end_of_speech = turn->MarkTime(TurnMark::kEndOfSpeech);
   VoiceMetrics::RecordTurn(

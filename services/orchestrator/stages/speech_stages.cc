@@ -56,6 +56,13 @@ StageResult SttStage::Run(StageContext& context) {
     return Unfinished(ready);
   }
   const v1::SessionConfig& session = environment_->config();
+  int stall_ms = 3000;
+  if (!absl::SimpleAtoi(context.Parameter("stall_timeout_ms", "3000"), &stall_ms) ||
+      stall_ms <= 0) {
+    return StageResult::Fail(
+        absl::InvalidArgumentError("stt parameter stall_timeout_ms must be a positive integer"));
+  }
+  const absl::Duration stall_timeout = absl::Milliseconds(stall_ms);
 
   // Cancelled when the stream ends early (or with the attempt): wakes the writer.
   auto stream_over = CancellationToken::CreateChild(context.cancellation());
@@ -127,10 +134,22 @@ StageResult SttStage::Run(StageContext& context) {
     writing = write(consumed_.back());
   }
   stream.WritesDone();
+  // A backend that takes the audio but never answers (a stalled process) is given up on well
+  // before the stage timeout; the retry replays the utterance, to another replica if there is one.
+  bool stalled = false;
+  if (writing && saw_end_) {
+    stalled = !stream_over->WaitFor(stall_timeout) && !context.cancelled();
+    if (stalled) stream.context()->TryCancel();
+  }
   const grpc::Status status = stream.Finish();
 
   std::lock_guard<std::mutex> lock(mu);
   if (context.cancelled()) return StageResult::Cancel(context.cancellation()->reason().message());
+  if (stalled) {
+    return StageResult::Retry(absl::UnavailableError(absl::StrCat(
+        backend_->name(), " backend ", backend_->target(), ": no final result ",
+        absl::ToInt64Milliseconds(stall_timeout), " ms after the end of the utterance")));
+  }
   if (!status.ok()) return Unfinished(FromGrpc(status, *backend_));
   if (!saw_end_) return Unfinished(absl::UnavailableError("stt stream ended before the utterance"));
   bool any_audio = false;

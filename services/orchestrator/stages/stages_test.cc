@@ -53,11 +53,12 @@ struct Attempt {
 // The speech services, in-process on loopback port 0.
 class SpeechServices {
  public:
-  SpeechServices()
+  explicit SpeechServices(bool stt_hangs = false)
       : stt_engine_(mocks::MockSttOptions{.transcriptions = {"heard {bytes} bytes"},
                                           .latency_ms = 5,
                                           .latency_jitter_ms = 0,
-                                          .interim_every_ms = 100}),
+                                          .interim_every_ms = 100,
+                                          .hang = stt_hangs}),
         tts_engine_(mocks::MockTtsOptions{.bytes_per_char = 64, .latency_ms = 0}),
         pool_(2),
         stt_(&stt_engine_, &pool_),
@@ -102,6 +103,26 @@ TEST(SttStageTest, StreamsTheWholeUtteranceAndCompletesWithItsTranscript) {
   EXPECT_FALSE(transcripts.front().is_final());  // Interims first.
   EXPECT_TRUE(transcripts.back().is_final());
   EXPECT_TRUE(turn.marked(TurnMark::kFinalTranscript));
+}
+
+// A SIGSTOP'd STT process held a turn for the whole 30 s stage timeout.
+TEST(SttStageTest, ABackendThatNeverAnswersIsRetriedSoon) {
+  SpeechServices services(/*stt_hangs=*/true);
+  Backend backend("stt", services.address());
+  FakeTurnEnvironment turn;
+  *turn.mutable_config().mutable_input_format() = Pcm16k();
+  for (int i = 0; i < 10; ++i) turn.utterance().Append(Audio(640));
+  turn.utterance().End(absl::Now());
+  SttStage stage(&turn, &backend);
+  Attempt attempt;
+  (*attempt.spec.mutable_parameters())["stall_timeout_ms"] = "300";
+  StageContext context = attempt.Context();
+  const absl::Time start = absl::Now();
+  const StageResult result = stage.Run(context);
+  EXPECT_EQ(result.outcome, StageOutcome::kRetry);
+  EXPECT_THAT(result.error.message(),
+              ::testing::HasSubstr("no final result 300 ms after the end of the utterance"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));  // Not the 20 s attempt deadline.
 }
 
 TEST(SttStageTest, ATypedTurnSkips) {
