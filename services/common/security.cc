@@ -6,7 +6,10 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "services/common/logging.h"
+#include "spdlog/spdlog.h"
 
 namespace voxflow {
 
@@ -117,25 +120,37 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
 }
 
 grpc::Status BearerTokenAuthenticator::Process(const InputMetadata& auth_metadata,
-                                               grpc::AuthContext* /*context*/,
+                                               grpc::AuthContext* context,
                                                OutputMetadata* consumed_auth_metadata,
                                                OutputMetadata* /*response_metadata*/) {
   const auto path = auth_metadata.find(":path");
-  if (path != auth_metadata.end() &&
-      absl::StartsWith(absl::string_view(path->second.data(), path->second.size()),
-                       "/grpc.health.v1.Health/")) {
+  const absl::string_view method =
+      path == auth_metadata.end() ? ""
+                                  : absl::string_view(path->second.data(), path->second.size());
+  if (absl::StartsWith(method, "/grpc.health.v1.Health/")) {
     return grpc::Status::OK;  // Probes carry no token.
   }
+  // Refusals are logged (method, the peer's TLS identity if any, why), never the token.
+  auto refuse = [&](const char* reason) {
+    std::string identity = "none";
+    if (context != nullptr && context->IsPeerAuthenticated()) {
+      std::vector<std::string> names;
+      for (const grpc::string_ref& name : context->GetPeerIdentity()) {
+        names.emplace_back(name.data(), name.size());
+      }
+      identity = absl::StrJoin(names, ",");
+    }
+    spdlog::warn("authentication failed: method={} peer_identity={} reason={}",
+                 QuoteClientValue(method, 128), QuoteClientValue(identity, 128), reason);
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, reason);
+  };
   const auto header = auth_metadata.find("authorization");
-  if (header == auth_metadata.end()) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "missing bearer token (authorization metadata)");
-  }
+  if (header == auth_metadata.end()) return refuse("missing bearer token (authorization metadata)");
   const absl::string_view value(header->second.data(), header->second.size());
   constexpr absl::string_view kBearer = "Bearer ";
   if (!absl::StartsWith(value, kBearer) ||
       tokens_.count(std::string(value.substr(kBearer.size()))) == 0) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "invalid bearer token");
+    return refuse("invalid bearer token");
   }
   // Consumed: handlers (and their logs) never see it.
   consumed_auth_metadata->insert(

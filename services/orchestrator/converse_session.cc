@@ -704,11 +704,14 @@ void ConverseSession::CompleteTurnLocked(const std::shared_ptr<Turn>& turn, absl
                    {"output_underruns", absl::StrCat(playout_->underruns())},
                    {"reply_audio_sent_ms", absl::StrFormat("%.0f", turn->audio_sent_ms)}});
   }
+  // What was said is conversation content: at debug only (docs/ARCHITECTURE.md, "Logs").
   spdlog::info(
-      "session {} turn {} done: transcript=\"{}\" reply_chars={} interrupted={} "
+      "session {} turn {} done: transcript_chars={} reply_chars={} interrupted={} "
       "voice_to_voice_ms={} total_ms={} degradations=[{}]",
-      session_id_, id, transcript, reply.size(), turn->interrupted, voice_to_voice_ms, total_ms,
-      absl::StrJoin(result.degradations, ","));
+      session_id_, id, transcript.size(), reply.size(), turn->interrupted, voice_to_voice_ms,
+      total_ms, absl::StrJoin(result.degradations, ","));
+  spdlog::debug("session {} turn {} transcript={} reply={}", session_id_, id,
+                QuoteClientValue(transcript, 4096), QuoteClientValue(reply, 4096));
 }
 
 void ConverseSession::MaybeEndStreamLocked(Actions& actions) {
