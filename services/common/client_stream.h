@@ -54,6 +54,9 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
     // Held until the read side ends: gRPC may otherwise finish the call (OnDone) while reading
     // is paused, and the responses still in flight would be lost.
     this->AddHold();
+    // And until the write side is done (its half-close completed): once the server has ended
+    // the call, a writer that is still to half-close must not touch a finished call.
+    this->AddHold();
     this->StartRead(&response_);
     this->StartCall();
   }
@@ -73,7 +76,7 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
     std::lock_guard<std::mutex> lock(mu_);
     if (writes_done_) return;
     writes_done_ = true;
-    if (!writing_ && !write_failed_) SendWritesDoneLocked();
+    if (!writing_) SendWritesDoneLocked();  // Safe on a broken call: the write hold keeps it.
   }
 
   // The next response (inbox mode); false when the stream has no more.
@@ -93,6 +96,7 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
   // Waits for the end of the call. Responses nobody took are read and dropped (cancel the call
   // first if the server would go on sending).
   grpc::Status Finish() {
+    WritesDone();  // Releases the write side, if the caller did not.
     std::unique_lock<std::mutex> lock(mu_);
     discarding_ = true;
     inbox_.clear();
@@ -113,11 +117,12 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
       pending_.clear();
     } else if (!pending_.empty()) {
       StartNextWriteLocked();
-    } else if (writes_done_) {
-      SendWritesDoneLocked();
     }
+    if (!writing_ && writes_done_) SendWritesDoneLocked();
     changed_.notify_all();
   }
+
+  void OnWritesDoneDone(bool /*ok*/) override { this->RemoveHold(); }  // The write hold.
 
   void OnReadDone(bool ok) override {
     if (!ok) {

@@ -35,6 +35,13 @@ void TagWithConversation(grpc::ClientContext& call) {
   call.AddMetadata(kTurnIdMetadata, absl::StrCat(log.turn_id));
 }
 
+// The backend call's deadline: past the attempt's, so that the stage's own timeout (which
+// cancels the call) is what ends a slow attempt, reported as the stage timing out, not as a
+// backend error racing it.
+absl::Time CallDeadline(const StageContext& context) {
+  return context.deadline() + absl::Seconds(1);
+}
+
 // Ends an attempt that did not finish: RETRY for transient backend errors, FAIL otherwise.
 StageResult Unfinished(const absl::Status& status) {
   return IsRetryable(status.code()) ? StageResult::Retry(status) : StageResult::Fail(status);
@@ -89,7 +96,7 @@ StageResult SttStage::Run(StageContext& context) {
     stream_over->Cancel(absl::OkStatus());
   };
   SttStream stream(std::move(options));
-  stream.context()->set_deadline(absl::ToChronoTime(context.deadline()));
+  stream.context()->set_deadline(absl::ToChronoTime(CallDeadline(context)));
   TagWithConversation(*stream.context());
   auto stub = v1::SpeechToText::NewStub(backend_->channel());
   stub->async()->StreamingRecognize(stream.context(), &stream);
@@ -211,7 +218,7 @@ StageResult TtsStage::Run(StageContext& context) {
   const v1::SessionConfig& session = environment_->config();
 
   TtsStream stream(TtsStream::Options{});  // Responses through Read(), on the reader below.
-  stream.context()->set_deadline(absl::ToChronoTime(context.deadline()));
+  stream.context()->set_deadline(absl::ToChronoTime(CallDeadline(context)));
   TagWithConversation(*stream.context());
   auto stub = v1::TextToSpeech::NewStub(backend_->channel());
   stub->async()->StreamingSynthesize(stream.context(), &stream);
