@@ -182,6 +182,14 @@ std::function<bool(const v1::ConverseEvent&)> StageEvent(const std::string& name
   };
 }
 
+// For WaitFor: some reply audio has arrived.
+bool AnyReplyAudio(const std::vector<TimedEvent>& events) {
+  for (const TimedEvent& e : events) {
+    if (e.event.has_reply_audio()) return true;
+  }
+  return false;
+}
+
 class OrchestratorTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -350,12 +358,7 @@ TEST_F(OrchestratorTest, UserSpeechOverTheReplyIsABargeIn) {
   ConverseClient client(Channel(), Config("slow_chat"));
   ASSERT_TRUE(client.SendAudio(kStoryAudio, Pcm16k()));
   ASSERT_TRUE(client.SendControl(v1::Control::END_OF_INPUT));
-  ASSERT_TRUE(client.WaitFor([](const std::vector<TimedEvent>& events) {
-    for (const TimedEvent& e : events) {
-      if (e.event.has_reply_audio()) return true;
-    }
-    return false;
-  }));
+  ASSERT_TRUE(client.WaitFor(AnyReplyAudio));
   // The user speaks up (loud, longer than --barge_in_min_speech_ms): the reply stops, and what
   // they said becomes the next turn.
   const std::string loud = testing::SpeechPcm16k("wait wait a moment please");
@@ -557,12 +560,7 @@ TEST(OrchestratorBackendTest, TtsKilledMidReplyReportsWhatWasHeardAndTtsFailed) 
   ConverseClient client(channel, Config("slow_chat"));  // The story, 40 ms per token.
   ASSERT_TRUE(client.SendAudio(kStoryAudio, Pcm16k()));
   ASSERT_TRUE(client.SendControl(v1::Control::END_OF_INPUT));
-  ASSERT_TRUE(client.WaitFor([](const std::vector<TimedEvent>& events) {
-    for (const TimedEvent& e : events) {
-      if (e.event.has_reply_audio()) return true;
-    }
-    return false;
-  }));
+  ASSERT_TRUE(client.WaitFor(AnyReplyAudio));
   (*tts)->Signal(SIGKILL);
   ASSERT_TRUE(client.WaitForTurn(1));
   const v1::TurnCompleted turn = *client.turn(1);
