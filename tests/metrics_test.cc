@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
@@ -103,7 +104,14 @@ TEST(MetricsTest, ConversationIsCountedOnEveryServer) {
     ASSERT_TRUE(client.Finish().ok());
     const int events = static_cast<int>(client.events().size());
 
-    const std::map<std::string, double> m = Parse(Scrape(orchestrator->metrics_port()));
+    // The server counts the stream as ended in OnDone, just after the client has its status:
+    // scrape until it has (bounded).
+    std::map<std::string, double> m = Parse(Scrape(orchestrator->metrics_port()));
+    for (const absl::Time deadline = absl::Now() + absl::Seconds(10);
+         m["voxflow_active_streams{service=\"orchestrator\"}"] != 0 && absl::Now() < deadline;) {
+      absl::SleepFor(absl::Milliseconds(20));
+      m = Parse(Scrape(orchestrator->metrics_port()));
+    }
     const std::string converse =
         "grpc_method=\"Converse\",grpc_service=\"voxflow.v1.Orchestrator\","
         "grpc_type=\"bidi_stream\"";

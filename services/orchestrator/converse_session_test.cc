@@ -409,6 +409,21 @@ TEST(ConverseSessionTest, WithBargeInOffSpeechOverAReplyWaitsItsTurn) {
   ASSERT_THAT(turns, SizeIs(2));
   EXPECT_FALSE(turns[0].interrupted());
   EXPECT_EQ(h.Telemetry("turn.reply_paused"), 0);
+  // Listening went on while reply 1 played: turn 2's stt started before turn 1 completed.
+  int stt2_started = -1, turn1_completed = -1;
+  const std::vector<v1::ConverseEvent> events = h.events();
+  for (size_t i = 0; i < events.size(); ++i) {
+    const auto& e = events[i];
+    if (e.has_stage() && e.stage().turn_id() == 2 && e.stage().stage() == "stt" &&
+        e.stage().status() == v1::StageEvent::STARTED && stt2_started < 0) {
+      stt2_started = static_cast<int>(i);
+    }
+    if (e.has_turn_completed() && e.turn_completed().turn_id() == 1) {
+      turn1_completed = static_cast<int>(i);
+    }
+  }
+  ASSERT_GE(stt2_started, 0);
+  EXPECT_LT(stt2_started, turn1_completed);
   // Turn 2's reply starts after turn 1's ended: replies never overlap.
   int last_turn = 0;
   for (const auto& e : h.events()) {
