@@ -1,6 +1,7 @@
 #include "services/orchestrator/stages/speech_stages.h"
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <thread>
 
@@ -78,7 +79,10 @@ StageResult SttStage::Run(StageContext& context) {
   bool end_sent = false;
   SttStream::Options options;
   // Responses are handled on gRPC's threads as they come: nothing here blocks.
+  // When the backend last answered anything: a backend still answering is slow, not stalled.
+  std::atomic<int64_t> last_response_ns{absl::ToUnixNanos(absl::Now())};
   options.on_response = [&](v1::RecognizeResponse& response) {
+    last_response_ns = absl::ToUnixNanos(absl::Now());
     if (response.has_speech_event()) {
       environment_->OnSpeechEvent(response.speech_event());
       return;
@@ -143,9 +147,24 @@ StageResult SttStage::Run(StageContext& context) {
   stream.WritesDone();
   // A backend that takes the audio but never answers (a stalled process) is given up on well
   // before the stage timeout; the retry replays the utterance, to another replica if there is one.
+  // Patience grows with the utterance (a recognizer slower than real time still has a backlog
+  // at its end) and restarts whenever the backend answers something.
   bool stalled = false;
   if (writing && saw_end_) {
-    stalled = !stream_over->WaitFor(stall_timeout) && !context.cancelled();
+    size_t audio_bytes = 0;
+    for (const InputItem& item : consumed_) audio_bytes += item.audio.data().size();
+    const absl::Duration patience = std::max(
+        stall_timeout,
+        2 * absl::Milliseconds(DurationMs(audio_bytes, session.input_format()).value_or(0)));
+    absl::Time since = absl::Now();
+    while (!stream_over->WaitUntil(since + patience)) {
+      const absl::Time answered = absl::FromUnixNanos(last_response_ns);
+      if (answered <= since) {
+        stalled = !context.cancelled();
+        break;
+      }
+      since = answered;
+    }
     if (stalled) stream.context()->TryCancel();
   }
   const grpc::Status status = stream.Finish();
@@ -154,8 +173,8 @@ StageResult SttStage::Run(StageContext& context) {
   if (context.cancelled()) return StageResult::Cancel(context.cancellation()->reason().message());
   if (stalled) {
     return StageResult::Retry(absl::UnavailableError(absl::StrCat(
-        backend_->name(), " backend ", backend_->target(), ": no final result ",
-        absl::ToInt64Milliseconds(stall_timeout), " ms after the end of the utterance")));
+        backend_->name(), " backend ", backend_->target(), ": no answer for ",
+        absl::ToInt64Milliseconds(stall_timeout), " ms or more after the end of the utterance")));
   }
   if (!status.ok()) return Unfinished(FromGrpc(status, *backend_));
   if (!saw_end_) return Unfinished(absl::UnavailableError("stt stream ended before the utterance"));

@@ -13,9 +13,9 @@
 namespace voxflow::orchestrator {
 
 // Outputs: transcript. SKIP for a typed turn or a turn without audio. Retryable backend errors
-// (UNAVAILABLE, ...) return RETRY, and so does a backend with no final result `stall_timeout_ms`
-// (parameter, default 3000) after the end of the utterance; the next attempt replays the audio
-// already sent, so a retry loses nothing.
+// (UNAVAILABLE, ...) return RETRY, and so does a backend that answers nothing for
+// max(`stall_timeout_ms` (parameter, default 3000), twice the utterance) after its end; the next
+// attempt replays the audio already sent, so a retry loses nothing.
 class SttStage final : public Stage {
  public:
   SttStage(TurnEnvironment* environment, const Backend* backend)

@@ -121,7 +121,7 @@ TEST(SttStageTest, ABackendThatNeverAnswersIsRetriedSoon) {
   const StageResult result = stage.Run(context);
   EXPECT_EQ(result.outcome, StageOutcome::kRetry);
   EXPECT_THAT(result.error.message(),
-              ::testing::HasSubstr("no final result 300 ms after the end of the utterance"));
+              ::testing::HasSubstr("no answer for 300 ms or more after the end of the utterance"));
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));  // Not the 20 s attempt deadline.
 }
 
