@@ -35,17 +35,11 @@ std::optional<InputItem> Turn::NextInput(const std::shared_ptr<CancellationToken
 }
 
 void Turn::OnTranscript(const v1::Transcript& transcript) {
-  // A long utterance may come back as several finals (the recognizer's own endpoints).
-  std::string text = transcript.text();
+  // The whole utterance so far (the stt stage joins its finals).
+  const std::string& text = transcript.text();
   if (transcript.is_final()) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!text.empty()) {
-      transcript_ = transcript_.empty() ? text : absl::StrCat(transcript_, " ", text);
-    }
-    text = transcript_;
-  } else {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!transcript_.empty()) text = absl::StrCat(transcript_, " ", text);
+    transcript_ = text;
   }
   const std::vector<absl::string_view> words = absl::StrSplit(text, ' ', absl::SkipEmpty());
   session_->OnHeardWords(this, static_cast<int>(words.size()));

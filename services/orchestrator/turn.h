@@ -62,7 +62,7 @@ class Turn final : public TurnEnvironment {
   const std::shared_ptr<Utterance> utterance_;
   mutable std::mutex mu_;
   std::map<TurnMark, absl::Time> marks_;
-  std::string transcript_;  // The finals so far, joined.
+  std::string transcript_;  // The latest final: the utterance so far.
   std::string reply_;
 };
 

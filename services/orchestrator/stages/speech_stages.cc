@@ -87,13 +87,20 @@ StageResult SttStage::Run(StageContext& context) {
       environment_->OnSpeechEvent(response.speech_event());
       return;
     }
-    const v1::Transcript& transcript = response.transcript();
-    if (transcript.is_final()) {
+    // The session sees the utterance so far: this attempt's finals (a recognizer endpoint may
+    // split the utterance), then the current hypothesis. A retry starts them afresh.
+    v1::Transcript heard = response.transcript();
+    {
       std::lock_guard<std::mutex> lock(mu);
-      if (!transcript.text().empty()) finals.push_back(transcript.text());
-      if (end_sent) environment_->Mark(TurnMark::kFinalTranscript, absl::Now());
+      if (heard.is_final()) {
+        if (!heard.text().empty()) finals.push_back(heard.text());
+        if (end_sent) environment_->Mark(TurnMark::kFinalTranscript, absl::Now());
+        heard.set_text(absl::StrJoin(finals, " "));
+      } else if (!finals.empty()) {
+        heard.set_text(absl::StrCat(absl::StrJoin(finals, " "), " ", heard.text()));
+      }
     }
-    environment_->OnTranscript(transcript);
+    environment_->OnTranscript(heard);
   };
   options.on_read_end = [&] {
     environment_->Mark(TurnMark::kFinalTranscript, absl::Now());  // If no final came after the end.
