@@ -1,18 +1,11 @@
 // /metrics after a conversation: the gRPC server metrics (go-grpc-prometheus names) and the voice
 // metrics hold the right values, scraped over HTTP from real server processes.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
@@ -20,6 +13,7 @@
 #include "services/common/audio_chunk.h"
 #include "tests/util/converse_client.h"
 #include "tests/util/fixtures.h"
+#include "tests/util/metrics_scrape.h"
 #include "tests/util/server_process.h"
 #include "voxflow/v1/stt.grpc.pb.h"
 
@@ -36,40 +30,8 @@ v1::AudioStreamFormat Pcm16k() { return MakeStreamFormat(v1::PCM16, 16000, 1); }
 
 std::string Tone(int ms) { return testing::TonePcm16(16000, 1, ms, 220, 300); }
 
-// GET http://127.0.0.1:port/metrics; the body.
-std::string Scrape(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return "";
-  }
-  const std::string request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  (void)!write(fd, request.data(), request.size());
-  std::string response;
-  char buffer[8192];
-  for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) response.append(buffer, n);
-  close(fd);
-  const size_t body = response.find("\r\n\r\n");
-  return body == std::string::npos ? "" : response.substr(body + 4);
-}
-
-// Samples by "name{labels}" (labels as the exposition prints them, sorted by name).
-std::map<std::string, double> Parse(const std::string& text) {
-  std::map<std::string, double> samples;
-  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
-    if (line.front() == '#') continue;
-    const size_t space = line.rfind(' ');
-    double value = 0;
-    if (space != absl::string_view::npos && absl::SimpleAtod(line.substr(space + 1), &value)) {
-      samples[std::string(line.substr(0, space))] = value;
-    }
-  }
-  return samples;
-}
+std::string Scrape(int port) { return testing::ScrapeMetrics(port); }
+std::map<std::string, double> Parse(const std::string& text) { return testing::ParseMetrics(text); }
 
 TEST(MetricsTest, ConversationIsCountedOnEveryServer) {
   auto stt = testing::StartServer("services/stt/stt_server",

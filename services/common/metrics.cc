@@ -179,6 +179,17 @@ prometheus::Gauge& ActiveStreamsGauge(const std::string& service) {
   return family.Add({{"service", service}});
 }
 
+prometheus::Counter& SlowReadersCounter(const std::string& service) {
+  static auto& family =
+      prometheus::BuildCounter()
+          .Name("voxflow_slow_reader_total")
+          .Help(
+              "Streams ended (RESOURCE_EXHAUSTED) because the client let more than "
+              "--max_unread_bytes of responses wait.")
+          .Register(MetricsRegistry());
+  return family.Add({{"service", service}});
+}
+
 const prometheus::Histogram::BucketBoundaries& DurationBuckets() {
   static const auto* buckets = new prometheus::Histogram::BucketBoundaries{
       0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800};

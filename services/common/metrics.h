@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "grpcpp/support/server_interceptor.h"
+#include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
@@ -27,6 +28,9 @@ prometheus::Registry& MetricsRegistry();
 
 // voxflow_active_streams{service}: the streams (sessions, for the orchestrator) a service has open.
 prometheus::Gauge& ActiveStreamsGauge(const std::string& service);
+
+// voxflow_slow_reader_total{service}: streams ended because their client did not read.
+prometheus::Counter& SlowReadersCounter(const std::string& service);
 
 // Histogram buckets for durations that span a real-time conversation: 1 ms to 30 min.
 const prometheus::Histogram::BucketBoundaries& DurationBuckets();

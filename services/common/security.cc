@@ -1,6 +1,8 @@
 #include "services/common/security.h"
 
+#include <algorithm>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -148,9 +150,13 @@ grpc::Status BearerTokenAuthenticator::Process(const InputMetadata& auth_metadat
   if (header == auth_metadata.end()) return refuse("missing bearer token (authorization metadata)");
   const absl::string_view value(header->second.data(), header->second.size());
   constexpr absl::string_view kBearer = "Bearer ";
-  if (!absl::StartsWith(value, kBearer) ||
-      tokens_.count(std::string(value.substr(kBearer.size()))) == 0) {
+  const std::string token(value.substr(std::min(value.size(), kBearer.size())));
+  if (!absl::StartsWith(value, kBearer) || tokens_.count(token) == 0) {
     return refuse("invalid bearer token");
+  }
+  if (context != nullptr) {
+    context->AddProperty(kClientTokenProperty,
+                         absl::StrCat(absl::Hex(std::hash<std::string>()(token))));
   }
   // Consumed: handlers (and their logs) never see it.
   consumed_auth_metadata->insert(

@@ -44,6 +44,10 @@ absl::StatusOr<std::unordered_set<std::string>> LoadTokens(const std::string& pa
 // A file's whole content; NOT_FOUND naming it.
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 
+// The auth-context property BearerTokenAuthenticator sets on an authenticated call: an opaque key
+// of the token (not the token), for per-client limits.
+inline constexpr char kClientTokenProperty[] = "voxflow_client_token";
+
 class BearerTokenAuthenticator : public grpc::AuthMetadataProcessor {
  public:
   explicit BearerTokenAuthenticator(std::unordered_set<std::string> tokens)

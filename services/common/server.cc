@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <utility>
@@ -36,7 +37,15 @@ ABSL_FLAG(std::string, tls_client_ca, "",
 ABSL_FLAG(std::string, auth_tokens_file, "",
           "File of accepted bearer tokens, one per line: every call but health needs one "
           "(needs TLS).");
-ABSL_FLAG(int, max_message_bytes, 4 << 20, "Largest request message accepted.");
+ABSL_FLAG(int, max_message_bytes, 4 << 20,
+          "Largest request message accepted, and largest unary response sent.");
+ABSL_FLAG(int, max_streams_per_client, 0,
+          "Streams (conversations, for the orchestrator) one client may hold at once; more get "
+          "RESOURCE_EXHAUSTED. A client is its bearer token when tokens are checked, else its IP "
+          "address. 0: no per-client limit.");
+ABSL_FLAG(int64_t, max_unread_bytes, 4 << 20,
+          "Responses a stream may let wait for a client that does not read; past it the call "
+          "ends with RESOURCE_EXHAUSTED (counted in voxflow_slow_reader_total).");
 ABSL_FLAG(std::string, log_format, "text", "Log format: text (terminal) or json (one per line).");
 ABSL_FLAG(std::string, log_level, "info", "Log level: trace, debug, info, warn, error or off.");
 
@@ -130,6 +139,9 @@ ServerOptions ServerOptionsFromFlags(std::string name, int port) {
   options.security.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   options.security.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.max_streams_per_client = absl::GetFlag(FLAGS_max_streams_per_client);
+  options.max_unread_bytes =
+      static_cast<size_t>(std::max<int64_t>(absl::GetFlag(FLAGS_max_unread_bytes), 64 << 10));
   return options;
 }
 

@@ -28,8 +28,13 @@ struct ServerOptions {
   absl::Duration max_connection_age_grace = absl::ZeroDuration();
   // TLS, mutual TLS and bearer-token authentication (plaintext when empty).
   ServerSecurity security;
-  // Largest request message accepted (RESOURCE_EXHAUSTED beyond it).
+  // Largest request message accepted (RESOURCE_EXHAUSTED beyond it); unary responses are bounded
+  // by it too (clients accept 4 MiB by default).
   int max_message_bytes = 4 << 20;
+  // For the services: streams one client may hold (0: no limit), and responses a stream may let
+  // wait for a client that does not read.
+  int max_streams_per_client = 0;
+  size_t max_unread_bytes = 4 << 20;
   // Port of the Prometheus /metrics endpoint on `host` (-1: none; 0: a free one).
   int metrics_port = -1;
   // Fully-qualified service names whose health status is reported besides the server's ("").
@@ -71,7 +76,8 @@ int WaitForTerminationSignal();
 
 // Flags shared by every Voxflow server (defined in server.cc): --host, --drain_timeout,
 // --max_connection_age, --max_connection_age_grace, --metrics_port, --tls_cert, --tls_key,
-// --tls_client_ca, --auth_tokens_file, --max_message_bytes, --log_format, --log_level.
+// --tls_client_ca, --auth_tokens_file, --max_message_bytes, --max_streams_per_client,
+// --max_unread_bytes, --log_format, --log_level.
 // Fills the common fields of ServerOptions from them.
 ServerOptions ServerOptionsFromFlags(std::string name, int port);
 

@@ -25,11 +25,17 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "grpcpp/server_context.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/proto_buffer_reader.h"
+#include "grpcpp/support/proto_buffer_writer.h"
 #include "grpcpp/support/server_callback.h"
 #include "services/common/logging.h"
 #include "services/common/metrics.h"
+#include "services/common/timer_queue.h"
 #include "services/common/worker_pool.h"
+#include "spdlog/spdlog.h"
 
 namespace voxflow {
 
@@ -41,8 +47,40 @@ inline grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
+// Parses a request of an RPC served raw (ByteBuffer): INVALID_ARGUMENT naming `what` and the
+// expected message when the bytes are not one. (gRPC's generated handlers would take such bytes
+// for the end of the stream, or answer UNIMPLEMENTED with no message.)
+template <typename Message>
+absl::Status ParseRequest(grpc::ByteBuffer* buffer, Message* message, absl::string_view what) {
+  if (grpc::SerializationTraits<Message>::Deserialize(buffer, message).ok()) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(what, " did not parse as a ",
+                                                 Message::descriptor()->full_name(),
+                                                 " (malformed protobuf or invalid UTF-8)"));
+}
+
+template <typename Message>
+grpc::ByteBuffer SerializeResponse(const Message& message) {
+  grpc::ByteBuffer buffer;
+  bool own_buffer = false;
+  (void)grpc::SerializationTraits<Message>::Serialize(message, &buffer, &own_buffer);
+  return buffer;
+}
+
+// The bound on what a stream keeps for a client that does not read.
+struct StreamOptions {
+  std::string service;  // For metrics, e.g. "stt".
+  // Responses waiting for the client, in bytes; past it the call ends (see Send).
+  size_t max_unread_bytes = 4 << 20;
+  // How long the last write may wait for a client past the bound before the call is cancelled.
+  absl::Duration slow_reader_grace = absl::Seconds(5);
+};
+
+// The stream (RPC) is served raw, as bytes, so that a request which does not parse is an
+// INVALID_ARGUMENT, not a silent end of input.
 template <typename Request, typename Response>
-class StreamReactor : public grpc::ServerBidiReactor<Request, Response>,
+class StreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
                       public std::enable_shared_from_this<StreamReactor<Request, Response>> {
  public:
   // Requests allowed to wait on the strand before reads pause.
@@ -61,9 +99,11 @@ class StreamReactor : public grpc::ServerBidiReactor<Request, Response>,
     }
   }
 
-  // Begins the stream: reads, or ends it at once with `refusal` if that is not OK.
-  void Start(absl::Status refusal = absl::OkStatus()) {
+  // Begins the stream: reads, or ends it at once with `refusal` if that is not OK. `context` must
+  // be the call's (valid until OnDone).
+  void Start(grpc::CallbackServerContext* context, absl::Status refusal = absl::OkStatus()) {
     self_ = this->shared_from_this();
+    context_ = context;
     if (!refusal.ok()) {
       EndStream(refusal);
       return;
@@ -72,7 +112,10 @@ class StreamReactor : public grpc::ServerBidiReactor<Request, Response>,
   }
 
  protected:
-  explicit StreamReactor(WorkerPool* pool) : strand_(Strand::Create(pool)) {}
+  StreamReactor(WorkerPool* pool, StreamOptions options)
+      : strand_(Strand::Create(pool)),
+        options_(std::move(options)),
+        slow_readers_(SlowReadersCounter(options_.service)) {}
 
   // On the strand, in order. A non-OK status ends the stream with it.
   virtual absl::Status HandleRequest(Request request) = 0;
@@ -87,11 +130,20 @@ class StreamReactor : public grpc::ServerBidiReactor<Request, Response>,
   // Once, when the stream is over (on a gRPC thread), with the status sent or CANCELLED.
   virtual void HandleDone(const absl::Status& /*status*/) {}
 
-  // Queues a response (any thread). Dropped once the stream is ending.
-  void Send(Response response) {
+  // Queues a response (any thread). Dropped once the stream is ending. A client that lets more
+  // than max_unread_bytes wait is too slow for a real-time stream: what waits is dropped and the
+  // call ends with RESOURCE_EXHAUSTED (counted in voxflow_slow_reader_total); if even the write
+  // in flight is not taken within slow_reader_grace, the call is cancelled.
+  void Send(const Response& response) {
+    grpc::ByteBuffer buffer = SerializeResponse(response);
     std::lock_guard<std::mutex> lock(mu_);
     if (ending_) return;
-    outbound_.push_back(std::move(response));
+    unread_bytes_ += buffer.Length();
+    outbound_.push_back(std::move(buffer));
+    if (unread_bytes_ > options_.max_unread_bytes) {
+      EndForSlowReaderLocked();
+      return;
+    }
     if (!writing_) {
       writing_ = true;
       this->StartWrite(&outbound_.front());
@@ -121,7 +173,16 @@ class StreamReactor : public grpc::ServerBidiReactor<Request, Response>,
       });
       return;
     }
-    strand_->Post([self, request = std::move(request_)]() mutable {
+    ++requests_read_;
+    Request request;
+    if (absl::Status parsed =
+            ParseRequest(&request_, &request, absl::StrCat("request ", requests_read_));
+        !parsed.ok()) {
+      // In order: the requests before it are handled first. No further reads.
+      strand_->Post([self, parsed] { self->EndStream(parsed); });
+      return;
+    }
+    strand_->Post([self, request = std::move(request)]() mutable {
       if (self->Ending()) return;
       ScopedLogContext log_context(self->log_context_);
       if (absl::Status status = self->HandleRequest(std::move(request)); !status.ok()) {
@@ -133,7 +194,7 @@ class StreamReactor : public grpc::ServerBidiReactor<Request, Response>,
     std::lock_guard<std::mutex> lock(mu_);
     if (ending_) return;
     if (strand_->pending() < kMaxPendingRequests) {
-      request_ = Request();
+      request_.Clear();
       this->StartRead(&request_);
     } else {
       read_paused_ = true;  // Backpressure: the client's sends now wait on flow control.
@@ -144,16 +205,18 @@ class StreamReactor : public grpc::ServerBidiReactor<Request, Response>,
     std::lock_guard<std::mutex> lock(mu_);
     if (!read_paused_ || ending_ || strand_->pending() >= kMaxPendingRequests) return;
     read_paused_ = false;
-    request_ = Request();
+    request_.Clear();
     this->StartRead(&request_);
   }
 
   void OnWriteDone(bool ok) override {
     std::lock_guard<std::mutex> lock(mu_);
+    unread_bytes_ -= outbound_.front().Length();
     outbound_.pop_front();
     if (!ok) {  // The client is gone; OnCancel or OnDone follows.
       writing_ = false;
       outbound_.clear();
+      unread_bytes_ = 0;
       if (!ending_) {
         ending_ = true;
         status_ = absl::CancelledError("client went away");
@@ -186,8 +249,48 @@ class StreamReactor : public grpc::ServerBidiReactor<Request, Response>,
     self_.reset();  // Queued tasks may still hold the reactor; they no longer touch gRPC.
   }
 
+  // Drops what waits behind the write in flight and ends the call. gRPC allows no Finish while a
+  // write is outstanding, and a client that never reads never completes it: a timer cancels the
+  // call if the write is still out after the grace.
+  void EndForSlowReaderLocked() {
+    const size_t unread = unread_bytes_;
+    while (outbound_.size() > (writing_ ? 1u : 0u)) {
+      unread_bytes_ -= outbound_.back().Length();
+      outbound_.pop_back();
+    }
+    ending_ = true;
+    status_ = absl::ResourceExhaustedError(
+        absl::StrCat("client is not reading: ", unread, " bytes of responses waited for it (limit ",
+                     options_.max_unread_bytes, ", --max_unread_bytes)"));
+    slow_readers_.Increment();
+    spdlog::warn("ending a stream whose client does not read: {} bytes waited (limit {})", unread,
+                 options_.max_unread_bytes);
+    if (!writing_) {
+      FinishLocked();
+      return;
+    }
+    std::weak_ptr<StreamReactor> weak = this->shared_from_this();
+    TimerQueue::Default().Schedule(absl::Now() + options_.slow_reader_grace, [weak] {
+      if (auto self = weak.lock()) self->CancelIfStillWriting();
+    });
+  }
+
+  // Finish is held back while TryCancel runs, so that OnDone (which ends `context_`) cannot run
+  // meanwhile on another thread.
+  void CancelIfStillWriting() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (finished_ || !writing_) return;
+      cancelling_ = true;
+    }
+    context_->TryCancel();
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelling_ = false;
+    if (ending_ && !writing_) FinishLocked();
+  }
+
   void FinishLocked() {
-    if (finished_) return;
+    if (finished_ || cancelling_) return;
     finished_ = true;
     this->Finish(ToGrpcStatus(status_));
   }
@@ -198,14 +301,20 @@ class StreamReactor : public grpc::ServerBidiReactor<Request, Response>,
   }
 
   const std::shared_ptr<Strand> strand_;
+  const StreamOptions options_;
+  prometheus::Counter& slow_readers_;
   LogContext log_context_;
   std::shared_ptr<StreamReactor> self_;
+  grpc::CallbackServerContext* context_ = nullptr;
   std::mutex mu_;
-  Request request_;
-  std::deque<Response> outbound_;
+  grpc::ByteBuffer request_;
+  uint64_t requests_read_ = 0;  // gRPC threads, one read at a time.
+  std::deque<grpc::ByteBuffer> outbound_;
+  size_t unread_bytes_ = 0;
   bool writing_ = false;
   bool read_paused_ = false;
   bool ending_ = false;
+  bool cancelling_ = false;
   bool finished_ = false;
   absl::Status status_;
   std::atomic<bool> cancelled_{false};
@@ -217,8 +326,8 @@ class StreamReactor : public grpc::ServerBidiReactor<Request, Response>,
 template <typename Request, typename Response, typename Session>
 class SessionStreamReactor : public StreamReactor<Request, Response> {
  protected:
-  SessionStreamReactor(WorkerPool* pool, std::string config_name)
-      : StreamReactor<Request, Response>(pool),
+  SessionStreamReactor(WorkerPool* pool, StreamOptions options, std::string config_name)
+      : StreamReactor<Request, Response>(pool, std::move(options)),
         config_name_(std::move(config_name)),
         start_(std::chrono::steady_clock::now()) {}
 
@@ -258,46 +367,24 @@ class SessionStreamReactor : public StreamReactor<Request, Response> {
   std::unique_ptr<Session> session_;
 };
 
-// A service's open streams against its --max_streams, exported as voxflow_active_streams (the
-// admitted ones).
-class StreamLimit {
- public:
-  StreamLimit(int max_streams, const std::string& service)
-      : max_(max_streams), gauge_(ActiveStreamsGauge(service)) {}
-  // Counts a new stream: RESOURCE_EXHAUSTED if that puts it over the limit. Every Admit(), refused
-  // or not, is matched by a Release() when the stream is done.
-  absl::Status Admit() {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++active_;
-    gauge_.Set(std::min(active_, max_));
-    if (active_ <= max_) return absl::OkStatus();
-    return absl::ResourceExhaustedError(
-        absl::StrCat("too many concurrent streams (limit ", max_, ")"));
-  }
-  void Release() {
-    std::lock_guard<std::mutex> lock(mu_);
-    --active_;
-    gauge_.Set(std::min(active_, max_));
-  }
-  int active() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return active_;
-  }
-
- private:
-  const int max_;
-  mutable std::mutex mu_;
-  int active_ = 0;
-  prometheus::Gauge& gauge_;
-};
-
-// Runs a unary call's work on `pool` (never on gRPC's threads) and finishes the call with its
-// status.
-inline grpc::ServerUnaryReactor* FinishOnPool(grpc::CallbackServerContext* context,
-                                              WorkerPool* pool,
-                                              std::function<absl::Status()> work) {
+// Runs a raw unary call on `pool` (never on gRPC's threads): parses the request (INVALID_ARGUMENT
+// when it does not parse), runs `work`, and finishes the call with its status and response.
+// `request_bytes` and `response_bytes` are the call's (valid until it finishes).
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* FinishOnPool(
+    grpc::CallbackServerContext* context, WorkerPool* pool, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes,
+    std::function<absl::Status(const Request& request, Response* response)> work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  pool->Submit([reactor, work = std::move(work)] { reactor->Finish(ToGrpcStatus(work())); });
+  pool->Submit([reactor, request_bytes, response_bytes, work = std::move(work)] {
+    grpc::ByteBuffer bytes(*request_bytes);
+    Request request;
+    Response response;
+    absl::Status status = ParseRequest(&bytes, &request, "request");
+    if (status.ok()) status = work(request, &response);
+    if (status.ok()) *response_bytes = SerializeResponse(response);
+    reactor->Finish(ToGrpcStatus(status));
+  });
   return reactor;
 }
 

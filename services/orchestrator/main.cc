@@ -123,9 +123,12 @@ int main(int argc, char** argv) {
   int workers = absl::GetFlag(FLAGS_workers);
   if (workers <= 0) workers = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
   voxflow::WorkerPool pool(workers);
-  OrchestratorService service(services, &pool, {.max_sessions = absl::GetFlag(FLAGS_max_sessions)});
   voxflow::ServerOptions options =
       voxflow::ServerOptionsFromFlags("orchestrator", absl::GetFlag(FLAGS_port));
+  OrchestratorService service(services, &pool,
+                              {.max_sessions = absl::GetFlag(FLAGS_max_sessions),
+                               .max_sessions_per_client = options.max_streams_per_client,
+                               .max_unread_bytes = options.max_unread_bytes});
   options.health_services = {"voxflow.v1.Orchestrator"};
   return voxflow::RunServerUntilSignal(options, {&service});
 }

@@ -11,8 +11,11 @@ namespace voxflow::orchestrator {
 // client.
 class ConverseStream final : public StreamReactor<v1::ConverseRequest, v1::ConverseEvent> {
  public:
-  explicit ConverseStream(OrchestratorService* service)
-      : StreamReactor(service->pool_), service_(service) {
+  ConverseStream(OrchestratorService* service, std::string client)
+      : StreamReactor(service->pool_, {.service = "orchestrator",
+                                       .max_unread_bytes = service->options_.max_unread_bytes}),
+        service_(service),
+        client_(std::move(client)) {
     session_ = ConverseSession::Create(
         service->services_, [this](v1::ConverseEvent event) { Send(std::move(event)); },
         [this](const absl::Status& status) { EndStream(status); });
@@ -35,17 +38,19 @@ class ConverseStream final : public StreamReactor<v1::ConverseRequest, v1::Conve
     session_->Close();  // After this the session no longer calls Send or EndStream.
     spdlog::info("session {} ended: {}", session_->session_id(),
                  status.ok() ? "OK" : status.ToString());
-    service_->session_limit_.Release();
+    service_->session_limit_.Release(client_);
   }
 
   OrchestratorService* const service_;
+  const std::string client_;
   std::shared_ptr<ConverseSession> session_;
 };
 
-grpc::ServerBidiReactor<v1::ConverseRequest, v1::ConverseEvent>* OrchestratorService::Converse(
-    grpc::CallbackServerContext*) {
-  auto stream = std::make_shared<ConverseStream>(this);
-  stream->Start(session_limit_.Admit());
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* OrchestratorService::Converse(
+    grpc::CallbackServerContext* context) {
+  std::string client = ClientKey(*context);
+  auto stream = std::make_shared<ConverseStream>(this, client);
+  stream->Start(context, session_limit_.Admit(client));
   return stream.get();
 }
 

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "services/common/stream_limit.h"
 #include "services/common/stream_reactor.h"
 #include "services/common/worker_pool.h"
 #include "services/orchestrator/converse_session.h"
@@ -15,17 +16,23 @@
 namespace voxflow::orchestrator {
 
 struct OrchestratorServiceOptions {
-  int max_sessions = 1000;  // Concurrent Converse streams; more get RESOURCE_EXHAUSTED.
+  int max_sessions = 1000;          // Concurrent Converse streams; more get RESOURCE_EXHAUSTED.
+  int max_sessions_per_client = 0;  // 0: no per-client limit.
+  size_t max_unread_bytes = 4 << 20;
 };
 
-class OrchestratorService final : public v1::Orchestrator::CallbackService {
+// Served raw (see StreamReactor): bytes that do not parse are INVALID_ARGUMENT.
+using OrchestratorRawService =
+    v1::Orchestrator::WithRawCallbackMethod_Converse<v1::Orchestrator::Service>;
+
+class OrchestratorService final : public OrchestratorRawService {
  public:
   // `services`' pointers and `pool` must outlive the service.
   OrchestratorService(SessionServices services, WorkerPool* pool,
                       OrchestratorServiceOptions options = {})
       : services_(services), pool_(pool), options_(options) {}
 
-  grpc::ServerBidiReactor<v1::ConverseRequest, v1::ConverseEvent>* Converse(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Converse(
       grpc::CallbackServerContext* context) override;
 
   int active_sessions() const { return session_limit_.active(); }
@@ -36,7 +43,8 @@ class OrchestratorService final : public v1::Orchestrator::CallbackService {
   const SessionServices services_;
   WorkerPool* const pool_;
   const OrchestratorServiceOptions options_;
-  StreamLimit session_limit_{options_.max_sessions, "orchestrator"};
+  StreamLimit session_limit_{options_.max_sessions, options_.max_sessions_per_client,
+                             "orchestrator"};
   SessionTicker ticker_;
 };
 

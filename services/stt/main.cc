@@ -82,11 +82,13 @@ int main(int argc, char** argv) {
                           ? absl::GetFlag(FLAGS_workers)
                           : static_cast<int>(2 * std::max(1u, std::thread::hardware_concurrency()));
   voxflow::WorkerPool pool(workers);
-  voxflow::stt::SttServiceOptions service_options;
-  service_options.max_streams = absl::GetFlag(FLAGS_max_streams);
-  voxflow::stt::SttService service(engine.get(), &pool, service_options);
   voxflow::ServerOptions options =
       voxflow::ServerOptionsFromFlags("stt", absl::GetFlag(FLAGS_port));
+  voxflow::stt::SttServiceOptions service_options;
+  service_options.max_streams = absl::GetFlag(FLAGS_max_streams);
+  service_options.max_streams_per_client = options.max_streams_per_client;
+  service_options.max_unread_bytes = options.max_unread_bytes;
+  voxflow::stt::SttService service(engine.get(), &pool, service_options);
   options.health_services = {"voxflow.v1.SpeechToText"};
   return voxflow::RunServerUntilSignal(options, {&service});
 }

@@ -14,8 +14,14 @@ namespace voxflow::stt {
 class RecognizeStream final
     : public SessionStreamReactor<v1::RecognizeRequest, v1::RecognizeResponse, SttSession> {
  public:
-  RecognizeStream(SttService* service, uint64_t id)
-      : SessionStreamReactor(service->pool_, "RecognitionConfig"), service_(service), id_(id) {}
+  RecognizeStream(SttService* service, uint64_t id, std::string client)
+      : SessionStreamReactor(
+            service->pool_,
+            {.service = "stt", .max_unread_bytes = service->options_.max_unread_bytes},
+            "RecognitionConfig"),
+        service_(service),
+        id_(id),
+        client_(std::move(client)) {}
 
  private:
   absl::Status HandleRequest(v1::RecognizeRequest request) override {
@@ -68,62 +74,70 @@ class RecognizeStream final
         "stt stream {} provider={} audio_ms={:.0f} results={} duration_s={:.3f} outcome={}", id_,
         service_->engine_->name(), session() ? session()->audio_ms() : 0.0, results_.load(),
         elapsed_seconds(), status.ok() ? "OK" : status.ToString());
-    service_->stream_limit_.Release();
+    service_->stream_limit_.Release(client_);
   }
 
   SttService* const service_;
   const uint64_t id_;
+  const std::string client_;
   std::atomic<int> results_{0};
   bool logged_audio_ = false;
 };
 
-grpc::ServerBidiReactor<v1::RecognizeRequest, v1::RecognizeResponse>*
-SttService::StreamingRecognize(grpc::CallbackServerContext* context) {
-  auto stream = std::make_shared<RecognizeStream>(this, next_stream_id_++);
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* SttService::StreamingRecognize(
+    grpc::CallbackServerContext* context) {
+  std::string client = ClientKey(*context);
+  auto stream = std::make_shared<RecognizeStream>(this, next_stream_id_++, client);
   stream->SetLogContextFrom(*context);
-  stream->Start(stream_limit_.Admit());
+  stream->Start(context, stream_limit_.Admit(client));
   return stream.get();
 }
 
 grpc::ServerUnaryReactor* SttService::Recognize(grpc::CallbackServerContext* context,
-                                                const v1::RecognizeClipRequest* request,
-                                                v1::RecognizeClipResponse* response) {
-  return FinishOnPool(context, pool_, [this, request, response]() -> absl::Status {
-    if (absl::Status s = CheckServedProvider(request->config().provider(), engine_->name());
-        !s.ok()) {
-      return s;
-    }
-    if (request->audio().empty()) return absl::InvalidArgumentError("audio is empty");
-    if (request->audio().size() > options_.max_clip_bytes) {
-      return absl::InvalidArgumentError(absl::StrCat("audio of ", request->audio().size(),
-                                                     " bytes exceeds the limit of ",
-                                                     options_.max_clip_bytes));
-    }
-    absl::StatusOr<std::unique_ptr<SttSession>> session = SttSession::Create(
-        engine_, request->config(),
-        [response](v1::RecognizeResponse r) {
-          if (r.has_transcript() && r.transcript().is_final()) {
-            *response->add_results() = std::move(*r.mutable_transcript());
-          }
-        },
-        options_.limits);
-    if (!session.ok()) return session.status();
-    const v1::AudioStreamFormat& format = request->config().audio_format();
-    const size_t piece = *BytesForDuration(100, format);
-    if (request->audio().size() % static_cast<size_t>(*BytesPerFrame(format)) != 0) {
-      return absl::InvalidArgumentError(absl::StrCat("audio of ", request->audio().size(),
-                                                     " bytes is not a whole number of frames"));
-    }
-    v1::AudioChunk chunk;
-    chunk.set_format(format.format());
-    chunk.set_sample_rate(format.sample_rate());
-    chunk.set_channels(format.channels());
-    for (size_t at = 0; at < request->audio().size(); at += piece) {
-      chunk.set_data(request->audio().substr(at, piece));
-      if (absl::Status s = (*session)->PushAudio(chunk); !s.ok()) return s;
-    }
-    return (*session)->Finish();
-  });
+                                                const grpc::ByteBuffer* request,
+                                                grpc::ByteBuffer* response) {
+  return FinishOnPool<v1::RecognizeClipRequest, v1::RecognizeClipResponse>(
+      context, pool_, request, response,
+      [this](const v1::RecognizeClipRequest& request, v1::RecognizeClipResponse* response) {
+        return Recognize(request, response);
+      });
+}
+
+absl::Status SttService::Recognize(const v1::RecognizeClipRequest& request,
+                                   v1::RecognizeClipResponse* response) {
+  if (absl::Status s = CheckServedProvider(request.config().provider(), engine_->name()); !s.ok()) {
+    return s;
+  }
+  if (request.audio().empty()) return absl::InvalidArgumentError("audio is empty");
+  if (request.audio().size() > options_.max_clip_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("audio of ", request.audio().size(),
+                                                   " bytes exceeds the limit of ",
+                                                   options_.max_clip_bytes));
+  }
+  absl::StatusOr<std::unique_ptr<SttSession>> session = SttSession::Create(
+      engine_, request.config(),
+      [response](v1::RecognizeResponse r) {
+        if (r.has_transcript() && r.transcript().is_final()) {
+          *response->add_results() = std::move(*r.mutable_transcript());
+        }
+      },
+      options_.limits);
+  if (!session.ok()) return session.status();
+  const v1::AudioStreamFormat& format = request.config().audio_format();
+  const size_t piece = *BytesForDuration(100, format);
+  if (request.audio().size() % static_cast<size_t>(*BytesPerFrame(format)) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("audio of ", request.audio().size(),
+                                                   " bytes is not a whole number of frames"));
+  }
+  v1::AudioChunk chunk;
+  chunk.set_format(format.format());
+  chunk.set_sample_rate(format.sample_rate());
+  chunk.set_channels(format.channels());
+  for (size_t at = 0; at < request.audio().size(); at += piece) {
+    chunk.set_data(request.audio().substr(at, piece));
+    if (absl::Status s = (*session)->PushAudio(chunk); !s.ok()) return s;
+  }
+  return (*session)->Finish();
 }
 
 }  // namespace voxflow::stt

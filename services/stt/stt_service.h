@@ -6,6 +6,7 @@
 #include <atomic>
 #include <string>
 
+#include "services/common/stream_limit.h"
 #include "services/common/stream_reactor.h"
 #include "services/common/worker_pool.h"
 #include "services/stt/stt_engine.h"
@@ -15,22 +16,28 @@
 namespace voxflow::stt {
 
 struct SttServiceOptions {
-  int max_streams = 200;                     // Concurrent StreamingRecognize calls.
+  int max_streams = 200;           // Concurrent StreamingRecognize calls.
+  int max_streams_per_client = 0;  // 0: no per-client limit.
+  size_t max_unread_bytes = 4 << 20;
   size_t max_clip_bytes = 10 * 1024 * 1024;  // Recognize's audio.
   SttLimits limits;
 };
 
-class SttService final : public v1::SpeechToText::CallbackService {
+// Every method is served raw (see StreamReactor): bytes that do not parse are INVALID_ARGUMENT.
+using SttRawService = v1::SpeechToText::WithRawCallbackMethod_StreamingRecognize<
+    v1::SpeechToText::WithRawCallbackMethod_Recognize<v1::SpeechToText::Service>>;
+
+class SttService final : public SttRawService {
  public:
   // `engine` and `pool` must outlive the service.
   SttService(SttEngine* engine, WorkerPool* pool, SttServiceOptions options = {})
       : engine_(engine), pool_(pool), options_(options) {}
 
-  grpc::ServerBidiReactor<v1::RecognizeRequest, v1::RecognizeResponse>* StreamingRecognize(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StreamingRecognize(
       grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* Recognize(grpc::CallbackServerContext* context,
-                                      const v1::RecognizeClipRequest* request,
-                                      v1::RecognizeClipResponse* response) override;
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
 
  private:
   friend class RecognizeStream;
@@ -38,7 +45,10 @@ class SttService final : public v1::SpeechToText::CallbackService {
   SttEngine* const engine_;
   WorkerPool* const pool_;
   const SttServiceOptions options_;
-  StreamLimit stream_limit_{options_.max_streams, "stt"};
+  absl::Status Recognize(const v1::RecognizeClipRequest& request,
+                         v1::RecognizeClipResponse* response);
+
+  StreamLimit stream_limit_{options_.max_streams, options_.max_streams_per_client, "stt"};
   std::atomic<uint64_t> next_stream_id_{1};
 };
 

@@ -61,13 +61,16 @@ int main(int argc, char** argv) {
                           ? absl::GetFlag(FLAGS_workers)
                           : static_cast<int>(2 * std::max(1u, std::thread::hardware_concurrency()));
   voxflow::WorkerPool pool(workers);
+  voxflow::ServerOptions options =
+      voxflow::ServerOptionsFromFlags("tts", absl::GetFlag(FLAGS_port));
   voxflow::tts::TtsServiceOptions service_options;
   service_options.max_streams = absl::GetFlag(FLAGS_max_streams);
+  service_options.max_streams_per_client = options.max_streams_per_client;
+  service_options.max_unread_bytes = options.max_unread_bytes;
+  service_options.max_response_bytes = static_cast<size_t>(options.max_message_bytes);
   service_options.limits.max_stream_bytes =
       static_cast<size_t>(absl::GetFlag(FLAGS_max_text_bytes));
   voxflow::tts::TtsService service(engine.get(), &pool, service_options);
-  voxflow::ServerOptions options =
-      voxflow::ServerOptionsFromFlags("tts", absl::GetFlag(FLAGS_port));
   options.health_services = {"voxflow.v1.TextToSpeech"};
   return voxflow::RunServerUntilSignal(options, {&service});
 }

@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/audio_chunk.h"
 #include "services/common/logging.h"
 #include "services/common/stream_reactor.h"
 #include "spdlog/spdlog.h"
@@ -14,8 +15,14 @@ namespace voxflow::tts {
 class SynthesizeStream final
     : public SessionStreamReactor<v1::SynthesizeRequest, v1::SynthesizeResponse, TtsSession> {
  public:
-  SynthesizeStream(TtsService* service, uint64_t id)
-      : SessionStreamReactor(service->pool_, "SynthesisConfig"), service_(service), id_(id) {}
+  SynthesizeStream(TtsService* service, uint64_t id, std::string client)
+      : SessionStreamReactor(
+            service->pool_,
+            {.service = "tts", .max_unread_bytes = service->options_.max_unread_bytes},
+            "SynthesisConfig"),
+        service_(service),
+        id_(id),
+        client_(std::move(client)) {}
 
  private:
   absl::Status HandleRequest(v1::SynthesizeRequest request) override {
@@ -64,71 +71,121 @@ class SynthesizeStream final
                  id_, service_->engine_->name(), session() ? session()->voice() : "",
                  session() ? session()->audio_bytes_sent() : 0, elapsed_seconds(),
                  status.ok() ? "OK" : status.ToString());
-    service_->stream_limit_.Release();
+    service_->stream_limit_.Release(client_);
   }
 
   TtsService* const service_;
   const uint64_t id_;
+  const std::string client_;
 };
 
-grpc::ServerBidiReactor<v1::SynthesizeRequest, v1::SynthesizeResponse>*
-TtsService::StreamingSynthesize(grpc::CallbackServerContext* context) {
-  auto stream = std::make_shared<SynthesizeStream>(this, next_stream_id_++);
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* TtsService::StreamingSynthesize(
+    grpc::CallbackServerContext* context) {
+  std::string client = ClientKey(*context);
+  auto stream = std::make_shared<SynthesizeStream>(this, next_stream_id_++, client);
   stream->SetLogContextFrom(*context);
-  stream->Start(stream_limit_.Admit());
+  stream->Start(context, stream_limit_.Admit(client));
   return stream.get();
 }
 
 grpc::ServerUnaryReactor* TtsService::Synthesize(grpc::CallbackServerContext* context,
-                                                 const v1::SynthesizeClipRequest* request,
-                                                 v1::SynthesizeClipResponse* response) {
-  return FinishOnPool(context, pool_, [this, request, response]() -> absl::Status {
-    if (absl::Status s = CheckServedProvider(request->config().provider(), engine_->name());
-        !s.ok()) {
-      return s;
+                                                 const grpc::ByteBuffer* request,
+                                                 grpc::ByteBuffer* response) {
+  return FinishOnPool<v1::SynthesizeClipRequest, v1::SynthesizeClipResponse>(
+      context, pool_, request, response,
+      [this](const v1::SynthesizeClipRequest& request, v1::SynthesizeClipResponse* response) {
+        return Synthesize(request, response);
+      });
+}
+
+namespace {
+// Speech is never faster than this (espeak-ng's fastest rate is about 30 characters a second):
+// text longer than the response allows at this rate is refused before any rendering.
+constexpr double kMaxCharactersPerSecond = 40;
+
+absl::Status ResponseTooLarge(size_t bytes, size_t limit, absl::string_view when) {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the audio would exceed the largest response of ", limit, " bytes (--max_message_bytes; ",
+      when, bytes, " bytes): send shorter text, or use StreamingSynthesize"));
+}
+}  // namespace
+
+absl::Status TtsService::Synthesize(const v1::SynthesizeClipRequest& request,
+                                    v1::SynthesizeClipResponse* response) {
+  if (absl::Status s = CheckServedProvider(request.config().provider(), engine_->name()); !s.ok()) {
+    return s;
+  }
+  if (request.text().empty()) return absl::InvalidArgumentError("text is empty");
+  if (request.text().size() > options_.limits.max_stream_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("text of ", request.text().size(),
+                                                   " bytes exceeds the limit of ",
+                                                   options_.limits.max_stream_bytes));
+  }
+  v1::AudioChunk* audio = response->mutable_audio();
+  TtsLimits limits = options_.limits;
+  limits.max_piece_bytes = limits.max_stream_bytes;  // One piece: the whole text.
+  TtsSession* rendering = nullptr;
+  bool too_large = false;
+  absl::StatusOr<std::unique_ptr<TtsSession>> session = TtsSession::Create(
+      engine_, request.config(),
+      [&](v1::SynthesizeResponse r) {
+        const v1::AudioChunk& chunk = r.audio();
+        audio->set_format(chunk.format());
+        audio->set_sample_rate(chunk.sample_rate());
+        audio->set_channels(chunk.channels());
+        if (too_large) return;
+        audio->mutable_data()->append(chunk.data());
+        if (audio->data().size() > options_.max_response_bytes) {
+          too_large = true;  // Stop rendering: this response could not be sent.
+          rendering->Cancel();
+        }
+      },
+      limits);
+  if (!session.ok()) return session.status();
+  rendering = session->get();
+  // The least audio the text can make: refuse what cannot fit before rendering it.
+  const absl::StatusOr<size_t> bytes_per_second =
+      BytesForDuration(1000, (*session)->output_format());
+  if (bytes_per_second.ok()) {
+    const double least_seconds =
+        static_cast<double>(request.text().size()) / kMaxCharactersPerSecond;
+    const size_t least_bytes = static_cast<size_t>(least_seconds * *bytes_per_second);
+    if (least_bytes > options_.max_response_bytes) {
+      return ResponseTooLarge(least_bytes, options_.max_response_bytes, "at least ");
     }
-    if (request->text().empty()) return absl::InvalidArgumentError("text is empty");
-    if (request->text().size() > options_.limits.max_stream_bytes) {
-      return absl::InvalidArgumentError(absl::StrCat("text of ", request->text().size(),
-                                                     " bytes exceeds the limit of ",
-                                                     options_.limits.max_stream_bytes));
-    }
-    v1::AudioChunk* audio = response->mutable_audio();
-    TtsLimits limits = options_.limits;
-    limits.max_piece_bytes = limits.max_stream_bytes;  // One piece: the whole text.
-    absl::StatusOr<std::unique_ptr<TtsSession>> session = TtsSession::Create(
-        engine_, request->config(),
-        [audio](v1::SynthesizeResponse r) {
-          const v1::AudioChunk& chunk = r.audio();
-          audio->set_format(chunk.format());
-          audio->set_sample_rate(chunk.sample_rate());
-          audio->set_channels(chunk.channels());
-          audio->mutable_data()->append(chunk.data());
-        },
-        limits);
-    if (!session.ok()) return session.status();
-    v1::TextPiece piece;
-    piece.set_text(request->text());
-    if (absl::Status s = (*session)->PushText(piece); !s.ok()) return s;
-    if (absl::Status s = (*session)->Finish(); !s.ok()) return s;
-    audio->set_is_final(true);
-    return absl::OkStatus();
-  });
+  }
+  v1::TextPiece piece;
+  piece.set_text(request.text());
+  absl::Status status = (*session)->PushText(piece);
+  if (status.ok()) status = (*session)->Finish();
+  if (too_large) {
+    return ResponseTooLarge(audio->data().size(), options_.max_response_bytes, "stopped past ");
+  }
+  if (!status.ok()) return status;
+  audio->set_is_final(true);
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* TtsService::ListVoices(grpc::CallbackServerContext* context,
-                                                 const v1::ListVoicesRequest* request,
-                                                 v1::ListVoicesResponse* response) {
-  const std::string wanted = absl::AsciiStrToLower(request->language());
-  for (const v1::Voice& voice : engine_->Voices()) {
-    bool match = wanted.empty();
-    for (const std::string& language : voice.languages()) {
-      match |= absl::StartsWith(absl::AsciiStrToLower(language), wanted);
+                                                 const grpc::ByteBuffer* request_bytes,
+                                                 grpc::ByteBuffer* response_bytes) {
+  grpc::ByteBuffer bytes(*request_bytes);
+  v1::ListVoicesRequest request;
+  absl::Status status = ParseRequest(&bytes, &request, "request");
+  if (status.ok()) {
+    v1::ListVoicesResponse response;
+    const std::string wanted = absl::AsciiStrToLower(request.language());
+    for (const v1::Voice& voice : engine_->Voices()) {
+      bool match = wanted.empty();
+      for (const std::string& language : voice.languages()) {
+        match |= absl::StartsWith(absl::AsciiStrToLower(language), wanted);
+      }
+      if (match) *response.add_voices() = voice;
     }
-    if (match) *response->add_voices() = voice;
+    *response_bytes = SerializeResponse(response);
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
+  reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 

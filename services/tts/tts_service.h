@@ -5,6 +5,7 @@
 
 #include <atomic>
 
+#include "services/common/stream_limit.h"
 #include "services/common/stream_reactor.h"
 #include "services/common/worker_pool.h"
 #include "services/tts/tts_engine.h"
@@ -15,23 +16,32 @@ namespace voxflow::tts {
 
 struct TtsServiceOptions {
   int max_streams = 200;
+  int max_streams_per_client = 0;  // 0: no per-client limit.
+  size_t max_unread_bytes = 4 << 20;
+  // Largest Synthesize response (the server's --max_message_bytes): longer text is refused.
+  size_t max_response_bytes = 4 << 20;
   TtsLimits limits;
 };
 
-class TtsService final : public v1::TextToSpeech::CallbackService {
+// Every method is served raw (see StreamReactor): bytes that do not parse are INVALID_ARGUMENT.
+using TtsRawService = v1::TextToSpeech::WithRawCallbackMethod_StreamingSynthesize<
+    v1::TextToSpeech::WithRawCallbackMethod_Synthesize<
+        v1::TextToSpeech::WithRawCallbackMethod_ListVoices<v1::TextToSpeech::Service>>>;
+
+class TtsService final : public TtsRawService {
  public:
   // `engine` and `pool` must outlive the service.
   TtsService(TtsEngine* engine, WorkerPool* pool, TtsServiceOptions options = {})
       : engine_(engine), pool_(pool), options_(options) {}
 
-  grpc::ServerBidiReactor<v1::SynthesizeRequest, v1::SynthesizeResponse>* StreamingSynthesize(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StreamingSynthesize(
       grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* Synthesize(grpc::CallbackServerContext* context,
-                                       const v1::SynthesizeClipRequest* request,
-                                       v1::SynthesizeClipResponse* response) override;
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ListVoices(grpc::CallbackServerContext* context,
-                                       const v1::ListVoicesRequest* request,
-                                       v1::ListVoicesResponse* response) override;
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
 
  private:
   friend class SynthesizeStream;
@@ -39,7 +49,10 @@ class TtsService final : public v1::TextToSpeech::CallbackService {
   TtsEngine* const engine_;
   WorkerPool* const pool_;
   const TtsServiceOptions options_;
-  StreamLimit stream_limit_{options_.max_streams, "tts"};
+  absl::Status Synthesize(const v1::SynthesizeClipRequest& request,
+                          v1::SynthesizeClipResponse* response);
+
+  StreamLimit stream_limit_{options_.max_streams, options_.max_streams_per_client, "tts"};
   std::atomic<uint64_t> next_stream_id_{1};
 };
 

@@ -48,6 +48,7 @@ class TtsSession {
   void Cancel() { cancelled_ = true; }
 
   const std::string& voice() const { return request_.voice; }
+  const v1::AudioStreamFormat& output_format() const { return config_.output_format(); }
   int64_t audio_bytes_sent() const { return audio_bytes_sent_; }
 
  private:
