@@ -2,6 +2,7 @@
 // test, servers started with --tls_cert/--tls_key/--tls_client_ca/--auth_tokens_file.
 #include "services/common/security.h"
 
+#include <csignal>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -112,6 +113,31 @@ TEST_F(SecurityTest, BearerTokensOverTls) {
                   ->Check(&context, request, &response)
                   .ok());
   EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST_F(SecurityTest, JsonLogsStayJsonWhenGrpcComplains) {
+  // gRPC logs a failed TLS handshake itself; those lines used to bypass the JSON formatter.
+  std::vector<std::string> args = TlsFlags();
+  args.insert(args.end(), {"--provider=mock", "--log_format=json"});
+  const std::string log_path = PathOf("stt_json.log");
+  auto stt = ServerProcess::Start("services/stt/stt_server", args, absl::Seconds(60), log_path);
+  ASSERT_TRUE(stt.ok()) << stt.status();
+  // Plaintext against TLS: the server's handshake fails.
+  EXPECT_EQ(Recognize(Channel((*stt)->address(), {})).error_code(), grpc::StatusCode::UNAVAILABLE);
+  (*stt)->Signal(SIGTERM);
+  ASSERT_TRUE((*stt)->WaitForExit(absl::Seconds(30)).ok());
+
+  std::ifstream log(log_path);
+  int lines = 0;
+  bool grpc_line = false;
+  for (std::string line; std::getline(log, line);) {
+    ++lines;
+    EXPECT_TRUE(line.size() >= 2 && line.front() == '{' && line.back() == '}')
+        << "not a JSON object: " << line;
+    grpc_line |= line.find("\"msg\":\"grpc: ") != std::string::npos;
+  }
+  EXPECT_GT(lines, 2);
+  EXPECT_TRUE(grpc_line) << "gRPC's handshake error was not logged through spdlog";
 }
 
 TEST_F(SecurityTest, MutualTlsWantsAClientCertificate) {

@@ -13,6 +13,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "services/common/grpc_logging.h"
 #include "services/common/logging.h"
 #include "services/common/metrics.h"
 #include "spdlog/spdlog.h"
@@ -160,6 +161,8 @@ int RunServerUntilSignal(const ServerOptions& options,
                  std::string(status.message()).c_str());
     return 2;
   }
+
+  RouteGrpcLogsToSpdlog();
 
   std::unique_ptr<MetricsServer> metrics;
   if (options.metrics_port >= 0) {

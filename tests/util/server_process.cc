@@ -28,7 +28,8 @@ int RemainingMs(absl::Time deadline) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
-    const std::string& binary, const std::vector<std::string>& args, absl::Duration startup) {
+    const std::string& binary, const std::vector<std::string>& args, absl::Duration startup,
+    const std::string& stderr_path) {
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
 
@@ -41,6 +42,10 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  if (!stderr_path.empty()) {
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  }
   // The child must not inherit the test's blocked signal mask or SIGTERM could never reach it.
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);

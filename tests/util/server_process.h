@@ -19,10 +19,11 @@ namespace voxflow::testing {
 class ServerProcess {
  public:
   // Starts `binary` with `--host=127.0.0.1 --port=0` plus `args`, and waits up to `startup` for it
-  // to print its address. The child's stderr goes to the test log.
+  // to print its address. The child's stderr goes to the test log, or to the file `stderr_path`
+  // when it is set.
   static absl::StatusOr<std::unique_ptr<ServerProcess>> Start(
       const std::string& binary, const std::vector<std::string>& args,
-      absl::Duration startup = absl::Seconds(60));
+      absl::Duration startup = absl::Seconds(60), const std::string& stderr_path = "");
 
   // Kills the child (SIGKILL) if it is still running.
   ~ServerProcess();
