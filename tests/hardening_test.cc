@@ -121,6 +121,34 @@ TEST(MalformedInputTest, TtsAndOrchestratorRefuseBytesThatDoNotParse) {
               HasSubstr("request 2 did not parse as a voxflow.v1.ConverseRequest"));
 }
 
+TEST(SessionConfigTest, VoiceAndLanguageTheTtsBackendCannotSpeakAreRefusedAtOnce) {
+  // Before: the session started, and every turn failed in its tts stage.
+  auto stt = StartServer(kStt, {"--provider=mock"});
+  auto tts = StartServer(kTts, {"--provider=mock"});
+  ASSERT_NE(stt, nullptr);
+  ASSERT_NE(tts, nullptr);
+  auto orchestrator = StartServer(kOrchestrator, {absl::StrCat("--stt_target=", stt->address()),
+                                                  absl::StrCat("--tts_target=", tts->address())});
+  ASSERT_NE(orchestrator, nullptr);
+  auto start = [&](const std::string& voice, const std::string& language) {
+    v1::SessionConfig config;
+    *config.mutable_input_format() = Format(16000, 1);
+    *config.mutable_output_format() = Format(16000, 1);
+    config.set_voice(voice);
+    config.set_language(language);
+    ConverseClient client(Channel(*orchestrator), config);
+    client.CloseSend();
+    return client.Finish();
+  };
+  grpc::Status status = start("no-such-voice", "");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("config.voice: unknown voice 'no-such-voice'"));
+  status = start("", "xx-XX");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("config.language: no voice for language 'xx-XX'"));
+  EXPECT_TRUE(start("", "en-US").ok());
+}
+
 TEST(SynthesizeLimitTest, RefusesTextWhoseAudioCannotBeSent) {
   auto tts = StartServer(kTts, {"--provider=espeak-ng", "--max_message_bytes=200000"});
   ASSERT_NE(tts, nullptr);

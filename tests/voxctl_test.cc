@@ -225,10 +225,12 @@ TEST_F(VoxctlTest, ErrorMessagesSayWhatAndWhere) {
   result = Voxctl({"synthesize", "Hi.", "--out", TempPath("x.wav"), "--voice=nobody",
                    absl::StrCat("--target=", tts_->address())});
   EXPECT_EQ(result.exit_code, 1);
-  EXPECT_EQ(result.err,
-            absl::StrCat("voxctl synthesize: ", tts_->address(),
-                         " answered INVALID_ARGUMENT: unknown voice 'nobody' for provider mock "
-                         "(see ListVoices)\n"));
+  EXPECT_EQ(
+      result.err,
+      absl::StrCat("voxctl synthesize: ", tts_->address(),
+                   " answered INVALID_ARGUMENT: config.voice: unknown voice 'nobody' for provider "
+                   "mock "
+                   "(see ListVoices)\n"));
   // Usage mistakes exit 2 with the usage text.
   result = Voxctl({"frobnicate"});
   EXPECT_EQ(result.exit_code, 2);

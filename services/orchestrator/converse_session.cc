@@ -201,6 +201,11 @@ absl::Status ConverseSession::Configure(const v1::SessionConfig& config) {
   }
 
   if (absl::Status s = ConfigureTurnTaking(config); !s.ok()) return s;
+  if (services_.voices != nullptr) {
+    if (absl::Status s = services_.voices->Check(config.voice(), config.language()); !s.ok()) {
+      return s;
+    }
+  }
 
   std::string id = config.session_id();
   if (services_.live_sessions != nullptr) {

@@ -43,6 +43,7 @@
 #include "services/orchestrator/pipeline/pipeline_registry.h"
 #include "services/orchestrator/reply_playout.h"
 #include "services/orchestrator/stages/turn_environment.h"
+#include "services/orchestrator/voice_catalog.h"
 #include "services/orchestrator/voice_metrics.h"
 #include "voxflow/v1/orchestrator.pb.h"
 
@@ -73,6 +74,8 @@ struct SessionServices {
   ConversationMemory* memory = nullptr;
   const PipelineRegistry* pipelines = nullptr;
   TimerQueue* timers = &TimerQueue::Default();
+  // The TTS backend's voices, to check config.voice and config.language; null: not checked.
+  const VoiceCatalog* voices = nullptr;
   // The ids of the live conversations (an id is refused while in use); null: not checked.
   LiveSessions* live_sessions = nullptr;
   // One voice activity detector per session; null: WebRTC's.

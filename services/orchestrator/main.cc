@@ -18,6 +18,7 @@
 #include "services/orchestrator/pipeline/pipeline_registry.h"
 #include "services/orchestrator/pipeline/pipeline_spec_loader.h"
 #include "services/orchestrator/stages/conversation_stages.h"
+#include "services/orchestrator/voice_catalog.h"
 
 ABSL_FLAG(int, port, 50050, "Port to listen on; 0 picks a free one (printed at start-up).");
 ABSL_FLAG(std::string, pipelines_dir, "",
@@ -101,6 +102,16 @@ int main(int argc, char** argv) {
   Backend stt("stt", absl::GetFlag(FLAGS_stt_target), backend_options);
   Backend tts("tts", absl::GetFlag(FLAGS_tts_target), backend_options);
   InProcessMemory memory;
+  auto voices = std::make_shared<VoiceCatalog>();
+  KeepVoiceCatalogFresh(voices, &tts, &voxflow::TimerQueue::Default());
+  // Sessions are checked against the voices from the start when the TTS backend is up; if it is
+  // not, serve anyway (the tts stage reports) and check once it answers.
+  if (!voices->WaitUntilKnown(backend_options.connect_timeout)) {
+    std::fprintf(stderr,
+                 "orchestrator: tts backend %s did not list its voices yet: config.voice and "
+                 "config.language are checked once it does\n",
+                 tts.target().c_str());
+  }
 
   LiveSessions live_sessions;
   SessionServices services;
@@ -108,6 +119,7 @@ int main(int argc, char** argv) {
   services.options.idle_timeout = absl::GetFlag(FLAGS_session_idle_timeout);
   services.stt = &stt;
   services.tts = &tts;
+  services.voices = voices.get();
   services.memory = &memory;
   services.pipelines = &*pipelines;
   services.options.output_lead_ms = absl::GetFlag(FLAGS_output_lead_ms);

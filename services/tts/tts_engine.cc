@@ -1,36 +1,12 @@
 #include "services/tts/tts_engine.h"
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
-#include "services/common/logging.h"
+#include "services/tts/voice_selection.h"
 
 namespace voxflow::tts {
 
 absl::StatusOr<std::string> TtsEngine::ResolveVoice(const std::string& voice,
                                                     const std::string& language) const {
-  const std::vector<v1::Voice> voices = Voices();
-  if (!voice.empty()) {
-    for (const v1::Voice& v : voices) {
-      if (v.name() == voice) return voice;
-    }
-    return absl::InvalidArgumentError(absl::StrCat("unknown voice ", QuoteClientValue(voice),
-                                                   " for provider ", name(), " (see ListVoices)"));
-  }
-  const std::string wanted = absl::AsciiStrToLower(language.empty() ? "en-US" : language);
-  // Exact language first, then the same primary language ("en-AU" falls back to any "en").
-  for (bool exact : {true, false}) {
-    for (const v1::Voice& v : voices) {
-      for (const std::string& l : v.languages()) {
-        const std::string have = absl::AsciiStrToLower(l);
-        if (exact ? have == wanted : absl::StartsWith(have, wanted.substr(0, wanted.find('-')))) {
-          return v.name();
-        }
-      }
-    }
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("no voice for language ", QuoteClientValue(language), " in provider ", name()));
+  return SelectVoice(Voices(), voice, language, name());
 }
 
 }  // namespace voxflow::tts
