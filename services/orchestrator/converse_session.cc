@@ -71,6 +71,10 @@ ConverseSession::~ConverseSession() = default;
 absl::Status ConverseSession::HandleRequest(v1::ConverseRequest request) {
   ScopedLogContext log_context(session_id_, 0);  // Empty until the config names the session.
   last_request_ns_ = absl::ToUnixNanos(absl::Now());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    WakeTicksLocked();
+  }
   if (request.request_case() == v1::ConverseRequest::kConfig) {
     if (configured_) {
       return absl::InvalidArgumentError(
@@ -816,6 +820,7 @@ absl::Status ConverseSession::HandleEndOfInput() {
   Actions actions;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    WakeTicksLocked();
     ending_ = true;
     const absl::Time now = absl::Now();
     DrainInputLocked(/*all=*/true, now, actions);
@@ -845,8 +850,8 @@ bool ConverseSession::Tick(absl::Time now) {
       });
     }
     const absl::Duration idle = services_.options.idle_timeout;
-    if (idle > absl::ZeroDuration() && configured_ && !expired_ && turns_.empty() &&
-        listening_ == nullptr && now - absl::FromUnixNanos(last_request_ns_) > idle) {
+    if (idle > absl::ZeroDuration() && !expired_ && turns_.empty() && listening_ == nullptr &&
+        now - absl::FromUnixNanos(last_request_ns_) > idle) {
       expired_ = true;
       spdlog::info("session {} idle for {}: ending it", session_id_, absl::FormatDuration(idle));
       actions.push_back([this, idle] {
@@ -864,9 +869,57 @@ bool ConverseSession::Tick(absl::Time now) {
       PaceOutputLocked(now);
       MaybeCompleteTurnLocked(now, actions);
     }
+    if (actions.empty() && IdleLocked()) {
+      SleepLocked(now);
+      return false;
+    }
   }
   Run(actions);
   return true;
+}
+
+void ConverseSession::SetTickWaker(std::function<void()> wake) {
+  std::lock_guard<std::mutex> lock(mu_);
+  wake_ticks_ = std::move(wake);
+  WakeTicksLocked();
+}
+
+void ConverseSession::WakeTicksLocked() {
+  if (ticking_ || closed_ || !wake_ticks_) return;
+  ticking_ = true;
+  if (wake_timer_ != 0) {
+    services_.timers->Cancel(wake_timer_);
+    wake_timer_ = 0;
+  }
+  wake_ticks_();
+}
+
+bool ConverseSession::IdleLocked() const {
+  if (expired_ || ending_ || !turns_.empty() || listening_ != nullptr) return false;
+  if (!configured_) return true;
+  return input_buffer_->stats().bytes_buffered == 0 && playout_->bytes_buffered() == 0;
+}
+
+void ConverseSession::SleepLocked(absl::Time now) {
+  ticking_ = false;
+  absl::Time due = absl::InfiniteFuture();
+  const SessionOptions& options = services_.options;
+  if (options.idle_timeout > absl::ZeroDuration()) {
+    due = std::min(due, absl::FromUnixNanos(last_request_ns_) + options.idle_timeout);
+  }
+  if (options.max_session_duration > absl::ZeroDuration()) {
+    due = std::min(due, created_ + options.max_session_duration);
+  }
+  if (due == absl::InfiniteFuture()) return;
+  // Just past the limit, so that the tick it brings finds the limit exceeded.
+  std::weak_ptr<ConverseSession> weak = weak_from_this();
+  wake_timer_ = services_.timers->Schedule(std::max(due, now) + absl::Milliseconds(1), [weak] {
+    auto self = weak.lock();
+    if (self == nullptr) return;
+    std::lock_guard<std::mutex> lock(self->mu_);
+    self->wake_timer_ = 0;
+    self->WakeTicksLocked();
+  });
 }
 
 void ConverseSession::Close() {
@@ -882,6 +935,7 @@ void ConverseSession::Close() {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return;
     closed_ = true;
+    if (wake_timer_ != 0) services_.timers->Cancel(wake_timer_);
     session_id = session_id_;
     id_claimed = id_claimed_;
     listening = std::move(listening_);

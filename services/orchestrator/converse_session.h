@@ -116,14 +116,26 @@ class ConverseSession : public std::enable_shared_from_this<ConverseSession> {
   // The call is over (cancelled, failed or finished): stop every turn and backend call now, and
   // stop using the sinks.
   void Close();
-  // Pacing and bookkeeping; false once the session is closed.
+  // Pacing and bookkeeping while there is something to pace: false once the session is closed,
+  // or idle (no input waiting, no turn, no reply audio). An idle session costs no ticks: `wake`
+  // (see SetTickWaker) brings the ticks back on its next request, or when a timeout (idle,
+  // session duration) is due.
   bool Tick(absl::Time now);
+  // How the session asks for ticks again (the stream adds it to the SessionTicker); called at
+  // once to start them. Call once, before the first request.
+  void SetTickWaker(std::function<void()> wake);
 
   const std::string& session_id() const { return session_id_; }
   InputAccounting input_accounting();
 
  private:
   friend class Turn;
+  // Puts the session back on the ticker if it left it.
+  void WakeTicksLocked();
+  // Whether Tick has nothing to do until the next request or timeout.
+  bool IdleLocked() const;
+  // Leaves the ticker: a timer wakes the session when its idle or duration limit is due.
+  void SleepLocked(absl::Time now);
   using Actions = std::vector<std::function<void()>>;  // Run after the lock is released.
   enum class EndReason { kEndpoint, kEndOfInput, kHalfClose, kRecognizer };
 
@@ -208,6 +220,11 @@ class ConverseSession : public std::enable_shared_from_this<ConverseSession> {
   const absl::Time created_ = absl::Now();
   std::atomic<int64_t> last_request_ns_{absl::ToUnixNanos(absl::Now())};
   bool expired_ = false;
+  // Whether the session is on the ticker (or about to be): set by WakeTicksLocked, cleared by an
+  // idle Tick.
+  bool ticking_ = false;
+  std::function<void()> wake_ticks_;
+  int64_t wake_timer_ = 0;   // Wakes an idle session when a timeout is due.
   bool id_claimed_ = false;  // session_id_ is held in services_.live_sessions.
 };
 

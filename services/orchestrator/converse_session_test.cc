@@ -151,9 +151,11 @@ class Harness {
           changed_.notify_all();
         });
     std::weak_ptr<ConverseSession> weak = session_;
-    ticker_.Add([weak](absl::Time now) {
-      auto session = weak.lock();
-      return session != nullptr && session->Tick(now);
+    session_->SetTickWaker([this, weak] {
+      ticker_.Add([weak](absl::Time now) {
+        auto session = weak.lock();
+        return session != nullptr && session->Tick(now);
+      });
     });
     v1::ConverseRequest request;
     *request.mutable_config() = config;
@@ -511,6 +513,67 @@ TEST(ConverseSessionTest, AnOpenMicrophoneIsNotIdle) {
   ASSERT_TRUE(h.Start(Endpointing(300)).ok());
   h.PushRealTime(Silence(600));
   EXPECT_TRUE(h.End().ok());
+}
+
+// An idle session (a config, then nothing) costs no ticks: it leaves the ticker, and comes back
+// on its next request or when its idle limit is due.
+TEST(ConverseSessionTest, AnIdleSessionLeavesTheTickerUntilARequestOrATimeout) {
+  Harness h;
+  h.services().options.idle_timeout = absl::Milliseconds(100);
+  std::mutex mu;
+  std::condition_variable woken;
+  int wakes = 0;
+  absl::Status ended;
+  auto session = ConverseSession::Create(
+      h.services(), [](v1::ConverseEvent) {},
+      [&](const absl::Status& status) {
+        std::lock_guard<std::mutex> lock(mu);
+        ended = status;
+      });
+  session->SetTickWaker([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    ++wakes;
+    woken.notify_all();
+  });
+  auto wakes_now = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return wakes;
+  };
+  EXPECT_EQ(wakes_now(), 1);  // Ticks from the start.
+  v1::ConverseRequest request;
+  v1::SessionConfig* config = request.mutable_config();
+  config->mutable_input_format()->set_format(v1::PCM16);
+  config->mutable_input_format()->set_sample_rate(16000);
+  config->mutable_input_format()->set_channels(1);
+  *config->mutable_output_format() = config->input_format();
+  ASSERT_TRUE(session->HandleRequest(request).ok());
+  EXPECT_EQ(wakes_now(), 1) << "still on the ticker: no second wake";
+  EXPECT_FALSE(session->Tick(absl::Now())) << "nothing to pace: leaves the ticker";
+
+  // A request brings the ticks back; a turn keeps them.
+  v1::ConverseRequest text;
+  text.mutable_text()->set_text("hello");
+  ASSERT_TRUE(session->HandleRequest(text).ok());
+  EXPECT_EQ(wakes_now(), 2);
+  EXPECT_TRUE(session->Tick(absl::Now()));
+
+  // Once idle again, the idle limit's timer wakes it, and that tick ends the session.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (session->Tick(absl::Now()) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));  // Standing in for the ticker's period.
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(woken.wait_for(lock, std::chrono::seconds(10), [&] { return wakes == 3; }))
+        << "the idle limit did not wake the session";
+  }
+  EXPECT_TRUE(session->Tick(absl::Now()));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(ended.code(), absl::StatusCode::kDeadlineExceeded) << ended;
+  }
+  session->Close();
+  EXPECT_FALSE(session->Tick(absl::Now()));
 }
 
 }  // namespace

@@ -20,9 +20,11 @@ class ConverseStream final : public StreamReactor<v1::ConverseRequest, v1::Conve
         service->services_, [this](v1::ConverseEvent event) { Send(std::move(event)); },
         [this](const absl::Status& status) { EndStream(status); });
     std::weak_ptr<ConverseSession> weak = session_;
-    service->ticker_.Add([weak](absl::Time now) {
-      auto session = weak.lock();
-      return session != nullptr && session->Tick(now);
+    session_->SetTickWaker([ticker = &service->ticker_, weak] {
+      ticker->Add([weak](absl::Time now) {
+        auto session = weak.lock();
+        return session != nullptr && session->Tick(now);
+      });
     });
   }
 
