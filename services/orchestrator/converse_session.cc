@@ -941,6 +941,13 @@ void ConverseSession::Close() {
     listening = std::move(listening_);
     listening_ = nullptr;
     ReportTotalsLocked();  // What came after the last turn.
+    // Turns still queued or running end with the session: break each turn <-> run reference
+    // cycle here, since no tick will complete them (a hang-up with queued turns leaked them).
+    for (const std::shared_ptr<Turn>& turn : turns_) {
+      turn->completed = true;
+      turn->run = nullptr;
+    }
+    turns_.clear();
   }
   token_->Cancel(absl::CancelledError("session closed"));
   if (listening != nullptr) listening->utterance()->End(absl::Now());

@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "services/orchestrator/pipeline/pipeline_spec_loader.h"
 #include "services/orchestrator/session_ticker.h"
+#include "services/orchestrator/testing/fake_session_stages.h"
 
 namespace voxflow::orchestrator {
 namespace {
@@ -24,18 +25,9 @@ using ::testing::SizeIs;
 constexpr absl::Duration kDeadline = absl::Seconds(20);
 constexpr size_t kChunk = 640;  // 20 ms of 16 kHz mono PCM16.
 
-// Voice is any sample louder than 1000: the test decides what the detector hears.
-class LoudnessVad final : public VoiceActivityDetector {
- public:
-  bool IsSpeech(absl::string_view frame) override {
-    for (size_t i = 0; i + 1 < frame.size(); i += 2) {
-      int16_t v;
-      std::memcpy(&v, frame.data() + i, 2);
-      if (std::abs(v) > 1000) return true;
-    }
-    return false;
-  }
-};
+using testing::FakeReply;
+using testing::FakeStt;
+using testing::LoudnessVad;
 
 std::string Voice(int ms) {
   std::string pcm;
@@ -46,57 +38,6 @@ std::string Voice(int ms) {
   return pcm;
 }
 std::string Silence(int ms) { return std::string(32 * ms, '\0'); }
-
-// stt: reads its utterance to the end; the transcript is "<bytes> bytes" (empty if no voice).
-class FakeStt final : public Stage {
- public:
-  explicit FakeStt(TurnEnvironment* turn) : turn_(turn) {}
-  StageResult Run(StageContext& context) override {
-    size_t bytes = 0;
-    bool voice = false;
-    LoudnessVad vad;
-    while (auto item = turn_->NextInput(context.cancellation())) {
-      if (item->end_of_utterance) break;
-      bytes += item->audio.data().size();
-      voice |= vad.IsSpeech(item->audio.data());
-    }
-    if (context.cancelled()) return StageResult::Cancel("cancelled");
-    v1::Transcript transcript;
-    transcript.set_is_final(true);
-    transcript.set_text(voice ? absl::StrCat(bytes, " bytes") : "");
-    turn_->OnTranscript(transcript);
-    return StageResult::Ok({{"transcript", transcript.text()}});
-  }
-
- private:
-  TurnEnvironment* const turn_;
-};
-
-// llm + tts in one: the reply text, then `reply_ms` of audio in 20 ms chunks.
-class FakeReply final : public Stage {
- public:
-  FakeReply(TurnEnvironment* turn, int reply_ms) : turn_(turn), reply_ms_(reply_ms) {}
-  StageResult Run(StageContext& context) override {
-    const std::string text = context.Input("stt", "transcript");
-    if (text.empty() && !turn_->text_input().has_value()) return StageResult::Skip("nothing");
-    turn_->OnReplyText("ok", true);
-    for (int ms = 0; ms < reply_ms_; ms += 20) {
-      v1::AudioChunk chunk;
-      chunk.set_data(std::string(kChunk, '\1'));
-      chunk.set_format(v1::PCM16);
-      chunk.set_sample_rate(16000);
-      chunk.set_channels(1);
-      if (!turn_->OnReplyAudio(std::move(chunk), "ok", *context.cancellation())) {
-        return StageResult::Cancel("output refused");
-      }
-    }
-    return StageResult::Ok({{"reply", "ok"}});
-  }
-
- private:
-  TurnEnvironment* const turn_;
-  const int reply_ms_;
-};
 
 class Harness {
  public:
@@ -513,6 +454,50 @@ TEST(ConverseSessionTest, AnOpenMicrophoneIsNotIdle) {
   ASSERT_TRUE(h.Start(Endpointing(300)).ok());
   h.PushRealTime(Silence(600));
   EXPECT_TRUE(h.End().ok());
+}
+
+// A hang-up while a finished turn's reply audio still waits to be played frees the session. The
+// turn stayed queued (its audio unplayed), holding the session, and no tick came after the end to
+// complete it: every such hang-up leaked a whole session (the session fuzzer found it).
+TEST(ConverseSessionTest, HangingUpDuringAReplyFreesTheSession) {
+  Harness h(/*reply_ms=*/200);
+  std::mutex mu;
+  std::condition_variable changed;
+  bool reply_done = false;
+  auto session = ConverseSession::Create(
+      h.services(),
+      [&](v1::ConverseEvent event) {
+        if (event.has_stage() && event.stage().stage() == "reply" &&
+            event.stage().status() == v1::StageEvent::OK) {
+          std::lock_guard<std::mutex> lock(mu);
+          reply_done = true;
+          changed.notify_all();
+        }
+      },
+      [](const absl::Status&) {});
+  session->SetTickWaker([] {});  // No ticks: the reply's audio stays buffered.
+  v1::ConverseRequest config;
+  config.mutable_config()->mutable_input_format()->set_format(v1::PCM16);
+  config.mutable_config()->mutable_input_format()->set_sample_rate(16000);
+  config.mutable_config()->mutable_input_format()->set_channels(1);
+  *config.mutable_config()->mutable_output_format() = config.config().input_format();
+  config.mutable_config()->set_telemetry(true);
+  ASSERT_TRUE(session->HandleRequest(config).ok());
+  v1::ConverseRequest text;
+  text.mutable_text()->set_text("hello");
+  ASSERT_TRUE(session->HandleRequest(text).ok());
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(changed.wait_for(lock, std::chrono::seconds(20), [&] { return reply_done; }));
+  }
+  // The run reports its end just after its last stage's event.
+  absl::SleepFor(absl::Milliseconds(100));
+  std::weak_ptr<ConverseSession> watched = session;
+  session->Close();
+  session.reset();
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (!watched.expired() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_TRUE(watched.expired()) << "the session outlived its call";
 }
 
 // An idle session (a config, then nothing) costs no ticks: it leaves the ticker, and comes back
