@@ -1,7 +1,7 @@
 # Voxflow's two commands: `make demo` (the main job) and `make test` (every test, then one line
 # "N passed, N failed"). Both install what they need first (scripts/bootstrap, as root).
 # `make run`: the three services on their default ports until Ctrl-C, for your own client.
-.PHONY: demo run test build bootstrap asan tsan ubsan format clean
+.PHONY: demo run test build bootstrap asan tsan ubsan fuzz format clean
 
 demo: bootstrap
 	scripts/demo
@@ -23,11 +23,16 @@ tsan: bootstrap
 ubsan: bootstrap
 	scripts/run_tests --config=ubsan
 
+# libFuzzer targets with clang (fuzz/README.md): `make fuzz FUZZ_SECONDS=600` for a long run.
+FUZZ_SECONDS ?= 30
+fuzz: bootstrap
+	scripts/fuzz $(FUZZ_SECONDS)
+
 bootstrap:
 	scripts/bootstrap
 
 format:
-	find services tools tests mocks bench -name '*.cc' -o -name '*.h' | xargs -r clang-format -i
+	find services tools tests mocks bench fuzz -name '*.cc' -o -name '*.h' | xargs -r clang-format -i
 
 clean:
 	bazel clean

@@ -5,13 +5,16 @@ Counts test cases in each target's gtest XML under bazel-testlogs. A target that
 failed (build failure, crash, sanitizer report at exit, timeout) but whose XML shows no failing
 case counts as one failure, so the line never hides a red run.
 
-Usage: test_summary.py BAZEL_TEST_LOG TARGET...
+Each "fuzz TARGET: ok|FAILED" line of the --fuzz_log file (scripts/fuzz) counts as one test.
+
+Usage: test_summary.py [--fuzz_log FILE] BAZEL_TEST_LOG TARGET...
 """
 import os
 import re
 import sys
 import xml.etree.ElementTree as ET
 
+FUZZ_RESULT = re.compile(r"^fuzz \S+: (ok|FAILED)\b")
 BAD_STATUS = re.compile(r"^(//\S+)\s+(FAILED|TIMEOUT|NO STATUS|FAILED TO BUILD|INCOMPLETE|FLAKY)\b")
 
 
@@ -29,7 +32,11 @@ def count_cases(xml_path):
 
 
 def main():
-    log_path, targets = sys.argv[1], sys.argv[2:]
+    args = sys.argv[1:]
+    fuzz_log = None
+    if args and args[0] == "--fuzz_log":
+        fuzz_log, args = args[1], args[2:]
+    log_path, targets = args[0], args[1:]
     bad = set()
     with open(log_path, errors="replace") as log:
         for line in log:
@@ -52,6 +59,15 @@ def main():
             f = 1
         passed += p
         failed += f
+    if fuzz_log and os.path.exists(fuzz_log):
+        with open(fuzz_log, errors="replace") as log:
+            for line in log:
+                m = FUZZ_RESULT.match(line)
+                if m:
+                    if m.group(1) == "ok":
+                        passed += 1
+                    else:
+                        failed += 1
     print(f"{passed} passed, {failed} failed")
 
 
