@@ -205,10 +205,14 @@ TEST_F(VoxctlTest, ErrorMessagesSayWhatAndWhere) {
   }
   // No service at the address: it is named.
   const std::string nowhere = absl::StrCat("127.0.0.1:", ClosedPort());
-  result = Voxctl({"converse", "--in", question_, "--target=" + nowhere, "--connect_timeout=1s"});
+  // A refused connection fails at once, not after --connect_timeout (was the whole 5 s).
+  const absl::Time start = absl::Now();
+  result = Voxctl({"converse", "--in", question_, "--target=" + nowhere, "--connect_timeout=60s"});
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30));
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_EQ(result.err, absl::StrCat("voxctl converse: cannot reach the orchestrator at ", nowhere,
-                                     " (no connection within 1s; is it running?)\n"));
+                                     ": the connection failed (refused, unreachable, or a TLS "
+                                     "mismatch; is it running there?)\n"));
   result = Voxctl({"voices", "--target=" + nowhere, "--connect_timeout=1s"});
   EXPECT_THAT(result.err,
               StartsWith(absl::StrCat("voxctl voices: cannot reach the TTS service at ", nowhere)));
@@ -238,6 +242,53 @@ TEST_F(VoxctlTest, ErrorMessagesSayWhatAndWhere) {
   result = Voxctl({"synthesize"});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.err, StartsWith("voxctl: synthesize takes one argument, the text (quoted)"));
+  // A missing required flag is a usage mistake too (was exit 1).
+  result = Voxctl({"converse", target});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, StartsWith("voxctl: converse needs --in QUESTION.wav\n\nvoxctl COMMAND"));
+  result = Voxctl({"synthesize", "Hi.", absl::StrCat("--target=", tts_->address())});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, StartsWith("voxctl: synthesize needs --out FILE.wav"));
+}
+
+TEST_F(VoxctlTest, AServerOfAnotherKindIsNamedAsSuch) {
+  // The STT server does not serve TextToSpeech: gRPC answers UNIMPLEMENTED with no message.
+  CommandResult result = Voxctl({"voices", absl::StrCat("--target=", stt_->address())});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_EQ(result.err,
+            absl::StrCat("voxctl voices: ", stt_->address(),
+                         " answered UNIMPLEMENTED: it does not serve voxflow.v1.TextToSpeech (a "
+                         "Voxflow TTS service). Is --target a Voxflow server of that kind?\n"));
+}
+
+TEST_F(VoxctlTest, NoMatchingVoiceIsSaid) {
+  CommandResult result =
+      Voxctl({"voices", "--language=xx", absl::StrCat("--target=", tts_->address())});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_EQ(result.out, "");
+  EXPECT_EQ(result.err,
+            "voxctl voices: no voice matches language 'xx' (`voxctl voices` lists them all)\n");
+}
+
+TEST_F(VoxctlTest, HelpAndVersionFollowCommandLineConventions) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--help"}, {"-h"}, {"help"}, {"converse", "--help"}}) {
+    CommandResult result = Voxctl(args);
+    EXPECT_EQ(result.exit_code, 0) << args[0];
+    EXPECT_THAT(result.out, StartsWith("voxctl COMMAND [ARGS] [flags]")) << args[0];
+    EXPECT_THAT(result.out, HasSubstr("Exit codes: 0 success, 1 the call failed, 2 a usage"));
+    EXPECT_EQ(result.err, "");
+  }
+  CommandResult result = Voxctl({"help", "synthesize"});
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_THAT(result.out, StartsWith("voxctl synthesize \"TEXT\" --out FILE.wav"));
+  result = Voxctl({"help", "frobnicate"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, StartsWith("voxctl: help: unknown command 'frobnicate'"));
+  result = Voxctl({"--version"});
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_THAT(result.out, StartsWith("voxctl 0."));
+  EXPECT_THAT(result.out, HasSubstr("(API voxflow.v1)"));
 }
 
 }  // namespace

@@ -23,6 +23,9 @@ double DurationSeconds(size_t bytes, const v1::AudioStreamFormat& format) {
   return DurationMs(bytes, format).value_or(0) / 1000.0;
 }
 
+constexpr char kSttService[] = "voxflow.v1.SpeechToText (a Voxflow STT service)";
+constexpr char kTtsService[] = "voxflow.v1.TextToSpeech (a Voxflow TTS service)";
+
 void SetDeadline(grpc::ClientContext& context, const Endpoint& endpoint) {
   context.set_deadline(absl::ToChronoTime(absl::Now() + endpoint.timeout));
 }
@@ -122,7 +125,7 @@ absl::Status Transcribe(const Endpoint& endpoint, const std::string& path,
   SetDeadline(context, endpoint);
   const grpc::Status status =
       v1::SpeechToText::NewStub(*channel)->Recognize(&context, request, &response);
-  if (!status.ok()) return FromGrpc(status, endpoint.target);
+  if (!status.ok()) return FromGrpc(status, endpoint.target, kSttService);
   if (response.results().empty()) out << "(no speech recognized)\n";
   for (const v1::Transcript& transcript : response.results()) {
     out << absl::StrFormat("%s\t[%.1f-%.1f s, confidence %.2f]\n", transcript.text(),
@@ -151,7 +154,7 @@ absl::Status Synthesize(const SynthesizeCommand& command, std::ostream& out) {
   SetDeadline(context, command.endpoint);
   const grpc::Status status =
       v1::TextToSpeech::NewStub(*channel)->Synthesize(&context, request, &response);
-  if (!status.ok()) return FromGrpc(status, command.endpoint.target);
+  if (!status.ok()) return FromGrpc(status, command.endpoint.target, kTtsService);
   const std::string& audio = response.audio().data();
   if (absl::Status s = WriteWavFile(command.out_path, audio, format); !s.ok()) return s;
   out << absl::StrFormat("wrote %s: %.2f s, %d Hz mono 16-bit\n", command.out_path,
@@ -170,7 +173,13 @@ absl::Status ListVoices(const Endpoint& endpoint, const std::string& language, s
   SetDeadline(context, endpoint);
   const grpc::Status status =
       v1::TextToSpeech::NewStub(*channel)->ListVoices(&context, request, &response);
-  if (!status.ok()) return FromGrpc(status, endpoint.target);
+  if (!status.ok()) return FromGrpc(status, endpoint.target, kTtsService);
+  if (response.voices().empty()) {
+    return absl::NotFoundError(language.empty()
+                                   ? "the TTS service lists no voices"
+                                   : absl::StrCat("no voice matches language '", language,
+                                                  "' (`voxctl voices` lists them all)"));
+  }
   out << absl::StrFormat("%-28s %-20s %-7s %-6s %s\n", "VOICE", "LANGUAGES", "GENDER", "RATE",
                          "PROVIDER");
   for (const v1::Voice& voice : response.voices()) {

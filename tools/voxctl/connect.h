@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/security/credentials.h"
@@ -22,7 +23,10 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(
     const std::shared_ptr<grpc::ChannelCredentials>& credentials = nullptr);
 
 // A call's status as an absl::Status whose message names the server and keeps its message.
-absl::Status FromGrpc(const grpc::Status& status, const std::string& target);
+// `expected` names what the call needed ("the TTS service (voxflow.v1.TextToSpeech)"): said when
+// the server answers UNIMPLEMENTED with no message, i.e. it is some other gRPC server.
+absl::Status FromGrpc(const grpc::Status& status, const std::string& target,
+                      absl::string_view expected = "");
 
 }  // namespace voxflow::voxctl
 

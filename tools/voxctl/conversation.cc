@@ -121,7 +121,9 @@ absl::StatusOr<ConversationResult> RunConversation(const std::shared_ptr<grpc::C
   // The server ended the stream: a sender still writing fails at once and returns.
   sender.join();
   const grpc::Status status = stream->Finish();
-  if (!status.ok()) return FromGrpc(status, target);
+  if (!status.ok()) {
+    return FromGrpc(status, target, "voxflow.v1.Orchestrator (a Voxflow orchestrator)");
+  }
   if (state.first_reply_audio != absl::InfinitePast() &&
       state.last_sound_sent != absl::InfinitePast()) {
     result.voice_to_voice = state.first_reply_audio - state.last_sound_sent;

@@ -4,15 +4,19 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "services/common/security.h"
+#include "services/common/version.h"
 #include "tools/voxctl/commands.h"
 #include "tools/voxctl/health_check.h"
 
@@ -52,7 +56,38 @@ constexpr char kUsage[] =
     "                              text to speech with the TTS service\n"
     "  voices [--language L]       the TTS service's voices\n"
     "  health                      grpc.health.v1 status of the services\n\n"
-    "Common flags: --target=HOST:PORT --connect_timeout=5s --timeout=5m (see --helpfull)\n";
+    "  help [COMMAND]              this text, or a command's\n\n"
+    "Common flags: --target=HOST:PORT --connect_timeout=5s --timeout=5m (see --helpfull)\n"
+    "Exit codes: 0 success, 1 the call failed, 2 a usage mistake.\n";
+
+// `voxctl help COMMAND`.
+struct CommandHelp {
+  const char* name;
+  const char* text;
+};
+constexpr CommandHelp kCommandHelp[] = {
+    {"converse",
+     "voxctl converse --in QUESTION.wav [--out REPLY.wav] [--realtime | --hands_free] [--json]\n"
+     "                [--telemetry] [--pipeline P] [--voice V] [--language L] [--sample_rate R]\n\n"
+     "One conversation with the orchestrator (--target, default 127.0.0.1:50050): sends the\n"
+     "question (any file libsndfile reads, converted to --sample_rate, default 16000), prints the\n"
+     "transcripts, the reply and its latency breakdown, and writes the reply audio to --out.\n"
+     "--realtime sends at real time; --hands_free also keeps the microphone open (silence) with\n"
+     "no END_OF_INPUT, as a caller who just talks, and prints the voice-to-voice it measured.\n"},
+    {"transcribe",
+     "voxctl transcribe FILE.wav [--language L]\n\n"
+     "Speech to text with the STT service (--target, default 127.0.0.1:50051).\n"},
+    {"synthesize",
+     "voxctl synthesize \"TEXT\" --out FILE.wav [--voice V] [--language L] [--sample_rate R]\n\n"
+     "Text to speech with the TTS service (--target, default 127.0.0.1:50052).\n"},
+    {"voices",
+     "voxctl voices [--language L]\n\n"
+     "The TTS service's voices (--target, default 127.0.0.1:50052); exits 1 if none matches.\n"},
+    {"health",
+     "voxctl health [--target HOST:PORT,...] [--service NAME]\n\n"
+     "grpc.health.v1 status of each target (default: the three services on their default\n"
+     "ports); exits 1 unless every one is SERVING.\n"},
+};
 
 constexpr char kOrchestrator[] = "127.0.0.1:50050";
 constexpr char kStt[] = "127.0.0.1:50051";
@@ -128,10 +163,41 @@ int Usage(const std::string& problem) {
   return 2;
 }
 
+// `help`, `help COMMAND`, --help and -h: the usage on stdout, exit 0 (Abseil's own --help would
+// print every flag of every library and exit 1).
+std::optional<int> MaybeHelp(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-help" || arg == "-h" || arg == "--helpshort") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+  }
+  if (argc < 2 || std::string(argv[1]) != "help") return std::nullopt;
+  if (argc == 2) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (argc > 3) return Usage("help takes at most one argument, a command");
+  for (const CommandHelp& help : kCommandHelp) {
+    if (argv[2] == std::string(help.name)) {
+      std::fputs(help.text, stdout);
+      return 0;
+    }
+  }
+  return Usage(absl::StrCat("help: unknown command '", argv[2], "'"));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
+  absl::FlagsUsageConfig usage_config;
+  usage_config.version_string = [] {
+    return absl::StrCat("voxctl ", voxflow::kVersion, " (API ", voxflow::kApiVersion, ")\n");
+  };
+  absl::SetFlagsUsageConfig(usage_config);
+  if (std::optional<int> help = MaybeHelp(argc, argv)) return *help;
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() < 2) return Usage("no command given");
   const std::string command = args[1];
@@ -147,6 +213,7 @@ int main(int argc, char** argv) {
   }
   if (command == "converse") {
     if (!want_operands(0, "no arguments (the question is --in FILE.wav)")) return 2;
+    if (absl::GetFlag(FLAGS_in).empty()) return Usage("converse needs --in QUESTION.wav");
     vc::ConverseCommand converse;
     converse.endpoint = EndpointOr(kOrchestrator);
     converse.in_path = absl::GetFlag(FLAGS_in);
@@ -169,6 +236,7 @@ int main(int argc, char** argv) {
   }
   if (command == "synthesize") {
     if (!want_operands(1, "one argument, the text (quoted)")) return 2;
+    if (absl::GetFlag(FLAGS_out).empty()) return Usage("synthesize needs --out FILE.wav");
     vc::SynthesizeCommand synthesize;
     synthesize.endpoint = EndpointOr(kTts);
     synthesize.text = operands[0];
