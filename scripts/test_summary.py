@@ -19,16 +19,22 @@ BAD_STATUS = re.compile(r"^(//\S+)\s+(FAILED|TIMEOUT|NO STATUS|FAILED TO BUILD|I
 
 
 def count_cases(xml_path):
-    passed = failed = 0
+    passed = failed = skipped = 0
     root = ET.parse(xml_path).getroot()
     for case in root.iter("testcase"):
-        if case.get("status") == "notrun" or case.get("result") == "skipped":
+        if case.get("status") == "notrun":
+            continue
+        if case.get("result") == "skipped" or case.find("skipped") is not None:
+            skipped += 1
+            reason = case.find("skipped")
+            message = reason.get("message", "") if reason is not None else ""
+            print(f"skipped: {case.get('classname')}.{case.get('name')}: {message.strip()}")
             continue
         if case.find("failure") is not None or case.find("error") is not None:
             failed += 1
         else:
             passed += 1
-    return passed, failed
+    return passed, failed, skipped
 
 
 def main():
@@ -43,14 +49,14 @@ def main():
             m = BAD_STATUS.match(line)
             if m:
                 bad.add(m.group(1))
-    passed = failed = 0
+    passed = failed = skipped = 0
     for target in targets:
         package, _, name = target[2:].partition(":")
         xml_path = os.path.join("bazel-testlogs", package, name, "test.xml")
-        p = f = 0
+        p = f = s = 0
         if os.path.exists(xml_path):
             try:
-                p, f = count_cases(xml_path)
+                p, f, s = count_cases(xml_path)
             except ET.ParseError:
                 f = 1
         elif target not in bad:
@@ -59,6 +65,7 @@ def main():
             f = 1
         passed += p
         failed += f
+        skipped += s
     if fuzz_log and os.path.exists(fuzz_log):
         with open(fuzz_log, errors="replace") as log:
             for line in log:
@@ -68,7 +75,10 @@ def main():
                         passed += 1
                     else:
                         failed += 1
-    print(f"{passed} passed, {failed} failed")
+    line = f"{passed} passed, {failed} failed"
+    if skipped:
+        line += f" ({skipped} skipped)"
+    print(line)
 
 
 if __name__ == "__main__":
