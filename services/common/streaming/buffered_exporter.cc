@@ -30,13 +30,13 @@ bool BufferedExporter::Export(TelemetryEvent event) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return false;
-    const bool full = buffer_.size() >= options_.max_buffer_size;
-    if (full) {
+    if (buffer_.size() >= options_.max_buffer_size) {
+      // Drop the oldest, count it, report (the size after the drop), then add: Stageflow's order.
       buffer_.pop_front();
       ++dropped_;
+      overflow_calls.emplace_back(dropped_, buffer_.size());
     }
     buffer_.push_back(std::move(event));
-    if (full) overflow_calls.emplace_back(dropped_, buffer_.size());
     const double fill = static_cast<double>(buffer_.size()) / options_.max_buffer_size;
     if (!warned_ && fill >= kWarnFill) {
       warned_ = true;

@@ -75,6 +75,7 @@ class ChunkQueue {
     PendingEvents events;
     std::function<void()> notify;
     bool added = false;
+    double blocked_ms = 0;
     {
       std::unique_lock<std::mutex> lock(mu_);
       if (closed_) return false;
@@ -89,17 +90,19 @@ class ChunkQueue {
         const double waited_ms =
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
                 .count();
-        if (waited_ms > 1.0) {
-          ++stats_.blocked_puts;
-          stats_.total_blocked_ms += waited_ms;
-          events.Add("stream.producer_blocked", {{"blocked_ms", absl::StrFormat("%.1f", waited_ms)},
-                                                 {"queue_size", std::to_string(items_.size())}});
-        }
+        blocked_ms = waited_ms > 1.0 ? waited_ms : 0;
       }
       if (!closed_ && (options_.drop_on_overflow || items_.size() < options_.max_size)) {
         AddLocked(std::move(item), events);
         if (on_readable_) notify = std::exchange(on_readable_, nullptr);
         added = true;
+      }
+      if (blocked_ms > 0) {
+        // As Stageflow measures it: when the wait is over, the put done (if it was).
+        ++stats_.blocked_puts;
+        stats_.total_blocked_ms += blocked_ms;
+        events.Add("stream.producer_blocked", {{"blocked_ms", absl::StrFormat("%.1f", blocked_ms)},
+                                               {"queue_size", std::to_string(items_.size())}});
       }
     }
     events.EmitTo(options_.emitter);
@@ -214,11 +217,12 @@ class ChunkQueue {
  private:
   void AddLocked(T&& item, PendingEvents& events) {
     if (items_.size() >= options_.max_size) {  // Only reached with drop_on_overflow.
+      // The contract's order: drop the oldest, count it, emit (the size after the drop), add.
+      items_.pop_front();
+      ++stats_.dropped_items;
       events.Add("stream.chunk_dropped", {{"queue_size", std::to_string(items_.size())},
                                           {"max_size", std::to_string(options_.max_size)},
                                           {"reason", "overflow"}});
-      items_.pop_front();
-      ++stats_.dropped_items;
     }
     items_.push_back(std::move(item));
     ++stats_.total_items;

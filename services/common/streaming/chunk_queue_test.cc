@@ -76,8 +76,9 @@ TEST(ChunkQueueTest, DropModeOracle) {
   EXPECT_EQ(stats.blocked_puts, 0);
   EXPECT_THAT(log.Names(), ElementsAre("stream.throttle_started", "stream.chunk_dropped",
                                        "stream.chunk_dropped"));
+  // Stageflow's order: drop the oldest, count, emit (the size after the drop: 2 of 3), then add.
   EXPECT_EQ(log.Events()[1].second,
-            (EventAttributes{{"queue_size", "3"}, {"max_size", "3"}, {"reason", "overflow"}}));
+            (EventAttributes{{"queue_size", "2"}, {"max_size", "3"}, {"reason", "overflow"}}));
   EXPECT_THAT(Drain(queue), ElementsAre(2, 3, 4));
 }
 
@@ -141,6 +142,26 @@ TEST(ChunkQueueTest, FullPutWaitsUntilDeadlineAndCountsABlockedPut) {
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events.back().first, "stream.producer_blocked");
   EXPECT_EQ(events.back().second.at("queue_size"), "1");
+}
+
+TEST(ChunkQueueTest, ProducerBlockedReportsTheSizeWhenTheWaitEnds) {
+  // As Stageflow measures it: once the wait is over and the put done, the queue is full again.
+  EventLog log;
+  ChunkQueue<int> queue({.max_size = 2, .emitter = log.Emitter()});
+  ASSERT_TRUE(queue.Put(1));
+  ASSERT_TRUE(queue.Put(2));
+  std::thread consumer([&] {
+    absl::SleepFor(absl::Milliseconds(200));  // The producer is blocked by then.
+    EXPECT_EQ(queue.Get(absl::Now() + absl::Seconds(10)), 1);
+  });
+  ASSERT_TRUE(queue.Put(3, absl::Now() + absl::Seconds(30)));
+  consumer.join();
+  std::vector<std::pair<std::string, EventAttributes>> blocked;
+  for (const auto& event : log.Events()) {
+    if (event.first == "stream.producer_blocked") blocked.push_back(event);
+  }
+  ASSERT_EQ(blocked.size(), 1u);
+  EXPECT_EQ(blocked[0].second.at("queue_size"), "2");
 }
 
 TEST(ChunkQueueTest, TryPutOnFullQueueLeavesTheItem) {

@@ -122,7 +122,7 @@ absl::Status JitterBuffer::Push(v1::AudioChunk chunk, absl::Time arrival) {
     stats_.total_received += static_cast<int64_t>(chunk.data().size());
     packets_[seq] = Packet{std::move(*chunk.mutable_data()), 0, media_ms};
     if (options_.adaptive) UpdateDelayEstimate(media_ms, arrival);
-    DropOverflow(events);
+    DropOverflow(frames, events);
   }
   events.EmitTo(options_.emitter);
   return absl::OkStatus();
@@ -149,7 +149,7 @@ void JitterBuffer::UpdateDelayEstimate(int64_t media_ms, absl::Time arrival) {
       static_cast<double>(std::min(options_.max_delay_ms, options_.max_duration_ms)));
 }
 
-void JitterBuffer::DropOverflow(PendingEvents& events) {
+void JitterBuffer::DropOverflow(size_t incoming_frames, PendingEvents& events) {
   const size_t max_frames = FramesFor(options_.max_duration_ms);
   if (BufferedFrames() <= max_frames) return;
   if (!cursor_set_) {
@@ -166,9 +166,12 @@ void JitterBuffer::DropOverflow(PendingEvents& events) {
     dropped_bytes += taken * bytes_per_frame_;
   }
   stats_.total_dropped += static_cast<int64_t>(dropped_bytes);
+  // Stageflow's order is drop, emit, add: the duration after the drop, without the new chunk.
+  const size_t buffered = BufferedFrames();
   events.Add("stream.buffer_overflow",
              {{"bytes_dropped", std::to_string(dropped_bytes)},
-              {"buffer_duration_ms", Ms(MsFor(BufferedFrames()))},
+              {"buffer_duration_ms",
+               Ms(MsFor(buffered > incoming_frames ? buffered - incoming_frames : 0))},
               {"max_duration_ms", std::to_string(options_.max_duration_ms)}});
 }
 
@@ -299,6 +302,20 @@ PlayoutFrame JitterBuffer::ReadFrames(size_t frames) {
     if (!playing_) {
       if (packets_.empty() || BufferedFrames() < FramesFor(TargetDelayMs())) {
         frame.prebuffering = true;
+        // Stageflow counts a read that finds less audio than it asks for as an underrun, ready
+        // or not (the frame is still the full duration, of silence).
+        const size_t available = BufferedFrames();
+        if (available < frames && !underrun_active_) {
+          underrun_active_ = true;
+          events.Add("stream.buffer_underrun",
+                     {{"bytes_requested", std::to_string(frame.data.size())},
+                      {"bytes_available", std::to_string(available * bytes_per_frame_)},
+                      {"buffer_duration_ms", Ms(MsFor(available))}});
+        } else if (available >= frames && underrun_active_) {
+          underrun_active_ = false;
+          events.Add("stream.buffer_recovered", {{"buffer_duration_ms", Ms(MsFor(available))}});
+        }
+        events.EmitTo(options_.emitter);
         return frame;
       }
       playing_ = true;
@@ -315,8 +332,21 @@ PlayoutFrame JitterBuffer::ReadFrames(size_t frames) {
       if (compressing_) {
         const size_t drop = std::min(buffered > target ? buffered - target : 0,
                                      static_cast<size_t>(frames * options_.max_compression));
-        if (drop > 0 && buffered >= frames + drop + fade_frames_) Compress(drop);
-        if (BufferedFrames() <= target) compressing_ = false;
+        if (drop > 0 && buffered >= frames + drop + fade_frames_) {
+          Compress(drop);
+          compressed_in_episode_ms_ += MsFor(drop);
+        }
+        if (BufferedFrames() <= target) {
+          compressing_ = false;
+          // Compression discards audio (total_dropped does not count it): say how much.
+          if (compressed_in_episode_ms_ > 0) {
+            events.Add("stream.buffer_compressed",
+                       {{"compressed_ms", Ms(compressed_in_episode_ms_)},
+                        {"buffer_duration_ms", Ms(MsFor(BufferedFrames()))},
+                        {"target_ms", Ms(TargetDelayMs())}});
+          }
+          compressed_in_episode_ms_ = 0;
+        }
       }
     }
 
@@ -373,7 +403,9 @@ PlayoutFrame JitterBuffer::ReadFrames(size_t frames) {
                   {"buffer_duration_ms", Ms(MsFor(available_bytes / bytes_per_frame_))}});
     } else if (!ran_dry && underrun_active_) {
       underrun_active_ = false;
-      events.Add("stream.buffer_recovered", {{"buffer_duration_ms", Ms(MsFor(BufferedFrames()))}});
+      // At the read, as Stageflow reports it: what the read found.
+      events.Add("stream.buffer_recovered",
+                 {{"buffer_duration_ms", Ms(MsFor(available_bytes / bytes_per_frame_))}});
     }
   }
   events.EmitTo(options_.emitter);

@@ -55,7 +55,9 @@ struct JitterBufferOptions {
   double delay_percentile = 0.95;
   double adaptive_headroom_ms = 10;  // Added to the percentile.
   // Share of each read that may be dropped to bring the delay back to the target (0 disables).
-  double max_compression = 0.25;
+  // Lossless by default: compression discards audio, so it is asked for (e.g. 0.25 for a
+  // loudspeaker after a burst) and reported (stream.buffer_compressed, stats.compressed_ms).
+  double max_compression = 0;
   // Excess delay tolerated before compressing starts; once started it goes on to the target.
   int compression_threshold_ms = 20;
   int fade_ms = 5;  // Length of concealment fades and crossfades.
@@ -136,7 +138,8 @@ class JitterBuffer {
   size_t BufferedFrames() const { return buffered_bytes_ / bytes_per_frame_; }
   double TargetDelayMs() const;
   void UpdateDelayEstimate(int64_t media_ms, absl::Time arrival);
-  void DropOverflow(PendingEvents& events);
+  // `incoming_frames`: the chunk just added (reported as not yet there).
+  void DropOverflow(size_t incoming_frames, PendingEvents& events);
   // Moves up to `frames` contiguous frames from the cursor into `out`; returns frames moved.
   size_t TakeContiguous(char* out, size_t frames, int64_t* first_media_ms);
   void Conceal(char* out, size_t frames);
@@ -155,6 +158,7 @@ class JitterBuffer {
   bool cursor_set_ = false;  // next_seq_ is meaningful: playout started (or flushed).
   bool playing_ = false;
   bool compressing_ = false;
+  double compressed_in_episode_ms_ = 0;
   uint64_t max_seq_seen_ = 0;
   bool any_seen_ = false;
   uint64_t arrival_counter_ = 0;  // Sequence for order_by_sequence = false.

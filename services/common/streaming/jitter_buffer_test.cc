@@ -1,5 +1,6 @@
 #include "services/common/streaming/jitter_buffer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -7,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/common/sample_format.h"
@@ -213,6 +215,8 @@ TEST(JitterBufferTest, UnderrunIsConcealedAndReported) {
   EXPECT_EQ(log.events[0].second, (EventAttributes{{"bytes_requested", "640"},
                                                    {"bytes_available", "0"},
                                                    {"buffer_duration_ms", "0.0"}}));
+  // At the read, as Stageflow reports it: the 20 ms the read found, not the 0 it left.
+  EXPECT_EQ(log.events[1].second, (EventAttributes{{"buffer_duration_ms", "20.0"}}));
   const JitterBufferStats stats = buffer->stats();
   EXPECT_DOUBLE_EQ(stats.concealed_ms, 40);
   EXPECT_EQ(stats.concealment_events, 1);
@@ -288,8 +292,9 @@ TEST(JitterBufferTest, OverflowDropsOldestIn50MsSteps) {
   EXPECT_DOUBLE_EQ(stats.duration_ms, 470);
   EXPECT_EQ(stats.total_dropped, 1600);
   ASSERT_THAT(log.Names(), ElementsAre("stream.buffer_overflow"));
+  // Stageflow's order (drop, emit, add): 450 ms after the drop, before the new 20 ms chunk.
   EXPECT_EQ(log.events[0].second, (EventAttributes{{"bytes_dropped", "1600"},
-                                                   {"buffer_duration_ms", "470.0"},
+                                                   {"buffer_duration_ms", "450.0"},
                                                    {"max_duration_ms", "500"}}));
   // Playout resumes with the newest audio: the second half of chunk 2.
   EXPECT_EQ(LastValue(buffer->Read(10)), 3);
@@ -356,6 +361,64 @@ TEST(JitterBufferTest, CompressionBringsTheDelayBackToTarget) {
   EXPECT_DOUBLE_EQ(stats.current_delay_ms, stats.duration_ms);
   EXPECT_DOUBLE_EQ(stats.target_delay_ms, 60);
   EXPECT_DOUBLE_EQ(stats.compressed_ms + 21 * 20 + stats.duration_ms, 600);
+}
+
+TEST(JitterBufferTest, LosslessByDefaultAndCompressionIsReportedWhenAskedFor) {
+  // Default: a 600 ms burst into a 60 ms target plays out whole (it was time-compressed by 25 %,
+  // silently: 5 ms of every 20 ms read discarded, total_dropped 0, no event).
+  EventLog quiet_log;
+  JitterBufferOptions lossless;
+  lossless.target_duration_ms = 60;
+  lossless.emitter = quiet_log.Emitter();
+  EXPECT_EQ(lossless.max_compression, 0);
+  auto buffer = Make(lossless);
+  for (uint64_t seq = 0; seq < 30; ++seq) ASSERT_TRUE(buffer->Push(SineChunk(seq)).ok());
+  for (int i = 0; i < 30; ++i) buffer->Read(20);
+  EXPECT_DOUBLE_EQ(buffer->stats().compressed_ms, 0);
+  EXPECT_EQ(buffer->stats().total_read, buffer->stats().total_received);
+  EXPECT_THAT(quiet_log.Names(), ::testing::Not(::testing::Contains("stream.buffer_compressed")));
+
+  // Asked for: the episode is reported when the delay is back at the target.
+  EventLog log;
+  JitterBufferOptions options = Fixed(60);
+  options.max_compression = 0.25;
+  options.emitter = log.Emitter();
+  buffer = Make(options);
+  for (uint64_t seq = 0; seq < 30; ++seq) ASSERT_TRUE(buffer->Push(SineChunk(seq)).ok());
+  for (int i = 0; i < 25; ++i) buffer->Read(20);
+  const auto events = log.events;
+  auto compressed = std::find_if(events.begin(), events.end(), [](const auto& e) {
+    return e.first == "stream.buffer_compressed";
+  });
+  ASSERT_NE(compressed, events.end());
+  EXPECT_EQ(compressed->second.at("compressed_ms"),
+            absl::StrFormat("%.1f", buffer->stats().compressed_ms));
+  EXPECT_EQ(compressed->second.at("target_ms"), "60.0");
+}
+
+TEST(JitterBufferTest, AReadBeforeReadyThatFindsTooLittleIsAnUnderrun) {
+  // Stageflow: a playout read before the buffer is ready that finds less than it asks for is an
+  // underrun (then recovered once a read finds enough); the frame is the full duration anyway.
+  EventLog log;
+  JitterBufferOptions options = Fixed(100);
+  options.emitter = log.Emitter();
+  auto buffer = Make(options);
+  ASSERT_TRUE(buffer->Push(Chunk(0, 1000)).ok());  // 20 ms of a 100 ms target.
+  PlayoutFrame frame = buffer->Read(40);
+  EXPECT_TRUE(frame.prebuffering);
+  EXPECT_EQ(frame.data.size(), 1280u) << "exactly the requested duration";
+  EXPECT_TRUE(buffer->stats().underrun_active);
+  buffer->Read(40);  // The same underrun: one event.
+  ASSERT_THAT(log.Names(), ElementsAre("stream.buffer_underrun"));
+  EXPECT_EQ(log.events[0].second, (EventAttributes{{"bytes_requested", "1280"},
+                                                   {"bytes_available", "640"},
+                                                   {"buffer_duration_ms", "20.0"}}));
+  ASSERT_TRUE(buffer->Push(Chunk(1, 1000)).ok());
+  ASSERT_TRUE(buffer->Push(Chunk(2, 1000)).ok());  // 60 ms: enough for a 40 ms read.
+  EXPECT_TRUE(buffer->Read(40).prebuffering);
+  EXPECT_FALSE(buffer->stats().underrun_active);
+  ASSERT_THAT(log.Names(), ElementsAre("stream.buffer_underrun", "stream.buffer_recovered"));
+  EXPECT_EQ(log.events[1].second, (EventAttributes{{"buffer_duration_ms", "60.0"}}));
 }
 
 TEST(JitterBufferTest, HonoursOtherFormats) {
