@@ -21,6 +21,8 @@ namespace voxflow::stt {
 namespace {
 
 constexpr int kSampleRate = 16000;
+// Active HMMs per frame for narrowband audio (see DecoderKind): wideband speech stays under it.
+constexpr int kNarrowbandMaxHmmPerFrame = 1500;
 constexpr int kFramesPerSecond = 100;  // pocketsphinx's feature frame rate.
 constexpr int kMsPerFrame = 1000 / kFramesPerSecond;
 
@@ -38,11 +40,11 @@ std::string CleanWord(const char* word) {
 
 class PocketsphinxRecognizer final : public Recognizer {
  public:
-  PocketsphinxRecognizer(PocketsphinxEngine* engine, ps_decoder_t* decoder, int silence_frames,
+  PocketsphinxRecognizer(PocketsphinxEngine* engine, ps_decoder_t* decoder, DecoderKind kind,
                          v1::RecognitionConfig config, ResultSink sink)
       : engine_(engine),
         decoder_(decoder),
-        silence_frames_(silence_frames),
+        kind_(kind),
         config_(std::move(config)),
         sink_(std::move(sink)) {
     // A new stream: the noise level the front end estimated for an earlier caller is not this
@@ -53,7 +55,7 @@ class PocketsphinxRecognizer final : public Recognizer {
 
   ~PocketsphinxRecognizer() override {
     if (utterance_open_) ps_end_utt(decoder_);
-    engine_->Release(silence_frames_, decoder_);
+    engine_->Release(kind_, decoder_);
   }
 
   absl::Status Process(absl::string_view pcm) override {
@@ -181,7 +183,7 @@ class PocketsphinxRecognizer final : public Recognizer {
 
   PocketsphinxEngine* const engine_;
   ps_decoder_t* const decoder_;
-  const int silence_frames_;
+  const DecoderKind kind_;
   const v1::RecognitionConfig config_;
   const ResultSink sink_;
   int64_t stream_samples_ = 0;
@@ -209,10 +211,10 @@ absl::StatusOr<std::unique_ptr<PocketsphinxEngine>> PocketsphinxEngine::Create(
   err_set_logfp(nullptr);  // Its logs are chatty and unstructured; we log per stream ourselves.
   std::unique_ptr<PocketsphinxEngine> engine(new PocketsphinxEngine(std::move(options)));
   // Load one decoder now: a broken model fails at start-up, not on the first stream.
-  const int frames = engine->options_.default_silence_ms / kMsPerFrame;
-  absl::StatusOr<ps_decoder_t*> decoder = engine->Acquire(frames);
+  const DecoderKind kind{engine->options_.default_silence_ms / kMsPerFrame, false};
+  absl::StatusOr<ps_decoder_t*> decoder = engine->Acquire(kind);
   if (!decoder.ok()) return decoder.status();
-  engine->Release(frames, *decoder);
+  engine->Release(kind, *decoder);
   return engine;
 }
 
@@ -230,10 +232,10 @@ v1::AudioStreamFormat PocketsphinxEngine::NativeFormat(const v1::AudioStreamForm
   return format;
 }
 
-absl::StatusOr<ps_decoder_t*> PocketsphinxEngine::Acquire(int silence_frames) {
+absl::StatusOr<ps_decoder_t*> PocketsphinxEngine::Acquire(DecoderKind kind) {
   static_assert(std::is_same_v<mfcc_t, float>, "initial_cmn_ holds floats");
   std::unique_lock<std::mutex> lock(mu_);
-  auto& idle = idle_[silence_frames];
+  auto& idle = idle_[kind];
   if (!idle.empty()) {
     ps_decoder_t* decoder = idle.back();
     idle.pop_back();
@@ -245,10 +247,13 @@ absl::StatusOr<ps_decoder_t*> PocketsphinxEngine::Acquire(int silence_frames) {
   lock.unlock();
   const std::string dir = options_.model_dir;
   const std::string hmm = dir + "/en-us", lm = dir + "/en-us.lm.bin",
-                    dict = dir + "/cmudict-en-us.dict", post = std::to_string(silence_frames);
+                    dict = dir + "/cmudict-en-us.dict", post = std::to_string(kind.silence_frames);
+  // Wideband decoders keep pocketsphinx's own setting (the list ends before the cap).
+  const std::string max_hmm = std::to_string(kNarrowbandMaxHmmPerFrame);
   cmd_ln_t* config =
       cmd_ln_init(nullptr, ps_args(), TRUE, "-hmm", hmm.c_str(), "-lm", lm.c_str(), "-dict",
-                  dict.c_str(), "-logfn", "/dev/null", "-vad_postspeech", post.c_str(), nullptr);
+                  dict.c_str(), "-logfn", "/dev/null", "-vad_postspeech", post.c_str(),
+                  kind.narrowband ? "-maxhmmpf" : nullptr, max_hmm.c_str(), nullptr);
   if (config == nullptr) return absl::InternalError("pocketsphinx rejected its configuration");
   ps_decoder_t* decoder = ps_init(config);
   cmd_ln_free_r(config);  // The decoder holds its own reference.
@@ -261,26 +266,30 @@ absl::StatusOr<ps_decoder_t*> PocketsphinxEngine::Acquire(int silence_frames) {
   return decoder;
 }
 
-void PocketsphinxEngine::Release(int silence_frames, ps_decoder_t* decoder) {
+void PocketsphinxEngine::Release(DecoderKind kind, ps_decoder_t* decoder) {
   std::lock_guard<std::mutex> lock(mu_);
   if (idle_count_ >= options_.max_idle_decoders) {
     initial_cmn_.erase(decoder);
     ps_free(decoder);
     return;
   }
-  idle_[silence_frames].push_back(decoder);
+  idle_[kind].push_back(decoder);
   ++idle_count_;
+}
+
+DecoderKind PocketsphinxEngine::KindFor(const v1::RecognitionConfig& config) const {
+  const int silence_ms = config.endpointing().silence_ms() > 0 ? config.endpointing().silence_ms()
+                                                               : options_.default_silence_ms;
+  return {std::max(1, silence_ms / kMsPerFrame), config.audio_format().sample_rate() < kSampleRate};
 }
 
 absl::StatusOr<std::unique_ptr<Recognizer>> PocketsphinxEngine::Open(
     const v1::RecognitionConfig& config, ResultSink sink, const std::atomic<bool>*) {
-  const int silence_ms = config.endpointing().silence_ms() > 0 ? config.endpointing().silence_ms()
-                                                               : options_.default_silence_ms;
-  const int frames = std::max(1, silence_ms / kMsPerFrame);
-  absl::StatusOr<ps_decoder_t*> decoder = Acquire(frames);
+  const DecoderKind kind = KindFor(config);
+  absl::StatusOr<ps_decoder_t*> decoder = Acquire(kind);
   if (!decoder.ok()) return decoder.status();
   return std::unique_ptr<Recognizer>(
-      new PocketsphinxRecognizer(this, *decoder, frames, config, std::move(sink)));
+      new PocketsphinxRecognizer(this, *decoder, kind, config, std::move(sink)));
 }
 
 }  // namespace voxflow::stt

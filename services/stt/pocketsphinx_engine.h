@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -26,6 +27,19 @@ struct PocketsphinxOptions {
   size_t max_idle_decoders = 8;   // Kept for reuse; more are freed.
 };
 
+// Decoders differ by their end-of-utterance silence, and by whether they decode narrowband
+// (telephony, < 16 kHz) audio upsampled to the model's 16 kHz. The model hears nothing above
+// 4 kHz in such audio, its scores flatten and its beam keeps several times the hypotheses active:
+// narrowband decoders cap the active HMMs per frame so that they run at the real-time factor of
+// wideband audio (bench/telephony_bench), recognising as much as the uncapped search.
+struct DecoderKind {
+  int silence_frames = 0;
+  bool narrowband = false;
+  bool operator<(const DecoderKind& other) const {
+    return std::tie(silence_frames, narrowband) < std::tie(other.silence_frames, other.narrowband);
+  }
+};
+
 class PocketsphinxEngine final : public SttEngine {
  public:
   // Checks the model and loads a first decoder. UNAVAILABLE if the model is missing.
@@ -40,9 +54,12 @@ class PocketsphinxEngine final : public SttEngine {
                                                    ResultSink sink,
                                                    const std::atomic<bool>* cancelled) override;
 
+  // The decoder a stream with `config` gets.
+  DecoderKind KindFor(const v1::RecognitionConfig& config) const;
+
   // Pool access for recognizers.
-  absl::StatusOr<ps_decoder_s*> Acquire(int silence_frames);
-  void Release(int silence_frames, ps_decoder_s* decoder);
+  absl::StatusOr<ps_decoder_s*> Acquire(DecoderKind kind);
+  void Release(DecoderKind kind, ps_decoder_s* decoder);
   const PocketsphinxOptions& options() const { return options_; }
 
  private:
@@ -50,7 +67,7 @@ class PocketsphinxEngine final : public SttEngine {
 
   const PocketsphinxOptions options_;
   std::mutex mu_;
-  std::map<int, std::vector<ps_decoder_s*>> idle_;  // By silence frames.
+  std::map<DecoderKind, std::vector<ps_decoder_s*>> idle_;
   // Each decoder's cepstral mean as loaded: restored for every stream, so that no stream's
   // result depends on what an earlier caller said to the same decoder.
   std::map<ps_decoder_s*, std::vector<float>> initial_cmn_;

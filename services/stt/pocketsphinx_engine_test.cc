@@ -153,6 +153,22 @@ TEST_F(PocketsphinxEngineTest, ResamplesOtherRates) {
   EXPECT_GE(SharedWords(said, heard), 0.4) << "heard: " << heard;
 }
 
+TEST_F(PocketsphinxEngineTest, TelephonyAudioGetsANarrowbandDecoder) {
+  // 8 kHz audio, upsampled to the model's rate, has nothing above 4 kHz: its decoders cap the
+  // search (bench/telephony_bench measures the speed); wideband audio keeps the full search.
+  v1::RecognitionConfig config;
+  *config.mutable_audio_format() = Pcm16(8000);
+  EXPECT_TRUE(engine_->KindFor(config).narrowband);
+  *config.mutable_audio_format() = Pcm16(16000);
+  EXPECT_FALSE(engine_->KindFor(config).narrowband);
+  *config.mutable_audio_format() = Pcm16(44100);
+  EXPECT_FALSE(engine_->KindFor(config).narrowband);
+  // And it is still heard.
+  const std::string narrow = Speech("hello world how are you", 8000);
+  const std::string heard = Recognize(*engine_, narrow, 8000, false).Final();
+  EXPECT_FALSE(heard.empty());
+}
+
 TEST_F(PocketsphinxEngineTest, SilenceGivesAnEmptyFinal) {
   const Results results = Recognize(*engine_, std::string(16000 * 2, '\0'), 16000);
   ASSERT_FALSE(results.responses.empty());
