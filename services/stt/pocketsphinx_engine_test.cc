@@ -10,6 +10,8 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/common/audio_chunk.h"
+#include "services/common/opus_codec.h"
 #include "services/stt/stt_session.h"
 #include "services/tts/render_speech.h"
 
@@ -167,6 +169,62 @@ TEST_F(PocketsphinxEngineTest, TelephonyAudioGetsANarrowbandDecoder) {
   const std::string narrow = Speech("hello world how are you", 8000);
   const std::string heard = Recognize(*engine_, narrow, 8000, false).Final();
   EXPECT_FALSE(heard.empty());
+}
+
+// espeak-ng -> Opus (20 ms packets, one per chunk) -> STT: the words PCM16 gets.
+TEST_F(PocketsphinxEngineTest, OpusPacketsAreHeardAsPcm16Is) {
+  const std::string said = "hello world how are you";
+  for (int rate : {16000, 48000}) {
+    const std::string speech = Speech(said, rate);
+    const std::string pcm_heard = Recognize(*engine_, speech, rate, false).Final();
+    auto encoder = *OpusStreamEncoder::Create(MakeStreamFormat(v1::OPUS, rate, 1));
+    std::vector<std::string> packets = *encoder->Encode(speech);
+    std::vector<std::string> last = *encoder->Flush();
+    packets.insert(packets.end(), last.begin(), last.end());
+    v1::RecognitionConfig config;
+    config.set_language("en-US");
+    *config.mutable_audio_format() = MakeStreamFormat(v1::OPUS, rate, 1);
+    Results results;
+    auto session = SttSession::Create(engine_, config, [&](v1::RecognizeResponse r) {
+      results.responses.push_back(std::move(r));
+    });
+    ASSERT_TRUE(session.ok()) << session.status();
+    uint64_t sequence = 0;
+    for (const std::string& packet : packets) {
+      v1::AudioChunk chunk;
+      chunk.set_format(v1::OPUS);
+      chunk.set_sample_rate(rate);
+      chunk.set_channels(1);
+      chunk.set_sequence(++sequence);
+      chunk.set_data(packet);
+      ASSERT_TRUE((*session)->PushAudio(chunk).ok());
+    }
+    ASSERT_TRUE((*session)->Finish().ok());
+    EXPECT_NEAR((*session)->audio_ms(), 1000.0 * speech.size() / 2 / rate, 20);
+    EXPECT_GE(SharedWords(said, results.Final()), SharedWords(said, pcm_heard))
+        << rate << " Hz: Opus heard '" << results.Final() << "', PCM16 '" << pcm_heard << "'";
+  }
+}
+
+TEST_F(PocketsphinxEngineTest, CorruptOpusIsRefusedNamingTheChunk) {
+  v1::RecognitionConfig config;
+  config.set_language("en-US");
+  *config.mutable_audio_format() = MakeStreamFormat(v1::OPUS, 16000, 1);
+  auto session = SttSession::Create(engine_, config, [](v1::RecognizeResponse) {});
+  ASSERT_TRUE(session.ok());
+  v1::AudioChunk chunk;
+  chunk.set_format(v1::OPUS);
+  chunk.set_sample_rate(16000);
+  chunk.set_channels(1);
+  chunk.set_sequence(3);
+  chunk.set_data(std::string("\xff\xff\xff", 3));
+  absl::Status status = (*session)->PushAudio(chunk);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), ::testing::HasSubstr("audio chunk 3"));
+  // An Opus stream at a rate Opus does not code is refused at config time.
+  *config.mutable_audio_format() = MakeStreamFormat(v1::OPUS, 44100, 1);
+  EXPECT_THAT(SttSession::Create(engine_, config, [](v1::RecognizeResponse) {}).status().message(),
+              ::testing::HasSubstr("config.audio_format.sample_rate 44100 is not an Opus rate"));
 }
 
 TEST_F(PocketsphinxEngineTest, SilenceGivesAnEmptyFinal) {

@@ -109,6 +109,11 @@ absl::Status SttService::Recognize(const v1::RecognizeClipRequest& request,
     return s;
   }
   if (request.audio().empty()) return absl::InvalidArgumentError("audio is empty");
+  if (request.config().audio_format().format() == v1::OPUS) {
+    return absl::InvalidArgumentError(
+        "config.audio_format OPUS: Recognize takes one clip of samples; send Opus packets one "
+        "per chunk over StreamingRecognize");
+  }
   if (request.audio().size() > options_.max_clip_bytes) {
     return absl::InvalidArgumentError(absl::StrCat("audio of ", request.audio().size(),
                                                    " bytes exceeds the limit of ",

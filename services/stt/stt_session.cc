@@ -13,7 +13,9 @@ namespace voxflow::stt {
 absl::Status SttSession::ValidateConfig(const SttEngine& engine,
                                         const v1::RecognitionConfig& config,
                                         const SttLimits& limits) {
-  if (absl::Status s = ValidateStreamFormat(config.audio_format(), "config.audio_format");
+  if (absl::Status s = config.audio_format().format() == v1::OPUS
+                           ? ValidateOpusFormat(config.audio_format(), "config.audio_format")
+                           : ValidateStreamFormat(config.audio_format(), "config.audio_format");
       !s.ok()) {
     return s;
   }
@@ -48,13 +50,23 @@ absl::StatusOr<std::unique_ptr<SttSession>> SttSession::Create(SttEngine* engine
                                                                const v1::RecognitionConfig& config,
                                                                ResultSink sink, SttLimits limits) {
   if (absl::Status s = ValidateConfig(*engine, config, limits); !s.ok()) return s;
-  std::unique_ptr<SttSession> session(new SttSession(config, limits));
+  // Opus packets are decoded on arrival: past that the session, the converter and the engine
+  // see PCM16 at the stream's rate.
+  v1::RecognitionConfig decoded = config;
+  *decoded.mutable_audio_format() = DecodedFormat(config.audio_format());
+  std::unique_ptr<SttSession> session(new SttSession(decoded, config.audio_format(), limits));
+  if (config.audio_format().format() == v1::OPUS) {
+    absl::StatusOr<std::unique_ptr<OpusStreamDecoder>> decoder =
+        OpusStreamDecoder::Create(config.audio_format());
+    if (!decoder.ok()) return decoder.status();
+    session->opus_ = *std::move(decoder);
+  }
   absl::StatusOr<std::unique_ptr<AudioConverter>> converter =
-      AudioConverter::Create(config.audio_format(), engine->NativeFormat(config.audio_format()));
+      AudioConverter::Create(decoded.audio_format(), engine->NativeFormat(decoded.audio_format()));
   if (!converter.ok()) return converter.status();
   session->converter_ = *std::move(converter);
   absl::StatusOr<std::unique_ptr<Recognizer>> recognizer =
-      engine->Open(config, std::move(sink), &session->cancelled_);
+      engine->Open(decoded, std::move(sink), &session->cancelled_);
   if (!recognizer.ok()) return recognizer.status();
   session->recognizer_ = *std::move(recognizer);
   return session;
@@ -63,12 +75,17 @@ absl::StatusOr<std::unique_ptr<SttSession>> SttSession::Create(SttEngine* engine
 absl::Status SttSession::PushAudio(const v1::AudioChunk& chunk) {
   if (cancelled_) return absl::CancelledError("recognition cancelled");
   if (finished_) return absl::FailedPreconditionError("audio after end of input");
-  if (absl::Status s = ValidateChunk(chunk, config_.audio_format(), limits_.max_chunk_bytes);
-      !s.ok()) {
+  if (absl::Status s = ValidateChunk(chunk, wire_format_, limits_.max_chunk_bytes); !s.ok()) {
     return s;
   }
-  audio_ms_ += *DurationMs(chunk.data().size(), config_.audio_format());
-  absl::StatusOr<std::string> native = converter_->Convert(chunk.data());
+  absl::StatusOr<std::string> decoded;
+  if (opus_ != nullptr) {
+    decoded = opus_->Decode(chunk.data(), chunk.sequence());
+    if (!decoded.ok()) return decoded.status();
+  }
+  const std::string& pcm = opus_ != nullptr ? *decoded : chunk.data();
+  audio_ms_ += *DurationMs(pcm.size(), config_.audio_format());
+  absl::StatusOr<std::string> native = converter_->Convert(pcm);
   if (!native.ok()) return native.status();
   if (native->empty()) return absl::OkStatus();
   return recognizer_->Process(*native);

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "services/common/audio_converter.h"
+#include "services/common/opus_codec.h"
 #include "services/stt/stt_engine.h"
 
 namespace voxflow::stt {
@@ -38,11 +39,13 @@ class SttSession {
   double audio_ms() const { return audio_ms_; }
 
  private:
-  SttSession(v1::RecognitionConfig config, SttLimits limits)
-      : config_(std::move(config)), limits_(limits) {}
+  SttSession(v1::RecognitionConfig config, v1::AudioStreamFormat wire_format, SttLimits limits)
+      : config_(std::move(config)), wire_format_(std::move(wire_format)), limits_(limits) {}
 
-  const v1::RecognitionConfig config_;
+  const v1::RecognitionConfig config_;       // Its audio_format as handled (Opus decoded).
+  const v1::AudioStreamFormat wire_format_;  // What the chunks arrive in.
   const SttLimits limits_;
+  std::unique_ptr<OpusStreamDecoder> opus_;  // For an OPUS stream.
   std::unique_ptr<AudioConverter> converter_;
   std::unique_ptr<Recognizer> recognizer_;
   double audio_ms_ = 0;
