@@ -116,6 +116,11 @@ absl::Status TtsService::Synthesize(const v1::SynthesizeClipRequest& request,
     return s;
   }
   if (request.text().empty()) return absl::InvalidArgumentError("text is empty");
+  if (request.config().output_format().format() == v1::OPUS) {
+    return absl::InvalidArgumentError(
+        "config.output_format OPUS: Synthesize returns one clip of samples; StreamingSynthesize "
+        "sends Opus packets, one per chunk");
+  }
   if (request.text().size() > options_.limits.max_stream_bytes) {
     return absl::InvalidArgumentError(absl::StrCat("text of ", request.text().size(),
                                                    " bytes exceeds the limit of ",

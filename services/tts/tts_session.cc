@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/common/audio_chunk.h"
 #include "services/common/audio_converter.h"
+#include "services/common/opus_codec.h"
 #include "services/common/utf8.h"
 
 namespace voxflow::tts {
@@ -34,12 +35,21 @@ absl::StatusOr<std::unique_ptr<TtsSession>> TtsSession::Create(TtsEngine* engine
                                                                const v1::SynthesisConfig& config,
                                                                ResponseSink sink,
                                                                TtsLimits limits) {
-  if (absl::Status s = ValidateStreamFormat(config.output_format(), "config.output_format");
+  const bool opus = config.output_format().format() == v1::OPUS;
+  if (absl::Status s = opus ? ValidateOpusFormat(config.output_format(), "config.output_format")
+                            : ValidateStreamFormat(config.output_format(), "config.output_format");
       !s.ok()) {
     return s;
   }
-  const int chunk_ms =
-      config.chunk_duration_ms() == 0 ? kDefaultChunkMs : config.chunk_duration_ms();
+  if (opus && config.chunk_duration_ms() != 0 &&
+      config.chunk_duration_ms() != OpusStreamEncoder::kFrameMs) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.chunk_duration_ms ", config.chunk_duration_ms(),
+                     ": OPUS output comes in 20 ms packets, one per chunk (0 or 20)"));
+  }
+  const int chunk_ms = opus                              ? OpusStreamEncoder::kFrameMs
+                       : config.chunk_duration_ms() == 0 ? kDefaultChunkMs
+                                                         : config.chunk_duration_ms();
   if (chunk_ms < limits.min_chunk_ms || chunk_ms > limits.max_chunk_ms) {
     return absl::InvalidArgumentError(absl::StrCat("config.chunk_duration_ms ", chunk_ms,
                                                    " is not supported (", limits.min_chunk_ms, "..",
@@ -57,10 +67,20 @@ absl::StatusOr<std::unique_ptr<TtsSession>> TtsSession::Create(TtsEngine* engine
   absl::StatusOr<std::string> voice = engine->ResolveVoice(config.voice(), config.language());
   if (!voice.ok()) return voice.status();
   RenderRequest request{"", *voice, rate, config.pitch()};
-  const v1::AudioStreamFormat native = engine->NativeFormat(*voice, config.output_format());
-  const size_t chunk_bytes = *BytesForDuration(chunk_ms, config.output_format());
-  return std::unique_ptr<TtsSession>(new TtsSession(engine, config, std::move(sink), limits,
-                                                    std::move(request), native, chunk_bytes));
+  // OPUS is rendered as PCM16 at its rate and encoded per 20 ms chunk in Emit.
+  v1::SynthesisConfig decoded = config;
+  *decoded.mutable_output_format() = DecodedFormat(config.output_format());
+  const v1::AudioStreamFormat native = engine->NativeFormat(*voice, decoded.output_format());
+  const size_t chunk_bytes = *BytesForDuration(chunk_ms, decoded.output_format());
+  std::unique_ptr<TtsSession> session(new TtsSession(engine, decoded, std::move(sink), limits,
+                                                     std::move(request), native, chunk_bytes));
+  if (opus) {
+    absl::StatusOr<std::unique_ptr<OpusStreamEncoder>> encoder =
+        OpusStreamEncoder::Create(config.output_format());
+    if (!encoder.ok()) return encoder.status();
+    session->opus_ = *std::move(encoder);
+  }
+  return session;
 }
 
 TtsSession::TtsSession(TtsEngine* engine, v1::SynthesisConfig config, ResponseSink sink,
@@ -175,17 +195,42 @@ absl::Status TtsSession::Render(size_t end) {
 
 void TtsSession::Emit(std::string data, const std::string& text, const std::string& piece_id,
                       int32_t text_offset, bool is_final) {
+  if (opus_ != nullptr && !data.empty()) {
+    // One packet per chunk; a sentence's short tail is padded into a last packet, so that it
+    // goes out now.
+    const size_t frames = data.size() / frame_bytes_;
+    absl::StatusOr<std::vector<std::string>> packets = opus_->Encode(data);
+    if (packets.ok() && data.size() < opus_->frame_bytes()) {
+      absl::StatusOr<std::vector<std::string>> last = opus_->Flush();
+      if (last.ok()) packets->insert(packets->end(), last->begin(), last->end());
+    }
+    if (!packets.ok()) return;  // Not reached: encoding PCM16 of the right size does not fail.
+    for (std::string& packet : *packets) {
+      EmitChunk(std::move(packet), v1::OPUS, text, piece_id, text_offset, false);
+    }
+    frames_sent_ += static_cast<int64_t>(frames);
+    audio_bytes_sent_ += static_cast<int64_t>(data.size());
+    return;
+  }
+  const size_t frames = data.size() / frame_bytes_;
+  const size_t bytes = data.size();
+  EmitChunk(std::move(data), opus_ != nullptr ? v1::OPUS : config_.output_format().format(), text,
+            piece_id, text_offset, is_final);
+  frames_sent_ += static_cast<int64_t>(frames);
+  audio_bytes_sent_ += static_cast<int64_t>(bytes);
+}
+
+void TtsSession::EmitChunk(std::string data, v1::AudioFormat format_sent, const std::string& text,
+                           const std::string& piece_id, int32_t text_offset, bool is_final) {
   v1::SynthesizeResponse response;
   v1::AudioChunk* chunk = response.mutable_audio();
   const v1::AudioStreamFormat& format = config_.output_format();
-  chunk->set_format(format.format());
+  chunk->set_format(format_sent);
   chunk->set_sample_rate(format.sample_rate());
   chunk->set_channels(format.channels());
   chunk->set_sequence(sequence_++);
   chunk->set_timestamp_ms(frames_sent_ * 1000 / format.sample_rate());
   chunk->set_is_final(is_final);
-  frames_sent_ += static_cast<int64_t>(data.size() / frame_bytes_);
-  audio_bytes_sent_ += static_cast<int64_t>(data.size());
   chunk->set_data(std::move(data));
   response.set_text(text);
   response.set_piece_id(piece_id);

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "services/common/opus_codec.h"
 #include "services/tts/tts_engine.h"
 #include "voxflow/v1/tts.pb.h"
 
@@ -48,6 +49,7 @@ class TtsSession {
   void Cancel() { cancelled_ = true; }
 
   const std::string& voice() const { return request_.voice; }
+  // As rendered: PCM16 at the stream's rate for OPUS.
   const v1::AudioStreamFormat& output_format() const { return config_.output_format(); }
   int64_t audio_bytes_sent() const { return audio_bytes_sent_; }
 
@@ -57,11 +59,14 @@ class TtsSession {
 
   // Renders pending_[0, end) as one sentence.
   absl::Status Render(size_t end);
+  // PCM16 of the output format (encoded to Opus packets for an OPUS stream), one response each.
   void Emit(std::string data, const std::string& text, const std::string& piece_id,
             int32_t text_offset, bool is_final);
+  void EmitChunk(std::string data, v1::AudioFormat format_sent, const std::string& text,
+                 const std::string& piece_id, int32_t text_offset, bool is_final);
 
   TtsEngine* const engine_;
-  const v1::SynthesisConfig config_;
+  const v1::SynthesisConfig config_;  // Its output_format as rendered (PCM16 for OPUS).
   const ResponseSink sink_;
   const TtsLimits limits_;
   const RenderRequest request_;
@@ -78,6 +83,7 @@ class TtsSession {
   int64_t audio_bytes_sent_ = 0;
   bool finished_ = false;
   std::atomic<bool> cancelled_{false};
+  std::unique_ptr<OpusStreamEncoder> opus_;  // For OPUS output.
 };
 
 }  // namespace voxflow::tts

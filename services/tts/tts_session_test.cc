@@ -7,6 +7,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mocks/mock_tts_engine.h"
+#include "services/common/audio_chunk.h"
+#include "services/common/opus_codec.h"
 
 namespace voxflow::tts {
 namespace {
@@ -152,6 +154,41 @@ TEST(TtsSessionTest, ConvertsToTheRequestedFormat) {
   EXPECT_EQ(out.responses[0].audio().format(), v1::FLOAT32);
   EXPECT_EQ(out.responses[0].audio().channels(), 2);
   EXPECT_EQ(out.responses[0].audio().data().size() % 8, 0u);
+}
+
+TEST(TtsSessionTest, OpusOutputIsOne20MsPacketPerChunk) {
+  auto engine = FastMock();
+  Collector pcm_out, opus_out;
+  auto pcm = *TtsSession::Create(&engine, Config(20), pcm_out.Sink());
+  v1::SynthesisConfig config = Config(0);
+  config.mutable_output_format()->set_format(v1::OPUS);
+  auto opus = *TtsSession::Create(&engine, config, opus_out.Sink());
+  for (TtsSession* session : {pcm.get(), opus.get()}) {
+    ASSERT_TRUE(session->PushText(Piece("Hello there. This is a reply! ")).ok());
+    ASSERT_TRUE(session->Finish().ok());
+  }
+  auto decoder = *OpusStreamDecoder::Create(MakeStreamFormat(v1::OPUS, 16000, 1));
+  std::string decoded;
+  size_t packets = 0;
+  for (const v1::SynthesizeResponse& r : opus_out.responses) {
+    EXPECT_EQ(r.audio().format(), v1::OPUS);
+    if (r.audio().data().empty()) continue;  // The final, empty response.
+    ++packets;
+    absl::StatusOr<std::string> pcm16 = decoder->Decode(r.audio().data(), r.audio().sequence() + 1);
+    ASSERT_TRUE(pcm16.ok()) << pcm16.status();
+    EXPECT_EQ(pcm16->size(), 640u) << "each chunk one 20 ms packet";
+    decoded += *pcm16;
+  }
+  // Each sentence's tail is padded into a last packet: at most 20 ms more per sentence.
+  const size_t pcm_bytes =
+      pcm_out.AudioOf("Hello there.").size() + pcm_out.AudioOf("This is a reply!").size();
+  EXPECT_GE(decoded.size(), pcm_bytes);
+  EXPECT_LE(decoded.size(), pcm_bytes + 2 * 640);
+  EXPECT_EQ(packets * 640, decoded.size());
+  // Opus comes in 20 ms packets only.
+  config.set_chunk_duration_ms(40);
+  EXPECT_THAT(TtsSession::Create(&engine, config, opus_out.Sink()).status().message(),
+              HasSubstr("OPUS output comes in 20 ms packets"));
 }
 
 TEST(TtsSessionTest, BadConfigsNameTheProblem) {
