@@ -1,5 +1,5 @@
-// Sample-format decoding and AudioConverter (format, channels, resampling) on arbitrary formats
-// and bytes: what clients send as audio.
+// Sample-format decoding, AudioConverter (format, channels, resampling) and the Opus decoder on
+// arbitrary formats and bytes: what clients send as audio.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -8,6 +8,7 @@
 #include "fuzz/fuzz_input.h"
 #include "services/common/audio_chunk.h"
 #include "services/common/audio_converter.h"
+#include "services/common/opus_codec.h"
 #include "services/common/sample_format.h"
 #include "spdlog/spdlog.h"
 
@@ -45,6 +46,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   (void)DurationMs(audio.size(), from);
 
+  // Opus packets (one per chunk), with sequence numbers that skip, repeat and jump.
+  if (from.format() == v1::OPUS) {
+    absl::StatusOr<std::unique_ptr<OpusStreamDecoder>> decoder = OpusStreamDecoder::Create(from);
+    if (decoder.ok()) {
+      uint64_t sequence = 0;
+      for (size_t at = 0; at < audio.size();) {
+        const size_t packet = 1 + static_cast<size_t>(in.IntInRange(0, 400));
+        sequence += static_cast<uint64_t>(in.IntInRange(0, 3));
+        (void)(*decoder)->Decode(absl::string_view(audio).substr(at, packet), sequence);
+        at += packet;
+      }
+    }
+    return 0;
+  }
   absl::StatusOr<std::unique_ptr<AudioConverter>> converter = AudioConverter::Create(from, to);
   if (!converter.ok()) return 0;
   // In pieces, as a stream arrives; whole frames or not (the converter must refuse the rest).

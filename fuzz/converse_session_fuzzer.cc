@@ -54,7 +54,7 @@ struct Environment {
 v1::AudioStreamFormat Format(fuzz::FuzzInput& in) {
   static constexpr int kRates[] = {8000, 16000, 24000, 48000, 0, 7999, 1000000};
   v1::AudioStreamFormat format;
-  format.set_format(static_cast<v1::AudioFormat>(in.IntInRange(-1, 6)));
+  format.set_format(static_cast<v1::AudioFormat>(in.IntInRange(-1, 8)));
   format.set_sample_rate(in.Pick(kRates));
   format.set_channels(static_cast<int32_t>(in.IntInRange(0, 9)));
   return format;
@@ -154,7 +154,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         audio->set_sample_rate(16000);
         audio->set_channels(1);
         if (in.Byte() < 16) {
-          audio->set_format(static_cast<v1::AudioFormat>(in.IntInRange(-1, 6)));
+          audio->set_format(static_cast<v1::AudioFormat>(in.IntInRange(-1, 8)));
           audio->set_sample_rate(static_cast<int32_t>(in.IntInRange(-1, 96000)));
         }
         sequence = in.Byte() < 16 ? in.Integral<uint64_t>() : sequence + 1;

@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "services/common/audio_chunk.h"
 #include "services/common/logging.h"
+#include "services/common/opus_codec.h"
 #include "services/common/sample_format.h"
 #include "services/common/utf8.h"
 #include "services/orchestrator/stages/conversation_stages.h"
@@ -132,7 +133,35 @@ absl::Status ConverseSession::HandleRequest(v1::ConverseRequest request) {
   return absl::OkStatus();
 }
 
-absl::Status ConverseSession::Configure(const v1::SessionConfig& config) {
+absl::Status ConverseSession::Configure(const v1::SessionConfig& requested) {
+  for (const auto& [format, field] :
+       {std::pair{&requested.input_format(), "config.input_format"},
+        std::pair{&requested.output_format(), "config.output_format"}}) {
+    if (absl::Status s = format->format() == v1::OPUS ? ValidateOpusFormat(*format, field)
+                                                      : ValidateStreamFormat(*format, field);
+        !s.ok()) {
+      return s;
+    }
+  }
+  // Opus is decoded on arrival and encoded on the way out: everything in between (jitter
+  // buffers, listening, the stages and their backends) handles PCM16 at the same rate.
+  v1::SessionConfig config = requested;
+  *config.mutable_input_format() = DecodedFormat(requested.input_format());
+  *config.mutable_output_format() = DecodedFormat(requested.output_format());
+  std::unique_ptr<OpusStreamDecoder> opus_in;
+  if (requested.input_format().format() == v1::OPUS) {
+    absl::StatusOr<std::unique_ptr<OpusStreamDecoder>> decoder =
+        OpusStreamDecoder::Create(requested.input_format());
+    if (!decoder.ok()) return decoder.status();
+    opus_in = *std::move(decoder);
+  }
+  std::unique_ptr<OpusStreamEncoder> opus_out;
+  if (requested.output_format().format() == v1::OPUS) {
+    absl::StatusOr<std::unique_ptr<OpusStreamEncoder>> encoder =
+        OpusStreamEncoder::Create(requested.output_format());
+    if (!encoder.ok()) return encoder.status();
+    opus_out = *std::move(encoder);
+  }
   const SessionOptions& options = services_.options;
   if (absl::Status s = CheckSessionId(config.session_id()); !s.ok()) return s;
   std::shared_ptr<const PipelineGraph> pipeline = services_.pipelines->Find(config.pipeline());
@@ -140,10 +169,6 @@ absl::Status ConverseSession::Configure(const v1::SessionConfig& config) {
     return absl::InvalidArgumentError(absl::StrCat(
         "config.pipeline: unknown pipeline ", QuoteClientValue(config.pipeline()),
         " (this server runs: ", absl::StrJoin(services_.pipelines->Names(), ", "), ")"));
-  }
-  for (const auto& [format, field] : {std::pair{&config.input_format(), "config.input_format"},
-                                      std::pair{&config.output_format(), "config.output_format"}}) {
-    if (absl::Status s = ValidateStreamFormat(*format, field); !s.ok()) return s;
   }
   if (absl::Status s =
           CheckJitterConfig(config.input_jitter_buffer(), "config.input_jitter_buffer");
@@ -254,7 +279,10 @@ absl::Status ConverseSession::Configure(const v1::SessionConfig& config) {
       *std::move(output_buffer), config.output_format(),
       ReplyPlayout::Options{.frame_ms = options.frame_ms,
                             .lead_ms = options.output_lead_ms,
-                            .max_buffered_ms = options.output_buffer_ms});
+                            .max_buffered_ms = options.output_buffer_ms},
+      std::move(opus_out));
+  wire_input_format_ = requested.input_format();
+  opus_in_ = std::move(opus_in);
   input_bytes_per_ms_ =
       static_cast<double>(*BytesForDuration(1000, config.input_format())) / 1000.0;
   configured_ = true;
@@ -320,10 +348,20 @@ absl::Status ConverseSession::ConfigureTurnTaking(const v1::SessionConfig& confi
 }
 
 absl::Status ConverseSession::PushAudio(v1::AudioChunk chunk) {
-  if (absl::Status s =
-          ValidateChunk(chunk, config_.input_format(), services_.options.max_chunk_bytes);
+  if (absl::Status s = ValidateChunk(chunk, wire_input_format_, services_.options.max_chunk_bytes);
       !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("audio: ", s.message()));
+  }
+  if (opus_in_ != nullptr) {
+    // The decoder conceals sequence gaps (Opus's PLC) and drops late packets: what reaches the
+    // jitter buffer is in order, numbered anew.
+    absl::StatusOr<std::string> pcm = opus_in_->Decode(chunk.data(), chunk.sequence());
+    if (!pcm.ok())
+      return absl::InvalidArgumentError(absl::StrCat("audio: ", pcm.status().message()));
+    if (pcm->empty()) return absl::OkStatus();
+    chunk.set_data(*std::move(pcm));
+    chunk.set_format(v1::PCM16);
+    chunk.set_sequence(++opus_sequence_);
   }
   Actions actions;
   const absl::Time now = absl::Now();

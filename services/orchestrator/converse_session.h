@@ -30,6 +30,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "services/common/cancellation.h"
+#include "services/common/opus_codec.h"
 #include "services/common/streaming/jitter_buffer.h"
 #include "services/common/timer_queue.h"
 #include "services/orchestrator/backend.h"
@@ -141,7 +142,7 @@ class ConverseSession : public std::enable_shared_from_this<ConverseSession> {
 
   ConverseSession(const SessionServices& services, EventSink send, EndSink end);
 
-  absl::Status Configure(const v1::SessionConfig& config);
+  absl::Status Configure(const v1::SessionConfig& requested);
   absl::Status ConfigureTurnTaking(const v1::SessionConfig& config);
   absl::Status PushAudio(v1::AudioChunk chunk);
   void DrainInputLocked(bool all, absl::Time now, Actions& actions);
@@ -220,6 +221,11 @@ class ConverseSession : public std::enable_shared_from_this<ConverseSession> {
   const absl::Time created_ = absl::Now();
   std::atomic<int64_t> last_request_ns_{absl::ToUnixNanos(absl::Now())};
   bool expired_ = false;
+  // What the client's audio arrives in (config_.input_format is what it is handled in: PCM16
+  // for OPUS), and the decoder of an OPUS stream (strand only).
+  v1::AudioStreamFormat wire_input_format_;
+  std::unique_ptr<OpusStreamDecoder> opus_in_;
+  uint64_t opus_sequence_ = 0;
   // Whether the session is on the ticker (or about to be): set by WakeTicksLocked, cleared by an
   // idle Tick.
   bool ticking_ = false;

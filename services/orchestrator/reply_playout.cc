@@ -8,10 +8,12 @@
 namespace voxflow::orchestrator {
 
 ReplyPlayout::ReplyPlayout(std::unique_ptr<streaming::JitterBuffer> buffer,
-                           v1::AudioStreamFormat format, Options options)
+                           v1::AudioStreamFormat format, Options options,
+                           std::unique_ptr<OpusStreamEncoder> opus)
     : buffer_(std::move(buffer)),
       format_(std::move(format)),
       options_(options),
+      opus_(std::move(opus)),
       frame_bytes_(*BytesForDuration(options.frame_ms, format_)),
       bytes_per_sample_frame_(static_cast<size_t>(*BytesPerFrame(format_))),
       bytes_per_ms_(static_cast<double>(*BytesForDuration(1000, format_)) / 1000.0) {}
@@ -56,8 +58,24 @@ ReplyPlayout::Paced ReplyPlayout::Pace(absl::Time now, Turn& turn) {
     v1::ConverseEvent event;
     v1::ReplyAudio* reply = event.mutable_reply_audio();
     v1::AudioChunk* audio = reply->mutable_audio();
-    audio->set_data(std::move(frame.data));
-    audio->set_format(format_.format());
+    if (opus_ != nullptr) {
+      // One 20 ms packet per frame; a reply's last, short frame is padded into one.
+      const bool short_frame = frame.data.size() < opus_->frame_bytes();
+      absl::StatusOr<std::vector<std::string>> packets = opus_->Encode(frame.data);
+      if (packets.ok() && short_frame) {
+        absl::StatusOr<std::vector<std::string>> last = opus_->Flush();
+        if (last.ok()) packets->insert(packets->end(), last->begin(), last->end());
+      }
+      std::string data;
+      if (packets.ok()) {
+        for (const std::string& packet : *packets) data += packet;  // One, at 20 ms frames.
+      }
+      audio->set_data(std::move(data));
+      audio->set_format(v1::OPUS);
+    } else {
+      audio->set_data(std::move(frame.data));
+      audio->set_format(format_.format());
+    }
     audio->set_sample_rate(format_.sample_rate());
     audio->set_channels(format_.channels());
     audio->set_sequence(sequence_++);

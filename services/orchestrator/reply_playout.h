@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "services/common/opus_codec.h"
 #include "services/common/streaming/jitter_buffer.h"
 #include "services/orchestrator/turn.h"
 #include "voxflow/v1/orchestrator.pb.h"
@@ -30,8 +31,10 @@ class ReplyPlayout {
     bool underrun_started = false;  // The caller's audio ran out mid-reply (once per underrun).
   };
 
+  // `opus`: set for an OPUS output stream; `format` is then the PCM16 it encodes, one 20 ms
+  // packet per frame.
   ReplyPlayout(std::unique_ptr<streaming::JitterBuffer> buffer, v1::AudioStreamFormat format,
-               Options options);
+               Options options, std::unique_ptr<OpusStreamEncoder> opus = nullptr);
 
   // Room for `bytes` more without passing max_buffered_ms (always, when empty).
   bool HasRoomFor(size_t bytes) const;
@@ -54,6 +57,7 @@ class ReplyPlayout {
   const std::unique_ptr<streaming::JitterBuffer> buffer_;
   const v1::AudioStreamFormat format_;
   const Options options_;
+  const std::unique_ptr<OpusStreamEncoder> opus_;
   const size_t frame_bytes_;
   const size_t bytes_per_sample_frame_;
   const double bytes_per_ms_;
