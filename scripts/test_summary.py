@@ -28,7 +28,7 @@ def count_cases(xml_path):
             skipped += 1
             reason = case.find("skipped")
             message = reason.get("message", "") if reason is not None else ""
-            print(f"skipped: {case.get('classname')}.{case.get('name')}: {message.strip()}")
+            print(f"skipped: {case.get('classname')}.{case.get('name')}: {' '.join(message.split())}")
             continue
         if case.find("failure") is not None or case.find("error") is not None:
             failed += 1
