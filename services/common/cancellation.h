@@ -86,8 +86,8 @@ class CancellationToken : public std::enable_shared_from_this<CancellationToken>
 
   using Callback = std::function<void(const absl::Status& reason)>;
   // Runs `callback` once on cancellation (at once, on this thread, if already cancelled). Returns
-  // an id for RemoveCallback.
-  int64_t OnCancel(Callback callback) {
+  // an id for RemoveCallback. Const: watching a token does not change whether it is cancelled.
+  int64_t OnCancel(Callback callback) const {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (!cancelled_) {
@@ -100,7 +100,7 @@ class CancellationToken : public std::enable_shared_from_this<CancellationToken>
   }
   // After it returns the callback is not running and will not run (so it may refer to objects
   // about to be destroyed). Not from inside the callback itself.
-  void RemoveCallback(int64_t id) {
+  void RemoveCallback(int64_t id) const {
     if (id < 0) return;
     std::unique_lock<std::mutex> lock(mu_);
     callbacks_.erase(id);
@@ -115,8 +115,8 @@ class CancellationToken : public std::enable_shared_from_this<CancellationToken>
   mutable std::condition_variable cv_;
   bool cancelled_ = false;
   absl::Status reason_;
-  std::map<int64_t, Callback> callbacks_;
-  int64_t next_id_ = 0;
+  mutable std::map<int64_t, Callback> callbacks_;
+  mutable int64_t next_id_ = 0;
   int64_t running_callback_ = -1;
   std::thread::id running_thread_;
   std::weak_ptr<CancellationToken> parent_;

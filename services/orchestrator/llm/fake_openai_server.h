@@ -1,0 +1,52 @@
+// An in-process fake of an OpenAI-compatible server (cpp-httplib) for the LLM client's tests:
+// POST /v1/chat/completions answers by the requested model's name:
+//   "ok"        streams "Hello", " there", "!" with a finish reason and usage, then [DONE];
+//   "cut"       streams one token and ends without [DONE];
+//   "slow"      streams a token every 20 ms for 10 s (to be cancelled);
+//   "malformed" streams data that is not JSON;
+//   "401", "403", "404", "429", "503"  answer that HTTP status (429 with Retry-After: 3).
+#ifndef VOXFLOW_SERVICES_ORCHESTRATOR_LLM_FAKE_OPENAI_SERVER_H_
+#define VOXFLOW_SERVICES_ORCHESTRATOR_LLM_FAKE_OPENAI_SERVER_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/time/time.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace voxflow::orchestrator::testing {
+
+class FakeOpenAiServer {
+ public:
+  FakeOpenAiServer();
+  ~FakeOpenAiServer();
+
+  std::string base_url() const;
+  std::string last_body() const;
+  std::string last_authorization() const;
+  int requests() const { return requests_; }
+  // Waits until a streaming answer found its client gone; when that happened.
+  bool WaitForDisconnect(absl::Duration timeout, absl::Time* when);
+
+ private:
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+  mutable std::mutex mu_;
+  std::condition_variable disconnected_cv_;
+  absl::Time disconnected_ = absl::InfinitePast();
+  std::string last_body_;
+  std::string last_authorization_;
+  std::atomic<int> requests_{0};
+};
+
+}  // namespace voxflow::orchestrator::testing
+
+#endif  // VOXFLOW_SERVICES_ORCHESTRATOR_LLM_FAKE_OPENAI_SERVER_H_

@@ -1,0 +1,52 @@
+// An LlmClient for OpenAI-compatible servers (vLLM, llama.cpp's server, Ollama, LM Studio, TGI,
+// hosted APIs): POST {base_url}/chat/completions with "stream": true, tokens streamed from the
+// server-sent events as they arrive. libcurl; connections are kept and reused across turns and
+// sessions (one process-wide connection cache). A cancel wakes the transfer at once
+// (curl_multi_wakeup), so barge-in stops the model server's generation within milliseconds.
+#ifndef VOXFLOW_SERVICES_ORCHESTRATOR_LLM_OPENAI_LLM_CLIENT_H_
+#define VOXFLOW_SERVICES_ORCHESTRATOR_LLM_OPENAI_LLM_CLIENT_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/time/time.h"
+#include "services/orchestrator/llm/chat_completions.h"
+#include "services/orchestrator/llm_client.h"
+
+namespace voxflow::orchestrator {
+
+struct OpenAiOptions {
+  std::string base_url;  // E.g. "http://127.0.0.1:8000/v1"; "/chat/completions" is appended.
+  std::string api_key;   // Sent as a bearer token; never logged or echoed. Empty: none.
+  ChatSettings chat;
+  absl::Duration connect_timeout = absl::Seconds(5);
+  absl::Duration timeout = absl::Seconds(30);  // The whole answer.
+};
+
+class OpenAiLlmClient final : public LlmClient {
+ public:
+  explicit OpenAiLlmClient(OpenAiOptions options) : options_(std::move(options)) {}
+
+  // Errors name the endpoint and what went wrong, never the key:
+  //   UNAVAILABLE        connection refused or reset, HTTP 5xx, a stream cut before [DONE], an
+  //                      error the server streamed;
+  //   UNAUTHENTICATED    HTTP 401; PERMISSION_DENIED 403; NOT_FOUND 404 (e.g. an unknown model);
+  //   RESOURCE_EXHAUSTED HTTP 429 (with the server's Retry-After);
+  //   DEADLINE_EXCEEDED  `timeout`;  INTERNAL malformed JSON;  CANCELLED `cancel` fired.
+  absl::Status Generate(const LlmRequest& request,
+                        const std::function<void(absl::string_view token)>& on_token,
+                        const CancellationToken& cancel) override;
+
+  // Of the last Generate: the usage the server reported, and its finish reason.
+  const std::optional<TokenUsage>& last_usage() const { return last_usage_; }
+  const std::string& last_finish_reason() const { return last_finish_reason_; }
+
+ private:
+  const OpenAiOptions options_;
+  std::optional<TokenUsage> last_usage_;
+  std::string last_finish_reason_;
+};
+
+}  // namespace voxflow::orchestrator
+
+#endif  // VOXFLOW_SERVICES_ORCHESTRATOR_LLM_OPENAI_LLM_CLIENT_H_

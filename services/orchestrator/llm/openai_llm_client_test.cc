@@ -1,0 +1,120 @@
+#include "services/orchestrator/llm/openai_llm_client.h"
+
+#include <thread>
+
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/orchestrator/llm/fake_openai_server.h"
+
+namespace voxflow::orchestrator {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+OpenAiOptions Options(const std::string& base_url, const std::string& model) {
+  OpenAiOptions options;
+  options.base_url = base_url;
+  options.api_key = "sk-secret-key";
+  options.chat.model = model;
+  options.chat.system_prompt = "Be brief.";
+  return options;
+}
+
+absl::Status Ask(OpenAiLlmClient& client, std::string* reply,
+                 const CancellationToken& cancel = *CancellationToken::Create()) {
+  LlmRequest request;
+  request.user_text = "hello";
+  return client.Generate(
+      request, [reply](absl::string_view token) { reply->append(token.data(), token.size()); },
+      cancel);
+}
+
+TEST(OpenAiLlmClientTest, StreamsTheReplyWithUsage) {
+  testing::FakeOpenAiServer server;
+  OpenAiLlmClient client(Options(server.base_url(), "ok"));
+  std::string reply;
+  ASSERT_TRUE(Ask(client, &reply).ok());
+  EXPECT_EQ(reply, "Hello there!");
+  ASSERT_TRUE(client.last_usage().has_value());
+  EXPECT_EQ(client.last_usage()->prompt_tokens, 9);
+  EXPECT_EQ(client.last_usage()->completion_tokens, 3);
+  EXPECT_EQ(client.last_finish_reason(), "stop");
+  EXPECT_EQ(server.last_authorization(), "Bearer sk-secret-key");
+  EXPECT_THAT(server.last_body(), HasSubstr("\"Be brief.\""));
+  // The next turn reuses the connection (and works the same).
+  reply.clear();
+  ASSERT_TRUE(Ask(client, &reply).ok());
+  EXPECT_EQ(reply, "Hello there!");
+}
+
+TEST(OpenAiLlmClientTest, FailuresNameTheEndpointAndStatusNeverTheKey) {
+  testing::FakeOpenAiServer server;
+  const std::vector<std::pair<std::string, absl::StatusCode>> cases = {
+      {"401", absl::StatusCode::kUnauthenticated}, {"403", absl::StatusCode::kPermissionDenied},
+      {"404", absl::StatusCode::kNotFound},        {"429", absl::StatusCode::kResourceExhausted},
+      {"503", absl::StatusCode::kUnavailable},     {"malformed", absl::StatusCode::kInternal},
+      {"cut", absl::StatusCode::kUnavailable},
+  };
+  for (const auto& [model, code] : cases) {
+    OpenAiLlmClient client(Options(server.base_url(), model));
+    std::string reply;
+    const absl::Status status = Ask(client, &reply);
+    EXPECT_EQ(status.code(), code) << model << ": " << status;
+    EXPECT_THAT(status.message(), Not(HasSubstr("sk-secret-key"))) << model;
+    if (model.size() == 3 && model != "cut") {
+      EXPECT_THAT(status.message(),
+                  HasSubstr(server.base_url() + "/chat/completions answered HTTP " + model));
+    }
+    if (model == "429") {
+      EXPECT_THAT(status.message(), HasSubstr("Retry-After: 3"));
+    }
+    if (model == "cut") {
+      EXPECT_EQ(reply, "Hello") << "what was streamed before the cut is kept";
+      EXPECT_THAT(status.message(), HasSubstr("before [DONE]"));
+    }
+  }
+  // Nothing listening.
+  OpenAiLlmClient refused(Options("http://127.0.0.1:1/v1", "ok"));
+  std::string reply;
+  const absl::Status status = Ask(refused, &reply);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(status.message(),
+              HasSubstr("cannot reach the model server at http://127.0.0.1:1/v1"));
+}
+
+TEST(OpenAiLlmClientTest, CancelAbortsTheRequestAtOnce) {
+  testing::FakeOpenAiServer server;
+  OpenAiLlmClient client(Options(server.base_url(), "slow"));
+  auto cancel = CancellationToken::Create();
+  std::string reply;
+  absl::Status status;
+  std::atomic<int> tokens{0};
+  std::thread generate([&] {
+    LlmRequest request;
+    request.user_text = "sing";
+    status = client.Generate(
+        request,
+        [&](absl::string_view t) {
+          reply.append(t.data(), t.size());
+          ++tokens;
+        },
+        *cancel);
+  });
+  while (tokens < 3) absl::SleepFor(absl::Milliseconds(1));  // Streaming has begun.
+  const absl::Time cancelled = absl::Now();
+  cancel->Cancel(absl::CancelledError("barge-in"));
+  generate.join();
+  const absl::Duration returned = absl::Now() - cancelled;
+  EXPECT_EQ(status.code(), absl::StatusCode::kCancelled);
+  // The server sees the connection go when its next write fails: the model server stops.
+  absl::Time disconnected;
+  ASSERT_TRUE(server.WaitForDisconnect(absl::Seconds(10), &disconnected));
+  std::printf("cancel -> Generate returned: %.1f ms; -> server saw the client gone: %.1f ms\n",
+              absl::ToDoubleMilliseconds(returned),
+              absl::ToDoubleMilliseconds(disconnected - cancelled));
+}
+
+}  // namespace
+}  // namespace voxflow::orchestrator
