@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/orchestrator/backend.h"
+#include "services/orchestrator/llm/llm_provider.h"
 #include "services/orchestrator/llm_client.h"
 #include "services/orchestrator/stages/speech_stages.h"
 
@@ -18,10 +19,9 @@ StageResult LlmStage::Run(StageContext& context) {
   }
   if (user_text.empty()) return StageResult::Skip("nothing to reply to");
 
-  absl::StatusOr<RuleLlmClient::Options> options = RuleLlmClient::OptionsFromParameters(
-      {context.spec().parameters().begin(), context.spec().parameters().end()});
-  if (!options.ok()) return StageResult::Fail(options.status());
-  RuleLlmClient client(*std::move(options));
+  absl::StatusOr<std::unique_ptr<LlmClient>> client =
+      MakeLlmClient({context.spec().parameters().begin(), context.spec().parameters().end()});
+  if (!client.ok()) return StageResult::Fail(client.status());
   LlmRequest request{
       user_text,
       ParseHistory(context.Input(context.Parameter("memory_from", "prefetch_memory"), "history"))};
@@ -35,7 +35,8 @@ StageResult LlmStage::Run(StageContext& context) {
     ++sentences_sent_;
     context.StreamOut(std::move(sentence));
   };
-  const absl::Status status = client.Generate(
+  const size_t tokens_before = tokens_sent_;
+  const absl::Status status = (*client)->Generate(
       request,
       [&](absl::string_view token) {
         reply.append(token.data(), token.size());
@@ -49,7 +50,14 @@ StageResult LlmStage::Run(StageContext& context) {
       *context.cancellation());
   if (!status.ok()) {
     if (context.cancelled()) return StageResult::Cancel(status.message(), {{"reply", reply}});
-    return IsRetryable(status.code()) ? StageResult::Retry(status) : StageResult::Fail(status);
+    // Once the caller has this attempt's words, a retry would say something else: keep what
+    // was said and fail (the turn lists llm_failed). Before any, retry per the stage's policy.
+    const bool said_something = tokens_sent_ > tokens_before;
+    if (said_something || !IsRetryable(status.code())) {
+      environment_->OnReplyText("", /*is_final=*/true);
+      return StageResult::Fail(status);
+    }
+    return StageResult::Retry(status);
   }
   if (std::string rest = splitter.Flush(); !rest.empty()) stream_sentence(std::move(rest));
   environment_->OnReplyText("", /*is_final=*/true);

@@ -14,6 +14,7 @@
 #include "services/common/worker_pool.h"
 #include "services/orchestrator/backend.h"
 #include "services/orchestrator/conversation_memory.h"
+#include "services/orchestrator/llm/fake_openai_server.h"
 #include "services/orchestrator/stages/conversation_stages.h"
 #include "services/orchestrator/stages/fake_turn_environment.h"
 #include "services/orchestrator/stages/speech_stages.h"
@@ -24,6 +25,7 @@ namespace voxflow::orchestrator {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
 v1::AudioStreamFormat Pcm16k() { return MakeStreamFormat(v1::PCM16, 16000, 1); }
@@ -208,6 +210,49 @@ TEST(LlmStageTest, RepliesInPiecesAndStreamsWholeSentences) {
   while (auto sentence = out->TryGet()) sentences.push_back(*sentence);
   EXPECT_THAT(sentences, ElementsAre("It is sunny today.", "Take a hat!"));
   EXPECT_TRUE(turn.marked(TurnMark::kLlmFirstToken));
+}
+
+TEST(LlmStageTest, AnOpenAiCompatibleServerRepliesAndACutStreamKeepsWhatWasSaid) {
+  testing::FakeOpenAiServer server;
+  for (const std::string model : {"ok", "cut"}) {
+    FakeTurnEnvironment turn;
+    LlmStage stage(&turn);
+    Attempt attempt;
+    auto* parameters = attempt.spec.mutable_parameters();
+    (*parameters)["provider"] = "openai";
+    (*parameters)["base_url"] = server.base_url();
+    (*parameters)["model"] = model;
+    (*parameters)["system_prompt"] = "You are a voice agent.";
+    attempt.dependencies["stt"] = DependencyResult{StageOutcome::kOk, {{"transcript", "hello"}}};
+    auto out = std::make_shared<TextStream>(streaming::ChunkQueueOptions{.max_size = 8});
+    attempt.streams_out.push_back(out);
+    StageContext context = attempt.Context();
+    const StageResult result = stage.Run(context);
+    if (model == "ok") {
+      ASSERT_EQ(result.outcome, StageOutcome::kOk) << result.error;
+      EXPECT_EQ(result.outputs.at("reply"), "Hello there!");
+      EXPECT_EQ(turn.reply_text(), "Hello there!");
+      EXPECT_THAT(server.last_body(), HasSubstr("You are a voice agent."));
+    } else {
+      // A token reached the caller: no retry (it would say something else), the words stay.
+      EXPECT_EQ(result.outcome, StageOutcome::kFail);
+      EXPECT_THAT(result.error.message(), HasSubstr("before [DONE]"));
+      EXPECT_EQ(turn.reply_text(), "Hello");
+    }
+  }
+}
+
+TEST(LlmStageTest, BadProviderParametersNameTheParameter) {
+  FakeTurnEnvironment turn;
+  LlmStage stage(&turn);
+  Attempt attempt;
+  (*attempt.spec.mutable_parameters())["provider"] = "openai";
+  (*attempt.spec.mutable_parameters())["model"] = "m";
+  attempt.dependencies["stt"] = DependencyResult{StageOutcome::kOk, {{"transcript", "hi"}}};
+  StageContext context = attempt.Context();
+  const StageResult result = stage.Run(context);
+  EXPECT_EQ(result.outcome, StageOutcome::kFail);
+  EXPECT_THAT(result.error.message(), HasSubstr("llm parameter base_url: is required"));
 }
 
 TEST(LlmStageTest, NothingToReplyToSkips) {

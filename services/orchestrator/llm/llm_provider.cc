@@ -1,0 +1,88 @@
+#include "services/orchestrator/llm/llm_provider.h"
+
+#include <cstdlib>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "services/common/logging.h"
+#include "services/common/security.h"
+
+namespace voxflow::orchestrator {
+namespace {
+
+std::string Get(const std::map<std::string, std::string>& parameters, const std::string& key) {
+  auto it = parameters.find(key);
+  return it == parameters.end() ? "" : it->second;
+}
+
+absl::Status Bad(const std::string& key, const std::string& why) {
+  return absl::InvalidArgumentError(absl::StrCat("llm parameter ", key, ": ", why));
+}
+
+}  // namespace
+
+absl::StatusOr<OpenAiOptions> OpenAiOptionsFromParameters(
+    const std::map<std::string, std::string>& parameters) {
+  OpenAiOptions options;
+  options.base_url = Get(parameters, "base_url");
+  while (!options.base_url.empty() && options.base_url.back() == '/') options.base_url.pop_back();
+  if (options.base_url.empty()) return Bad("base_url", "is required for provider openai");
+  options.chat.model = Get(parameters, "model");
+  if (options.chat.model.empty()) return Bad("model", "is required for provider openai");
+  options.chat.system_prompt = Get(parameters, "system_prompt");
+  if (const std::string file = Get(parameters, "api_key_file"); !file.empty()) {
+    absl::StatusOr<std::string> key = ReadFileToString(file);
+    if (!key.ok()) return Bad("api_key_file", std::string(key.status().message()));
+    options.api_key = std::string(absl::StripAsciiWhitespace(*key));
+  } else if (const std::string env = Get(parameters, "api_key_env"); !env.empty()) {
+    const char* key = std::getenv(env.c_str());
+    if (key == nullptr)
+      return Bad("api_key_env", absl::StrCat(QuoteClientValue(env), " is not set"));
+    options.api_key = std::string(absl::StripAsciiWhitespace(key));
+  }
+  if (const std::string t = Get(parameters, "temperature"); !t.empty()) {
+    double temperature = 0;
+    if (!absl::SimpleAtod(t, &temperature) || temperature < 0 || temperature > 2) {
+      return Bad("temperature", absl::StrCat(QuoteClientValue(t), " is not in 0..2"));
+    }
+    options.chat.temperature = temperature;
+  }
+  auto positive = [&](const std::string& key, int* out) -> absl::Status {
+    const std::string value = Get(parameters, key);
+    if (value.empty()) return absl::OkStatus();
+    if (!absl::SimpleAtoi(value, out) || *out <= 0) {
+      return Bad(key, absl::StrCat(QuoteClientValue(value), " is not a positive integer"));
+    }
+    return absl::OkStatus();
+  };
+  int max_tokens = 0, timeout_ms = 30000, history = options.chat.max_history_turns;
+  for (const absl::Status& s :
+       {positive("max_tokens", &max_tokens), positive("timeout_ms", &timeout_ms),
+        positive("max_history_turns", &history)}) {
+    if (!s.ok()) return s;
+  }
+  if (max_tokens > 0) options.chat.max_tokens = max_tokens;
+  options.timeout = absl::Milliseconds(timeout_ms);
+  options.chat.max_history_turns = history;
+  return options;
+}
+
+absl::StatusOr<std::unique_ptr<LlmClient>> MakeLlmClient(
+    const std::map<std::string, std::string>& parameters) {
+  const std::string provider = Get(parameters, "provider");
+  if (provider.empty() || provider == "rule") {
+    absl::StatusOr<RuleLlmClient::Options> options =
+        RuleLlmClient::OptionsFromParameters(parameters);
+    if (!options.ok()) return options.status();
+    return std::unique_ptr<LlmClient>(new RuleLlmClient(*std::move(options)));
+  }
+  if (provider == "openai") {
+    absl::StatusOr<OpenAiOptions> options = OpenAiOptionsFromParameters(parameters);
+    if (!options.ok()) return options.status();
+    return std::unique_ptr<LlmClient>(new OpenAiLlmClient(*std::move(options)));
+  }
+  return Bad("provider", absl::StrCat(QuoteClientValue(provider), " is not rule or openai"));
+}
+
+}  // namespace voxflow::orchestrator
