@@ -14,6 +14,7 @@
 #include "services/orchestrator/backend.h"
 #include "services/orchestrator/conversation_memory.h"
 #include "services/orchestrator/live_sessions.h"
+#include "services/orchestrator/llm/llm_provider.h"
 #include "services/orchestrator/orchestrator_service.h"
 #include "services/orchestrator/pipeline/pipeline_registry.h"
 #include "services/orchestrator/pipeline/pipeline_spec_loader.h"
@@ -59,6 +60,17 @@ ABSL_FLAG(int, barge_in_min_words, 0,
 ABSL_FLAG(int, barge_in_timeout_ms, 1500,
           "Default time a reply paused by voice waits for the speech to be confirmed.");
 
+ABSL_FLAG(std::string, llm_provider, "",
+          "For pipelines whose llm stage names no provider: rule (the built-in rule model) or "
+          "openai. Empty: rule.");
+ABSL_FLAG(std::string, llm_base_url, "",
+          "With --llm_provider=openai: the OpenAI-compatible server, e.g. "
+          "http://127.0.0.1:11434/v1 (Ollama).");
+ABSL_FLAG(std::string, llm_model, "", "With --llm_provider=openai: the model name.");
+ABSL_FLAG(std::string, llm_api_key_file, "",
+          "With --llm_provider=openai: a file holding the API key (never logged).");
+ABSL_FLAG(std::string, llm_system_prompt, "", "Default system prompt of llm stages.");
+
 int main(int argc, char** argv) {
   using namespace voxflow::orchestrator;  // NOLINT: a main file.
   voxflow::BlockTerminationSignals();
@@ -74,6 +86,16 @@ int main(int argc, char** argv) {
       return 2;
     }
     specs.insert(specs.end(), loaded->begin(), loaded->end());
+  }
+  if (absl::Status s = ApplyLlmDefaults({{"provider", absl::GetFlag(FLAGS_llm_provider)},
+                                         {"base_url", absl::GetFlag(FLAGS_llm_base_url)},
+                                         {"model", absl::GetFlag(FLAGS_llm_model)},
+                                         {"api_key_file", absl::GetFlag(FLAGS_llm_api_key_file)},
+                                         {"system_prompt", absl::GetFlag(FLAGS_llm_system_prompt)}},
+                                        specs);
+      !s.ok()) {
+    std::fprintf(stderr, "orchestrator: %s\n", std::string(s.message()).c_str());
+    return 2;
   }
   absl::StatusOr<PipelineRegistry> pipelines = PipelineRegistry::Create(specs, BuiltInStageTypes());
   if (!pipelines.ok()) {

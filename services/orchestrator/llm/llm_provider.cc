@@ -68,6 +68,27 @@ absl::StatusOr<OpenAiOptions> OpenAiOptionsFromParameters(
   return options;
 }
 
+absl::Status ApplyLlmDefaults(const std::map<std::string, std::string>& defaults,
+                              std::vector<v1::PipelineSpec>& specs) {
+  for (v1::PipelineSpec& spec : specs) {
+    for (v1::StageSpec& stage : *spec.mutable_stages()) {
+      if (stage.type() != "llm") continue;
+      auto* parameters = stage.mutable_parameters();
+      if (!parameters->contains("provider")) {
+        for (const auto& [key, value] : defaults) {
+          if (!value.empty() && !parameters->contains(key)) (*parameters)[key] = value;
+        }
+      }
+      const std::map<std::string, std::string> chosen(parameters->begin(), parameters->end());
+      if (absl::StatusOr<std::unique_ptr<LlmClient>> client = MakeLlmClient(chosen); !client.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "pipeline ", spec.name(), ", stage ", stage.name(), ": ", client.status().message()));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<LlmClient>> MakeLlmClient(
     const std::map<std::string, std::string>& parameters) {
   const std::string provider = Get(parameters, "provider");

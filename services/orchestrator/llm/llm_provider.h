@@ -15,16 +15,25 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "services/orchestrator/llm/openai_llm_client.h"
 #include "services/orchestrator/llm_client.h"
+#include "voxflow/v1/pipeline.pb.h"
 
 namespace voxflow::orchestrator {
 
 // The OpenAI options the parameters ask for; INVALID_ARGUMENT naming the parameter.
 absl::StatusOr<OpenAiOptions> OpenAiOptionsFromParameters(
     const std::map<std::string, std::string>& parameters);
+
+// Server-wide defaults (the orchestrator's --llm_* flags) for llm stages whose pipeline names no
+// provider: each non-empty default is set where the stage leaves it unset. Then every llm stage's
+// parameters are checked: INVALID_ARGUMENT naming the pipeline, the stage and the parameter, so
+// that a mistake stops the server at start-up rather than failing every turn.
+absl::Status ApplyLlmDefaults(const std::map<std::string, std::string>& defaults,
+                              std::vector<v1::PipelineSpec>& specs);
 
 // The client the parameters choose; INVALID_ARGUMENT naming the parameter.
 absl::StatusOr<std::unique_ptr<LlmClient>> MakeLlmClient(
