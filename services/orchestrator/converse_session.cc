@@ -230,6 +230,7 @@ absl::Status ConverseSession::Configure(const v1::SessionConfig& requested) {
   }
 
   if (absl::Status s = ConfigureTurnTaking(config); !s.ok()) return s;
+  if (absl::Status s = CheckLlmSettings(config.llm()); !s.ok()) return s;
   if (services_.voices != nullptr) {
     if (absl::Status s = services_.voices->Check(config.voice(), config.language()); !s.ok()) {
       return s;
@@ -297,6 +298,26 @@ absl::Status ConverseSession::Configure(const v1::SessionConfig& requested) {
   spdlog::info("session {} started pipeline={} input={}Hz output={}Hz", session_id_,
                pipeline_->name(), config.input_format().sample_rate(),
                config.output_format().sample_rate());
+  return absl::OkStatus();
+}
+
+absl::Status ConverseSession::CheckLlmSettings(const v1::LlmSettings& llm) {
+  if (llm.system_prompt().size() > 8000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config.llm.system_prompt of ", llm.system_prompt().size(), " bytes is longer than 8000"));
+  }
+  if (absl::Status s = CheckUtf8(llm.system_prompt(), "config.llm.system_prompt"); !s.ok()) {
+    return s;
+  }
+  if (llm.model().size() > 200) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config.llm.model ", QuoteClientValue(llm.model()), " is longer than 200 bytes"));
+  }
+  if (absl::Status s = CheckUtf8(llm.model(), "config.llm.model"); !s.ok()) return s;
+  if (llm.has_temperature() && !(llm.temperature() >= 0 && llm.temperature() <= 2)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.llm.temperature ", llm.temperature(), " is not in 0..2"));
+  }
   return absl::OkStatus();
 }
 

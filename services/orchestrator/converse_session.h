@@ -129,6 +129,9 @@ class ConverseSession : public std::enable_shared_from_this<ConverseSession> {
   const std::string& session_id() const { return session_id_; }
   InputAccounting input_accounting();
 
+  // INVALID_ARGUMENT naming the field of config.llm that is out of bounds.
+  static absl::Status CheckLlmSettings(const v1::LlmSettings& llm);
+
  private:
   friend class Turn;
   // Puts the session back on the ticker if it left it.

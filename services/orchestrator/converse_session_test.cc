@@ -456,6 +456,24 @@ TEST(ConverseSessionTest, AnOpenMicrophoneIsNotIdle) {
   EXPECT_TRUE(h.End().ok());
 }
 
+TEST(ConverseSessionTest, LlmSettingsOutOfBoundsNameTheField) {
+  v1::LlmSettings llm;
+  llm.set_temperature(3);
+  EXPECT_THAT(ConverseSession::CheckLlmSettings(llm).message(),
+              HasSubstr("config.llm.temperature 3 is not in 0..2"));
+  llm.clear_temperature();
+  llm.set_system_prompt(std::string(8001, 'a'));
+  EXPECT_THAT(ConverseSession::CheckLlmSettings(llm).message(),
+              HasSubstr("config.llm.system_prompt of 8001 bytes"));
+  llm.set_system_prompt(std::string("caf\xc3", 4));
+  EXPECT_THAT(ConverseSession::CheckLlmSettings(llm).message(),
+              HasSubstr("config.llm.system_prompt"));
+  llm.set_system_prompt("Be brief.");
+  llm.set_model("llama3");
+  llm.set_temperature(0.7f);
+  EXPECT_TRUE(ConverseSession::CheckLlmSettings(llm).ok());
+}
+
 // A hang-up while a finished turn's reply audio still waits to be played frees the session. The
 // turn stayed queued (its audio unplayed), holding the session, and no tick came after the end to
 // complete it: every such hang-up leaked a whole session (the session fuzzer found it).

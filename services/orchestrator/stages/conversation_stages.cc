@@ -1,5 +1,7 @@
 #include "services/orchestrator/stages/conversation_stages.h"
 
+#include <map>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -19,8 +21,14 @@ StageResult LlmStage::Run(StageContext& context) {
   }
   if (user_text.empty()) return StageResult::Skip("nothing to reply to");
 
-  absl::StatusOr<std::unique_ptr<LlmClient>> client =
-      MakeLlmClient({context.spec().parameters().begin(), context.spec().parameters().end()});
+  // The session's own model settings go over the pipeline's.
+  std::map<std::string, std::string> parameters(context.spec().parameters().begin(),
+                                                context.spec().parameters().end());
+  const v1::LlmSettings& session = environment_->config().llm();
+  if (!session.system_prompt().empty()) parameters["system_prompt"] = session.system_prompt();
+  if (!session.model().empty()) parameters["model"] = session.model();
+  if (session.has_temperature()) parameters["temperature"] = absl::StrCat(session.temperature());
+  absl::StatusOr<std::unique_ptr<LlmClient>> client = MakeLlmClient(parameters);
   if (!client.ok()) return StageResult::Fail(client.status());
   LlmRequest request{
       user_text,

@@ -242,6 +242,27 @@ TEST(LlmStageTest, AnOpenAiCompatibleServerRepliesAndACutStreamKeepsWhatWasSaid)
   }
 }
 
+TEST(LlmStageTest, TheSessionsModelSettingsGoOverThePipelines) {
+  testing::FakeOpenAiServer server;
+  FakeTurnEnvironment turn;
+  v1::LlmSettings* llm = turn.mutable_config().mutable_llm();
+  llm->set_system_prompt("Answer like a pirate.");
+  llm->set_temperature(0.5f);
+  LlmStage stage(&turn);
+  Attempt attempt;
+  auto* parameters = attempt.spec.mutable_parameters();
+  (*parameters)["provider"] = "openai";
+  (*parameters)["base_url"] = server.base_url();
+  (*parameters)["model"] = "ok";
+  (*parameters)["system_prompt"] = "The pipeline's prompt.";
+  attempt.dependencies["stt"] = DependencyResult{StageOutcome::kOk, {{"transcript", "hi"}}};
+  StageContext context = attempt.Context();
+  ASSERT_EQ(stage.Run(context).outcome, StageOutcome::kOk);
+  EXPECT_THAT(server.last_body(), HasSubstr("Answer like a pirate."));
+  EXPECT_THAT(server.last_body(), ::testing::Not(HasSubstr("The pipeline's prompt.")));
+  EXPECT_THAT(server.last_body(), HasSubstr("\"temperature\":0.5"));
+}
+
 TEST(LlmStageTest, BadProviderParametersNameTheParameter) {
   FakeTurnEnvironment turn;
   LlmStage stage(&turn);
