@@ -30,9 +30,6 @@ v1::AudioStreamFormat Pcm16k() { return MakeStreamFormat(v1::PCM16, 16000, 1); }
 
 std::string Tone(int ms) { return testing::TonePcm16(16000, 1, ms, 220, 300); }
 
-std::string Scrape(int port) { return testing::ScrapeMetrics(port); }
-std::map<std::string, double> Parse(const std::string& text) { return testing::ParseMetrics(text); }
-
 TEST(MetricsTest, ConversationIsCountedOnEveryServer) {
   auto stt = testing::StartServer("services/stt/stt_server",
                                   {"--provider=mock", "--mock_transcriptions=hello there",
@@ -68,11 +65,12 @@ TEST(MetricsTest, ConversationIsCountedOnEveryServer) {
 
     // The server counts the stream as ended in OnDone, just after the client has its status:
     // scrape until it has (bounded).
-    std::map<std::string, double> m = Parse(Scrape(orchestrator->metrics_port()));
+    std::map<std::string, double> m =
+        testing::ParseMetrics(testing::ScrapeMetrics(orchestrator->metrics_port()));
     for (const absl::Time deadline = absl::Now() + absl::Seconds(10);
          m["voxflow_active_streams{service=\"orchestrator\"}"] != 0 && absl::Now() < deadline;) {
       absl::SleepFor(absl::Milliseconds(20));
-      m = Parse(Scrape(orchestrator->metrics_port()));
+      m = testing::ParseMetrics(testing::ScrapeMetrics(orchestrator->metrics_port()));
     }
     const std::string converse =
         "grpc_method=\"Converse\",grpc_service=\"voxflow.v1.Orchestrator\","
@@ -94,7 +92,8 @@ TEST(MetricsTest, ConversationIsCountedOnEveryServer) {
     EXPECT_THAT(m, ::testing::Not(Contains(Key(HasSubstr("voxflow_backend_retries_total")))));
   }
 
-  const std::map<std::string, double> s = Parse(Scrape(stt->metrics_port()));
+  const std::map<std::string, double> s =
+      testing::ParseMetrics(testing::ScrapeMetrics(stt->metrics_port()));
   const std::string recognize =
       "grpc_method=\"StreamingRecognize\",grpc_service=\"voxflow.v1.SpeechToText\","
       "grpc_type=\"bidi_stream\"";
@@ -114,7 +113,8 @@ TEST(MetricsTest, RefusedAndFailedCallsAreCountedByCode) {
   v1::RecognizeClipResponse response;
   ASSERT_EQ(stub->Recognize(&context, request, &response).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
-  const std::map<std::string, double> s = Parse(Scrape(stt->metrics_port()));
+  const std::map<std::string, double> s =
+      testing::ParseMetrics(testing::ScrapeMetrics(stt->metrics_port()));
   EXPECT_EQ(
       s.at("grpc_server_handled_total{grpc_code=\"InvalidArgument\",grpc_method=\"Recognize\","
            "grpc_service=\"voxflow.v1.SpeechToText\",grpc_type=\"unary\"}"),

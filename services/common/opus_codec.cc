@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "opus.h"
+#include "services/common/audio_chunk.h"
 
 namespace voxflow {
 namespace {
@@ -29,6 +30,11 @@ absl::Status ValidateOpusFormat(const v1::AudioStreamFormat& format, absl::strin
         absl::StrCat(field, ".channels ", format.channels(), " is not supported by Opus (1 or 2)"));
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidateWireFormat(const v1::AudioStreamFormat& format, absl::string_view field) {
+  return format.format() == v1::OPUS ? ValidateOpusFormat(format, field)
+                                     : ValidateStreamFormat(format, field);
 }
 
 v1::AudioStreamFormat DecodedFormat(const v1::AudioStreamFormat& format) {
@@ -141,6 +147,15 @@ absl::StatusOr<std::vector<std::string>> OpusStreamEncoder::Encode(absl::string_
     packets.push_back(*std::move(packet));
   }
   pending_.erase(0, at);
+  return packets;
+}
+
+absl::StatusOr<std::vector<std::string>> OpusStreamEncoder::EncodePiece(absl::string_view pcm16) {
+  absl::StatusOr<std::vector<std::string>> packets = Encode(pcm16);
+  if (!packets.ok() || pcm16.size() >= frame_bytes_) return packets;
+  absl::StatusOr<std::vector<std::string>> last = Flush();
+  if (!last.ok()) return last.status();
+  packets->insert(packets->end(), last->begin(), last->end());
   return packets;
 }
 

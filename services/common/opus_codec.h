@@ -24,6 +24,10 @@ namespace voxflow {
 // INVALID_ARGUMENT naming `field` otherwise.
 absl::Status ValidateOpusFormat(const v1::AudioStreamFormat& format, absl::string_view field);
 
+// ValidateStreamFormat for sample formats, ValidateOpusFormat for OPUS: the formats a stream may
+// arrive or leave in.
+absl::Status ValidateWireFormat(const v1::AudioStreamFormat& format, absl::string_view field);
+
 // The format a stream of `format` is handled in: PCM16 at the same rate and channels for OPUS,
 // `format` itself otherwise.
 v1::AudioStreamFormat DecodedFormat(const v1::AudioStreamFormat& format);
@@ -77,6 +81,9 @@ class OpusStreamEncoder {
   absl::StatusOr<std::vector<std::string>> Encode(absl::string_view pcm16);
   // The audio left (less than 20 ms), padded with silence into one last packet; none if empty.
   absl::StatusOr<std::vector<std::string>> Flush();
+  // Encode, then Flush if `pcm16` is shorter than a frame: the end of a sentence or reply,
+  // which must go out now rather than wait for more audio.
+  absl::StatusOr<std::vector<std::string>> EncodePiece(absl::string_view pcm16);
 
   size_t frame_bytes() const { return frame_bytes_; }
 

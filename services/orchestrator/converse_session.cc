@@ -137,11 +137,7 @@ absl::Status ConverseSession::Configure(const v1::SessionConfig& requested) {
   for (const auto& [format, field] :
        {std::pair{&requested.input_format(), "config.input_format"},
         std::pair{&requested.output_format(), "config.output_format"}}) {
-    if (absl::Status s = format->format() == v1::OPUS ? ValidateOpusFormat(*format, field)
-                                                      : ValidateStreamFormat(*format, field);
-        !s.ok()) {
-      return s;
-    }
+    if (absl::Status s = ValidateWireFormat(*format, field); !s.ok()) return s;
   }
   // Opus is decoded on arrival and encoded on the way out: everything in between (jitter
   // buffers, listening, the stages and their backends) handles PCM16 at the same rate.

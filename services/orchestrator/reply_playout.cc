@@ -60,12 +60,7 @@ ReplyPlayout::Paced ReplyPlayout::Pace(absl::Time now, Turn& turn) {
     v1::AudioChunk* audio = reply->mutable_audio();
     if (opus_ != nullptr) {
       // One 20 ms packet per frame; a reply's last, short frame is padded into one.
-      const bool short_frame = frame.data.size() < opus_->frame_bytes();
-      absl::StatusOr<std::vector<std::string>> packets = opus_->Encode(frame.data);
-      if (packets.ok() && short_frame) {
-        absl::StatusOr<std::vector<std::string>> last = opus_->Flush();
-        if (last.ok()) packets->insert(packets->end(), last->begin(), last->end());
-      }
+      absl::StatusOr<std::vector<std::string>> packets = opus_->EncodePiece(frame.data);
       std::string data;
       if (packets.ok()) {
         for (const std::string& packet : *packets) data += packet;  // One, at 20 ms frames.

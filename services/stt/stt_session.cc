@@ -13,10 +13,7 @@ namespace voxflow::stt {
 absl::Status SttSession::ValidateConfig(const SttEngine& engine,
                                         const v1::RecognitionConfig& config,
                                         const SttLimits& limits) {
-  if (absl::Status s = config.audio_format().format() == v1::OPUS
-                           ? ValidateOpusFormat(config.audio_format(), "config.audio_format")
-                           : ValidateStreamFormat(config.audio_format(), "config.audio_format");
-      !s.ok()) {
+  if (absl::Status s = ValidateWireFormat(config.audio_format(), "config.audio_format"); !s.ok()) {
     return s;
   }
   const std::string language = absl::AsciiStrToLower(config.language());

@@ -36,8 +36,7 @@ absl::StatusOr<std::unique_ptr<TtsSession>> TtsSession::Create(TtsEngine* engine
                                                                ResponseSink sink,
                                                                TtsLimits limits) {
   const bool opus = config.output_format().format() == v1::OPUS;
-  if (absl::Status s = opus ? ValidateOpusFormat(config.output_format(), "config.output_format")
-                            : ValidateStreamFormat(config.output_format(), "config.output_format");
+  if (absl::Status s = ValidateWireFormat(config.output_format(), "config.output_format");
       !s.ok()) {
     return s;
   }
@@ -199,11 +198,7 @@ void TtsSession::Emit(std::string data, const std::string& text, const std::stri
     // One packet per chunk; a sentence's short tail is padded into a last packet, so that it
     // goes out now.
     const size_t frames = data.size() / frame_bytes_;
-    absl::StatusOr<std::vector<std::string>> packets = opus_->Encode(data);
-    if (packets.ok() && data.size() < opus_->frame_bytes()) {
-      absl::StatusOr<std::vector<std::string>> last = opus_->Flush();
-      if (last.ok()) packets->insert(packets->end(), last->begin(), last->end());
-    }
+    absl::StatusOr<std::vector<std::string>> packets = opus_->EncodePiece(data);
     if (!packets.ok()) return;  // Not reached: encoding PCM16 of the right size does not fail.
     for (std::string& packet : *packets) {
       EmitChunk(std::move(packet), v1::OPUS, text, piece_id, text_offset, false);
