@@ -15,6 +15,7 @@
 #include "services/common/opus_codec.h"
 #include "services/common/sample_format.h"
 #include "services/common/utf8.h"
+#include "services/orchestrator/llm/tool_declarations.h"
 #include "services/orchestrator/stages/conversation_stages.h"
 #include "services/orchestrator/turn.h"
 #include "services/orchestrator/turn_report.h"
@@ -87,7 +88,10 @@ absl::Status ConverseSession::HandleRequest(v1::ConverseRequest request) {
     return absl::InvalidArgumentError("empty request: set config, audio, text or control");
   }
   if (!configured_) {
-    const char* what = request.has_audio() ? "audio" : request.has_text() ? "text" : "control";
+    const char* what = request.has_audio()         ? "audio"
+                       : request.has_text()        ? "text"
+                       : request.has_tool_result() ? "tool_result"
+                                                   : "control";
     return absl::InvalidArgumentError(
         absl::StrCat(what, " before config: the first request must be a SessionConfig"));
   }
@@ -96,6 +100,8 @@ absl::Status ConverseSession::HandleRequest(v1::ConverseRequest request) {
   switch (request.request_case()) {
     case v1::ConverseRequest::kAudio:
       return PushAudio(std::move(*request.mutable_audio()));
+    case v1::ConverseRequest::kToolResult:
+      return HandleToolResult(request.tool_result());
     case v1::ConverseRequest::kText: {
       std::string text(absl::StripAsciiWhitespace(request.text().text()));
       if (text.empty()) return absl::InvalidArgumentError("text.text is empty");
@@ -314,7 +320,66 @@ absl::Status ConverseSession::CheckLlmSettings(const v1::LlmSettings& llm) {
     return absl::InvalidArgumentError(
         absl::StrCat("config.llm.temperature ", llm.temperature(), " is not in 0..2"));
   }
+  if (absl::Status s = DeclaredTools({}, llm).status(); !s.ok()) return s;
+  return ToolTimeout({}, llm).status();
+}
+
+absl::Status ConverseSession::HandleToolResult(const v1::ToolResult& result) {
+  if (result.id().empty()) return absl::InvalidArgumentError("tool_result.id is empty");
+  if (result.id().size() > 256) {
+    return absl::InvalidArgumentError("tool_result.id is longer than 256 bytes");
+  }
+  LlmToolAnswer answer;
+  switch (result.result_case()) {
+    case v1::ToolResult::kContentJson: {
+      if (result.content_json().size() > 64 * 1024) {
+        return absl::InvalidArgumentError(absl::StrCat("tool_result.content_json of ",
+                                                       result.content_json().size(),
+                                                       " bytes is longer than 65536"));
+      }
+      if (!IsJson(result.content_json())) {
+        return absl::InvalidArgumentError(absl::StrCat("tool_result.content_json is not JSON: ",
+                                                       QuoteClientValue(result.content_json())));
+      }
+      answer.content_json = result.content_json();
+      break;
+    }
+    case v1::ToolResult::kError:
+      if (result.error().size() > 4096) {
+        return absl::InvalidArgumentError("tool_result.error is longer than 4096 bytes");
+      }
+      answer.error = result.error().empty() ? "the tool failed" : result.error();
+      break;
+    default:
+      return absl::InvalidArgumentError("tool_result sets neither content_json nor error");
+  }
+  if (absl::Status s = tool_calls_.Answer(result.id(), std::move(answer)); !s.ok()) {
+    // Late (after its timeout) rather than malformed: the conversation goes on.
+    v1::ConverseEvent event;
+    event.mutable_error()->set_code(static_cast<int>(s.code()));
+    event.mutable_error()->set_message(std::string(s.message()));
+    event.mutable_error()->set_recoverable(true);
+    Send(std::move(event));
+  }
   return absl::OkStatus();
+}
+
+std::optional<LlmToolAnswer> ConverseSession::CallTool(Turn* turn, const LlmToolCall& call,
+                                                       absl::Duration timeout,
+                                                       const CancellationToken& cancel) {
+  if (absl::Status s = tool_calls_.Open(call.id); !s.ok()) {
+    return LlmToolAnswer{"", std::string(s.message())};
+  }
+  v1::ConverseEvent event;
+  v1::ToolCall* out = event.mutable_tool_call();
+  out->set_id(call.id);
+  out->set_name(call.name);
+  out->set_arguments_json(call.arguments_json);
+  out->set_turn_id(turn->turn_id());
+  spdlog::debug("session {} turn {} calls tool {} ({})", session_id_, turn->turn_id(), call.name,
+                call.id);
+  Send(std::move(event));
+  return tool_calls_.Wait(call.id, timeout, cancel);
 }
 
 absl::Status ConverseSession::ConfigureTurnTaking(const v1::SessionConfig& config) {

@@ -44,6 +44,7 @@
 #include "services/orchestrator/pipeline/pipeline_registry.h"
 #include "services/orchestrator/reply_playout.h"
 #include "services/orchestrator/stages/turn_environment.h"
+#include "services/orchestrator/tool_calls.h"
 #include "services/orchestrator/voice_catalog.h"
 #include "services/orchestrator/voice_metrics.h"
 #include "voxflow/v1/orchestrator.pb.h"
@@ -175,6 +176,10 @@ class ConverseSession : public std::enable_shared_from_this<ConverseSession> {
   void OnRecognizerEndpoint(Turn* turn);
   bool OfferReplyAudio(Turn* turn, v1::AudioChunk audio, const std::string& text,
                        const CancellationToken& cancel);
+  // Sends `call` to the client as a ToolCall event and waits for its ToolResult.
+  std::optional<LlmToolAnswer> CallTool(Turn* turn, const LlmToolCall& call, absl::Duration timeout,
+                                        const CancellationToken& cancel);
+  absl::Status HandleToolResult(const v1::ToolResult& result);
 
   void Send(v1::ConverseEvent event);
   void SendTelemetry(absl::string_view name, const streaming::EventAttributes& attributes);
@@ -233,6 +238,7 @@ class ConverseSession : public std::enable_shared_from_this<ConverseSession> {
   // idle Tick.
   bool ticking_ = false;
   std::function<void()> wake_ticks_;
+  ToolCalls tool_calls_;
   int64_t wake_timer_ = 0;   // Wakes an idle session when a timeout is due.
   bool id_claimed_ = false;  // session_id_ is held in services_.live_sessions.
 };

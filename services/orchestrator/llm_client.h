@@ -4,8 +4,10 @@
 #ifndef VOXFLOW_SERVICES_ORCHESTRATOR_LLM_CLIENT_H_
 #define VOXFLOW_SERVICES_ORCHESTRATOR_LLM_CLIENT_H_
 
+#include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,9 +21,43 @@
 
 namespace voxflow::orchestrator {
 
+// A function the model may call; the caller's application runs it.
+struct LlmTool {
+  std::string name;
+  std::string description;
+  std::string parameters_json;  // A JSON Schema object; empty: no arguments.
+};
+
+struct LlmToolCall {
+  std::string id;
+  std::string name;
+  std::string arguments_json;
+};
+
+// What a tool call came to: the tool's JSON answer, or why there is none (the model is told).
+struct LlmToolAnswer {
+  std::string content_json;
+  std::string error;  // Set when the tool failed, timed out or is unknown.
+};
+
 struct LlmRequest {
   std::string user_text;
   std::vector<Exchange> history;  // Oldest first.
+  std::vector<LlmTool> tools;
+  // Runs a tool call the model made (blocking until the answer, a timeout or a cancel). Unset:
+  // no tools.
+  std::function<LlmToolAnswer(const LlmToolCall& call)> call_tool;
+};
+
+struct TokenUsage {
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+};
+
+// What one Generate cost, as far as the model server said.
+struct LlmReport {
+  std::optional<TokenUsage> usage;  // Summed over its requests; nullopt when none reported it.
+  int requests = 0;                 // Completions requested (tool calls add one each round).
 };
 
 class LlmClient {
@@ -32,6 +68,8 @@ class LlmClient {
   virtual absl::Status Generate(const LlmRequest& request,
                                 const std::function<void(absl::string_view token)>& on_token,
                                 const CancellationToken& cancel) = 0;
+  // Of the last Generate.
+  virtual LlmReport last_report() const { return {}; }
 };
 
 // Replies by rule. Parameters (StageSpec.parameters of the llm stage):

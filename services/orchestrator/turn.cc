@@ -79,6 +79,38 @@ bool Turn::OnReplyAudio(v1::AudioChunk audio, const std::string& text,
   return session_->OfferReplyAudio(this, std::move(audio), text, cancel);
 }
 
+void Turn::OnLlmReport(const LlmReport& report) {
+  std::lock_guard<std::mutex> lock(mu_);
+  llm_report_.requests += report.requests;
+  if (report.usage.has_value()) {
+    TokenUsage& sum =
+        llm_report_.usage.has_value() ? *llm_report_.usage : llm_report_.usage.emplace();
+    sum.prompt_tokens += report.usage->prompt_tokens;
+    sum.completion_tokens += report.usage->completion_tokens;
+  }
+}
+
+std::optional<LlmToolAnswer> Turn::CallTool(const LlmToolCall& call, absl::Duration timeout,
+                                            const CancellationToken& cancel) {
+  return session_->CallTool(this, call, timeout, cancel);
+}
+
+void Turn::OnDegraded(absl::string_view stage, absl::string_view degradation,
+                      const absl::Status& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  degradations_.push_back({std::string(stage), std::string(degradation), why});
+}
+
+LlmReport Turn::llm_report() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return llm_report_;
+}
+
+std::vector<Turn::Degradation> Turn::degradations() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return degradations_;
+}
+
 std::string Turn::transcript() const {
   std::lock_guard<std::mutex> lock(mu_);
   return text_.has_value() ? *text_ : transcript_;

@@ -37,10 +37,24 @@ class Turn final : public TurnEnvironment {
   void OnReplyText(absl::string_view piece, bool is_final) override;
   bool OnReplyAudio(v1::AudioChunk audio, const std::string& text,
                     const CancellationToken& cancel) override;
+  void OnLlmReport(const LlmReport& report) override;
+  std::optional<LlmToolAnswer> CallTool(const LlmToolCall& call, absl::Duration timeout,
+                                        const CancellationToken& cancel) override;
+  void OnDegraded(absl::string_view stage, absl::string_view degradation,
+                  const absl::Status& why) override;
+
+  // A failure a stage worked around.
+  struct Degradation {
+    std::string stage;
+    std::string name;
+    absl::Status why;
+  };
 
   absl::Time MarkTime(TurnMark mark) const;
   std::string transcript() const;
   std::string reply() const;
+  LlmReport llm_report() const;
+  std::vector<Degradation> degradations() const;
   const std::shared_ptr<Utterance>& utterance() const { return utterance_; }
 
   // Session state.
@@ -64,6 +78,8 @@ class Turn final : public TurnEnvironment {
   std::map<TurnMark, absl::Time> marks_;
   std::string transcript_;  // The latest final: the utterance so far.
   std::string reply_;
+  LlmReport llm_report_;
+  std::vector<Degradation> degradations_;
 };
 
 }  // namespace voxflow::orchestrator

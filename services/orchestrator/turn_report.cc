@@ -27,6 +27,17 @@ std::vector<v1::ConverseEvent> StageErrors(const Turn& turn) {
     error->set_recoverable(true);
     events.push_back(std::move(event));
   }
+  for (const Turn::Degradation& degraded : turn.degradations()) {
+    v1::ConverseEvent event;
+    v1::ErrorEvent* error = event.mutable_error();
+    error->set_code(static_cast<int>(degraded.why.code()));
+    error->set_message(absl::StrCat("stage '", degraded.stage, "' failed: ", degraded.why.message(),
+                                    " (its fallback was used)"));
+    error->set_stage(degraded.stage);
+    error->set_turn_id(turn.turn_id());
+    error->set_recoverable(true);
+    events.push_back(std::move(event));
+  }
   return events;
 }
 
@@ -38,6 +49,15 @@ v1::TurnCompleted TurnReport(const Turn& turn, const std::string& reply, absl::T
   completed.set_interrupted(turn.interrupted);
   for (const std::string& degradation : turn.result.degradations) {
     completed.add_degradations(degradation);
+  }
+  for (const Turn::Degradation& degraded : turn.degradations()) {
+    completed.add_degradations(degraded.name);
+  }
+  const LlmReport llm = turn.llm_report();
+  completed.mutable_llm_usage()->set_requests(llm.requests);
+  if (llm.usage.has_value()) {
+    completed.mutable_llm_usage()->set_prompt_tokens(llm.usage->prompt_tokens);
+    completed.mutable_llm_usage()->set_completion_tokens(llm.usage->completion_tokens);
   }
   v1::LatencyBreakdown* latency = completed.mutable_latency();
   const absl::Time end_of_speech = turn.MarkTime(TurnMark::kEndOfSpeech);

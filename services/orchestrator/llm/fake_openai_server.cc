@@ -1,5 +1,6 @@
 #include "services/orchestrator/llm/fake_openai_server.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "httplib.h"
@@ -8,10 +9,21 @@
 namespace voxflow::orchestrator::testing {
 namespace {
 
-std::string Chunk(const std::string& content) {
-  nlohmann::json chunk = {{"choices", {{{"index", 0}, {"delta", {{"content", content}}}}}}};
-  return absl::StrCat("data: ", chunk.dump(), "\n\n");
+using Json = nlohmann::json;
+
+std::string Event(const Json& delta, const char* finish_reason = nullptr) {
+  Json choice = {{"index", 0}, {"delta", delta}};
+  if (finish_reason != nullptr) choice["finish_reason"] = finish_reason;
+  return absl::StrCat("data: ", Json{{"choices", {choice}}}.dump(), "\n\n");
 }
+
+std::string Chunk(const std::string& content) { return Event({{"content", content}}); }
+
+std::string ToolPiece(const Json& call) { return Event({{"tool_calls", {call}}}); }
+
+constexpr char kEnd[] =
+    "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":3}}\n\n"
+    "data: [DONE]\n\n";
 
 }  // namespace
 
@@ -20,25 +32,56 @@ FakeOpenAiServer::FakeOpenAiServer() : server_(std::make_unique<httplib::Server>
   server_->Post(
       "/v1/chat/completions", [this](const httplib::Request& request, httplib::Response& response) {
         ++requests_;
+        const Json body = Json::parse(request.body, nullptr, false);
+        std::string model = body.is_object() ? body.value("model", "") : "";
+        // The user's last message keys the timestamps; a tool answer, if any, shapes the reply.
+        std::string user_text;
+        std::optional<std::string> tool_answer;
+        if (body.is_object() && body.contains("messages") && body["messages"].is_array()) {
+          for (const Json& message : body["messages"]) {
+            if (!message.is_object()) continue;
+            const std::string role = message.value("role", "");
+            if (role == "user" && message["content"].is_string()) user_text = message["content"];
+            if (role == "tool" && message["content"].is_string()) tool_answer = message["content"];
+          }
+        }
+        std::string retry_after = "3";
         {
           std::lock_guard<std::mutex> lock(mu_);
           last_body_ = request.body;
+          bodies_.push_back(request.body);
           last_authorization_ = request.get_header_value("Authorization");
+          if (model == "429once" && requests_429once_++ == 0) {
+            model = "429";
+            retry_after = "1";
+          }
         }
-        const nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
-        const std::string model = body.is_object() ? body.value("model", "") : "";
         for (const char* code : {"401", "403", "404", "429", "503"}) {
           if (model == code) {
             response.status = std::stoi(code);
-            if (model == "429") response.set_header("Retry-After", "3");
+            if (model == "429") response.set_header("Retry-After", retry_after);
             response.set_content(R"({"error":{"message":"scripted failure"}})", "application/json");
             return;
           }
         }
         response.set_chunked_content_provider(
-            "text/event-stream", [this, model](size_t, httplib::DataSink& sink) {
-              auto write = [&sink](const std::string& text) {
-                return sink.is_writable() && sink.write(text.data(), text.size());
+            "text/event-stream",
+            [this, model, user_text, tool_answer](size_t, httplib::DataSink& sink) {
+              bool first = true;
+              auto write = [&](const std::string& text) {
+                if (!sink.is_writable() || !sink.write(text.data(), text.size())) return false;
+                if (first && absl::StrContains(text, "\"content\"")) {
+                  first = false;
+                  std::lock_guard<std::mutex> lock(mu_);
+                  first_token_sent_[user_text] = absl::Now();
+                }
+                return true;
+              };
+              auto gone = [this] {
+                std::lock_guard<std::mutex> lock(mu_);
+                disconnected_ = absl::Now();
+                disconnected_cv_.notify_all();
+                return false;
               };
               if (model == "malformed") {
                 write("data: {\"choices\": [tru\n\n");
@@ -47,22 +90,43 @@ FakeOpenAiServer::FakeOpenAiServer() : server_(std::make_unique<httplib::Server>
               } else if (model == "slow") {
                 const absl::Time end = absl::Now() + absl::Seconds(10);
                 while (absl::Now() < end) {
-                  if (!write(Chunk("la "))) {
-                    std::lock_guard<std::mutex> lock(mu_);
-                    disconnected_ = absl::Now();
-                    disconnected_cv_.notify_all();
-                    return false;
-                  }
+                  if (!write(Chunk("la "))) return gone();
                   absl::SleepFor(absl::Milliseconds(20));
                 }
+              } else if (model == "story") {
+                for (int sentence = 1; sentence <= 10; ++sentence) {
+                  for (const std::string& word :
+                       {std::string("This "), std::string("is "), std::string("sentence "),
+                        absl::StrCat("number ", sentence, ". ")}) {
+                    if (!write(Chunk(word))) return gone();
+                    absl::SleepFor(absl::Milliseconds(30));
+                  }
+                }
+                write(Event(Json::object(), "stop"));
+                write(kEnd);
+              } else if (model == "tool" && !tool_answer.has_value()) {
+                write(ToolPiece({{"index", 0},
+                                 {"id", "call_w1"},
+                                 {"type", "function"},
+                                 {"function", {{"name", "get_weather"}, {"arguments", ""}}}}));
+                write(ToolPiece({{"index", 0}, {"function", {{"arguments", "{\"city\":"}}}}));
+                write(ToolPiece({{"index", 0}, {"function", {{"arguments", "\"Paris\"}"}}}}));
+                write(Event(Json::object(), "tool_calls"));
+                write(kEnd);
+              } else if (model == "tool") {
+                const Json answer = Json::parse(*tool_answer, nullptr, false);
+                const std::string said =
+                    answer.is_object() && answer.contains("error")
+                        ? absl::StrCat("Tool failed: ", answer["error"].dump(), ".")
+                        : absl::StrCat("Tool said: ", *tool_answer, ".");
+                write(Chunk(said));
+                write(Event(Json::object(), "stop"));
+                write(kEnd);
               } else {
                 write(": keep-alive\n\n");
                 for (const char* token : {"Hello", " there", "!"}) write(Chunk(token));
-                write(R"(data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})"
-                      "\n\n");
-                write(R"(data: {"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":3}})"
-                      "\n\n");
-                write("data: [DONE]\n\n");
+                write(Event(Json::object(), "stop"));
+                write(kEnd);
               }
               sink.done();
               return true;
@@ -85,6 +149,18 @@ std::string FakeOpenAiServer::base_url() const {
 std::string FakeOpenAiServer::last_body() const {
   std::lock_guard<std::mutex> lock(mu_);
   return last_body_;
+}
+
+std::vector<std::string> FakeOpenAiServer::bodies() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return bodies_;
+}
+
+std::optional<absl::Time> FakeOpenAiServer::FirstTokenSent(const std::string& user_text) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = first_token_sent_.find(user_text);
+  if (it == first_token_sent_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::string FakeOpenAiServer::last_authorization() const {

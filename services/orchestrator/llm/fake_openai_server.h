@@ -3,17 +3,25 @@
 //   "ok"        streams "Hello", " there", "!" with a finish reason and usage, then [DONE];
 //   "cut"       streams one token and ends without [DONE];
 //   "slow"      streams a token every 20 ms for 10 s (to be cancelled);
+//   "story"     streams ten sentences, a word every 30 ms (a reply long enough to interrupt);
+//   "tool"      calls get_weather({"city":"Paris"}) in pieces; once the request carries the
+//               tool's answer, says "Tool said: <answer>." (or "Tool failed: <error>.");
 //   "malformed" streams data that is not JSON;
-//   "401", "403", "404", "429", "503"  answer that HTTP status (429 with Retry-After: 3).
+//   "401", "403", "404", "429", "503"  answer that HTTP status (429 with Retry-After: 3);
+//   "429once"   answers 429 with Retry-After: 1 to its first request, then as "ok".
+// Every answer's first token is timestamped by the user's last message (FirstTokenSent).
 #ifndef VOXFLOW_SERVICES_ORCHESTRATOR_LLM_FAKE_OPENAI_SERVER_H_
 #define VOXFLOW_SERVICES_ORCHESTRATOR_LLM_FAKE_OPENAI_SERVER_H_
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/time/time.h"
 
@@ -30,6 +38,9 @@ class FakeOpenAiServer {
 
   std::string base_url() const;
   std::string last_body() const;
+  std::vector<std::string> bodies() const;  // Every request's body, in order.
+  // When the first token of the answer to the last user message `user_text` was written.
+  std::optional<absl::Time> FirstTokenSent(const std::string& user_text) const;
   std::string last_authorization() const;
   int requests() const { return requests_; }
   // Waits until a streaming answer found its client gone; when that happened.
@@ -43,6 +54,9 @@ class FakeOpenAiServer {
   std::condition_variable disconnected_cv_;
   absl::Time disconnected_ = absl::InfinitePast();
   std::string last_body_;
+  std::vector<std::string> bodies_;
+  std::map<std::string, absl::Time> first_token_sent_;
+  int requests_429once_ = 0;
   std::string last_authorization_;
   std::atomic<int> requests_{0};
 };

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/common/logging.h"
 #include "services/common/security.h"
+#include "services/orchestrator/llm/tool_declarations.h"
 
 namespace voxflow::orchestrator {
 namespace {
@@ -80,9 +81,12 @@ absl::Status ApplyLlmDefaults(const std::map<std::string, std::string>& defaults
         }
       }
       const std::map<std::string, std::string> chosen(parameters->begin(), parameters->end());
-      if (absl::StatusOr<std::unique_ptr<LlmClient>> client = MakeLlmClient(chosen); !client.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "pipeline ", spec.name(), ", stage ", stage.name(), ": ", client.status().message()));
+      absl::Status status = MakeLlmClient(chosen).status();
+      if (status.ok()) status = DeclaredTools(chosen, v1::LlmSettings()).status();
+      if (status.ok()) status = ToolTimeout(chosen, v1::LlmSettings()).status();
+      if (!status.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("pipeline ", spec.name(), ", stage ",
+                                                       stage.name(), ": ", status.message()));
       }
     }
   }

@@ -8,7 +8,12 @@
 //                        variable holding it (the key itself is never a parameter, logged or
 //                        echoed);
 //   "system_prompt", "temperature" (0..2), "max_tokens" (> 0), "timeout_ms" (default 30000),
-//   "max_history_turns" (default 10).
+//   "max_history_turns" (default 10);
+// for either:
+//   "tools", "tool_timeout_ms"  the tools the model may call (tool_declarations.h; the rule model
+//                        calls none);
+//   "fallback_reply"     spoken when the model cannot be reached, or fails before its first word,
+//                        after the stage's retries (default: none; the turn fails).
 #ifndef VOXFLOW_SERVICES_ORCHESTRATOR_LLM_LLM_PROVIDER_H_
 #define VOXFLOW_SERVICES_ORCHESTRATOR_LLM_LLM_PROVIDER_H_
 

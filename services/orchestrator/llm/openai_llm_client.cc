@@ -9,7 +9,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "services/common/logging.h"
+#include "services/orchestrator/llm/llm_metrics.h"
+#include "services/orchestrator/llm/retry_after.h"
 
 namespace voxflow::orchestrator {
 namespace {
@@ -45,8 +48,10 @@ class SharedConnections {
   CURLSH* share_ = nullptr;
 };
 
+}  // namespace
+
 // The state of one request, seen from libcurl's callbacks.
-struct Transfer {
+struct OpenAiLlmClient::Transfer {
   CURL* easy = nullptr;
   const std::function<void(absl::string_view)>* on_token = nullptr;
   SseParser parser;
@@ -55,9 +60,14 @@ struct Transfer {
   std::string retry_after;  // Header of a 429.
   std::optional<TokenUsage> usage;
   std::string finish_reason;
+  std::string content;  // All of it, for a tool round.
+  ToolCallAssembler tool_calls;
   bool done = false;  // [DONE] seen.
   long status = 0;
 };
+
+namespace {
+using Transfer = OpenAiLlmClient::Transfer;
 
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
@@ -86,7 +96,16 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
       transfer->error = delta.status();
       return 0;  // Stops the transfer (CURLE_WRITE_ERROR).
     }
-    if (!delta->content.empty()) (*transfer->on_token)(delta->content);
+    if (!delta->content.empty()) {
+      transfer->content += delta->content;
+      (*transfer->on_token)(delta->content);
+    }
+    for (const ToolCallDelta& piece : delta->tool_calls) {
+      if (absl::Status s = transfer->tool_calls.Add(piece); !s.ok()) {
+        transfer->error = s;
+        return 0;
+      }
+    }
     if (!delta->finish_reason.empty()) transfer->finish_reason = delta->finish_reason;
     if (delta->usage.has_value()) transfer->usage = delta->usage;
     if (delta->done) transfer->done = true;
@@ -104,11 +123,16 @@ absl::Status HttpError(long status, const std::string& endpoint, const Transfer&
       return absl::PermissionDeniedError(what);
     case 404:
       return absl::NotFoundError(what);
-    case 429:
-      return absl::ResourceExhaustedError(
+    case 429: {
+      absl::Status status = absl::ResourceExhaustedError(
           absl::StrCat(what, transfer.retry_after.empty()
                                  ? ""
                                  : absl::StrCat(" (Retry-After: ", transfer.retry_after, ")")));
+      if (std::optional<absl::Duration> wait = ParseRetryAfter(transfer.retry_after, absl::Now())) {
+        SetRetryAfter(status, *wait);
+      }
+      return status;
+    }
     default:
       return status >= 500 ? absl::UnavailableError(what) : absl::InvalidArgumentError(what);
   }
@@ -116,14 +140,9 @@ absl::Status HttpError(long status, const std::string& endpoint, const Transfer&
 
 }  // namespace
 
-absl::Status OpenAiLlmClient::Generate(const LlmRequest& request,
-                                       const std::function<void(absl::string_view)>& on_token,
-                                       const CancellationToken& cancel) {
-  last_usage_.reset();
-  last_finish_reason_.clear();
-  const std::string endpoint = absl::StrCat(options_.base_url, "/chat/completions");
-  const std::string body = ChatCompletionRequestBody(options_.chat, request);
-
+absl::Status OpenAiLlmClient::Perform(const std::string& endpoint, const std::string& body,
+                                      const std::function<void(absl::string_view)>& on_token,
+                                      const CancellationToken& cancel, Transfer& transfer) {
   std::unique_ptr<CURLM, decltype(&curl_multi_cleanup)> multi(curl_multi_init(),
                                                               &curl_multi_cleanup);
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> easy(curl_easy_init(), &curl_easy_cleanup);
@@ -135,7 +154,6 @@ absl::Status OpenAiLlmClient::Generate(const LlmRequest& request,
   if (!options_.api_key.empty()) headers = curl_slist_append(headers, auth.c_str());
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(headers,
                                                                           &curl_slist_free_all);
-  Transfer transfer;
   transfer.easy = easy.get();
   transfer.on_token = &on_token;
   CURL* e = easy.get();
@@ -180,10 +198,11 @@ absl::Status OpenAiLlmClient::Generate(const LlmRequest& request,
   while (CURLMsg* message = curl_multi_info_read(m, &queued)) {
     if (message->msg == CURLMSG_DONE) result = message->data.result;
   }
+  long new_connections = 0;
+  curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &new_connections);
+  LlmMetrics::CountRequest(new_connections);
   curl_multi_remove_handle(m, e);
   if (!status.ok()) return status;
-  last_usage_ = transfer.usage;
-  last_finish_reason_ = transfer.finish_reason;
   if (!transfer.error.ok()) return transfer.error;
   if (result == CURLE_OPERATION_TIMEDOUT) {
     return absl::DeadlineExceededError(
@@ -201,6 +220,44 @@ absl::Status OpenAiLlmClient::Generate(const LlmRequest& request,
         absl::StrCat(endpoint, ": the stream ended before [DONE] (the reply is cut)"));
   }
   return absl::OkStatus();
+}
+
+absl::Status OpenAiLlmClient::Generate(const LlmRequest& request,
+                                       const std::function<void(absl::string_view)>& on_token,
+                                       const CancellationToken& cancel) {
+  report_ = LlmReport{};
+  last_finish_reason_.clear();
+  const std::string endpoint = absl::StrCat(options_.base_url, "/chat/completions");
+  std::vector<ToolRound> rounds;
+  for (int round = 1;; ++round) {
+    Transfer transfer;
+    const absl::Status status =
+        Perform(endpoint, ChatCompletionRequestBody(options_.chat, request, rounds), on_token,
+                cancel, transfer);
+    ++report_.requests;
+    if (transfer.usage.has_value()) {
+      TokenUsage& sum = report_.usage.has_value() ? *report_.usage : report_.usage.emplace();
+      sum.prompt_tokens += transfer.usage->prompt_tokens;
+      sum.completion_tokens += transfer.usage->completion_tokens;
+    }
+    last_finish_reason_ = transfer.finish_reason;
+    if (!status.ok() || transfer.tool_calls.empty()) return status;
+    if (round > kMaxToolRounds) {
+      return absl::InternalError(absl::StrCat(
+          "the model at ", endpoint, " still called tools after ", kMaxToolRounds, " rounds"));
+    }
+    // The model wants tools: the caller answers each, then the completion continues with them.
+    ToolRound next;
+    next.content = std::move(transfer.content);
+    next.calls = transfer.tool_calls.Take(round);
+    for (const LlmToolCall& call : next.calls) {
+      next.answers.push_back(request.call_tool
+                                 ? request.call_tool(call)
+                                 : LlmToolAnswer{"", "this conversation has no tools"});
+      if (cancel.cancelled()) return cancel.reason();
+    }
+    rounds.push_back(std::move(next));
+  }
 }
 
 }  // namespace voxflow::orchestrator

@@ -28,22 +28,34 @@ class OpenAiLlmClient final : public LlmClient {
   explicit OpenAiLlmClient(OpenAiOptions options) : options_(std::move(options)) {}
 
   // Errors name the endpoint and what went wrong, never the key:
+  // Tool calls the model makes are answered by request.call_tool, then the completion continues
+  // with the answers (a new request carrying the calls and their results).
   //   UNAVAILABLE        connection refused or reset, HTTP 5xx, a stream cut before [DONE], an
   //                      error the server streamed;
   //   UNAUTHENTICATED    HTTP 401; PERMISSION_DENIED 403; NOT_FOUND 404 (e.g. an unknown model);
-  //   RESOURCE_EXHAUSTED HTTP 429 (with the server's Retry-After);
+  //   RESOURCE_EXHAUSTED HTTP 429 (with the server's Retry-After, also as RetryAfter(status));
   //   DEADLINE_EXCEEDED  `timeout`;  INTERNAL malformed JSON;  CANCELLED `cancel` fired.
   absl::Status Generate(const LlmRequest& request,
                         const std::function<void(absl::string_view token)>& on_token,
                         const CancellationToken& cancel) override;
 
-  // Of the last Generate: the usage the server reported, and its finish reason.
-  const std::optional<TokenUsage>& last_usage() const { return last_usage_; }
+  // Of the last Generate: its requests and the usage the server reported; the finish reason.
+  LlmReport last_report() const override { return report_; }
   const std::string& last_finish_reason() const { return last_finish_reason_; }
 
+  // A reply may call tools this many times (rounds of calls) before it is an error.
+  static constexpr int kMaxToolRounds = 8;
+
+  struct Transfer;
+
  private:
+  // One POST, its events streamed into `transfer`.
+  absl::Status Perform(const std::string& endpoint, const std::string& body,
+                       const std::function<void(absl::string_view)>& on_token,
+                       const CancellationToken& cancel, Transfer& transfer);
+
   const OpenAiOptions options_;
-  std::optional<TokenUsage> last_usage_;
+  LlmReport report_;
   std::string last_finish_reason_;
 };
 

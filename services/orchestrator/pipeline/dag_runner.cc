@@ -262,7 +262,8 @@ void DagRun::FinishStageLocked(int index, StageResult result, std::vector<v1::St
   if (result.outcome == StageOutcome::kRetry) {
     const int max_attempts = std::max(spec.retry().max_attempts(), 1);
     if (record.attempts < max_attempts && !stopping_ && cancelled_types_.count(spec.type()) == 0) {
-      const absl::Duration backoff = RetryBackoff(spec.retry(), record.attempts, rng_);
+      const absl::Duration backoff =
+          std::max(RetryBackoff(spec.retry(), record.attempts, rng_), result.min_backoff);
       v1::StageEvent event = MakeEvent(index, v1::StageEvent::RETRY, "retried", result.error);
       event.set_duration_ms(absl::ToInt64Milliseconds(backoff));  // The wait before the retry.
       events.push_back(std::move(event));

@@ -36,6 +36,8 @@ struct StageResult {
   StageOutcome outcome = StageOutcome::kOk;
   StageOutputs outputs;
   absl::Status error;  // Why, for SKIP, FAIL, CANCEL and RETRY.
+  // RETRY: wait at least this long before the next attempt (a server's Retry-After).
+  absl::Duration min_backoff = absl::ZeroDuration();
 
   static StageResult Ok(StageOutputs outputs = {}) {
     return {StageOutcome::kOk, std::move(outputs)};
@@ -46,8 +48,8 @@ struct StageResult {
   static StageResult Fail(absl::Status error) {
     return {StageOutcome::kFail, {}, std::move(error)};
   }
-  static StageResult Retry(absl::Status error) {
-    return {StageOutcome::kRetry, {}, std::move(error)};
+  static StageResult Retry(absl::Status error, absl::Duration min_backoff = absl::ZeroDuration()) {
+    return {StageOutcome::kRetry, {}, std::move(error), min_backoff};
   }
   static StageResult Cancel(absl::string_view reason, StageOutputs partial = {}) {
     return {StageOutcome::kCancel, std::move(partial), absl::CancelledError(reason)};

@@ -1,16 +1,28 @@
 #include "services/orchestrator/stages/conversation_stages.h"
 
+#include <algorithm>
 #include <map>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/orchestrator/backend.h"
+#include "services/orchestrator/llm/llm_metrics.h"
 #include "services/orchestrator/llm/llm_provider.h"
+#include "services/orchestrator/llm/retry_after.h"
+#include "services/orchestrator/llm/tool_declarations.h"
 #include "services/orchestrator/llm_client.h"
 #include "services/orchestrator/stages/speech_stages.h"
 
 namespace voxflow::orchestrator {
+
+namespace {
+
+// A caller will not sit in silence longer than this for a busy model server: past it, fail (or
+// speak the fallback reply) rather than honour its Retry-After.
+constexpr absl::Duration kLongestRetryAfter = absl::Seconds(5);
+
+}  // namespace
 
 StageResult LlmStage::Run(StageContext& context) {
   std::string user_text;
@@ -30,9 +42,26 @@ StageResult LlmStage::Run(StageContext& context) {
   if (session.has_temperature()) parameters["temperature"] = absl::StrCat(session.temperature());
   absl::StatusOr<std::unique_ptr<LlmClient>> client = MakeLlmClient(parameters);
   if (!client.ok()) return StageResult::Fail(client.status());
+  absl::StatusOr<std::vector<LlmTool>> tools = DeclaredTools(parameters, session);
+  if (!tools.ok()) return StageResult::Fail(tools.status());
+  absl::StatusOr<absl::Duration> tool_timeout = ToolTimeout(parameters, session);
+  if (!tool_timeout.ok()) return StageResult::Fail(tool_timeout.status());
+
   LlmRequest request{
       user_text,
       ParseHistory(context.Input(context.Parameter("memory_from", "prefetch_memory"), "history"))};
+  request.tools = *std::move(tools);
+  if (!request.tools.empty()) {
+    request.call_tool = [this, &request, &context,
+                         timeout = *tool_timeout](const LlmToolCall& call) {
+      const bool declared = std::any_of(request.tools.begin(), request.tools.end(),
+                                        [&](const LlmTool& t) { return t.name == call.name; });
+      if (!declared) return LlmToolAnswer{"", absl::StrCat("there is no tool named ", call.name)};
+      std::optional<LlmToolAnswer> answer =
+          environment_->CallTool(call, timeout, *context.cancellation());
+      return answer.value_or(LlmToolAnswer{"", "cancelled"});
+    };
+  }
 
   SentenceSplitter splitter;
   size_t token_index = 0;
@@ -44,28 +73,46 @@ StageResult LlmStage::Run(StageContext& context) {
     context.StreamOut(std::move(sentence));
   };
   const size_t tokens_before = tokens_sent_;
+  const absl::Time asked = absl::Now();
   const absl::Status status = (*client)->Generate(
       request,
       [&](absl::string_view token) {
         reply.append(token.data(), token.size());
         if (token_index++ >= tokens_sent_) {
-          ++tokens_sent_;
+          if (tokens_sent_++ == 0) LlmMetrics::ObserveFirstToken(absl::Now() - asked);
           environment_->Mark(TurnMark::kLlmFirstToken, absl::Now());
           environment_->OnReplyText(token, /*is_final=*/false);
         }
         for (std::string& sentence : splitter.Append(token)) stream_sentence(std::move(sentence));
       },
       *context.cancellation());
+  const LlmReport report = (*client)->last_report();
+  if (report.usage.has_value()) LlmMetrics::CountTokens(*report.usage);
+  environment_->OnLlmReport(report);
   if (!status.ok()) {
     if (context.cancelled()) return StageResult::Cancel(status.message(), {{"reply", reply}});
     // Once the caller has this attempt's words, a retry would say something else: keep what
-    // was said and fail (the turn lists llm_failed). Before any, retry per the stage's policy.
+    // was said and fail (the turn lists llm_failed). Before any, retry per the stage's policy,
+    // waiting as long as the server asked.
     const bool said_something = tokens_sent_ > tokens_before;
-    if (said_something || !IsRetryable(status.code())) {
+    const std::optional<absl::Duration> wait = RetryAfter(status);
+    const bool can_retry = !said_something && IsRetryable(status.code()) &&
+                           context.attempt() < std::max(context.spec().retry().max_attempts(), 1) &&
+                           (!wait.has_value() || *wait <= kLongestRetryAfter);
+    if (can_retry) return StageResult::Retry(status, wait.value_or(absl::ZeroDuration()));
+    const std::string fallback = context.Parameter("fallback_reply");
+    if (said_something || fallback.empty()) {
       environment_->OnReplyText("", /*is_final=*/true);
       return StageResult::Fail(status);
     }
-    return StageResult::Retry(status);
+    // The model is out of reach: say so rather than nothing, and tell the caller why.
+    environment_->OnDegraded(context.spec().name(), absl::StrCat(context.spec().name(), "_failed"),
+                             status);
+    environment_->Mark(TurnMark::kLlmFirstToken, absl::Now());
+    environment_->OnReplyText(fallback, /*is_final=*/false);
+    environment_->OnReplyText("", /*is_final=*/true);
+    stream_sentence(fallback);
+    return StageResult::Ok({{"user_text", user_text}, {"reply", fallback}});
   }
   if (std::string rest = splitter.Flush(); !rest.empty()) stream_sentence(std::move(rest));
   environment_->OnReplyText("", /*is_final=*/true);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "services/orchestrator/listening/utterance.h"
 #include "services/orchestrator/stages/turn_environment.h"
 
@@ -60,7 +61,37 @@ class FakeTurnEnvironment final : public TurnEnvironment {
     return true;
   }
 
+  void OnLlmReport(const LlmReport& report) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    llm_reports_.push_back(report);
+  }
+  std::optional<LlmToolAnswer> CallTool(const LlmToolCall& call, absl::Duration,
+                                        const CancellationToken& cancel) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    tool_calls_.push_back(call);
+    if (cancel.cancelled()) return std::nullopt;
+    return tool_answer_;
+  }
+  void OnDegraded(absl::string_view stage, absl::string_view degradation,
+                  const absl::Status& why) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    degradations_.push_back(absl::StrCat(stage, ":", degradation, ":", why.message()));
+  }
+  void set_tool_answer(LlmToolAnswer answer) { tool_answer_ = std::move(answer); }
+
   // What the stage reported.
+  std::vector<LlmReport> llm_reports() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return llm_reports_;
+  }
+  std::vector<LlmToolCall> tool_calls() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return tool_calls_;
+  }
+  std::vector<std::string> degradations() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return degradations_;
+  }
   bool marked(TurnMark mark) const {
     std::lock_guard<std::mutex> lock(mu_);
     return marks_.count(mark) > 0;
@@ -104,6 +135,10 @@ class FakeTurnEnvironment final : public TurnEnvironment {
   bool reply_final_ = false;
   std::string reply_audio_;
   std::vector<std::string> audio_texts_;
+  std::vector<LlmReport> llm_reports_;
+  std::vector<LlmToolCall> tool_calls_;
+  LlmToolAnswer tool_answer_{"{}", ""};
+  std::vector<std::string> degradations_;
 };
 
 }  // namespace voxflow::orchestrator

@@ -46,9 +46,10 @@ struct Attempt {
   std::map<std::string, DependencyResult> dependencies;
   std::vector<std::shared_ptr<TextStream>> streams_out;
   std::map<std::string, std::shared_ptr<TextStream>> streams_in;
+  int number = 1;
   StageContext Context() {
-    return StageContext(&spec, token, absl::Now() + absl::Seconds(20), 1, dependencies, streams_in,
-                        streams_out);
+    return StageContext(&spec, token, absl::Now() + absl::Seconds(20), number, dependencies,
+                        streams_in, streams_out);
   }
 };
 
@@ -274,6 +275,96 @@ TEST(LlmStageTest, BadProviderParametersNameTheParameter) {
   const StageResult result = stage.Run(context);
   EXPECT_EQ(result.outcome, StageOutcome::kFail);
   EXPECT_THAT(result.error.message(), HasSubstr("llm parameter base_url: is required"));
+}
+
+// An llm attempt against `base_url` with model `model`, up to two attempts.
+Attempt OpenAiAttempt(const std::string& base_url, const std::string& model) {
+  Attempt attempt;
+  auto* parameters = attempt.spec.mutable_parameters();
+  (*parameters)["provider"] = "openai";
+  (*parameters)["base_url"] = base_url;
+  (*parameters)["model"] = model;
+  attempt.spec.set_name("llm");
+  attempt.spec.mutable_retry()->set_max_attempts(2);
+  attempt.dependencies["stt"] = DependencyResult{StageOutcome::kOk, {{"transcript", "hello"}}};
+  return attempt;
+}
+
+TEST(LlmStageTest, AnUnreachableModelIsRetriedThenSpeaksTheFallbackReply) {
+  FakeTurnEnvironment turn;
+  LlmStage stage(&turn);
+  Attempt attempt = OpenAiAttempt("http://127.0.0.1:1/v1", "m");
+  (*attempt.spec.mutable_parameters())["fallback_reply"] = "Sorry, I cannot think right now.";
+  auto out = std::make_shared<TextStream>(streaming::ChunkQueueOptions{.max_size = 8});
+  attempt.streams_out.push_back(out);
+  StageContext first = attempt.Context();
+  const StageResult retried = stage.Run(first);
+  EXPECT_EQ(retried.outcome, StageOutcome::kRetry) << retried.error;
+  EXPECT_TRUE(turn.degradations().empty());
+  attempt.number = 2;
+  StageContext last = attempt.Context();
+  const StageResult result = stage.Run(last);
+  ASSERT_EQ(result.outcome, StageOutcome::kOk) << result.error;
+  EXPECT_EQ(result.outputs.at("reply"), "Sorry, I cannot think right now.");
+  EXPECT_EQ(turn.reply_text(), "Sorry, I cannot think right now.");
+  EXPECT_TRUE(turn.reply_final());
+  EXPECT_EQ(out->TryGet(), "Sorry, I cannot think right now.") << "spoken";
+  ASSERT_EQ(turn.degradations().size(), 1u);
+  EXPECT_THAT(turn.degradations()[0],
+              HasSubstr("llm:llm_failed:cannot reach the model server at http://127.0.0.1:1/v1"));
+
+  // Without a fallback the last attempt fails.
+  FakeTurnEnvironment plain;
+  LlmStage plain_stage(&plain);
+  Attempt no_fallback = OpenAiAttempt("http://127.0.0.1:1/v1", "m");
+  no_fallback.number = 2;
+  StageContext context = no_fallback.Context();
+  EXPECT_EQ(plain_stage.Run(context).outcome, StageOutcome::kFail);
+}
+
+TEST(LlmStageTest, A429IsRetriedNoSoonerThanTheServerAsks) {
+  testing::FakeOpenAiServer server;
+  FakeTurnEnvironment turn;
+  LlmStage stage(&turn);
+  Attempt attempt = OpenAiAttempt(server.base_url(), "429once");
+  StageContext first = attempt.Context();
+  const StageResult retried = stage.Run(first);
+  ASSERT_EQ(retried.outcome, StageOutcome::kRetry) << retried.error;
+  EXPECT_EQ(retried.min_backoff, absl::Seconds(1)) << "Retry-After: 1";
+  attempt.number = 2;
+  StageContext second = attempt.Context();
+  EXPECT_EQ(stage.Run(second).outcome, StageOutcome::kOk);
+  EXPECT_EQ(turn.reply_text(), "Hello there!");
+}
+
+TEST(LlmStageTest, ToolCallsGoToTheCallerAndUsageIsReported) {
+  testing::FakeOpenAiServer server;
+  FakeTurnEnvironment turn;
+  turn.set_tool_answer({R"({"sky":"clear"})", ""});
+  LlmStage stage(&turn);
+  Attempt attempt = OpenAiAttempt(server.base_url(), "tool");
+  (*attempt.spec.mutable_parameters())["tools"] =
+      R"([{"name":"get_weather","description":"The weather in a city",
+           "parameters":{"type":"object","properties":{"city":{"type":"string"}}}}])";
+  StageContext context = attempt.Context();
+  const StageResult result = stage.Run(context);
+  ASSERT_EQ(result.outcome, StageOutcome::kOk) << result.error;
+  EXPECT_EQ(turn.reply_text(), R"(Tool said: {"sky":"clear"}.)");
+  ASSERT_EQ(turn.tool_calls().size(), 1u);
+  EXPECT_EQ(turn.tool_calls()[0].arguments_json, R"({"city":"Paris"})");
+  ASSERT_EQ(turn.llm_reports().size(), 1u);
+  EXPECT_EQ(turn.llm_reports()[0].requests, 2);
+  EXPECT_EQ(turn.llm_reports()[0].usage->completion_tokens, 6);
+
+  // A tool the conversation never declared is not run: the model hears so.
+  FakeTurnEnvironment undeclared;
+  LlmStage other_stage(&undeclared);
+  Attempt other = OpenAiAttempt(server.base_url(), "tool");
+  (*other.spec.mutable_parameters())["tools"] = R"([{"name":"get_time"}])";
+  StageContext other_context = other.Context();
+  ASSERT_EQ(other_stage.Run(other_context).outcome, StageOutcome::kOk);
+  EXPECT_TRUE(undeclared.tool_calls().empty());
+  EXPECT_EQ(undeclared.reply_text(), R"(Tool failed: "there is no tool named get_weather".)");
 }
 
 TEST(LlmStageTest, NothingToReplyToSkips) {

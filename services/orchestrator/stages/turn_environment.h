@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "services/common/cancellation.h"
+#include "services/orchestrator/llm_client.h"
 #include "voxflow/v1/audio.pb.h"
 #include "voxflow/v1/orchestrator.pb.h"
 #include "voxflow/v1/stt.pb.h"
@@ -56,6 +57,16 @@ class TurnEnvironment {
 
   // llm: the next piece of the reply text (`is_final` on the last, possibly empty, piece).
   virtual void OnReplyText(absl::string_view piece, bool is_final) = 0;
+  // llm: what the model server said the reply cost (added up over attempts).
+  virtual void OnLlmReport(const LlmReport& report) = 0;
+  // llm: asks the caller to run a tool (a ToolCall event) and waits for its ToolResult. An error
+  // answer when none came within `timeout`; nullopt once `cancel` fired.
+  virtual std::optional<LlmToolAnswer> CallTool(const LlmToolCall& call, absl::Duration timeout,
+                                                const CancellationToken& cancel) = 0;
+  // A stage worked around a failure (e.g. the llm stage spoke its fallback reply): the turn lists
+  // `degradation` and the caller gets a recoverable ErrorEvent with `why`.
+  virtual void OnDegraded(absl::string_view stage, absl::string_view degradation,
+                          const absl::Status& why) = 0;
 
   // tts: reply audio for playout, speaking `text`. Waits while the output buffer is full; false
   // if `cancel` fired (the audio was not taken).
