@@ -5,6 +5,7 @@
 #include <random>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -799,12 +800,15 @@ void ConverseSession::CompleteTurnLocked(const std::shared_ptr<Turn>& turn, absl
 
   v1::ConverseEvent event;
   *event.mutable_turn_completed() = TurnReport(*turn, reply, now);
-  if (!failed_tts.empty()) {
-    const std::string degradation = absl::StrCat(failed_tts, "_failed");
+  // Every stage that failed is listed (those under DEGRADE already are).
+  for (const StageRecord& stage : result.stages) {
+    if (stage.outcome != StageOutcome::kFail) continue;
     const auto& listed = event.turn_completed().degradations();
-    if (std::find(listed.begin(), listed.end(), degradation) == listed.end()) {
-      event.mutable_turn_completed()->add_degradations(degradation);
-    }
+    const bool named = std::any_of(listed.begin(), listed.end(), [&](const std::string& d) {
+      return absl::StartsWith(d, absl::StrCat(stage.name, "_"));  // _timeout, _failed.
+    });
+    if (!named)
+      event.mutable_turn_completed()->add_degradations(absl::StrCat(stage.name, "_failed"));
   }
   const v1::LatencyBreakdown* latency = &event.turn_completed().latency();
   const absl::Time end_of_speech = turn->MarkTime(TurnMark::kEndOfSpeech);

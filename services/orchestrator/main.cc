@@ -70,6 +70,12 @@ ABSL_FLAG(std::string, llm_model, "", "With --llm_provider=openai: the model nam
 ABSL_FLAG(std::string, llm_api_key_file, "",
           "With --llm_provider=openai: a file holding the API key (never logged).");
 ABSL_FLAG(std::string, llm_system_prompt, "", "Default system prompt of llm stages.");
+ABSL_FLAG(std::string, llm_fallback_reply,
+          "Sorry, I cannot answer right now. Please try again in a moment.",
+          "Default reply spoken when the model cannot be reached (empty: none; the turn fails).");
+ABSL_FLAG(std::string, llm_tool_timeout_ms, "",
+          "Default time a tool call waits for the caller's ToolResult (100..120000; empty: "
+          "10000).");
 
 int main(int argc, char** argv) {
   using namespace voxflow::orchestrator;  // NOLINT: a main file.
@@ -87,12 +93,15 @@ int main(int argc, char** argv) {
     }
     specs.insert(specs.end(), loaded->begin(), loaded->end());
   }
-  if (absl::Status s = ApplyLlmDefaults({{"provider", absl::GetFlag(FLAGS_llm_provider)},
-                                         {"base_url", absl::GetFlag(FLAGS_llm_base_url)},
-                                         {"model", absl::GetFlag(FLAGS_llm_model)},
-                                         {"api_key_file", absl::GetFlag(FLAGS_llm_api_key_file)},
-                                         {"system_prompt", absl::GetFlag(FLAGS_llm_system_prompt)}},
-                                        specs);
+  if (absl::Status s =
+          ApplyLlmDefaults({{"provider", absl::GetFlag(FLAGS_llm_provider)},
+                            {"base_url", absl::GetFlag(FLAGS_llm_base_url)},
+                            {"model", absl::GetFlag(FLAGS_llm_model)},
+                            {"api_key_file", absl::GetFlag(FLAGS_llm_api_key_file)},
+                            {"system_prompt", absl::GetFlag(FLAGS_llm_system_prompt)},
+                            {"fallback_reply", absl::GetFlag(FLAGS_llm_fallback_reply)},
+                            {"tool_timeout_ms", absl::GetFlag(FLAGS_llm_tool_timeout_ms)}},
+                           specs);
       !s.ok()) {
     std::fprintf(stderr, "orchestrator: %s\n", std::string(s.message()).c_str());
     return 2;

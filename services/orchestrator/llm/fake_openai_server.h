@@ -3,7 +3,7 @@
 //   "ok"        streams "Hello", " there", "!" with a finish reason and usage, then [DONE];
 //   "cut"       streams one token and ends without [DONE];
 //   "slow"      streams a token every 20 ms for 10 s (to be cancelled);
-//   "story"     streams ten sentences, a word every 30 ms (a reply long enough to interrupt);
+//   "story"     streams ten sentences, a word every 60 ms (a reply long enough to interrupt);
 //   "tool"      calls get_weather({"city":"Paris"}) in pieces; once the request carries the
 //               tool's answer, says "Tool said: <answer>." (or "Tool failed: <error>.");
 //   "malformed" streams data that is not JSON;

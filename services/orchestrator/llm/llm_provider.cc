@@ -1,6 +1,11 @@
 #include "services/orchestrator/llm/llm_provider.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <mutex>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -21,6 +26,37 @@ absl::Status Bad(const std::string& key, const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat("llm parameter ", key, ": ", why));
 }
 
+// The key in `path`, read again only when the file changed (a rotated key is picked up on the
+// next turn without a read per turn).
+absl::StatusOr<std::string> CachedKeyFile(const std::string& path) {
+  struct Entry {
+    struct timespec modified = {};
+    off_t size = -1;
+    std::string key;
+  };
+  static std::mutex mu;
+  static auto* cache = new std::map<std::string, Entry>();
+  struct stat info = {};
+  if (stat(path.c_str(), &info) != 0) {
+    return absl::NotFoundError(absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache->find(path);
+    if (it != cache->end() && it->second.size == info.st_size &&
+        it->second.modified.tv_sec == info.st_mtim.tv_sec &&
+        it->second.modified.tv_nsec == info.st_mtim.tv_nsec) {
+      return it->second.key;
+    }
+  }
+  absl::StatusOr<std::string> contents = ReadFileToString(path);
+  if (!contents.ok()) return contents.status();
+  std::string key(absl::StripAsciiWhitespace(*contents));
+  std::lock_guard<std::mutex> lock(mu);
+  (*cache)[path] = Entry{info.st_mtim, info.st_size, key};
+  return key;
+}
+
 }  // namespace
 
 absl::StatusOr<OpenAiOptions> OpenAiOptionsFromParameters(
@@ -33,9 +69,9 @@ absl::StatusOr<OpenAiOptions> OpenAiOptionsFromParameters(
   if (options.chat.model.empty()) return Bad("model", "is required for provider openai");
   options.chat.system_prompt = Get(parameters, "system_prompt");
   if (const std::string file = Get(parameters, "api_key_file"); !file.empty()) {
-    absl::StatusOr<std::string> key = ReadFileToString(file);
+    absl::StatusOr<std::string> key = CachedKeyFile(file);
     if (!key.ok()) return Bad("api_key_file", std::string(key.status().message()));
-    options.api_key = std::string(absl::StripAsciiWhitespace(*key));
+    options.api_key = *std::move(key);
   } else if (const std::string env = Get(parameters, "api_key_env"); !env.empty()) {
     const char* key = std::getenv(env.c_str());
     if (key == nullptr)

@@ -1,5 +1,9 @@
 #include "services/orchestrator/llm/llm_provider.h"
 
+#include <cstdio>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -53,6 +57,22 @@ TEST(LlmProviderTest, MistakesStopTheServerNamingPipelineStageAndParameter) {
                      {"api_key_env", "VOXFLOW_NO_SUCH_VARIABLE"}})};
   EXPECT_THAT(ApplyLlmDefaults({}, specs).message(),
               HasSubstr("api_key_env: 'VOXFLOW_NO_SUCH_VARIABLE' is not set"));
+}
+
+TEST(LlmProviderTest, TheKeyFileIsReadAgainWhenItChanges) {
+  const std::string path = absl::StrCat(::testing::TempDir(), "/llm_key");
+  auto write = [&](const std::string& text) { std::ofstream(path, std::ios::trunc) << text; };
+  const std::map<std::string, std::string> parameters = {
+      {"base_url", "http://127.0.0.1:1/v1"}, {"model", "m"}, {"api_key_file", path}};
+  write("sk-first\n");
+  EXPECT_EQ(OpenAiOptionsFromParameters(parameters)->api_key, "sk-first");
+  EXPECT_EQ(OpenAiOptionsFromParameters(parameters)->api_key, "sk-first");
+  write("sk-rotated-key\n");
+  EXPECT_EQ(OpenAiOptionsFromParameters(parameters)->api_key, "sk-rotated-key");
+  std::remove(path.c_str());
+  const absl::Status gone = OpenAiOptionsFromParameters(parameters).status();
+  EXPECT_EQ(gone.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(gone.message(), HasSubstr("llm parameter api_key_file"));
 }
 
 }  // namespace

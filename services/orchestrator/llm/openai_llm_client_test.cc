@@ -87,6 +87,18 @@ TEST(OpenAiLlmClientTest, FailuresNameTheEndpointAndStatusNeverTheKey) {
               HasSubstr("cannot reach the model server at http://127.0.0.1:1/v1"));
 }
 
+TEST(OpenAiLlmClientTest, AnAnswerThatTakesTooLongTimesOut) {
+  testing::FakeOpenAiServer server;
+  OpenAiOptions options = Options(server.base_url(), "slow");
+  options.timeout = absl::Milliseconds(200);
+  OpenAiLlmClient client(options);
+  std::string reply;
+  const absl::Status status = Ask(client, &reply);
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
+  EXPECT_THAT(status.message(), HasSubstr("did not finish within 200ms"));
+  EXPECT_THAT(reply, HasSubstr("la ")) << "what came before the timeout was streamed";
+}
+
 TEST(OpenAiLlmClientTest, CancelAbortsTheRequestAtOnce) {
   testing::FakeOpenAiServer server;
   OpenAiLlmClient client(Options(server.base_url(), "slow"));

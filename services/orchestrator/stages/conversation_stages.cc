@@ -106,8 +106,11 @@ StageResult LlmStage::Run(StageContext& context) {
       return StageResult::Fail(status);
     }
     // The model is out of reach: say so rather than nothing, and tell the caller why.
-    environment_->OnDegraded(context.spec().name(), absl::StrCat(context.spec().name(), "_failed"),
-                             status);
+    environment_->OnDegraded(
+        context.spec().name(), absl::StrCat(context.spec().name(), "_failed"),
+        absl::Status(status.code(),
+                     absl::StrCat(status.message(), " (after ", context.attempt(),
+                                  context.attempt() == 1 ? " attempt)" : " attempts)")));
     environment_->Mark(TurnMark::kLlmFirstToken, absl::Now());
     environment_->OnReplyText(fallback, /*is_final=*/false);
     environment_->OnReplyText("", /*is_final=*/true);
