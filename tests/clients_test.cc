@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/common/audio_chunk.h"
+#include "services/orchestrator/llm/fake_openai_server.h"
 #include "tests/util/command.h"
 #include "tests/util/fixtures.h"
 #include "tests/util/server_process.h"
@@ -97,6 +98,33 @@ TEST_F(ClientsTest, PythonClientConverses) {
                      {"examples/python/converse.py", "--target", orchestrator_->address(), "--in",
                       question_, "--out", reply, "--proto_root", RealPath("proto")},
                      reply);
+}
+
+// The Python example's tools: the model (the fake OpenAI-compatible server) calls get_time, the
+// example runs it and answers over the same stream, and the reply says what it answered.
+TEST_F(ClientsTest, PythonClientAnswersTheModelsToolCalls) {
+  orchestrator::testing::FakeOpenAiServer model;
+  auto orchestrator =
+      testing::StartServer("services/orchestrator/orchestrator_server",
+                           {absl::StrCat("--stt_target=", stt_->address()),
+                            absl::StrCat("--tts_target=", tts_->address()), "--llm_provider=openai",
+                            absl::StrCat("--llm_base_url=", model.base_url()), "--llm_model=tool"});
+  ASSERT_NE(orchestrator, nullptr);
+  absl::StatusOr<CommandResult> result =
+      RunCommand("/usr/bin/python3",
+                 {"examples/python/converse.py", "--target", orchestrator->address(), "--text",
+                  "What time is it in Tokyo?", "--tools", "--proto_root", RealPath("proto")},
+                 absl::Seconds(60));
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->exit_code, 0) << result->out << result->err;
+  EXPECT_THAT(
+      result->out,
+      AllOf(
+          HasSubstr(
+              R"(tool get_time({"timezone":"Asia/Tokyo"}) -> {"timezone": "Asia/Tokyo", "time": ")"),
+          HasSubstr(R"(voxflow (turn 1): Tool said: {"timezone": "Asia/Tokyo", "time": ")"),
+          HasSubstr("turn 1 completed: ")));
+  EXPECT_THAT(model.bodies().front(), HasSubstr(R"("name":"get_time")"));
 }
 
 // Why the npm modules are missing ("" when they are there): without the npm registry, @npm is

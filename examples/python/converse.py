@@ -1,22 +1,31 @@
 #!/usr/bin/python3
 """One conversation with Voxflow's orchestrator from Python.
 
-Streams a 16-bit PCM WAV to Orchestrator.Converse in 20 ms chunks, prints the transcripts, the
-reply and the latency breakdown, and writes the reply audio as a WAV. Uses Debian's python3-grpcio;
-the Python stubs are generated at start-up from proto/ with Debian's protoc and
-grpc_python_plugin (the versions that match that grpcio).
+Streams a 16-bit PCM WAV to Orchestrator.Converse in 20 ms chunks (or sends a typed turn with
+--text), prints the transcripts, the reply and the latency breakdown, and writes the reply audio
+as a WAV. With --tools the model may call this client's own functions over the same stream: the
+orchestrator sends a ToolCall event, the client runs the function and answers with a ToolResult
+request, and the reply goes on with the result. Uses Debian's python3-grpcio; the Python stubs are
+generated at start-up from proto/ with Debian's protoc and grpc_python_plugin (the versions that
+match that grpcio).
 
   /usr/bin/python3 examples/python/converse.py --target 127.0.0.1:50050 \
       --in question.wav --out reply.wav
+  /usr/bin/python3 examples/python/converse.py --text "What time is it in Tokyo?" --tools
 """
 
 import argparse
+import datetime
+import json
 import os
+import queue
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import wave
+import zoneinfo
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROTO_ROOT = os.path.join(HERE, "..", "..", "proto")
@@ -37,40 +46,82 @@ def load_stubs(proto_root):
     return audio_pb2, orchestrator_pb2, orchestrator_pb2_grpc
 
 
-def requests(pb, audio_pb, pcm, rate, channels, realtime):
-    """The client's side of the stream: config, audio chunks, end of input."""
-    fmt = audio_pb.AudioStreamFormat(format=audio_pb.PCM16, sample_rate=rate, channels=channels)
-    out_fmt = audio_pb.AudioStreamFormat(format=audio_pb.PCM16, sample_rate=REPLY_RATE, channels=1)
-    yield pb.ConverseRequest(config=pb.SessionConfig(
-        input_format=fmt, output_format=out_fmt, interim_results=True))
+# The tools this client offers the model: what it declares, and the functions that answer.
+def get_time(arguments):
+    """The current time in an IANA time zone (default UTC)."""
+    name = arguments.get("timezone") or "UTC"
+    try:
+        zone = zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}")
+    now = datetime.datetime.now(zone)
+    return {"timezone": name, "time": now.strftime("%H:%M"), "date": now.strftime("%Y-%m-%d")}
+
+
+TOOLS = {
+    "get_time": (get_time, "The current time and date in a time zone.", {
+        "type": "object",
+        "properties": {"timezone": {"type": "string", "description": "IANA name, e.g. Asia/Tokyo"}},
+    }),
+}
+
+
+def tool_specs(pb):
+    return [pb.ToolSpec(name=name, description=description, parameters_json=json.dumps(schema))
+            for name, (_, description, schema) in TOOLS.items()]
+
+
+def run_tool(pb, call):
+    """Runs one ToolCall; the ToolResult request that answers it."""
+    function = TOOLS.get(call.name, (None,))[0]
+    try:
+        if function is None:
+            raise ValueError(f"no tool named {call.name}")
+        arguments = json.loads(call.arguments_json or "{}")
+        return pb.ConverseRequest(tool_result=pb.ToolResult(
+            id=call.id, content_json=json.dumps(function(arguments))))
+    except (ValueError, TypeError) as e:
+        return pb.ConverseRequest(tool_result=pb.ToolResult(id=call.id, error=str(e)))
+
+
+def send_audio(outbox, pb, audio_pb, pcm, rate, channels, realtime):
+    """Audio chunks (at real time with --realtime), then end of input and half-close."""
     chunk = rate * channels * 2 * CHUNK_MS // 1000
     start = time.monotonic()
     for seq, at in enumerate(range(0, len(pcm), chunk), start=1):
         if realtime:
             time.sleep(max(0.0, start + (seq - 1) * CHUNK_MS / 1000 - time.monotonic()))
-        yield pb.ConverseRequest(audio=audio_pb.AudioChunk(
+        outbox.put(pb.ConverseRequest(audio=audio_pb.AudioChunk(
             data=pcm[at:at + chunk], format=audio_pb.PCM16, sample_rate=rate, channels=channels,
-            sequence=seq, timestamp_ms=(seq - 1) * CHUNK_MS))
-    yield pb.ConverseRequest(control=pb.Control(type=pb.Control.END_OF_INPUT))
+            sequence=seq, timestamp_ms=(seq - 1) * CHUNK_MS)))
+    outbox.put(pb.ConverseRequest(control=pb.Control(type=pb.Control.END_OF_INPUT)))
+    outbox.put(None)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", default="127.0.0.1:50050")
-    parser.add_argument("--in", dest="input", required=True, help="16-bit PCM WAV")
+    parser.add_argument("--in", dest="input", help="16-bit PCM WAV")
+    parser.add_argument("--text", help="a typed turn instead of --in")
+    parser.add_argument("--tools", action="store_true",
+                        help="offer the model this client's tools (get_time)")
     parser.add_argument("--out", help="where to write the reply WAV")
     parser.add_argument("--realtime", action="store_true", help="send at real time")
     parser.add_argument("--proto_root", default=PROTO_ROOT)
     args = parser.parse_args()
+    if (args.input is None) == (args.text is None):
+        parser.error("give one of --in or --text")
 
-    try:
-        with wave.open(args.input, "rb") as wav:
-            if wav.getsampwidth() != 2:
-                sys.exit(f"{args.input}: only 16-bit PCM WAV is supported here")
-            rate, channels = wav.getframerate(), wav.getnchannels()
-            pcm = wav.readframes(wav.getnframes())
-    except (OSError, wave.Error) as e:
-        sys.exit(f"{args.input}: {e}")
+    pcm, rate, channels = b"", 16000, 1
+    if args.input:
+        try:
+            with wave.open(args.input, "rb") as wav:
+                if wav.getsampwidth() != 2:
+                    sys.exit(f"{args.input}: only 16-bit PCM WAV is supported here")
+                rate, channels = wav.getframerate(), wav.getnchannels()
+                pcm = wav.readframes(wav.getnframes())
+        except (OSError, wave.Error) as e:
+            sys.exit(f"{args.input}: {e}")
 
     import grpc
     audio_pb, pb, pb_grpc = load_stubs(args.proto_root)
@@ -81,11 +132,29 @@ def main():
         sys.exit(f"cannot reach the orchestrator at {args.target}")
     stub = pb_grpc.OrchestratorStub(channel)
 
+    # Requests go through a queue: audio from a sender thread, tool results from the event loop.
+    outbox = queue.Queue()
+
+    def requests():
+        while (request := outbox.get()) is not None:
+            yield request
+
+    fmt = audio_pb.AudioStreamFormat(format=audio_pb.PCM16, sample_rate=rate, channels=channels)
+    out_fmt = audio_pb.AudioStreamFormat(format=audio_pb.PCM16, sample_rate=REPLY_RATE, channels=1)
+    config = pb.SessionConfig(input_format=fmt, output_format=out_fmt, interim_results=True)
+    if args.tools:
+        config.llm.tools.extend(tool_specs(pb))
+    outbox.put(pb.ConverseRequest(config=config))
+    if args.text:
+        outbox.put(pb.ConverseRequest(text=pb.TextInput(text=args.text)))
+    else:
+        threading.Thread(target=send_audio, daemon=True,
+                         args=(outbox, pb, audio_pb, pcm, rate, channels, args.realtime)).start()
+
     reply_audio = bytearray()
     reply_text = {}
     try:
-        for event in stub.Converse(requests(pb, audio_pb, pcm, rate, channels, args.realtime),
-                                   timeout=120):
+        for event in stub.Converse(requests(), timeout=120):
             kind = event.WhichOneof("event")
             if kind == "session_started":
                 print(f"session {event.session_started.session_id}: pipeline "
@@ -93,6 +162,13 @@ def main():
             elif kind == "transcript":
                 t = event.transcript
                 print(f"you (turn {t.turn_id}): {t.text}" if t.is_final else f"  ... {t.text}")
+            elif kind == "tool_call":
+                call = event.tool_call
+                answer = run_tool(pb, call)
+                result = answer.tool_result
+                print(f"tool {call.name}({call.arguments_json}) -> "
+                      f"{result.content_json or 'error: ' + result.error}")
+                outbox.put(answer)
             elif kind == "reply_text":
                 r = event.reply_text
                 reply_text[r.turn_id] = reply_text.get(r.turn_id, "") + r.text
@@ -104,11 +180,15 @@ def main():
                 e = event.error
                 print(f"error (turn {e.turn_id}, stage {e.stage}): {e.message}")
             elif kind == "turn_completed":
-                lat = event.turn_completed.latency
-                print(f"turn {event.turn_completed.turn_id} completed: voice-to-voice "
+                done = event.turn_completed
+                lat = done.latency
+                print(f"turn {done.turn_id} completed: voice-to-voice "
                       f"{lat.voice_to_voice_ms} ms, end of speech -> final transcript "
                       f"{lat.end_of_speech_to_final_transcript_ms} ms, llm first token "
-                      f"{lat.llm_first_token_ms} ms, tts first byte {lat.tts_first_byte_ms} ms")
+                      f"{lat.llm_first_token_ms} ms, tts first byte {lat.tts_first_byte_ms} ms, "
+                      f"tokens {done.llm_usage.prompt_tokens}+{done.llm_usage.completion_tokens}")
+                if args.text:
+                    outbox.put(None)  # The typed turn is answered: half-close.
     except grpc.RpcError as e:
         sys.exit(f"{args.target} answered {e.code().name}: {e.details()}")
 

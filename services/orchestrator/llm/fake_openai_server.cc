@@ -29,109 +29,120 @@ constexpr char kEnd[] =
 
 FakeOpenAiServer::FakeOpenAiServer() : server_(std::make_unique<httplib::Server>()) {
   server_->set_keep_alive_timeout(1);  // Stop() waits for idle kept-alive connections.
-  server_->Post(
-      "/v1/chat/completions", [this](const httplib::Request& request, httplib::Response& response) {
-        ++requests_;
-        const Json body = Json::parse(request.body, nullptr, false);
-        std::string model = body.is_object() ? body.value("model", "") : "";
-        // The user's last message keys the timestamps; a tool answer, if any, shapes the reply.
-        std::string user_text;
-        std::optional<std::string> tool_answer;
-        if (body.is_object() && body.contains("messages") && body["messages"].is_array()) {
-          for (const Json& message : body["messages"]) {
-            if (!message.is_object()) continue;
-            const std::string role = message.value("role", "");
-            if (role == "user" && message["content"].is_string()) user_text = message["content"];
-            if (role == "tool" && message["content"].is_string()) tool_answer = message["content"];
-          }
-        }
-        std::string retry_after = "3";
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          last_body_ = request.body;
-          bodies_.push_back(request.body);
-          last_authorization_ = request.get_header_value("Authorization");
-          if (model == "429once" && requests_429once_++ == 0) {
-            model = "429";
-            retry_after = "1";
-          }
-        }
-        for (const char* code : {"401", "403", "404", "429", "503"}) {
-          if (model == code) {
-            response.status = std::stoi(code);
-            if (model == "429") response.set_header("Retry-After", retry_after);
-            response.set_content(R"({"error":{"message":"scripted failure"}})", "application/json");
-            return;
-          }
-        }
-        response.set_chunked_content_provider(
-            "text/event-stream",
-            [this, model, user_text, tool_answer](size_t, httplib::DataSink& sink) {
-              bool first = true;
-              auto write = [&](const std::string& text) {
-                if (!sink.is_writable() || !sink.write(text.data(), text.size())) return false;
-                if (first && absl::StrContains(text, "\"content\"")) {
-                  first = false;
-                  std::lock_guard<std::mutex> lock(mu_);
-                  first_token_sent_[user_text] = absl::Now();
-                }
-                return true;
-              };
-              auto gone = [this] {
-                std::lock_guard<std::mutex> lock(mu_);
-                disconnected_ = absl::Now();
-                disconnected_cv_.notify_all();
-                return false;
-              };
-              if (model == "malformed") {
-                write("data: {\"choices\": [tru\n\n");
-              } else if (model == "cut") {
-                write(Chunk("Hello"));
-              } else if (model == "slow") {
-                const absl::Time end = absl::Now() + absl::Seconds(10);
-                while (absl::Now() < end) {
-                  if (!write(Chunk("la "))) return gone();
-                  absl::SleepFor(absl::Milliseconds(20));
-                }
-              } else if (model == "story") {
-                for (int sentence = 1; sentence <= 10; ++sentence) {
-                  for (const std::string& word :
-                       {std::string("This "), std::string("is "), std::string("sentence "),
-                        absl::StrCat("number ", sentence, ". ")}) {
-                    if (!write(Chunk(word))) return gone();
-                    absl::SleepFor(absl::Milliseconds(30));
-                  }
-                }
-                write(Event(Json::object(), "stop"));
-                write(kEnd);
-              } else if (model == "tool" && !tool_answer.has_value()) {
-                write(ToolPiece({{"index", 0},
-                                 {"id", "call_w1"},
-                                 {"type", "function"},
-                                 {"function", {{"name", "get_weather"}, {"arguments", ""}}}}));
-                write(ToolPiece({{"index", 0}, {"function", {{"arguments", "{\"city\":"}}}}));
-                write(ToolPiece({{"index", 0}, {"function", {{"arguments", "\"Paris\"}"}}}}));
-                write(Event(Json::object(), "tool_calls"));
-                write(kEnd);
-              } else if (model == "tool") {
-                const Json answer = Json::parse(*tool_answer, nullptr, false);
-                const std::string said =
-                    answer.is_object() && answer.contains("error")
-                        ? absl::StrCat("Tool failed: ", answer["error"].dump(), ".")
-                        : absl::StrCat("Tool said: ", *tool_answer, ".");
-                write(Chunk(said));
-                write(Event(Json::object(), "stop"));
-                write(kEnd);
-              } else {
-                write(": keep-alive\n\n");
-                for (const char* token : {"Hello", " there", "!"}) write(Chunk(token));
-                write(Event(Json::object(), "stop"));
-                write(kEnd);
+  server_->Post("/v1/chat/completions", [this](const httplib::Request& request,
+                                               httplib::Response& response) {
+    ++requests_;
+    const Json body = Json::parse(request.body, nullptr, false);
+    std::string model = body.is_object() ? body.value("model", "") : "";
+    // The user's last message keys the timestamps; a tool answer, if any, shapes the reply.
+    std::string user_text;
+    std::optional<std::string> tool_answer;
+    std::string tool = "get_weather";  // The first tool the request declares.
+    if (body.is_object() && body.contains("tools") && body["tools"].is_array() &&
+        !body["tools"].empty() && body["tools"][0].is_object()) {
+      tool = body["tools"][0].value("function", Json::object()).value("name", tool);
+    }
+    if (body.is_object() && body.contains("messages") && body["messages"].is_array()) {
+      for (const Json& message : body["messages"]) {
+        if (!message.is_object()) continue;
+        const std::string role = message.value("role", "");
+        if (role == "user" && message["content"].is_string()) user_text = message["content"];
+        if (role == "tool" && message["content"].is_string()) tool_answer = message["content"];
+      }
+    }
+    std::string retry_after = "3";
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last_body_ = request.body;
+      bodies_.push_back(request.body);
+      last_authorization_ = request.get_header_value("Authorization");
+      if (model == "429once" && requests_429once_++ == 0) {
+        model = "429";
+        retry_after = "1";
+      }
+    }
+    for (const char* code : {"401", "403", "404", "429", "503"}) {
+      if (model == code) {
+        response.status = std::stoi(code);
+        if (model == "429") response.set_header("Retry-After", retry_after);
+        response.set_content(R"({"error":{"message":"scripted failure"}})", "application/json");
+        return;
+      }
+    }
+    if (model == "tool_unknown") tool = "launch_rockets";
+    response.set_chunked_content_provider(
+        "text/event-stream",
+        [this, model, user_text, tool_answer, tool](size_t, httplib::DataSink& sink) {
+          bool first = true;
+          auto write = [&](const std::string& text) {
+            if (!sink.is_writable() || !sink.write(text.data(), text.size())) return false;
+            if (first && absl::StrContains(text, "\"content\"")) {
+              first = false;
+              std::lock_guard<std::mutex> lock(mu_);
+              first_token_sent_[user_text] = absl::Now();
+            }
+            return true;
+          };
+          auto gone = [this] {
+            std::lock_guard<std::mutex> lock(mu_);
+            disconnected_ = absl::Now();
+            disconnected_cv_.notify_all();
+            return false;
+          };
+          if (model == "malformed") {
+            write("data: {\"choices\": [tru\n\n");
+          } else if (model == "cut") {
+            write(Chunk("Hello"));
+          } else if (model == "slow") {
+            const absl::Time end = absl::Now() + absl::Seconds(10);
+            while (absl::Now() < end) {
+              if (!write(Chunk("la "))) return gone();
+              absl::SleepFor(absl::Milliseconds(20));
+            }
+          } else if (model == "story") {
+            for (int sentence = 1; sentence <= 10; ++sentence) {
+              for (const std::string& word :
+                   {std::string("This "), std::string("is "), std::string("sentence "),
+                    absl::StrCat("number ", sentence, ". ")}) {
+                if (!write(Chunk(word))) return gone();
+                absl::SleepFor(absl::Milliseconds(30));
               }
-              sink.done();
-              return true;
-            });
-      });
+            }
+            write(Event(Json::object(), "stop"));
+            write(kEnd);
+          } else if ((model == "tool" || model == "tool_unknown") && !tool_answer.has_value()) {
+            const std::string arguments = tool == "get_weather" ? R"({"city":"Paris"})"
+                                          : tool == "get_time"  ? R"({"timezone":"Asia/Tokyo"})"
+                                                                : "{}";
+            write(ToolPiece({{"index", 0},
+                             {"id", "call_w1"},
+                             {"type", "function"},
+                             {"function", {{"name", tool}, {"arguments", ""}}}}));
+            const size_t half = arguments.size() / 2;
+            for (const std::string& piece : {arguments.substr(0, half), arguments.substr(half)}) {
+              write(ToolPiece({{"index", 0}, {"function", {{"arguments", piece}}}}));
+            }
+            write(Event(Json::object(), "tool_calls"));
+            write(kEnd);
+          } else if (model == "tool" || model == "tool_unknown") {
+            const Json answer = Json::parse(*tool_answer, nullptr, false);
+            const std::string said =
+                answer.is_object() && answer.contains("error")
+                    ? absl::StrCat("Tool failed: ", answer["error"].dump(), ".")
+                    : absl::StrCat("Tool said: ", *tool_answer, ".");
+            write(Chunk(said));
+            write(Event(Json::object(), "stop"));
+            write(kEnd);
+          } else {
+            write(": keep-alive\n\n");
+            for (const char* token : {"Hello", " there", "!"}) write(Chunk(token));
+            write(Event(Json::object(), "stop"));
+            write(kEnd);
+          }
+          sink.done();
+          return true;
+        });
+  });
   port_ = server_->bind_to_any_port("127.0.0.1");
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   // The socket listens once bound: connections wait in its backlog until the loop accepts them.

@@ -4,8 +4,11 @@
 //   "cut"       streams one token and ends without [DONE];
 //   "slow"      streams a token every 20 ms for 10 s (to be cancelled);
 //   "story"     streams ten sentences, a word every 60 ms (a reply long enough to interrupt);
-//   "tool"      calls get_weather({"city":"Paris"}) in pieces; once the request carries the
+//   "tool"      calls the first tool the request declares (get_weather({"city":"Paris"}),
+//               get_time({"timezone":"Asia/Tokyo"}), others with {}) in pieces, or get_weather
+//               when none is declared; once the request carries the
 //               tool's answer, says "Tool said: <answer>." (or "Tool failed: <error>.");
+//   "tool_unknown"  the same, calling launch_rockets, which no request declares;
 //   "malformed" streams data that is not JSON;
 //   "401", "403", "404", "429", "503"  answer that HTTP status (429 with Retry-After: 3);
 //   "429once"   answers 429 with Retry-After: 1 to its first request, then as "ok".

@@ -359,12 +359,12 @@ TEST(LlmStageTest, ToolCallsGoToTheCallerAndUsageIsReported) {
   // A tool the conversation never declared is not run: the model hears so.
   FakeTurnEnvironment undeclared;
   LlmStage other_stage(&undeclared);
-  Attempt other = OpenAiAttempt(server.base_url(), "tool");
+  Attempt other = OpenAiAttempt(server.base_url(), "tool_unknown");
   (*other.spec.mutable_parameters())["tools"] = R"([{"name":"get_time"}])";
   StageContext other_context = other.Context();
   ASSERT_EQ(other_stage.Run(other_context).outcome, StageOutcome::kOk);
   EXPECT_TRUE(undeclared.tool_calls().empty());
-  EXPECT_EQ(undeclared.reply_text(), R"(Tool failed: "there is no tool named get_weather".)");
+  EXPECT_EQ(undeclared.reply_text(), R"(Tool failed: "there is no tool named launch_rockets".)");
 }
 
 TEST(LlmStageTest, NothingToReplyToSkips) {
