@@ -17,6 +17,7 @@
 #include "services/orchestrator/llm/fake_openai_server.h"
 #include "tests/util/converse_client.h"
 #include "tests/util/fixtures.h"
+#include "tests/util/metrics_scrape.h"
 #include "tests/util/server_process.h"
 
 namespace voxflow {
@@ -54,9 +55,10 @@ class LlmConversation {
                      absl::StrCat("--tts_target=", tts_->address()), "--llm_provider=openai",
                      absl::StrCat("--llm_base_url=", llm_base_url), "--llm_model=ok",
                      "--llm_system_prompt=You are a test agent.",
-                     absl::StrCat("--llm_fallback_reply=", kFallback)});
+                     absl::StrCat("--llm_fallback_reply=", kFallback), "--metrics_port=0"});
   }
   bool ok() const { return orchestrator_ != nullptr; }
+  int metrics_port() const { return orchestrator_->metrics_port(); }
 
   std::unique_ptr<ConverseClient> Connect(const v1::SessionConfig& config = Config()) {
     return std::make_unique<ConverseClient>(
@@ -101,6 +103,15 @@ TEST(LlmConversationTest, TheModelAnswersATurnWithUsageAndTheServersSystemPrompt
   const Json body = Json::parse(model.last_body());
   EXPECT_EQ(body["messages"][0]["content"], "You are a test agent.");
   EXPECT_EQ(body["messages"].back()["content"], "hi");
+  // The same in the metrics.
+  const int port = conversation.metrics_port();
+  EXPECT_TRUE(testing::WaitForMetric(port, R"(voxflow_llm_tokens_total{kind="prompt"})", 9,
+                                     absl::Seconds(5)));
+  const auto metrics = testing::ParseMetrics(testing::ScrapeMetrics(port));
+  EXPECT_EQ(metrics.at(R"(voxflow_llm_tokens_total{kind="completion"})"), 3);
+  EXPECT_EQ(metrics.at("voxflow_llm_requests_total"), 1);
+  EXPECT_EQ(metrics.at("voxflow_llm_connections_opened_total"), 1);
+  EXPECT_EQ(metrics.at("voxflow_llm_first_token_seconds_count"), 1);
 }
 
 TEST(LlmConversationTest, EveryFailureNamesTheEndpointAndStatusAndTheFallbackIsSpoken) {

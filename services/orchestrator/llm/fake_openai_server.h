@@ -2,7 +2,8 @@
 // POST /v1/chat/completions answers by the requested model's name:
 //   "ok"        streams "Hello", " there", "!" with a finish reason and usage, then [DONE];
 //   "cut"       streams one token and ends without [DONE];
-//   "slow"      streams a token every 20 ms for 10 s (to be cancelled);
+//   "slow"      streams a token every 1 ms for 10 s (to be cancelled; a client gone is seen
+//               at the next write or the one after);
 //   "story"     streams ten sentences, a word every 60 ms (a reply long enough to interrupt);
 //   "tool"      calls the first tool the request declares (get_weather({"city":"Paris"}),
 //               get_time({"timezone":"Asia/Tokyo"}), others with {}) in pieces, or get_weather
@@ -46,7 +47,8 @@ class FakeOpenAiServer {
   std::optional<absl::Time> FirstTokenSent(const std::string& user_text) const;
   std::string last_authorization() const;
   int requests() const { return requests_; }
-  // Waits until a streaming answer found its client gone; when that happened.
+  // Waits until the next streaming answer (one not waited for before) found its client gone;
+  // when that happened.
   bool WaitForDisconnect(absl::Duration timeout, absl::Time* when);
 
  private:
@@ -55,7 +57,8 @@ class FakeOpenAiServer {
   int port_ = 0;
   mutable std::mutex mu_;
   std::condition_variable disconnected_cv_;
-  absl::Time disconnected_ = absl::InfinitePast();
+  std::vector<absl::Time> disconnects_;
+  size_t disconnects_taken_ = 0;
   std::string last_body_;
   std::vector<std::string> bodies_;
   std::map<std::string, absl::Time> first_token_sent_;
