@@ -15,6 +15,7 @@
 #include "nlohmann/json.hpp"
 #include "services/common/audio_chunk.h"
 #include "services/orchestrator/llm/fake_openai_server.h"
+#include "tests/util/certificates.h"
 #include "tests/util/converse_client.h"
 #include "tests/util/fixtures.h"
 #include "tests/util/metrics_scrape.h"
@@ -44,18 +45,22 @@ v1::SessionConfig Config() {
 // Mock speech services and an orchestrator whose llm stages ask `llm_base_url`.
 class LlmConversation {
  public:
-  explicit LlmConversation(const std::string& llm_base_url) {
+  explicit LlmConversation(const std::string& llm_base_url,
+                           const std::vector<std::string>& more_flags = {}) {
     stt_ = StartServer("services/stt/stt_server", {"--provider=mock", "--mock_latency_ms=0"});
     tts_ = StartServer("services/tts/tts_server",
                        {"--provider=mock", "--mock_latency_ms=0", "--mock_bytes_per_char=640"});
     if (stt_ == nullptr || tts_ == nullptr) return;
-    orchestrator_ =
-        StartServer("services/orchestrator/orchestrator_server",
-                    {absl::StrCat("--stt_target=", stt_->address()),
-                     absl::StrCat("--tts_target=", tts_->address()), "--llm_provider=openai",
-                     absl::StrCat("--llm_base_url=", llm_base_url), "--llm_model=ok",
-                     "--llm_system_prompt=You are a test agent.",
-                     absl::StrCat("--llm_fallback_reply=", kFallback), "--metrics_port=0"});
+    std::vector<std::string> flags = {absl::StrCat("--stt_target=", stt_->address()),
+                                      absl::StrCat("--tts_target=", tts_->address()),
+                                      "--llm_provider=openai",
+                                      absl::StrCat("--llm_base_url=", llm_base_url),
+                                      "--llm_model=ok",
+                                      "--llm_system_prompt=You are a test agent.",
+                                      absl::StrCat("--llm_fallback_reply=", kFallback),
+                                      "--metrics_port=0"};
+    flags.insert(flags.end(), more_flags.begin(), more_flags.end());
+    orchestrator_ = StartServer("services/orchestrator/orchestrator_server", flags);
   }
   bool ok() const { return orchestrator_ != nullptr; }
   int metrics_port() const { return orchestrator_->metrics_port(); }
@@ -112,6 +117,31 @@ TEST(LlmConversationTest, TheModelAnswersATurnWithUsageAndTheServersSystemPrompt
   EXPECT_EQ(metrics.at("voxflow_llm_requests_total"), 1);
   EXPECT_EQ(metrics.at("voxflow_llm_connections_opened_total"), 1);
   EXPECT_EQ(metrics.at("voxflow_llm_first_token_seconds_count"), 1);
+}
+
+TEST(LlmConversationTest, OverHttpsWithTheDeploymentsCa) {
+  const std::string dir = ::testing::TempDir();
+  ASSERT_TRUE(testing::MakeTestCertificates(dir).ok());
+  orchestrator::testing::FakeOpenAiServer model(
+      orchestrator::testing::FakeOpenAiServer::Tls{dir + "/server.pem", dir + "/server.key"});
+  ASSERT_THAT(model.base_url(), ::testing::StartsWith("https://"));
+  LlmConversation trusting(model.base_url(), {absl::StrCat("--llm_ca_file=", dir, "/ca.pem")});
+  ASSERT_TRUE(trusting.ok());
+  auto client = trusting.Connect();
+  ASSERT_TRUE(client->SendText("hi"));
+  ASSERT_TRUE(client->WaitForTurn(1));
+  EXPECT_EQ(client->turn(1)->reply(), "Hello there!");
+
+  // Without the CA the server's certificate is not trusted: the fallback, and why.
+  LlmConversation distrusting(model.base_url());
+  ASSERT_TRUE(distrusting.ok());
+  auto refused = distrusting.Connect();
+  ASSERT_TRUE(refused->SendText("hi"));
+  ASSERT_TRUE(refused->WaitForTurn(1));
+  EXPECT_EQ(refused->turn(1)->reply(), kFallback);
+  ASSERT_EQ(refused->Filter(v1::ConverseEvent::kError, 1).size(), 1u);
+  EXPECT_THAT(refused->Filter(v1::ConverseEvent::kError, 1)[0].event.error().message(),
+              HasSubstr("certificate"));
 }
 
 TEST(LlmConversationTest, EveryFailureNamesTheEndpointAndStatusAndTheFallbackIsSpoken) {

@@ -13,6 +13,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
+#include "tests/util/certificates.h"
 #include "tests/util/command.h"
 #include "tests/util/server_process.h"
 #include "voxflow/v1/stt.grpc.pb.h"
@@ -31,27 +32,10 @@ std::string Dir() {
 }
 std::string PathOf(const std::string& name) { return absl::StrCat(Dir(), "/", name); }
 
-void Openssl(const std::vector<std::string>& args) {
-  absl::StatusOr<testing::CommandResult> result = RunCommand("/usr/bin/openssl", args);
-  ASSERT_TRUE(result.ok()) << result.status();
-  ASSERT_EQ(result->exit_code, 0) << result->err;
-}
-
-// A CA, a server certificate for 127.0.0.1/localhost and a client certificate, all signed by it.
+// A CA, a server certificate for 127.0.0.1/localhost and a client certificate, all signed by it;
+// bearer token files.
 void MakeCertificates() {
-  Openssl({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-           "/CN=voxflow-test-ca", "-keyout", PathOf("ca.key"), "-out", PathOf("ca.pem")});
-  for (const std::string name : {"server", "client"}) {
-    std::ofstream(PathOf(name + ".ext"))
-        << (name == "server" ? "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-                               "extendedKeyUsage=serverAuth\n"
-                             : "extendedKeyUsage=clientAuth\n");
-    Openssl({"req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=voxflow-" + name, "-keyout",
-             PathOf(name + ".key"), "-out", PathOf(name + ".csr")});
-    Openssl({"x509", "-req", "-days", "2", "-in", PathOf(name + ".csr"), "-CA", PathOf("ca.pem"),
-             "-CAkey", PathOf("ca.key"), "-CAcreateserial", "-extfile", PathOf(name + ".ext"),
-             "-out", PathOf(name + ".pem")});
-  }
+  ASSERT_TRUE(testing::MakeTestCertificates(Dir()).ok());
   std::ofstream(PathOf("tokens")) << "# accepted tokens\nsecret-one\n\nsecret-two\n";
   std::ofstream(PathOf("token")) << "secret-two\n";
 }

@@ -69,6 +69,9 @@ ABSL_FLAG(std::string, llm_base_url, "",
 ABSL_FLAG(std::string, llm_model, "", "With --llm_provider=openai: the model name.");
 ABSL_FLAG(std::string, llm_api_key_file, "",
           "With --llm_provider=openai: a file holding the API key (never logged).");
+ABSL_FLAG(std::string, llm_ca_file, "",
+          "With --llm_provider=openai over HTTPS: a CA bundle (PEM) to trust instead of the "
+          "system's.");
 ABSL_FLAG(std::string, llm_system_prompt, "", "Default system prompt of llm stages.");
 ABSL_FLAG(std::string, llm_fallback_reply,
           "Sorry, I cannot answer right now. Please try again in a moment.",
@@ -98,6 +101,7 @@ int main(int argc, char** argv) {
                             {"base_url", absl::GetFlag(FLAGS_llm_base_url)},
                             {"model", absl::GetFlag(FLAGS_llm_model)},
                             {"api_key_file", absl::GetFlag(FLAGS_llm_api_key_file)},
+                            {"ca_file", absl::GetFlag(FLAGS_llm_ca_file)},
                             {"system_prompt", absl::GetFlag(FLAGS_llm_system_prompt)},
                             {"fallback_reply", absl::GetFlag(FLAGS_llm_fallback_reply)},
                             {"tool_timeout_ms", absl::GetFlag(FLAGS_llm_tool_timeout_ms)}},

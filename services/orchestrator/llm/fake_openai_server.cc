@@ -27,7 +27,11 @@ constexpr char kEnd[] =
 
 }  // namespace
 
-FakeOpenAiServer::FakeOpenAiServer() : server_(std::make_unique<httplib::Server>()) {
+FakeOpenAiServer::FakeOpenAiServer(std::optional<Tls> tls)
+    : server_(tls.has_value() ? std::make_unique<httplib::SSLServer>(tls->cert_file.c_str(),
+                                                                     tls->key_file.c_str())
+                              : std::make_unique<httplib::Server>()),
+      tls_(tls.has_value()) {
   server_->set_keep_alive_timeout(1);  // Stop() waits for idle kept-alive connections.
   // As model servers do: without it a token's small write waits for the client's delayed ACK
   // (40 ms), which a benchmark would count against the orchestrator.
@@ -159,7 +163,8 @@ FakeOpenAiServer::~FakeOpenAiServer() {
 }
 
 std::string FakeOpenAiServer::base_url() const {
-  return absl::StrCat("http://127.0.0.1:", port_, "/v1");
+  return tls_ ? absl::StrCat("https://localhost:", port_, "/v1")
+              : absl::StrCat("http://127.0.0.1:", port_, "/v1");
 }
 
 std::string FakeOpenAiServer::last_body() const {

@@ -37,10 +37,15 @@ namespace voxflow::orchestrator::testing {
 
 class FakeOpenAiServer {
  public:
-  FakeOpenAiServer();
+  // Over HTTPS with this certificate and key (PEM files) when set.
+  struct Tls {
+    std::string cert_file;
+    std::string key_file;
+  };
+  explicit FakeOpenAiServer(std::optional<Tls> tls = std::nullopt);
   ~FakeOpenAiServer();
 
-  std::string base_url() const;
+  std::string base_url() const;  // http://127.0.0.1:PORT/v1, or https://localhost:PORT/v1.
   std::string last_body() const;
   std::vector<std::string> bodies() const;  // Every request's body, in order.
   // When the first token of the answer to the last user message `user_text` was written.
@@ -55,6 +60,7 @@ class FakeOpenAiServer {
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;
+  const bool tls_;
   mutable std::mutex mu_;
   std::condition_variable disconnected_cv_;
   std::vector<absl::Time> disconnects_;

@@ -1,6 +1,7 @@
 #include "services/orchestrator/llm/llm_provider.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -68,6 +69,11 @@ absl::StatusOr<OpenAiOptions> OpenAiOptionsFromParameters(
   options.chat.model = Get(parameters, "model");
   if (options.chat.model.empty()) return Bad("model", "is required for provider openai");
   options.chat.system_prompt = Get(parameters, "system_prompt");
+  options.ca_file = Get(parameters, "ca_file");
+  if (!options.ca_file.empty() && access(options.ca_file.c_str(), R_OK) != 0) {
+    return Bad("ca_file", absl::StrCat("cannot read ", QuoteClientValue(options.ca_file), ": ",
+                                       std::strerror(errno)));
+  }
   if (const std::string file = Get(parameters, "api_key_file"); !file.empty()) {
     absl::StatusOr<std::string> key = CachedKeyFile(file);
     if (!key.ok()) return Bad("api_key_file", std::string(key.status().message()));

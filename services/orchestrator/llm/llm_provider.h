@@ -7,6 +7,7 @@
 //   "api_key_file"       a file holding the key, or "api_key_env", the name of an environment
 //                        variable holding it (the key itself is never a parameter, logged or
 //                        echoed);
+//   "ca_file"            HTTPS: a CA bundle (PEM) to trust instead of the system's;
 //   "system_prompt", "temperature" (0..2), "max_tokens" (> 0), "timeout_ms" (default 30000),
 //   "max_history_turns" (default 10);
 // for either:

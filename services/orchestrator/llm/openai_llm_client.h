@@ -18,6 +18,7 @@ namespace voxflow::orchestrator {
 struct OpenAiOptions {
   std::string base_url;  // E.g. "http://127.0.0.1:8000/v1"; "/chat/completions" is appended.
   std::string api_key;   // Sent as a bearer token; never logged or echoed. Empty: none.
+  std::string ca_file;   // HTTPS: trust this CA bundle (PEM) instead of the system's.
   ChatSettings chat;
   absl::Duration connect_timeout = absl::Seconds(5);
   absl::Duration timeout = absl::Seconds(30);  // The whole answer.
