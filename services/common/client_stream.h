@@ -13,6 +13,9 @@
 //   so HTTP/2 flow control pushes back on the server.
 // - Finish() waits for the call to end and returns its status. Call it (after TryCancel if need
 //   be) before the stream is destroyed.
+// - Event-driven callers never block: WriteNoWait() queues without backpressure (the caller
+//   bounds what it writes), and `on_done` reports the end of the call, after which the stream
+//   may be destroyed (from within on_done too).
 #ifndef VOXFLOW_SERVICES_COMMON_CLIENT_STREAM_H_
 #define VOXFLOW_SERVICES_COMMON_CLIENT_STREAM_H_
 
@@ -39,6 +42,8 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
     std::function<void(Response&)> on_response;
     // Called once when no more responses will come (the server closed, or the call failed).
     std::function<void()> on_read_end;
+    // Called once, last, with the call's status; nothing of the stream is used after it.
+    std::function<void(const grpc::Status&)> on_done;
   };
 
   explicit ClientStream(Options options) : options_(std::move(options)) {}
@@ -69,6 +74,15 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
     changed_.wait(lock,
                   [&] { return write_failed_ || pending_.size() <= options_.max_pending_writes; });
     return !write_failed_;
+  }
+
+  // Queues `request` without waiting; false once writing has failed or WritesDone was called.
+  bool WriteNoWait(Request request) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (write_failed_ || writes_done_) return false;
+    pending_.push_back(std::move(request));
+    if (!writing_) StartNextWriteLocked();
+    return true;
   }
 
   // No more writes: half-closes once the queued ones are out.
@@ -150,11 +164,16 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
   }
 
   void OnDone(const grpc::Status& status) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    status_ = status;
-    write_failed_ = true;  // Nothing more can be written.
-    done_ = true;
-    changed_.notify_all();
+    // Taken first: once done_ is set, a Finish() waiting for it may destroy this stream.
+    const std::function<void(const grpc::Status&)> on_done = options_.on_done;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      status_ = status;
+      write_failed_ = true;  // Nothing more can be written.
+      done_ = true;
+      changed_.notify_all();
+    }
+    if (on_done) on_done(status);  // May destroy this stream too: nothing of it is used after.
   }
 
  private:

@@ -31,6 +31,7 @@ int64_t TimerQueue::Schedule(absl::Time when, std::function<void()> callback) {
 }
 
 bool TimerQueue::Cancel(int64_t id) {
+  if (id == 0) return false;  // No timer (ids start at 1; 0 is "none running").
   std::unique_lock<std::mutex> lock(mu_);
   auto it = timers_.find(id);
   if (it == timers_.end()) {

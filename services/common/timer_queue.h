@@ -28,7 +28,7 @@ class TimerQueue {
 
   // Runs `callback` on the timer thread at `when` (at once if it has passed). Returns an id.
   int64_t Schedule(absl::Time when, std::function<void()> callback);
-  // True if the timer was still pending (it will not run). After Cancel returns, the callback is
+  // True if the timer was still pending (it will not run). Cancel(0), no timer, is false. After Cancel returns, the callback is
   // not running, unless Cancel was called from the callback itself.
   bool Cancel(int64_t id);
 

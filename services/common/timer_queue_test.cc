@@ -47,6 +47,11 @@ TEST(TimerQueueTest, CancelledTimerNeverRuns) {
   EXPECT_FALSE(ran);
 }
 
+TEST(TimerQueueTest, CancellingNoTimerReturnsAtOnce) {
+  TimerQueue timers;
+  EXPECT_FALSE(timers.Cancel(0)) << "0 is no timer: it must not wait for 'none running'";
+}
+
 TEST(CancellationTokenTest, ChildFollowsParentWithItsReason) {
   auto parent = CancellationToken::Create();
   auto child = CancellationToken::CreateChild(parent);

@@ -34,6 +34,21 @@ std::optional<InputItem> Turn::NextInput(const std::shared_ptr<CancellationToken
   return utterance_->Next(cancel);
 }
 
+bool Turn::WatchInput(std::function<void()> on_input) {
+  if (utterance_ == nullptr) return false;
+  utterance_->Watch(std::move(on_input));
+  return true;
+}
+
+void Turn::StopWatchingInput() {
+  if (utterance_ != nullptr) utterance_->Unwatch();
+}
+
+std::optional<InputItem> Turn::TryNextInput() {
+  if (utterance_ == nullptr) return std::nullopt;
+  return utterance_->TryNext();
+}
+
 void Turn::OnTranscript(const v1::Transcript& transcript) {
   // The whole utterance so far (the stt stage joins its finals).
   const std::string& text = transcript.text();

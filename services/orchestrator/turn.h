@@ -32,6 +32,9 @@ class Turn final : public TurnEnvironment {
   const std::optional<std::string>& text_input() const override { return text_; }
   void Mark(TurnMark mark, absl::Time when) override;
   std::optional<InputItem> NextInput(const std::shared_ptr<CancellationToken>& cancel) override;
+  bool WatchInput(std::function<void()> on_input) override;
+  void StopWatchingInput() override;
+  std::optional<InputItem> TryNextInput() override;
   void OnTranscript(const v1::Transcript& transcript) override;
   void OnSpeechEvent(const v1::SpeechEvent& speech) override;
   void OnReplyText(absl::string_view piece, bool is_final) override;

@@ -3,16 +3,20 @@
 namespace voxflow::orchestrator {
 
 void Utterance::Append(InputItem item) {
+  std::function<void()> on_items;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (ended_) return;
     bytes_ += item.audio.data().size();
     items_.push_back(std::move(item));
+    on_items = on_items_;
   }
   changed_.notify_all();
+  if (on_items) on_items();
 }
 
 void Utterance::End(absl::Time when) {
+  std::function<void()> on_items;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (ended_) return;
@@ -21,8 +25,34 @@ void Utterance::End(absl::Time when) {
     end.end_of_utterance = true;
     end.received = when;
     items_.push_back(std::move(end));
+    on_items = on_items_;
   }
   changed_.notify_all();
+  if (on_items) on_items();
+}
+
+void Utterance::Watch(std::function<void()> on_items) {
+  bool waiting;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    on_items_ = on_items;
+    waiting = !items_.empty();
+  }
+  if (waiting && on_items) on_items();
+}
+
+void Utterance::Unwatch() {
+  std::lock_guard<std::mutex> lock(mu_);
+  on_items_ = nullptr;
+}
+
+std::optional<InputItem> Utterance::TryNext() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (items_.empty()) return std::nullopt;
+  InputItem item = std::move(items_.front());
+  items_.pop_front();
+  if (item.end_of_utterance) end_read_ = true;
+  return item;
 }
 
 bool Utterance::ended() const {

@@ -7,6 +7,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -34,6 +35,14 @@ class Utterance {
   // marker was read.
   std::optional<InputItem> Next(const std::shared_ptr<CancellationToken>& cancel);
 
+  // Event-driven reader side. `on_items` is called whenever items arrive or the utterance ends
+  // (on the appending thread, without this utterance's lock; concurrent calls are possible), and
+  // once at once if items wait. It replaces any earlier one; Unwatch drops it.
+  void Watch(std::function<void()> on_items);
+  void Unwatch();
+  // The next item now; nullopt when none waits or the end marker was taken.
+  std::optional<InputItem> TryNext();
+
  private:
   const int index_;
   mutable std::mutex mu_;
@@ -42,6 +51,7 @@ class Utterance {
   bool ended_ = false;
   bool end_read_ = false;
   size_t bytes_ = 0;
+  std::function<void()> on_items_;
 };
 
 }  // namespace voxflow::orchestrator

@@ -199,6 +199,23 @@ void DagRun::StartAttemptLocked(int index, std::vector<v1::StageEvent>& events) 
   events.push_back(MakeEvent(index, v1::StageEvent::STARTED, "started"));
   StageContext context(&node.spec, token, deadline, record.attempts, std::move(dependencies),
                        state.streams_in, state.streams_out);
+  if (auto* async = dynamic_cast<AsyncStage*>(state.stage.get()); async != nullptr) {
+    // Event-driven: started on the shared executor (never under this run's lock, since it may
+    // finish at once), and holding no thread afterwards.
+    auto shared = std::make_shared<StageContext>(std::move(context));
+    options_.executor->Submit([self = shared_from_this(), index, async, shared] {
+      ScopedLogContext log_context(self->options_.log_context);
+      // `done` may come on any thread, in any of its callbacks (a gRPC reaction run inside a
+      // call that holds locks): the end of the attempt goes back to the executor.
+      async->Start(shared, [self, index](StageResult result) {
+        self->options_.executor->Submit([self, index, result = std::move(result)]() mutable {
+          ScopedLogContext log_context(self->options_.log_context);
+          self->EndAttempt(index, std::move(result));
+        });
+      });
+    });
+    return;
+  }
   try {
     std::thread([self = shared_from_this(), index, context = std::move(context)]() mutable {
       self->RunAttempt(index, std::move(context));
@@ -219,8 +236,10 @@ void DagRun::RunAttempt(int index, StageContext context) {
     std::lock_guard<std::mutex> lock(mu_);
     stage = states_[index].stage.get();
   }
-  StageResult result = stage->Run(context);
+  EndAttempt(index, stage->Run(context));
+}
 
+void DagRun::EndAttempt(int index, StageResult result) {
   int64_t timer;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -487,6 +506,12 @@ void DagRun::Emit(std::vector<v1::StageEvent>& events) {
     for (v1::StageEvent& event : events) options_.on_event(std::move(event));
   }
   events.clear();
+}
+
+WorkerPool& DefaultStageExecutor() {
+  static WorkerPool* const pool =
+      new WorkerPool(static_cast<int>(std::max(2u, std::thread::hardware_concurrency())));
+  return *pool;
 }
 
 }  // namespace voxflow::orchestrator

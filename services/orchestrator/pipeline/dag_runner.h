@@ -1,5 +1,6 @@
-// DagRun: one turn of a pipeline. Every stage whose dependencies are done starts at once, each on
-// its own thread (stages block on backends), in parallel with the others; a stage that streams
+// DagRun: one turn of a pipeline. Every stage whose dependencies are done starts at once, in
+// parallel with the others: an AsyncStage on the shared executor, holding no thread while it
+// waits; a blocking stage on a thread of its own; a stage that streams
 // from a dependency starts as soon as that dependency has started. Outcomes follow Stageflow (see
 // stage.h); every transition is reported as a StageEvent. Per-attempt timeouts and retry backoff
 // run on a TimerQueue, so no thread sleeps for them.
@@ -21,6 +22,7 @@
 #include "services/common/cancellation.h"
 #include "services/common/logging.h"
 #include "services/common/timer_queue.h"
+#include "services/common/worker_pool.h"
 #include "services/orchestrator/pipeline/pipeline_graph.h"
 #include "services/orchestrator/pipeline/stage.h"
 #include "voxflow/v1/orchestrator.pb.h"
@@ -52,12 +54,17 @@ struct TurnResult {
   const StageRecord* Find(absl::string_view name) const;
 };
 
+// A pool sized to the cores, shared by every run of the process.
+WorkerPool& DefaultStageExecutor();
+
 struct DagRunOptions {
   // Called for every stage transition, from the thread that caused it, without locks held.
   std::function<void(v1::StageEvent)> on_event;
   // Called once when the last stage has ended.
   std::function<void(const TurnResult&)> on_done;
   TimerQueue* timers = &TimerQueue::Default();
+  // Where event-driven stages (AsyncStage) start; they hold none of its threads while waiting.
+  WorkerPool* executor = &DefaultStageExecutor();
   uint32_t seed = 1;            // Retry jitter.
   size_t stream_capacity = 64;  // Items per streaming edge.
   absl::Duration default_timeout = absl::Seconds(30);
@@ -112,6 +119,8 @@ class DagRun : public std::enable_shared_from_this<DagRun> {
   void StartReadyLocked(std::vector<v1::StageEvent>& events);
   void StartAttemptLocked(int index, std::vector<v1::StageEvent>& events);
   void RunAttempt(int index, StageContext context);
+  // An attempt ended (from its thread, or from an AsyncStage's done).
+  void EndAttempt(int index, StageResult result);
   void FinishStageLocked(int index, StageResult result, std::vector<v1::StageEvent>& events);
   void FailTurnLocked(int index, const absl::Status& error);
   v1::StageEvent MakeEvent(int index, v1::StageEvent::Status status, absl::string_view verb,

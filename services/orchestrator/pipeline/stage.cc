@@ -1,5 +1,9 @@
 #include "services/orchestrator/pipeline/stage.h"
 
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+
 namespace voxflow::orchestrator {
 
 absl::string_view StageOutcomeName(StageOutcome outcome) {
@@ -16,6 +20,22 @@ absl::string_view StageOutcomeName(StageOutcome outcome) {
       return "RETRY";
   }
   return "?";
+}
+
+StageResult AsyncStage::Run(StageContext& context) {
+  // Not owned: Run returns only after `done`, when the attempt no longer uses it.
+  std::shared_ptr<StageContext> borrowed(std::shared_ptr<void>(), &context);
+  std::mutex mu;
+  std::condition_variable finished;
+  std::optional<StageResult> result;
+  Start(borrowed, [&](StageResult r) {
+    std::lock_guard<std::mutex> lock(mu);
+    result = std::move(r);
+    finished.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(mu);
+  finished.wait(lock, [&] { return result.has_value(); });
+  return *std::move(result);
 }
 
 std::string StageContext::Parameter(absl::string_view key, absl::string_view fallback) const {

@@ -116,8 +116,22 @@ class StageContext {
 class Stage {
  public:
   virtual ~Stage() = default;
-  // One attempt; a retry calls Run again on the same object, so a stage may keep state.
+  // One attempt; a retry calls Run again on the same object, so a stage may keep state. A stage
+  // that blocks here gets a thread of its own per attempt (see AsyncStage).
   virtual StageResult Run(StageContext& context) = 0;
+};
+
+// A stage driven by events (its input arriving, its backend answering, timers, a cancel) that
+// holds no thread while it waits: the runner starts it on a shared executor and it reports its
+// result through `done`.
+class AsyncStage : public Stage {
+ public:
+  using Done = std::function<void(StageResult)>;
+  // Starts one attempt; must not block. `done` is called exactly once, from any thread (possibly
+  // before Start returns), after the attempt has stopped using `context`.
+  virtual void Start(std::shared_ptr<StageContext> context, Done done) = 0;
+  // The blocking form, for tests and tools: Start, then wait for `done`.
+  StageResult Run(StageContext& context) final;
 };
 
 // Makes the stage for a spec, once per turn. Keyed by StageSpec.type.

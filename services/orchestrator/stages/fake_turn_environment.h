@@ -37,6 +37,12 @@ class FakeTurnEnvironment final : public TurnEnvironment {
   std::optional<InputItem> NextInput(const std::shared_ptr<CancellationToken>& cancel) override {
     return utterance_.Next(cancel);
   }
+  bool WatchInput(std::function<void()> on_input) override {
+    utterance_.Watch(std::move(on_input));
+    return true;
+  }
+  void StopWatchingInput() override { utterance_.Unwatch(); }
+  std::optional<InputItem> TryNextInput() override { return utterance_.TryNext(); }
   void OnTranscript(const v1::Transcript& transcript) override {
     std::lock_guard<std::mutex> lock(mu_);
     transcripts_.push_back(transcript);

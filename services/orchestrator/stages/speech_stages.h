@@ -1,5 +1,5 @@
-// The stages that reach the speech services: stt streams the turn's audio to the STT service;
-// tts speaks the reply, sentence by sentence, as the llm stage streams it.
+// The tts stage speaks the reply, sentence by sentence, as the llm stage streams it (the stt
+// stage is in stt_stage.h).
 #ifndef VOXFLOW_SERVICES_ORCHESTRATOR_STAGES_SPEECH_STAGES_H_
 #define VOXFLOW_SERVICES_ORCHESTRATOR_STAGES_SPEECH_STAGES_H_
 
@@ -8,26 +8,11 @@
 
 #include "services/orchestrator/backend.h"
 #include "services/orchestrator/pipeline/stage.h"
+#include "services/orchestrator/stages/backend_call.h"
+#include "services/orchestrator/stages/stt_stage.h"
 #include "services/orchestrator/stages/turn_environment.h"
 
 namespace voxflow::orchestrator {
-
-// Outputs: transcript. SKIP for a typed turn or a turn without audio. Retryable backend errors
-// (UNAVAILABLE, ...) return RETRY, and so does a backend that answers nothing for
-// max(`stall_timeout_ms` (parameter, default 3000), twice the utterance) after its end; the next
-// attempt replays the audio already sent, so a retry loses nothing.
-class SttStage final : public Stage {
- public:
-  SttStage(TurnEnvironment* environment, const Backend* backend)
-      : environment_(environment), backend_(backend) {}
-  StageResult Run(StageContext& context) override;
-
- private:
-  TurnEnvironment* const environment_;
-  const Backend* const backend_;
-  std::vector<InputItem> consumed_;  // This turn's input so far (replayed on retry).
-  bool saw_end_ = false;
-};
 
 // Reads sentences from the stage it streams from (or, without streams_from, splits the `reply`
 // output of its first dependency). Parameters: voice, chunk_duration_ms. Outputs: sentences,
@@ -51,9 +36,6 @@ class TtsStage final : public Stage {
   bool split_done_ = false;
   double audio_ms_ = 0;
 };
-
-// True for gRPC codes worth another attempt against a backend.
-bool IsRetryable(absl::StatusCode code);
 
 }  // namespace voxflow::orchestrator
 

@@ -3,6 +3,7 @@
 #ifndef VOXFLOW_SERVICES_ORCHESTRATOR_STAGES_TURN_ENVIRONMENT_H_
 #define VOXFLOW_SERVICES_ORCHESTRATOR_STAGES_TURN_ENVIRONMENT_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,6 +52,14 @@ class TurnEnvironment {
   // stt: the next input of this turn's utterance, ending with an end_of_utterance item; nullopt
   // after that item or once `cancel` fires.
   virtual std::optional<InputItem> NextInput(const std::shared_ptr<CancellationToken>& cancel) = 0;
+  // stt, event-driven: `on_input` is called whenever input of this turn's utterance arrives or
+  // it ends (on the session's threads, possibly under its locks: it may only take items with
+  // TryNextInput, never call back into the environment), and at once if input waits. False for
+  // a turn without an utterance (typed). StopWatchingInput drops it.
+  virtual bool WatchInput(std::function<void()> on_input) = 0;
+  virtual void StopWatchingInput() = 0;
+  // The next input item now; nullopt when none waits or the end item was taken.
+  virtual std::optional<InputItem> TryNextInput() = 0;
   virtual void OnTranscript(const v1::Transcript& transcript) = 0;
   // The recognizer's own speech events (its END_OF_UTTERANCE is a second end-of-turn signal).
   virtual void OnSpeechEvent(const v1::SpeechEvent& event) = 0;
