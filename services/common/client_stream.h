@@ -44,6 +44,9 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
     std::function<void()> on_read_end;
     // Called once, last, with the call's status; nothing of the stream is used after it.
     std::function<void(const grpc::Status&)> on_done;
+    // Instead of on_response, for a consumer that can be full: takes each response (on gRPC's
+    // threads, in order, never blocking) and returns false to pause reading until ResumeReads().
+    std::function<bool(Response&)> take_response;
   };
 
   explicit ClientStream(Options options) : options_(std::move(options)) {}
@@ -107,6 +110,31 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
     return true;
   }
 
+  // Ends the call from the client's side without waiting (event-driven callers): cancels it,
+  // closes the write side, and drops the responses still to come, so that on_done follows.
+  void Abort() {
+    context_.TryCancel();
+    WritesDone();
+    std::lock_guard<std::mutex> lock(mu_);
+    discarding_ = true;
+    if (read_paused_ && !read_ended_) {
+      read_paused_ = false;
+      this->StartRead(&response_);
+    }
+  }
+
+  // Reading continues after take_response returned false (at once if it has not paused yet).
+  void ResumeReads() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (read_ended_) return;
+    if (!read_paused_) {
+      resume_pending_ = true;  // take_response is about to pause: it must not.
+      return;
+    }
+    read_paused_ = false;
+    this->StartRead(&response_);
+  }
+
   // Waits for the end of the call. Responses nobody took are read and dropped (cancel the call
   // first if the server would go on sending).
   grpc::Status Finish() {
@@ -146,6 +174,23 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
     if (options_.on_response) {
       options_.on_response(response_);
       this->StartRead(&response_);
+      return;
+    }
+    if (options_.take_response) {
+      bool discarding;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        discarding = discarding_;
+      }
+      const bool more = discarding || options_.take_response(response_);
+      response_ = Response();
+      std::lock_guard<std::mutex> lock(mu_);
+      if (more || resume_pending_ || discarding_) {
+        resume_pending_ = false;
+        this->StartRead(&response_);
+      } else {
+        read_paused_ = true;
+      }
       return;
     }
     std::lock_guard<std::mutex> lock(mu_);
@@ -215,6 +260,7 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
   bool writes_done_sent_ = false;
   std::deque<Response> inbox_;
   bool read_paused_ = false;
+  bool resume_pending_ = false;
   bool read_ended_ = false;
   bool discarding_ = false;  // Finish() was called: responses are dropped.
   bool done_ = false;

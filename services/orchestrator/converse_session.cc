@@ -668,6 +668,7 @@ void ConverseSession::InterruptLocked(absl::string_view reason, Actions& actions
   barge_in_->Reset();
   // Stop the reply audio now: nothing more of this turn is sent.
   const double flushed_ms = playout_->Flush(absl::Now());
+  WakeReplyRoomLocked(actions);
   const std::string heard = turn->heard.HeardText();
   SendTelemetry("turn.interrupted",
                 {{"turn_id", absl::StrCat(turn->turn_id())},
@@ -685,28 +686,42 @@ void ConverseSession::InterruptLocked(absl::string_view reason, Actions& actions
   MaybeCompleteTurnLocked(absl::Now(), actions);
 }
 
-bool ConverseSession::OfferReplyAudio(Turn* turn, v1::AudioChunk audio, const std::string& text,
-                                      const CancellationToken& cancel) {
-  while (true) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (closed_ || turns_.empty() || turns_.front().get() != turn || turn->interrupted) {
-        return false;
-      }
-      if (playout_->HasRoomFor(audio.data().size())) {
-        const double chunk_ms = playout_->MsOf(audio.data().size());
-        if (absl::Status s = playout_->Push(std::move(audio)); !s.ok()) {
-          spdlog::warn("session {} turn {}: reply audio refused: {}", session_id_, turn->turn_id(),
-                       s);
-          return false;
-        }
-        turn->heard.Take(text, chunk_ms);
-        PaceOutputLocked(absl::Now());  // The first frame goes out now, not at the next tick.
-        return true;
-      }
-    }
-    if (cancel.WaitFor(absl::Milliseconds(5))) return false;  // Full: wait for playout.
+ReplyOffer ConverseSession::TryOfferReplyAudio(Turn* turn, v1::AudioChunk& audio,
+                                               const std::string& text) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closed_ || turns_.empty() || turns_.front().get() != turn || turn->interrupted) {
+    return ReplyOffer::kRefused;
   }
+  if (!playout_->HasRoomFor(audio.data().size())) return ReplyOffer::kFull;
+  const double chunk_ms = playout_->MsOf(audio.data().size());
+  if (absl::Status s = playout_->Push(std::move(audio)); !s.ok()) {
+    spdlog::warn("session {} turn {}: reply audio refused: {}", session_id_, turn->turn_id(), s);
+    return ReplyOffer::kRefused;
+  }
+  turn->heard.Take(text, chunk_ms);
+  PaceOutputLocked(absl::Now());  // The first frame goes out now, not at the next tick.
+  return ReplyOffer::kTaken;
+}
+
+void ConverseSession::WhenReplyRoom(Turn* turn, size_t bytes, std::function<void()> on_room) {
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    reply_room_waiter_ = std::move(on_room);
+    reply_room_turn_ = turn;
+    reply_room_bytes_ = bytes;
+    WakeReplyRoomLocked(actions);
+  }
+  Run(actions);
+}
+
+void ConverseSession::WakeReplyRoomLocked(Actions& actions) {
+  if (!reply_room_waiter_) return;
+  const bool plays = !closed_ && !turns_.empty() && turns_.front().get() == reply_room_turn_ &&
+                     !reply_room_turn_->interrupted;
+  if (plays && !playout_->HasRoomFor(reply_room_bytes_)) return;
+  actions.push_back(std::exchange(reply_room_waiter_, nullptr));
+  reply_room_turn_ = nullptr;
 }
 
 void ConverseSession::PaceOutputLocked(absl::Time now) {
@@ -991,6 +1006,7 @@ bool ConverseSession::Tick(absl::Time now) {
       ScopedLogContext log_context(session_id_, 0);
       DrainInputLocked(/*all=*/false, now, actions);
       PaceOutputLocked(now);
+      WakeReplyRoomLocked(actions);  // On this thread: the audio it takes goes out from here.
       MaybeCompleteTurnLocked(now, actions);
     }
     if (actions.empty() && IdleLocked()) {
@@ -1072,6 +1088,8 @@ void ConverseSession::Close() {
       turn->run = nullptr;
     }
     turns_.clear();
+    reply_room_waiter_ = nullptr;  // Its stage is cancelled with the session.
+    reply_room_turn_ = nullptr;
   }
   token_->Cancel(absl::CancelledError("session closed"));
   if (listening != nullptr) listening->utterance()->End(absl::Now());

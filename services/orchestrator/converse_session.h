@@ -174,8 +174,10 @@ class ConverseSession : public std::enable_shared_from_this<ConverseSession> {
   // For turns (stage threads).
   void OnHeardWords(Turn* turn, int words);
   void OnRecognizerEndpoint(Turn* turn);
-  bool OfferReplyAudio(Turn* turn, v1::AudioChunk audio, const std::string& text,
-                       const CancellationToken& cancel);
+  ReplyOffer TryOfferReplyAudio(Turn* turn, v1::AudioChunk& audio, const std::string& text);
+  void WhenReplyRoom(Turn* turn, size_t bytes, std::function<void()> on_room);
+  // Wakes the tts waiting for room once it has it, or its turn may play no more.
+  void WakeReplyRoomLocked(Actions& actions);
   // Sends `call` to the client as a ToolCall event and waits for its ToolResult.
   std::optional<LlmToolAnswer> CallTool(Turn* turn, const LlmToolCall& call, absl::Duration timeout,
                                         const CancellationToken& cancel);
@@ -239,6 +241,10 @@ class ConverseSession : public std::enable_shared_from_this<ConverseSession> {
   bool ticking_ = false;
   std::function<void()> wake_ticks_;
   ToolCalls tool_calls_;
+  // A tts waiting for room in the output (at most one: only the front turn plays).
+  std::function<void()> reply_room_waiter_;
+  Turn* reply_room_turn_ = nullptr;
+  size_t reply_room_bytes_ = 0;
   int64_t wake_timer_ = 0;   // Wakes an idle session when a timeout is due.
   bool id_claimed_ = false;  // session_id_ is held in services_.live_sessions.
 };

@@ -89,9 +89,12 @@ void Turn::OnReplyText(absl::string_view piece, bool is_final) {
   session_->Send(std::move(event));
 }
 
-bool Turn::OnReplyAudio(v1::AudioChunk audio, const std::string& text,
-                        const CancellationToken& cancel) {
-  return session_->OfferReplyAudio(this, std::move(audio), text, cancel);
+ReplyOffer Turn::TryReplyAudio(v1::AudioChunk& audio, const std::string& text) {
+  return session_->TryOfferReplyAudio(this, audio, text);
+}
+
+void Turn::WhenReplyRoom(size_t bytes, std::function<void()> on_room) {
+  session_->WhenReplyRoom(this, bytes, std::move(on_room));
 }
 
 void Turn::OnLlmReport(const LlmReport& report) {

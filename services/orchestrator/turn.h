@@ -38,8 +38,8 @@ class Turn final : public TurnEnvironment {
   void OnTranscript(const v1::Transcript& transcript) override;
   void OnSpeechEvent(const v1::SpeechEvent& speech) override;
   void OnReplyText(absl::string_view piece, bool is_final) override;
-  bool OnReplyAudio(v1::AudioChunk audio, const std::string& text,
-                    const CancellationToken& cancel) override;
+  ReplyOffer TryReplyAudio(v1::AudioChunk& audio, const std::string& text) override;
+  void WhenReplyRoom(size_t bytes, std::function<void()> on_room) override;
   void OnLlmReport(const LlmReport& report) override;
   std::optional<LlmToolAnswer> CallTool(const LlmToolCall& call, absl::Duration timeout,
                                         const CancellationToken& cancel) override;

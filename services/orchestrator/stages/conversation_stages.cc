@@ -12,7 +12,9 @@
 #include "services/orchestrator/llm/retry_after.h"
 #include "services/orchestrator/llm/tool_declarations.h"
 #include "services/orchestrator/llm_client.h"
-#include "services/orchestrator/stages/speech_stages.h"
+#include "services/orchestrator/stages/backend_call.h"
+#include "services/orchestrator/stages/stt_stage.h"
+#include "services/orchestrator/stages/tts_stage.h"
 
 namespace voxflow::orchestrator {
 
@@ -122,7 +124,7 @@ StageResult LlmStage::Run(StageContext& context) {
   return StageResult::Ok({{"user_text", user_text}, {"reply", reply}});
 }
 
-StageResult MemoryFetchStage::Run(StageContext& context) {
+StageResult MemoryFetchStage::Fetch(StageContext& context) {
   int max_exchanges = 20;
   if (!absl::SimpleAtoi(context.Parameter("max_exchanges", "20"), &max_exchanges) ||
       max_exchanges < 0) {
@@ -136,7 +138,7 @@ StageResult MemoryFetchStage::Run(StageContext& context) {
       {{"history", FormatHistory(*history)}, {"exchanges", absl::StrCat(history->size())}});
 }
 
-StageResult MemoryWriteStage::Run(StageContext& context) {
+StageResult MemoryWriteStage::Write(StageContext& context) {
   const std::string from = context.Parameter("from", "llm");
   const DependencyResult* source = context.dependency(from);
   if (source == nullptr || source->outcome != StageOutcome::kOk) {

@@ -28,27 +28,30 @@ class LlmStage final : public Stage {
   size_t sentences_sent_ = 0;
 };
 
-// Outputs: history (FormatHistory), exchanges. Parameter max_exchanges (default 20).
-class MemoryFetchStage final : public Stage {
+// Outputs: history (FormatHistory), exchanges. Parameter max_exchanges (default 20). In memory:
+// done where it starts, on the executor, without a thread of its own.
+class MemoryFetchStage final : public AsyncStage {
  public:
   MemoryFetchStage(TurnEnvironment* environment, ConversationMemory* memory)
       : environment_(environment), memory_(memory) {}
-  StageResult Run(StageContext& context) override;
+  void Start(std::shared_ptr<StageContext> context, Done done) override { done(Fetch(*context)); }
 
  private:
+  StageResult Fetch(StageContext& context);
   TurnEnvironment* const environment_;
   ConversationMemory* const memory_;
 };
 
 // Records the exchange from the `user_text` and `reply` of the dependency named by parameter
-// "from" (default "llm"). SKIP when there is no reply.
-class MemoryWriteStage final : public Stage {
+// "from" (default "llm"). SKIP when there is no reply. Done where it starts, like memory_fetch.
+class MemoryWriteStage final : public AsyncStage {
  public:
   MemoryWriteStage(TurnEnvironment* environment, ConversationMemory* memory)
       : environment_(environment), memory_(memory) {}
-  StageResult Run(StageContext& context) override;
+  void Start(std::shared_ptr<StageContext> context, Done done) override { done(Write(*context)); }
 
  private:
+  StageResult Write(StageContext& context);
   TurnEnvironment* const environment_;
   ConversationMemory* const memory_;
 };

@@ -3,6 +3,7 @@
 #ifndef VOXFLOW_SERVICES_ORCHESTRATOR_STAGES_FAKE_TURN_ENVIRONMENT_H_
 #define VOXFLOW_SERVICES_ORCHESTRATOR_STAGES_FAKE_TURN_ENVIRONMENT_H_
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -56,16 +57,29 @@ class FakeTurnEnvironment final : public TurnEnvironment {
     reply_text_.append(piece.data(), piece.size());
     reply_final_ |= is_final;
   }
-  bool OnReplyAudio(v1::AudioChunk audio, const std::string& text,
-                    const CancellationToken&) override {
+  ReplyOffer TryReplyAudio(v1::AudioChunk& audio, const std::string& text) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (refuse_after_ >= 0 && static_cast<int>(audio_texts_.size()) >= refuse_after_) {
-      return false;
+      return ReplyOffer::kRefused;
+    }
+    if (full_ > 0) {
+      --full_;
+      return ReplyOffer::kFull;
     }
     reply_audio_ += audio.data();
     audio_texts_.push_back(text);
-    return true;
+    return ReplyOffer::kTaken;
   }
+  void WhenReplyRoom(size_t, std::function<void()> on_room) override {
+    ++room_waits_;
+    on_room();  // A test's output always has room again at once.
+  }
+  // The next `offers` offers find the output full.
+  void set_full_for(int offers) {
+    std::lock_guard<std::mutex> lock(mu_);
+    full_ = offers;
+  }
+  int room_waits() const { return room_waits_; }
 
   void OnLlmReport(const LlmReport& report) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -133,6 +147,8 @@ class FakeTurnEnvironment final : public TurnEnvironment {
   std::optional<std::string> text_;
   Utterance utterance_{1};
   int refuse_after_ = -1;
+  int full_ = 0;
+  std::atomic<int> room_waits_{0};
   mutable std::mutex mu_;
   std::map<TurnMark, absl::Time> marks_;
   std::vector<v1::Transcript> transcripts_;

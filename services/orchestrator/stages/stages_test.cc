@@ -2,6 +2,7 @@
 // STT and TTS services (mock engines) in-process over gRPC on a loopback port.
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -15,9 +16,11 @@
 #include "services/orchestrator/backend.h"
 #include "services/orchestrator/conversation_memory.h"
 #include "services/orchestrator/llm/fake_openai_server.h"
+#include "services/orchestrator/stages/backend_call.h"
 #include "services/orchestrator/stages/conversation_stages.h"
 #include "services/orchestrator/stages/fake_turn_environment.h"
-#include "services/orchestrator/stages/speech_stages.h"
+#include "services/orchestrator/stages/stt_stage.h"
+#include "services/orchestrator/stages/tts_stage.h"
 #include "services/stt/stt_service.h"
 #include "services/tts/tts_service.h"
 
@@ -173,6 +176,35 @@ TEST(TtsStageTest, SpeaksEachSentenceItIsStreamedTaggedWithItsText) {
   EXPECT_EQ(turn.reply_audio(), mocks::MockTtsEngine::AudioFor("It is sunny.", 64, Pcm16k()) +
                                     mocks::MockTtsEngine::AudioFor("Take a hat!", 64, Pcm16k()));
   EXPECT_TRUE(turn.marked(TurnMark::kTtsFirstByte));
+}
+
+// The session's output full: reading pauses, and every chunk is offered again when there is
+// room, in order, none lost.
+TEST(TtsStageTest, AFullOutputPausesTheStreamAndLosesNothing) {
+  SpeechServices services;
+  Backend backend("tts", services.address());
+  FakeTurnEnvironment turn;
+  *turn.mutable_config().mutable_output_format() = Pcm16k();
+  turn.set_full_for(5);
+  TtsStage stage(&turn, &backend);
+  Attempt attempt;
+  attempt.spec.set_name("tts");
+  attempt.spec.add_streams_from("llm");
+  auto stream = std::make_shared<TextStream>(streaming::ChunkQueueOptions{.max_size = 8});
+  attempt.streams_in["llm"] = stream;
+  // The sentence arrives after the stage started: it waits for it without a thread.
+  std::thread llm([stream] {
+    absl::SleepFor(absl::Milliseconds(50));
+    ASSERT_TRUE(stream->TryPut("It is sunny and warm today."));
+    stream->Close();
+  });
+  StageContext context = attempt.Context();
+  const StageResult result = stage.Run(context);
+  llm.join();
+  ASSERT_EQ(result.outcome, StageOutcome::kOk) << result.error;
+  EXPECT_EQ(turn.room_waits(), 5);
+  EXPECT_EQ(turn.reply_audio(),
+            mocks::MockTtsEngine::AudioFor("It is sunny and warm today.", 64, Pcm16k()));
 }
 
 TEST(TtsStageTest, OutputRefusedMidReplyCancels) {

@@ -43,7 +43,8 @@ class SttAttempt : public std::enable_shared_from_this<SttAttempt> {
   void OnCallDone(const grpc::Status& status);
   void CheckConnected();
   void CheckStall();
-  void Abort();  // Cancels the call (never under our locks).
+  void Abort();                         // Cancels the call (never under our locks).
+  std::shared_ptr<SttStream> Stream();  // Null once the call is done.
   StageResult Result(const grpc::Status& status);
 
   TurnEnvironment* const environment_;
@@ -53,9 +54,9 @@ class SttAttempt : public std::enable_shared_from_this<SttAttempt> {
   AsyncStage::Done done_;
   const absl::Duration stall_timeout_;
   std::shared_ptr<SttAttempt> self_;
-  std::unique_ptr<SttStream> stream_;
+  // Written under input_->mu and mu_ (released when the call is done), read under either.
+  std::shared_ptr<SttStream> stream_;
   std::atomic<int64_t> last_response_ns_{absl::ToUnixNanos(absl::Now())};
-  int64_t cancel_callback_ = 0;
 
   std::mutex mu_;
   std::vector<std::string> finals_;  // This attempt's; a retry hears the audio again.
@@ -69,10 +70,13 @@ class SttAttempt : public std::enable_shared_from_this<SttAttempt> {
   absl::Duration patience_;
   int64_t connect_timer_ = 0;
   int64_t stall_timer_ = 0;
+  int64_t cancel_callback_ = -1;
 };
 
 void SttAttempt::Start() {
   self_ = shared_from_this();
+  // Ours for the whole of Start: the call may be over (and context_ released) before it returns.
+  const std::shared_ptr<StageContext> context = context_;
   std::weak_ptr<SttAttempt> weak = weak_from_this();
   SttStream::Options options;
   // Responses are handled on gRPC's threads as they come: nothing here blocks.
@@ -83,22 +87,38 @@ void SttAttempt::Start() {
       std::lock_guard<std::mutex> lock(mu_);
       read_ended_ = true;
     }
-    stream_->WritesDone();  // Nobody listens any more: the call can end.
+    if (std::shared_ptr<SttStream> stream = Stream()) stream->WritesDone();  // The call can end.
   };
   options.on_done = [this](const grpc::Status& status) { OnCallDone(status); };
-  stream_ = std::make_unique<SttStream>(std::move(options));
-  grpc::ClientContext* call = stream_->context();
-  call->set_deadline(absl::ToChronoTime(CallDeadline(*context_)));
+  const auto stream = std::make_shared<SttStream>(std::move(options));
+  {
+    std::lock_guard<std::mutex> input(input_->mu);
+    std::lock_guard<std::mutex> lock(mu_);
+    stream_ = stream;
+  }
+  grpc::ClientContext* call = stream->context();
+  call->set_deadline(absl::ToChronoTime(CallDeadline(*context)));
   // A backend still connecting (or reconnecting) holds the call until it is ready; the connect
   // check below gives up on it after the backend's connect timeout.
   call->set_wait_for_ready(true);
   TagWithConversation(*call);
   auto stub = v1::SpeechToText::NewStub(backend_->channel());
-  stub->async()->StreamingRecognize(call, stream_.get());
-  stream_->Start();
-  cancel_callback_ = context_->cancellation()->OnCancel([weak](const absl::Status&) {
-    if (auto self = weak.lock()) self->Abort();
-  });
+  stub->async()->StreamingRecognize(call, stream.get());
+  stream->Start();
+  {
+    // Cancelled already: the callback aborts the call at once. A call over before the callback
+    // is recorded has nobody else to remove it.
+    const int64_t id = context->cancellation()->OnCancel([weak](const absl::Status&) {
+      if (auto self = weak.lock()) self->Abort();
+    });
+    bool over;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      over = call_done_;
+      if (!over) cancel_callback_ = id;
+    }
+    if (over) context->cancellation()->RemoveCallback(id);
+  }
   backend_->channel()->GetState(/*try_to_connect=*/true);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -118,7 +138,7 @@ void SttAttempt::Start() {
   *config->mutable_audio_format() = session.input_format();
   config->set_interim_results(session.interim_results() || session.barge_in().min_words() > 0);
   config->mutable_endpointing()->set_silence_ms(session.endpointing().silence_ms());
-  stream_->WriteNoWait(std::move(request));
+  stream->WriteNoWait(std::move(request));
 
   // Replay what earlier attempts sent, then the rest of the utterance as it is heard.
   bool ended;
@@ -149,6 +169,7 @@ void SttAttempt::Pump() {
 }
 
 void SttAttempt::WriteLocked(const InputItem& item) {
+  if (stream_ == nullptr) return;  // The call is over.
   v1::RecognizeRequest next;
   if (!item.end_of_utterance) {
     *next.mutable_audio() = item.audio;
@@ -231,23 +252,38 @@ void SttAttempt::CheckStall() {
   Abort();
 }
 
+std::shared_ptr<SttStream> SttAttempt::Stream() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stream_;
+}
+
 void SttAttempt::Abort() {
-  stream_->context()->TryCancel();
-  stream_->WritesDone();  // The call ends only once its write side is closed too.
+  if (std::shared_ptr<SttStream> stream = Stream()) stream->Abort();
 }
 
 void SttAttempt::OnCallDone(const grpc::Status& status) {
   int64_t timers[2];
+  int64_t cancel_callback;
   {
     std::lock_guard<std::mutex> lock(mu_);
     call_done_ = true;
     timers[0] = connect_timer_;
     timers[1] = stall_timer_;
+    cancel_callback = cancel_callback_;
   }
   environment_->StopWatchingInput();
   for (int64_t timer : timers) TimerQueue::Default().Cancel(timer);
-  context_->cancellation()->RemoveCallback(cancel_callback_);
+  context_->cancellation()->RemoveCallback(cancel_callback);
   StageResult result = Result(status);
+  std::shared_ptr<SttStream> stream;
+  {
+    std::lock_guard<std::mutex> input(input_->mu);
+    std::lock_guard<std::mutex> lock(mu_);
+    stream = std::move(stream_);
+  }
+  // The call's objects go before the result does (we are in its last reaction, which allows
+  // it): a caller that tears gRPC down after the result finds nothing of ours left.
+  stream.reset();
   // The attempt is over: nothing of it uses the context after this, and it may go now.
   context_.reset();
   AsyncStage::Done done = std::move(done_);

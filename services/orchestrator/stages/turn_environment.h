@@ -36,6 +36,8 @@ enum class TurnMark {
   kTtsFirstByte,   // The first reply audio arrived from the TTS service.
 };
 
+enum class ReplyOffer { kTaken, kFull, kRefused };
+
 class TurnEnvironment {
  public:
   virtual ~TurnEnvironment() = default;
@@ -77,10 +79,17 @@ class TurnEnvironment {
   virtual void OnDegraded(absl::string_view stage, absl::string_view degradation,
                           const absl::Status& why) = 0;
 
-  // tts: reply audio for playout, speaking `text`. Waits while the output buffer is full; false
-  // if `cancel` fired (the audio was not taken).
-  virtual bool OnReplyAudio(v1::AudioChunk audio, const std::string& text,
-                            const CancellationToken& cancel) = 0;
+  // tts: reply audio for playout, speaking `text`, without waiting. kTaken: `audio` was moved
+  // into the output; kFull: nothing was taken (WhenReplyRoom says when to offer it again);
+  // kRefused: this turn's reply goes out no more (interrupted, the session is over).
+  virtual ReplyOffer TryReplyAudio(v1::AudioChunk& audio, const std::string& text) = 0;
+  // Calls `on_room` once, when the output has room for `bytes` or takes no more of this turn (at
+  // once if so now), on a thread that holds no lock of the session.
+  virtual void WhenReplyRoom(size_t bytes, std::function<void()> on_room) = 0;
+
+  // The blocking form, for a stage that holds a thread: waits for room (woken, never polling);
+  // false when refused or `cancel` fired (the audio was not taken).
+  bool OnReplyAudio(v1::AudioChunk audio, const std::string& text, const CancellationToken& cancel);
 };
 
 }  // namespace voxflow::orchestrator

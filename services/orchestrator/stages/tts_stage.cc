@@ -1,0 +1,389 @@
+#include "services/orchestrator/stages/tts_stage.h"
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "services/common/audio_chunk.h"
+#include "services/common/client_stream.h"
+#include "services/common/timer_queue.h"
+#include "services/orchestrator/llm_client.h"
+#include "services/orchestrator/stages/backend_call.h"
+#include "voxflow/v1/tts.grpc.pb.h"
+
+namespace voxflow::orchestrator {
+namespace {
+
+using TtsStream = ClientStream<v1::SynthesizeRequest, v1::SynthesizeResponse>;
+
+// One attempt: alive from Start until it has reported (it holds itself meanwhile); timers and
+// callbacks that outlive it reach it through weak pointers. Lock order: mu_, then progress.
+class TtsAttempt : public std::enable_shared_from_this<TtsAttempt> {
+ public:
+  TtsAttempt(TurnEnvironment* environment, const Backend* backend,
+             std::shared_ptr<TtsStage::Progress> progress, std::shared_ptr<StageContext> context,
+             AsyncStage::Done done, int chunk_ms)
+      : environment_(environment),
+        backend_(backend),
+        progress_(std::move(progress)),
+        context_(std::move(context)),
+        done_(std::move(done)),
+        chunk_ms_(chunk_ms) {}
+
+  void Start();
+
+ private:
+  struct HeldAudio {
+    v1::AudioChunk audio;
+    std::string text;
+  };
+
+  // Sends the sentences there are, opening the call at the first; ends the input at the end.
+  void Pump();
+  void OpenCallLocked();
+  bool TakeResponse(v1::SynthesizeResponse& response);
+  // The output has room again for the held audio.
+  void OnRoom();
+  void Offer(HeldAudio held);
+  void OnCancel();
+  void CheckConnected();
+  std::shared_ptr<TtsStream> Stream();  // Null once the call is done.
+  void OnCallDone(const grpc::Status& status);
+  StageResult Result(const grpc::Status& status);
+  void Finish(StageResult result);
+
+  TurnEnvironment* const environment_;
+  const Backend* const backend_;
+  const std::shared_ptr<TtsStage::Progress> progress_;
+  std::shared_ptr<StageContext> context_;
+  AsyncStage::Done done_;
+  const int chunk_ms_;
+  std::shared_ptr<TtsAttempt> self_;
+  TextStream* source_ = nullptr;  // The llm's sentences; null: the reply split at Start.
+  int64_t cancel_callback_ = -1;  // Set in Start, before anything can finish the attempt.
+
+  std::mutex mu_;
+  size_t next_ = 0;                    // The next of progress_->sentences to send.
+  std::shared_ptr<TtsStream> stream_;  // Released when the call is done.
+  bool call_open_ = false;
+  bool call_done_ = false;
+  bool end_sent_ = false;
+  bool write_failed_ = false;
+  bool output_refused_ = false;
+  bool got_response_ = false;
+  bool unreachable_ = false;
+  bool finished_ = false;
+  std::optional<HeldAudio> held_;
+  int64_t connect_timer_ = 0;
+};
+
+void TtsAttempt::Start() {
+  self_ = shared_from_this();
+  const std::string producer =
+      context_->spec().streams_from().empty() ? "" : context_->spec().streams_from(0);
+  source_ = context_->StreamFrom(producer);
+  {
+    std::lock_guard<std::mutex> lock(progress_->mu);
+    next_ = progress_->spoken;  // A retry re-sends the sentences whose audio did not complete.
+    if (source_ == nullptr && !progress_->input_done) {
+      // No stream: the whole reply of the first dependency, split into sentences.
+      const std::string from =
+          context_->spec().depends_on().empty() ? "" : context_->spec().depends_on(0);
+      SentenceSplitter splitter;
+      for (std::string& sentence : splitter.Append(context_->Input(from, "reply"))) {
+        progress_->sentences.push_back(std::move(sentence));
+      }
+      if (std::string rest = splitter.Flush(); !rest.empty()) {
+        progress_->sentences.push_back(std::move(rest));
+      }
+      progress_->input_done = true;
+    }
+  }
+  std::weak_ptr<TtsAttempt> weak = weak_from_this();
+  cancel_callback_ = context_->cancellation()->OnCancel([weak](const absl::Status&) {
+    if (auto self = weak.lock()) self->OnCancel();
+  });
+  Pump();
+}
+
+void TtsAttempt::Pump() {
+  bool wait_for_more = false;
+  std::optional<StageResult> nothing_to_say;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_ || call_done_ || end_sent_ || context_->cancelled()) return;
+    bool at_end = false;
+    while (true) {
+      std::optional<std::string> sentence;
+      {
+        std::lock_guard<std::mutex> progress(progress_->mu);
+        if (next_ < progress_->sentences.size()) {
+          sentence = progress_->sentences[next_++];
+        } else if (progress_->input_done) {
+          at_end = true;
+        } else if (std::optional<std::string> item = source_->TryGet(); item.has_value()) {
+          progress_->sentences.push_back(*item);
+          ++next_;
+          sentence = std::move(item);
+        } else if (source_->closed() && source_->size() == 0) {
+          progress_->input_done = true;
+          at_end = true;
+        } else {
+          wait_for_more = true;
+        }
+      }
+      if (!sentence.has_value()) break;
+      if (!call_open_) OpenCallLocked();
+      v1::SynthesizeRequest piece;
+      piece.mutable_text()->set_text(*sentence + " ");
+      piece.mutable_text()->set_piece_id(absl::StrCat(next_ - 1));
+      v1::SynthesizeRequest flush;
+      flush.set_flush(true);  // Speak it now: it is a whole sentence.
+      if (!stream_->WriteNoWait(std::move(piece)) || !stream_->WriteNoWait(std::move(flush))) {
+        write_failed_ = true;
+        break;
+      }
+    }
+    if (at_end && !call_open_) {
+      std::lock_guard<std::mutex> progress(progress_->mu);
+      nothing_to_say =
+          progress_->spoken > 0
+              ? StageResult::Ok(
+                    {{"sentences", absl::StrCat(progress_->spoken)},
+                     {"audio_ms", absl::StrCat(static_cast<int64_t>(progress_->audio_ms))}})
+              : StageResult::Skip("no reply text to speak");
+    } else if (at_end && !write_failed_) {
+      end_sent_ = true;
+      v1::SynthesizeRequest end;
+      end.set_end_of_input(true);
+      stream_->WriteNoWait(std::move(end));
+      stream_->WritesDone();
+    } else if (write_failed_) {
+      stream_->WritesDone();
+    }
+  }
+  if (nothing_to_say.has_value()) {
+    Finish(*std::move(nothing_to_say));
+    return;
+  }
+  if (wait_for_more) {
+    std::weak_ptr<TtsAttempt> weak = weak_from_this();
+    source_->NotifyWhenReadable([weak] {
+      if (auto self = weak.lock()) self->Pump();
+    });
+  }
+}
+
+void TtsAttempt::OpenCallLocked() {
+  environment_->Mark(TurnMark::kFirstSentence, absl::Now());
+  TtsStream::Options options;
+  options.take_response = [this](v1::SynthesizeResponse& response) {
+    return TakeResponse(response);
+  };
+  options.on_done = [this](const grpc::Status& status) { OnCallDone(status); };
+  stream_ = std::make_shared<TtsStream>(std::move(options));
+  grpc::ClientContext* call = stream_->context();
+  call->set_deadline(absl::ToChronoTime(CallDeadline(*context_)));
+  call->set_wait_for_ready(true);  // Given up on by CheckConnected.
+  TagWithConversation(*call);
+  auto stub = v1::TextToSpeech::NewStub(backend_->channel());
+  stub->async()->StreamingSynthesize(call, stream_.get());
+  stream_->Start();
+  call_open_ = true;
+
+  const v1::SessionConfig& session = environment_->config();
+  v1::SynthesizeRequest request;
+  v1::SynthesisConfig* config = request.mutable_config();
+  config->set_voice(context_->Parameter("voice", session.voice()));
+  config->set_language(session.language().empty() ? "en-US" : session.language());
+  *config->mutable_output_format() = session.output_format();
+  config->set_chunk_duration_ms(chunk_ms_);
+  stream_->WriteNoWait(std::move(request));
+
+  backend_->channel()->GetState(/*try_to_connect=*/true);
+  std::weak_ptr<TtsAttempt> weak = weak_from_this();
+  connect_timer_ =
+      TimerQueue::Default().Schedule(absl::Now() + backend_->connect_timeout(), [weak] {
+        if (auto self = weak.lock()) self->CheckConnected();
+      });
+}
+
+bool TtsAttempt::TakeResponse(v1::SynthesizeResponse& response) {
+  if (response.audio().data().empty()) return true;
+  environment_->Mark(TurnMark::kTtsFirstByte, absl::Now());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    got_response_ = true;
+    if (output_refused_) return true;
+    // Audio of sentence i means the sentences before it are spoken (piece ids are indexes).
+    std::lock_guard<std::mutex> progress(progress_->mu);
+    size_t index = 0;
+    if (absl::SimpleAtoi(response.piece_id(), &index)) {
+      progress_->spoken = std::max(progress_->spoken, index);
+    }
+    progress_->audio_ms +=
+        DurationMs(response.audio().data().size(), StreamFormatOf(response.audio())).value_or(0);
+  }
+  std::string text = response.text();
+  HeldAudio held{std::move(*response.mutable_audio()), std::move(text)};
+  const ReplyOffer offer = environment_->TryReplyAudio(held.audio, held.text);
+  if (offer == ReplyOffer::kTaken) return true;
+  if (offer == ReplyOffer::kRefused) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      output_refused_ = true;
+    }
+    if (std::shared_ptr<TtsStream> stream = Stream()) stream->Abort();  // Nobody takes the rest.
+    return true;
+  }
+  // Full: hold it, pause reading (HTTP/2 flow control pushes back on the service), and offer it
+  // again when the session's pacing has made room.
+  const size_t bytes = held.audio.data().size();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_ = std::move(held);
+  }
+  std::weak_ptr<TtsAttempt> weak = weak_from_this();
+  environment_->WhenReplyRoom(bytes, [weak] {
+    if (auto self = weak.lock()) self->OnRoom();
+  });
+  return false;
+}
+
+void TtsAttempt::OnRoom() {
+  std::optional<HeldAudio> held;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!held_.has_value() || call_done_) return;
+    held = std::move(held_);
+    held_.reset();
+  }
+  Offer(*std::move(held));
+}
+
+void TtsAttempt::Offer(HeldAudio held) {
+  const ReplyOffer offer = environment_->TryReplyAudio(held.audio, held.text);
+  if (offer == ReplyOffer::kTaken) {
+    if (std::shared_ptr<TtsStream> stream = Stream()) stream->ResumeReads();
+    return;
+  }
+  if (offer == ReplyOffer::kRefused) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      output_refused_ = true;
+    }
+    if (std::shared_ptr<TtsStream> stream = Stream()) stream->Abort();
+    return;
+  }
+  const size_t bytes = held.audio.data().size();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_ = std::move(held);
+  }
+  std::weak_ptr<TtsAttempt> weak = weak_from_this();
+  environment_->WhenReplyRoom(bytes, [weak] {
+    if (auto self = weak.lock()) self->OnRoom();
+  });
+}
+
+void TtsAttempt::OnCancel() {
+  bool open;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    open = call_open_;
+  }
+  if (open) {
+    if (std::shared_ptr<TtsStream> stream = Stream()) stream->Abort();  // OnCallDone reports.
+  } else {
+    Finish(StageResult::Cancel(context_->cancellation()->reason().message()));
+  }
+}
+
+void TtsAttempt::CheckConnected() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (call_done_ || got_response_) return;
+    if (backend_->channel()->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY) return;
+    unreachable_ = true;
+  }
+  if (std::shared_ptr<TtsStream> stream = Stream()) stream->Abort();
+}
+
+std::shared_ptr<TtsStream> TtsAttempt::Stream() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stream_;
+}
+
+void TtsAttempt::OnCallDone(const grpc::Status& status) {
+  int64_t timer;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    call_done_ = true;
+    timer = connect_timer_;
+  }
+  TimerQueue::Default().Cancel(timer);
+  StageResult result = Result(status);
+  std::shared_ptr<TtsStream> stream;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stream = std::move(stream_);
+  }
+  // The call's objects go before the result does (we are in its last reaction, which allows
+  // it): a caller that tears gRPC down after the result finds nothing of ours left.
+  stream.reset();
+  Finish(std::move(result));
+}
+
+StageResult TtsAttempt::Result(const grpc::Status& status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> progress(progress_->mu);
+  if (status.ok() && !output_refused_ && !write_failed_ && progress_->input_done) {
+    progress_->spoken = progress_->sentences.size();
+    return StageResult::Ok({{"sentences", absl::StrCat(progress_->sentences.size())},
+                            {"audio_ms", absl::StrCat(static_cast<int64_t>(progress_->audio_ms))}});
+  }
+  if (context_->cancelled() || output_refused_) {
+    return StageResult::Cancel(context_->cancellation()->reason().message());
+  }
+  if (unreachable_) {
+    return StageResult::Retry(absl::UnavailableError(absl::StrCat(
+        backend_->name(), " backend ", backend_->target(), " is not reachable (waited ",
+        absl::ToInt64Milliseconds(backend_->connect_timeout()), " ms)")));
+  }
+  if (!status.ok()) return Unfinished(FromGrpc(status, *backend_));
+  return StageResult::Fail(absl::InternalError("tts stream ended early"));
+}
+
+void TtsAttempt::Finish(StageResult result) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) return;
+    finished_ = true;
+  }
+  context_->cancellation()->RemoveCallback(cancel_callback_);
+  // The attempt is over: nothing of it uses the context after this, and it may go now.
+  context_.reset();
+  AsyncStage::Done done = std::move(done_);
+  std::shared_ptr<TtsAttempt> keep = std::move(self_);
+  done(std::move(result));
+}
+
+}  // namespace
+
+void TtsStage::Start(std::shared_ptr<StageContext> context, Done done) {
+  int chunk_ms = 20;
+  if (!absl::SimpleAtoi(context->Parameter("chunk_duration_ms", "20"), &chunk_ms) ||
+      chunk_ms <= 0) {
+    done(StageResult::Fail(
+        absl::InvalidArgumentError("tts parameter chunk_duration_ms must be a positive integer")));
+    return;
+  }
+  std::make_shared<TtsAttempt>(environment_, backend_, progress_, std::move(context),
+                               std::move(done), chunk_ms)
+      ->Start();
+}
+
+}  // namespace voxflow::orchestrator
