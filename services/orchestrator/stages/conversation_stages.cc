@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <map>
+#include <system_error>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "services/common/logging.h"
 #include "services/orchestrator/backend.h"
 #include "services/orchestrator/llm/llm_metrics.h"
 #include "services/orchestrator/llm/llm_provider.h"
@@ -26,7 +29,28 @@ constexpr absl::Duration kLongestRetryAfter = absl::Seconds(5);
 
 }  // namespace
 
-StageResult LlmStage::Run(StageContext& context) {
+void LlmStage::Start(std::shared_ptr<StageContext> context, Done done) {
+  const std::string provider = context->Parameter("provider", "rule");
+  const bool waits = (provider != "rule" && !provider.empty()) ||
+                     context->Parameter("token_delay_ms", "0") != "0" ||
+                     context->Parameter("first_token_delay_ms", "0") != "0";
+  if (!waits) {
+    done(Reply(*context));
+    return;
+  }
+  try {
+    std::thread([this, log = CurrentLogContext(), context = std::move(context),
+                 done = std::move(done)] {
+      ScopedLogContext log_context(log);
+      done(Reply(*context));
+    }).detach();
+  } catch (const std::system_error& error) {
+    done(StageResult::Fail(absl::ResourceExhaustedError(
+        absl::StrCat("cannot start a thread for the llm stage: ", error.what()))));
+  }
+}
+
+StageResult LlmStage::Reply(StageContext& context) {
   std::string user_text;
   if (environment_->text_input().has_value()) {
     user_text = *environment_->text_input();

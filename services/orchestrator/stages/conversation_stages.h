@@ -15,13 +15,18 @@ namespace voxflow::orchestrator {
 // The user's text is the typed input, or the `transcript` output of the dependency named by
 // parameter "transcript_from" (default "stt"); history comes from "memory_from" (default
 // "prefetch_memory"). RuleLlmClient parameters as in llm_client.h. Outputs: user_text, reply.
-// SKIP when there is nothing to reply to.
-class LlmStage final : public Stage {
+// SKIP when there is nothing to reply to. A rule model that answers at once replies where the
+// stage starts (the executor); a model that makes the stage wait (a model server, a paced rule
+// model) gets a thread for the reply (the next step: libcurl's multi interface on one loop, and
+// the rule model's pacing on timers).
+class LlmStage final : public AsyncStage {
  public:
   explicit LlmStage(TurnEnvironment* environment) : environment_(environment) {}
-  StageResult Run(StageContext& context) override;
+  void Start(std::shared_ptr<StageContext> context, Done done) override;
 
  private:
+  StageResult Reply(StageContext& context);
+
   TurnEnvironment* const environment_;
   // Across attempts, so a retry neither repeats reply text nor re-sends sentences.
   size_t tokens_sent_ = 0;
