@@ -914,6 +914,7 @@ void ConverseSession::StartTurnLocked(const std::shared_ptr<Turn>& turn, Actions
     if (auto self = weak.lock()) self->OnTurnDone(turn, result);
   };
   options.timers = services_.timers;
+  if (services_.stage_executor != nullptr) options.executor = services_.stage_executor;
   options.log_context = {session_id_, id};
   options.seed = static_cast<uint32_t>(std::hash<std::string>()(session_id_) + id);
   options.parent = token_;

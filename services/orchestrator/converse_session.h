@@ -76,6 +76,9 @@ struct SessionServices {
   ConversationMemory* memory = nullptr;
   const PipelineRegistry* pipelines = nullptr;
   TimerQueue* timers = &TimerQueue::Default();
+  // Where stages start (the server's request pool: no threads of their own); null: the
+  // process's DefaultStageExecutor.
+  WorkerPool* stage_executor = nullptr;
   // The TTS backend's voices, to check config.voice and config.language; null: not checked.
   const VoiceCatalog* voices = nullptr;
   // The ids of the live conversations (an id is refused while in use); null: not checked.

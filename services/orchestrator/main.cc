@@ -170,6 +170,7 @@ int main(int argc, char** argv) {
   int workers = absl::GetFlag(FLAGS_workers);
   if (workers <= 0) workers = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
   voxflow::WorkerPool pool(workers);
+  services.stage_executor = &pool;  // Stages start where requests are handled: no pool of their own.
   voxflow::ServerOptions options =
       voxflow::ServerOptionsFromFlags("orchestrator", absl::GetFlag(FLAGS_port));
   OrchestratorService service(services, &pool,

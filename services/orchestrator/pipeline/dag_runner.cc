@@ -80,6 +80,7 @@ DagRun::DagRun(std::shared_ptr<const PipelineGraph> graph, const StageFactories&
       turn_token_(CancellationToken::Create()),
       held_(!options_.run_before_release.empty()),
       rng_(options_.seed) {
+  if (options_.executor == nullptr) options_.executor = &DefaultStageExecutor();
   const auto& stages = graph_->stages();
   states_.resize(stages.size());
   for (size_t i = 0; i < stages.size(); ++i) {

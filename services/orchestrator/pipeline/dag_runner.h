@@ -64,7 +64,8 @@ struct DagRunOptions {
   std::function<void(const TurnResult&)> on_done;
   TimerQueue* timers = &TimerQueue::Default();
   // Where event-driven stages (AsyncStage) start; they hold none of its threads while waiting.
-  WorkerPool* executor = &DefaultStageExecutor();
+  // Null: DefaultStageExecutor().
+  WorkerPool* executor = nullptr;
   uint32_t seed = 1;            // Retry jitter.
   size_t stream_capacity = 64;  // Items per streaming edge.
   absl::Duration default_timeout = absl::Seconds(30);

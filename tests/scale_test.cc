@@ -1,0 +1,107 @@
+// The orchestrator's threads do not grow with its conversations: its stages hold no thread while
+// they wait (AsyncStage), so 400 conversations, each in the middle of a spoken reply, run on the
+// same threads as 10. Real processes, mock engines.
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
+#include "gtest/gtest.h"
+#include "services/common/audio_chunk.h"
+#include "tests/util/converse_client.h"
+#include "tests/util/fixtures.h"
+#include "tests/util/server_process.h"
+
+namespace voxflow {
+namespace {
+
+using testing::ConverseClient;
+using testing::StartServer;
+using testing::TimedEvent;
+
+// "name xN" for each thread name of `pid` (what to look at when the count is over).
+std::string ThreadNames(pid_t pid) {
+  std::map<std::string, int> names;
+  for (const auto& task :
+       std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/task"))) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    ++names[name];
+  }
+  std::string out;
+  for (const auto& [name, count] : names) absl::StrAppend(&out, name, " x", count, ", ");
+  return out;
+}
+
+int ThreadsOf(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  }
+  return -1;
+}
+
+bool HasReplyAudio(const std::vector<TimedEvent>& events) {
+  for (const TimedEvent& e : events) {
+    if (e.event.has_reply_audio()) return true;
+  }
+  return false;
+}
+
+TEST(ScaleTest, ThreadsDoNotGrowWithConversations) {
+  // Replies of 200 ms of audio per character (the voice_chat greeting: about 13 s), so that
+  // every conversation is still speaking when the threads are counted.
+  auto stt = StartServer("services/stt/stt_server",
+                         {"--provider=mock", "--mock_latency_ms=0", "--max_streams=1000"});
+  auto tts =
+      StartServer("services/tts/tts_server", {"--provider=mock", "--mock_latency_ms=0",
+                                              "--mock_bytes_per_char=6400", "--max_streams=1000"});
+  ASSERT_NE(stt, nullptr);
+  ASSERT_NE(tts, nullptr);
+  auto orchestrator =
+      StartServer("services/orchestrator/orchestrator_server",
+                  {absl::StrCat("--stt_target=", stt->address()),
+                   absl::StrCat("--tts_target=", tts->address()), "--log_level=warn"});
+  ASSERT_NE(orchestrator, nullptr);
+  auto channel = grpc::CreateChannel(orchestrator->address(), grpc::InsecureChannelCredentials());
+  v1::SessionConfig config;
+  *config.mutable_input_format() = MakeStreamFormat(v1::PCM16, 16000, 1);
+  *config.mutable_output_format() = MakeStreamFormat(v1::PCM16, 16000, 1);
+
+  // `n` conversations, each asked "hello" and replying, counted once all of them speak.
+  auto threads_with = [&](int n) {
+    std::vector<std::unique_ptr<ConverseClient>> clients;
+    for (int i = 0; i < n; ++i) {
+      clients.push_back(std::make_unique<ConverseClient>(channel, config));
+      EXPECT_TRUE(clients.back()->SendText("hello"));
+    }
+    for (auto& client : clients) {
+      EXPECT_TRUE(client->WaitFor(HasReplyAudio, absl::Seconds(120))) << "no reply audio";
+    }
+    const int threads = ThreadsOf(orchestrator->pid());
+    std::printf("%d conversations: %s\n", n, ThreadNames(orchestrator->pid()).c_str());
+    for (auto& client : clients) {
+      EXPECT_TRUE(client->turn(1) == nullptr) << "a reply ended before the count";
+    }
+    return threads;
+  };
+  const int at_10 = threads_with(10);
+  const int at_400 = threads_with(400);
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  std::printf("orchestrator threads: %d with 10 conversations, %d with 400 (%d cores)\n", at_10,
+              at_400, cores);
+  EXPECT_LE(at_10, 2 * cores + 16);
+  EXPECT_LE(at_400, 2 * cores + 16);
+}
+
+}  // namespace
+}  // namespace voxflow
