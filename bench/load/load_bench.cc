@@ -51,6 +51,10 @@ ABSL_FLAG(std::vector<std::string>, sessions,
           std::vector<std::string>({"50", "100", "150", "200", "400", "1000"}),
           "Concurrent sessions to run, one run per value (the sweep).");
 ABSL_FLAG(int, turns, 3, "Turns per session.");
+ABSL_FLAG(std::string, profile, "chunk",
+          "chunk: an interim per 20 ms chunk, --speech_ms utterances, 580 ms replies (the "
+          "per-chunk round trip, every chunk). realistic: an interim per 200 ms, utterances of "
+          "3-8 s (seeded per session and turn), 1.2 s replies.");
 ABSL_FLAG(int, speech_ms, 1000, "User speech per turn.");
 ABSL_FLAG(int, late_chunk_ms, 100,
           "A session is not at real time if any chunk's round trip exceeds this.");
@@ -66,6 +70,8 @@ constexpr int kSampleRate = 16000;
 constexpr size_t kChunkBytes = kSampleRate / 1000 * kChunkMs * 2;
 // Reply: 29 characters, 640 bytes (20 ms) of mock TTS audio each: 580 ms of reply per turn.
 constexpr char kReply[] = "Okay, that sounds good to me.";
+// The realistic profile's: 61 characters, 1.22 s.
+constexpr char kLongReply[] = "Okay, that sounds good to me. I will book it for you at once.";
 constexpr int kTtsBytesPerChar = 640;
 constexpr int kTranscriptWords = 400;  // More words than chunks in an utterance.
 
@@ -129,14 +135,20 @@ class Latch {
 struct Script {
   Mode mode;
   int turns;
-  std::string speech;  // One utterance.
+  std::string speech;  // One utterance (realistic: the longest; a turn speaks a prefix of it).
   std::string transcript;
+  bool realistic = false;
+  int chunks_per_interim = 1;  // Interim k answers chunk k * chunks_per_interim - 1.
 };
+
+bool Realistic() { return absl::GetFlag(FLAGS_profile) == "realistic"; }
 
 class LoadSession : public grpc::ClientBidiReactor<v1::ConverseRequest, v1::ConverseEvent> {
  public:
-  LoadSession(const Script* script, Latch* done, absl::Time speak_at)
-      : script_(script), done_(done), speak_at_(speak_at) {}
+  LoadSession(const Script* script, Latch* done, absl::Time speak_at, uint32_t seed)
+      : script_(script), done_(done), speak_at_(speak_at), random_(seed) {
+    ChooseUtteranceLocked();
+  }
 
   void Start(v1::Orchestrator::Stub* stub) {
     stub->async()->Converse(&context_, this);
@@ -161,8 +173,7 @@ class LoadSession : public grpc::ClientBidiReactor<v1::ConverseRequest, v1::Conv
   void Tick(absl::Time now) {
     std::lock_guard<std::mutex> lock(mu_);
     if (state_ != State::kSpeaking || now < speak_at_) return;
-    const size_t chunks = script_->speech.size() / kChunkBytes;
-    if (chunk_ < chunks) {
+    if (chunk_ < turn_chunks_) {
       v1::ConverseRequest request;
       v1::AudioChunk* audio = request.mutable_audio();
       audio->set_data(script_->speech.substr(chunk_ * kChunkBytes, kChunkBytes));
@@ -248,12 +259,14 @@ class LoadSession : public grpc::ClientBidiReactor<v1::ConverseRequest, v1::Conv
           if (t.text() != script_->transcript) ++result_.wrong_transcripts;
           break;
         }
-        // Interim k (k words) answers the k-th chunk of this utterance.
+        // Interim k (k words) answers chunk k * chunks_per_interim of this utterance.
         const size_t words =
             static_cast<size_t>(std::count(t.text().begin(), t.text().end(), ' ')) + 1;
-        if (words > answered_ && words <= turn_sent_.size()) {
+        const size_t per = static_cast<size_t>(script_->chunks_per_interim);
+        if (words > answered_ && words * per <= turn_sent_.size()) {
           for (size_t k = answered_; k < words; ++k) {
-            result_.chunk_ms.push_back(Ms(now - std::max(turn_sent_[k], speech_started_)));
+            const absl::Time sent = turn_sent_[(k + 1) * per - 1];
+            result_.chunk_ms.push_back(Ms(now - std::max(sent, speech_started_)));
           }
           answered_ = words;
         }
@@ -305,8 +318,20 @@ class LoadSession : public grpc::ClientBidiReactor<v1::ConverseRequest, v1::Conv
     }
   }
 
+  // How much of the script's speech this turn says.
+  void ChooseUtteranceLocked() {
+    const size_t longest = script_->speech.size() / kChunkBytes;
+    if (!script_->realistic) {
+      turn_chunks_ = longest;
+      return;
+    }
+    std::uniform_int_distribution<size_t> chunks(3000 / kChunkMs, 8000 / kChunkMs);
+    turn_chunks_ = std::min(longest, chunks(random_));
+  }
+
   void NextTurnLocked() {
     chunk_ = 0;
+    ChooseUtteranceLocked();
     answered_ = 0;
     turn_sent_.clear();
     speech_started_ = absl::InfinitePast();
@@ -334,9 +359,11 @@ class LoadSession : public grpc::ClientBidiReactor<v1::ConverseRequest, v1::Conv
   bool close_when_written_ = false;
   State state_ = State::kSpeaking;
   size_t chunk_ = 0;
+  size_t turn_chunks_ = 0;  // Chunks of this turn's utterance.
+  std::mt19937 random_;
   uint64_t sequence_ = 1;
-  std::map<uint64_t, absl::Time> sent_at_;  // Relay: chunks not echoed yet.
-  std::vector<absl::Time> turn_sent_;       // This utterance's chunks.
+  std::map<uint64_t, absl::Time> sent_at_;            // Relay: chunks not echoed yet.
+  std::vector<absl::Time> turn_sent_;                 // This utterance's chunks.
   absl::Time speech_started_ = absl::InfinitePast();  // This utterance's UserSpeech STARTED.
   size_t answered_ = 0;
   absl::Time end_of_speech_;
@@ -404,8 +431,13 @@ struct RunResult {
 // Runs `n` sessions against `target`; `server` and `backends` are measured.
 RunResult Run(Mode mode, int n, const std::string& target, pid_t server,
               const std::vector<pid_t>& backends) {
-  Script script{mode, absl::GetFlag(FLAGS_turns), SpeechLikeAudio(absl::GetFlag(FLAGS_speech_ms)),
-                TranscriptText()};
+  const bool realistic = Realistic();
+  Script script{mode,
+                absl::GetFlag(FLAGS_turns),
+                SpeechLikeAudio(realistic ? 8000 : absl::GetFlag(FLAGS_speech_ms)),
+                TranscriptText(),
+                realistic,
+                realistic ? 200 / kChunkMs : 1};
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   std::vector<std::unique_ptr<v1::Orchestrator::Stub>> stubs;
   for (int i = 0; i < absl::GetFlag(FLAGS_connections); ++i) {
@@ -429,7 +461,7 @@ RunResult Run(Mode mode, int n, const std::string& target, pid_t server,
   std::vector<std::unique_ptr<LoadSession>> sessions;
   for (int i = 0; i < n; ++i) {
     sessions.push_back(std::make_unique<LoadSession>(
-        &script, &done, start + absl::Milliseconds(offset_ms(random))));
+        &script, &done, start + absl::Milliseconds(offset_ms(random)), static_cast<uint32_t>(i)));
   }
   for (int i = 0; i < n; ++i) sessions[i]->Start(stubs[i % stubs.size()].get());
 
@@ -455,8 +487,8 @@ RunResult Run(Mode mode, int n, const std::string& target, pid_t server,
       ++k;
     }
   });
-  const double expected_s =
-      absl::GetFlag(FLAGS_turns) * (absl::GetFlag(FLAGS_speech_ms) + 1000) / 1000.0;
+  const double expected_s = absl::GetFlag(FLAGS_turns) *
+                            ((realistic ? 8000 : absl::GetFlag(FLAGS_speech_ms)) + 2000) / 1000.0;
   const bool all_done = done.Wait(absl::Seconds(expected_s * 4 + 30));
   stop = true;
   ticker.join();
@@ -548,13 +580,15 @@ int Main() {
                    "/voxflow_load_bench_pipelines_", getpid());
   mkdir(pipelines_dir.c_str(), 0755);
   // voice_chat's shape with one short reply for every transcript.
-  std::ofstream(pipelines_dir + "/bench.textproto") << absl::StrCat(R"spec(
+  std::ofstream(pipelines_dir + "/bench.textproto")
+      << absl::StrCat(R"spec(
 name: "bench"
 stages { name: "stt" kind: TRANSFORM type: "stt" failure_policy: DEGRADE fallback_output { key: "transcript" value: "" } }
 stages { name: "prefetch_memory" kind: ENRICH type: "memory_fetch" failure_policy: CONTINUE }
 stages { name: "llm" kind: AGENT type: "llm" depends_on: "stt" depends_on: "prefetch_memory"
          parameters { key: "default" value: ")spec",
-                                                                    kReply, R"spec(" } }
+                      Realistic() ? kLongReply : kReply,
+                      R"spec(" } }
 stages { name: "tts" kind: TRANSFORM type: "tts" depends_on: "llm" streams_from: "llm" }
 stages { name: "save_memory" kind: WORK type: "memory_write" depends_on: "llm" failure_policy: CONTINUE }
 )spec");
@@ -562,7 +596,8 @@ stages { name: "save_memory" kind: WORK type: "memory_write" depends_on: "llm" f
   auto stt = Start("services/stt/stt_server",
                    {"--provider=mock", "--mock_latency_ms=0", "--mock_latency_jitter_ms=0",
                     absl::StrCat("--mock_transcriptions=", TranscriptText()),
-                    "--mock_interim_every_ms=20", "--max_streams=100000", "--log_level=warn"});
+                    Realistic() ? "--mock_interim_every_ms=200" : "--mock_interim_every_ms=20",
+                    "--max_streams=100000", "--log_level=warn"});
   auto tts =
       Start("services/tts/tts_server", {"--provider=mock", "--mock_latency_ms=0",
                                         absl::StrCat("--mock_bytes_per_char=", kTtsBytesPerChar),
@@ -576,11 +611,15 @@ stages { name: "save_memory" kind: WORK type: "memory_write" depends_on: "llm" f
       Start("bench/load/relay_baseline",
             {"--role=relay", absl::StrCat("--echo_target=", echo->address()), "--log_level=warn"});
 
+  const char* reply = Realistic() ? kLongReply : kReply;
   std::printf(
-      "Load: %d turns of %d ms speech per session, 20 ms chunks at real time; reply %zu "
-      "chars = %d ms of audio. %u cores shared by the load generator and all servers.\n\n",
-      absl::GetFlag(FLAGS_turns), absl::GetFlag(FLAGS_speech_ms), std::strlen(kReply),
-      static_cast<int>(std::strlen(kReply)) * kTtsBytesPerChar / 32,
+      "Load (%s profile): %d turns of %s speech per session, 20 ms chunks at real time, an "
+      "interim per %d ms; reply %zu chars = %d ms of audio. %u cores shared by the load "
+      "generator and all servers.\n\n",
+      absl::GetFlag(FLAGS_profile).c_str(), absl::GetFlag(FLAGS_turns),
+      Realistic() ? "3-8 s" : absl::StrCat(absl::GetFlag(FLAGS_speech_ms), " ms").c_str(),
+      Realistic() ? 200 : 20, std::strlen(reply),
+      static_cast<int>(std::strlen(reply)) * kTtsBytesPerChar / 32,
       std::thread::hardware_concurrency());
   std::printf(
       "| system       |     N |  held | fail | chunk p50 / p99 ms | v2v p50 / p99 ms   | srv v2v "
