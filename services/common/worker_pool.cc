@@ -4,10 +4,8 @@
 
 namespace voxflow {
 
-WorkerPool::WorkerPool(int threads) : size_(std::max(threads, 1)) {}
-
-void WorkerPool::StartThreadsLocked() {
-  for (int i = 0; i < size_; ++i) {
+WorkerPool::WorkerPool(int threads) {
+  for (int i = 0; i < std::max(threads, 1); ++i) {
     threads_.emplace_back([this] {
       while (true) {
         std::function<void()> task;
@@ -29,7 +27,6 @@ WorkerPool::~WorkerPool() {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
-  // threads_ is no longer changed: Submit after destruction began is a caller's bug.
   ready_.notify_all();
   for (std::thread& thread : threads_) thread.join();
 }
@@ -37,7 +34,6 @@ WorkerPool::~WorkerPool() {
 void WorkerPool::Submit(std::function<void()> task) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (threads_.empty()) StartThreadsLocked();
     tasks_.push_back(std::move(task));
   }
   ready_.notify_one();

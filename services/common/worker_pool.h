@@ -13,8 +13,6 @@
 
 namespace voxflow {
 
-// The threads start with the first task: a pool made early in main() runs its threads after the
-// process has set itself up (logging included), as they would see it.
 class WorkerPool {
  public:
   explicit WorkerPool(int threads);
@@ -25,14 +23,11 @@ class WorkerPool {
   void Submit(std::function<void()> task);
 
  private:
-  void StartThreadsLocked();
-
-  const int size_;
   std::mutex mu_;
   std::condition_variable ready_;
   std::deque<std::function<void()>> tasks_;
   bool stopping_ = false;
-  std::vector<std::thread> threads_;  // Started by the first Submit.
+  std::vector<std::thread> threads_;
 };
 
 class Strand : public std::enable_shared_from_this<Strand> {
