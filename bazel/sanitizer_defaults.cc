@@ -15,6 +15,9 @@ const char* __tsan_default_suppressions() {
          // OpenSSL (TLS under gRPC) likewise: its locks and atomics are uninstrumented.
          "race:libcrypto.so\n"
          "race:libssl.so\n"
+         // spdlog's loggers are made in libspdlog (uninstrumented) by main() and reach the
+         // request threads through gRPC's start-up, which TSan cannot see either.
+         "race:libspdlog.so\n"
          "deadlock:libgrpc.so\n"
          "deadlock:libabsl_\n"
          // File-descriptor "races" on gRPC's own epoll set (created and waited on by its threads).

@@ -1,9 +1,5 @@
 #include "services/orchestrator/backend.h"
 
-#include <algorithm>
-
-#include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
@@ -30,28 +26,6 @@ Backend::Backend(std::string name, std::string target, BackendOptions options)
       target_,
       options_.credentials != nullptr ? options_.credentials : grpc::InsecureChannelCredentials(),
       args);
-}
-
-absl::Status Backend::WaitUntilReady(const CancellationToken& cancel) const {
-  const absl::Time deadline = absl::Now() + options_.connect_timeout;
-  grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
-  while (state != GRPC_CHANNEL_READY) {
-    if (cancel.cancelled()) return cancel.reason();
-    const absl::Time now = absl::Now();
-    if (now >= deadline) {
-      return absl::UnavailableError(
-          absl::StrCat(name_, " backend ", target_, " is not reachable (waited ",
-                       absl::ToInt64Milliseconds(options_.connect_timeout), " ms)"));
-    }
-    // Short steps, so that a cancellation is noticed quickly.
-    const absl::Time step = std::min(deadline, now + absl::Milliseconds(50));
-    if (!channel_->WaitForStateChange(state, absl::ToChronoTime(step))) {
-      state = channel_->GetState(/*try_to_connect=*/true);
-      continue;
-    }
-    state = channel_->GetState(/*try_to_connect=*/true);
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace voxflow::orchestrator

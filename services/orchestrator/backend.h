@@ -35,11 +35,9 @@ class Backend {
   const std::string& name() const { return name_; }
   const std::string& target() const { return target_; }
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+  // How long a call waits for the backend to be reachable (stages give up on it after this:
+  // their calls wait for the channel, and a timer checks it).
   absl::Duration connect_timeout() const { return options_.connect_timeout; }
-
-  // Waits for the channel to be READY (connecting if idle), at most connect_timeout. UNAVAILABLE
-  // naming the backend and target if it is not; CANCELLED if `cancel` fires first.
-  absl::Status WaitUntilReady(const CancellationToken& cancel) const;
 
  private:
   const std::string name_;

@@ -4,7 +4,7 @@
 //   "cut"       streams one token and ends without [DONE];
 //   "slow"      streams a token every 1 ms for 10 s (to be cancelled; a client gone is seen
 //               at the next write or the one after);
-//   "story"     streams ten sentences, a word every 60 ms (a reply long enough to interrupt);
+//   "story"     streams ten sentences, a word every 30 ms (a reply long enough to interrupt);
 //   "tool"      calls the first tool the request declares (get_weather({"city":"Paris"}),
 //               get_time({"timezone":"Asia/Tokyo"}), others with {}) in pieces, or get_weather
 //               when none is declared; once the request carries the
