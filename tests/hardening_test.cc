@@ -140,7 +140,13 @@ TEST(SessionConfigTest, VoiceAndLanguageTheTtsBackendCannotSpeakAreRefusedAtOnce
     client.CloseSend();
     return client.Finish();
   };
+  // On a slow machine the TTS service may answer ListVoices only after the orchestrator started
+  // serving (it then asks again every 5 s): wait for the catalog, with a deadline.
   grpc::Status status = start("no-such-voice", "");
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(30);
+       status.ok() && absl::Now() < deadline; status = start("no-such-voice", "")) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("config.voice: unknown voice 'no-such-voice'"));
   status = start("", "xx-XX");
