@@ -815,16 +815,6 @@ void ConverseSession::CompleteTurnLocked(const std::shared_ptr<Turn>& turn, absl
 
   v1::ConverseEvent event;
   *event.mutable_turn_completed() = TurnReport(*turn, reply, now);
-  // Every stage that failed is listed (those under DEGRADE already are).
-  for (const StageRecord& stage : result.stages) {
-    if (stage.outcome != StageOutcome::kFail) continue;
-    const auto& listed = event.turn_completed().degradations();
-    const bool named = std::any_of(listed.begin(), listed.end(), [&](const std::string& d) {
-      return absl::StartsWith(d, absl::StrCat(stage.name, "_"));  // _timeout, _failed.
-    });
-    if (!named)
-      event.mutable_turn_completed()->add_degradations(absl::StrCat(stage.name, "_failed"));
-  }
   const v1::LatencyBreakdown* latency = &event.turn_completed().latency();
   const absl::Time end_of_speech = turn->MarkTime(TurnMark::kEndOfSpeech);
   VoiceMetrics::RecordTurn(

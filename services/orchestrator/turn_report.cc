@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace voxflow::orchestrator {
@@ -52,6 +53,15 @@ v1::TurnCompleted TurnReport(const Turn& turn, const std::string& reply, absl::T
   }
   for (const Turn::Degradation& degraded : turn.degradations()) {
     completed.add_degradations(degraded.name);
+  }
+  // Every stage that failed is listed (those under DEGRADE already are, as _timeout or _failed).
+  for (const StageRecord& stage : turn.result.stages) {
+    if (stage.outcome != StageOutcome::kFail) continue;
+    const auto& listed = completed.degradations();
+    const bool named = std::any_of(listed.begin(), listed.end(), [&](const std::string& d) {
+      return absl::StartsWith(d, absl::StrCat(stage.name, "_"));
+    });
+    if (!named) completed.add_degradations(absl::StrCat(stage.name, "_failed"));
   }
   const LlmReport llm = turn.llm_report();
   completed.mutable_llm_usage()->set_requests(llm.requests);

@@ -12,10 +12,12 @@
 
 namespace voxflow::orchestrator {
 
-// One ErrorEvent per stage of `turn` that failed (recoverable: the session goes on).
+// One ErrorEvent per stage of `turn` that failed, or worked around a failure (recoverable: the
+// session goes on).
 std::vector<v1::ConverseEvent> StageErrors(const Turn& turn);
 
-// The TurnCompleted of `turn`, finished at `now`; `reply` is what the caller heard.
+// The TurnCompleted of `turn`, finished at `now`; `reply` is what the caller heard. Its
+// degradations list every stage that failed.
 v1::TurnCompleted TurnReport(const Turn& turn, const std::string& reply, absl::Time now);
 
 }  // namespace voxflow::orchestrator

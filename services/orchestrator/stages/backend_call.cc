@@ -28,6 +28,12 @@ absl::Time CallDeadline(const StageContext& context) {
   return context.deadline() + absl::Seconds(1);
 }
 
+absl::Status NotReachable(const Backend& backend) {
+  return absl::UnavailableError(
+      absl::StrCat(backend.name(), " backend ", backend.target(), " is not reachable (waited ",
+                   absl::ToInt64Milliseconds(backend.connect_timeout()), " ms)"));
+}
+
 StageResult Unfinished(const absl::Status& status) {
   return IsRetryable(status.code()) ? StageResult::Retry(status) : StageResult::Fail(status);
 }

@@ -27,6 +27,9 @@ void TagWithConversation(grpc::ClientContext& call);
 // backend error racing it.
 absl::Time CallDeadline(const StageContext& context);
 
+// UNAVAILABLE: `backend` was not reachable within its connect timeout.
+absl::Status NotReachable(const Backend& backend);
+
 // Ends an attempt that did not finish: RETRY for transient backend errors, FAIL otherwise.
 StageResult Unfinished(const absl::Status& status);
 

@@ -30,10 +30,13 @@ constexpr absl::Duration kLongestRetryAfter = absl::Seconds(5);
 }  // namespace
 
 void LlmStage::Start(std::shared_ptr<StageContext> context, Done done) {
+  // Only the rule model without delays answers at once (with a bad parameter, it fails at once).
   const std::string provider = context->Parameter("provider", "rule");
+  const absl::StatusOr<RuleLlmClient::Options> rule = RuleLlmClient::OptionsFromParameters(
+      {context->spec().parameters().begin(), context->spec().parameters().end()});
   const bool waits = (provider != "rule" && !provider.empty()) ||
-                     context->Parameter("token_delay_ms", "0") != "0" ||
-                     context->Parameter("first_token_delay_ms", "0") != "0";
+                     (rule.ok() && (rule->token_delay > absl::ZeroDuration() ||
+                                    rule->first_token_delay > absl::ZeroDuration()));
   if (!waits) {
     done(Reply(*context));
     return;

@@ -151,21 +151,30 @@ TEST(SttStageTest, AnUnreachableBackendIsRetryable) {
   EXPECT_EQ(stage.Run(context).outcome, StageOutcome::kRetry);
 }
 
-TEST(TtsStageTest, SpeaksEachSentenceItIsStreamedTaggedWithItsText) {
+// A tts stage streaming from "llm" over the speech services, driven alone.
+struct StreamingTts {
   SpeechServices services;
-  Backend backend("tts", services.address());
+  Backend backend{"tts", services.address()};
   FakeTurnEnvironment turn;
-  *turn.mutable_config().mutable_output_format() = Pcm16k();
-  TtsStage stage(&turn, &backend);
   Attempt attempt;
-  attempt.spec.set_name("tts");
-  attempt.spec.add_streams_from("llm");
-  auto stream = std::make_shared<TextStream>(streaming::ChunkQueueOptions{.max_size = 8});
-  attempt.streams_in["llm"] = stream;
-  ASSERT_TRUE(stream->TryPut("It is sunny."));
-  ASSERT_TRUE(stream->TryPut("Take a hat!"));
-  stream->Close();
-  StageContext context = attempt.Context();
+  std::shared_ptr<TextStream> stream =
+      std::make_shared<TextStream>(streaming::ChunkQueueOptions{.max_size = 8});
+  StreamingTts() {
+    *turn.mutable_config().mutable_output_format() = Pcm16k();
+    attempt.spec.set_name("tts");
+    attempt.spec.add_streams_from("llm");
+    attempt.streams_in["llm"] = stream;
+  }
+};
+
+TEST(TtsStageTest, SpeaksEachSentenceItIsStreamedTaggedWithItsText) {
+  StreamingTts tts;
+  FakeTurnEnvironment& turn = tts.turn;
+  TtsStage stage(&turn, &tts.backend);
+  ASSERT_TRUE(tts.stream->TryPut("It is sunny."));
+  ASSERT_TRUE(tts.stream->TryPut("Take a hat!"));
+  tts.stream->Close();
+  StageContext context = tts.attempt.Context();
   const StageResult result = stage.Run(context);
   ASSERT_EQ(result.outcome, StageOutcome::kOk) << result.error;
   EXPECT_EQ(result.outputs.at("sentences"), "2");
@@ -181,24 +190,17 @@ TEST(TtsStageTest, SpeaksEachSentenceItIsStreamedTaggedWithItsText) {
 // The session's output full: reading pauses, and every chunk is offered again when there is
 // room, in order, none lost.
 TEST(TtsStageTest, AFullOutputPausesTheStreamAndLosesNothing) {
-  SpeechServices services;
-  Backend backend("tts", services.address());
-  FakeTurnEnvironment turn;
-  *turn.mutable_config().mutable_output_format() = Pcm16k();
+  StreamingTts tts;
+  FakeTurnEnvironment& turn = tts.turn;
   turn.set_full_for(5);
-  TtsStage stage(&turn, &backend);
-  Attempt attempt;
-  attempt.spec.set_name("tts");
-  attempt.spec.add_streams_from("llm");
-  auto stream = std::make_shared<TextStream>(streaming::ChunkQueueOptions{.max_size = 8});
-  attempt.streams_in["llm"] = stream;
+  TtsStage stage(&turn, &tts.backend);
   // The sentence arrives after the stage started: it waits for it without a thread.
-  std::thread llm([stream] {
+  std::thread llm([stream = tts.stream] {
     absl::SleepFor(absl::Milliseconds(50));
     ASSERT_TRUE(stream->TryPut("It is sunny and warm today."));
     stream->Close();
   });
-  StageContext context = attempt.Context();
+  StageContext context = tts.attempt.Context();
   const StageResult result = stage.Run(context);
   llm.join();
   ASSERT_EQ(result.outcome, StageOutcome::kOk) << result.error;

@@ -301,11 +301,7 @@ StageResult SttAttempt::Result(const grpc::Status& status) {
         backend_->name(), " backend ", backend_->target(), ": no answer for ",
         absl::ToInt64Milliseconds(stall_timeout_), " ms or more after the end of the utterance")));
   }
-  if (unreachable_) {
-    return StageResult::Retry(absl::UnavailableError(absl::StrCat(
-        backend_->name(), " backend ", backend_->target(), " is not reachable (waited ",
-        absl::ToInt64Milliseconds(backend_->connect_timeout()), " ms)")));
-  }
+  if (unreachable_) return StageResult::Retry(NotReachable(*backend_));
   if (!status.ok()) return Unfinished(FromGrpc(status, *backend_));
   if (!input_->saw_end) {
     return Unfinished(absl::UnavailableError("stt stream ended before the utterance"));

@@ -348,11 +348,7 @@ StageResult TtsAttempt::Result(const grpc::Status& status) {
   if (context_->cancelled() || output_refused_) {
     return StageResult::Cancel(context_->cancellation()->reason().message());
   }
-  if (unreachable_) {
-    return StageResult::Retry(absl::UnavailableError(absl::StrCat(
-        backend_->name(), " backend ", backend_->target(), " is not reachable (waited ",
-        absl::ToInt64Milliseconds(backend_->connect_timeout()), " ms)")));
-  }
+  if (unreachable_) return StageResult::Retry(NotReachable(*backend_));
   if (!status.ok()) return Unfinished(FromGrpc(status, *backend_));
   return StageResult::Fail(absl::InternalError("tts stream ended early"));
 }
