@@ -4,8 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
-#include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -22,10 +21,10 @@ TEST(FuzzCorpusTest, EverySeedRunsClean) {
   for (const auto& entry : std::filesystem::directory_iterator(FUZZ_CORPUS)) {
     if (!entry.is_regular_file()) continue;
     std::ifstream file(entry.path(), std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(file)),
-                            std::istreambuf_iterator<char>());
+    std::vector<uint8_t> bytes(entry.file_size());
+    file.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     SCOPED_TRACE(entry.path().string());
-    EXPECT_EQ(LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
+    EXPECT_EQ(LLVMFuzzerTestOneInput(bytes.data(), bytes.size()),
               0);
     ++seeds;
   }

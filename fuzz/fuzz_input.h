@@ -42,7 +42,10 @@ class FuzzInput {
   }
   // Up to `max` bytes (a length byte pair first).
   std::string Bytes(size_t max) {
-    const size_t n = std::min<size_t>(IntInRange(0, max), remaining());
+    // The length is read first: as an argument beside remaining(), gcc evaluated it second, and
+    // the copy ran past the input.
+    const size_t wanted = static_cast<size_t>(IntInRange(0, static_cast<int64_t>(max)));
+    const size_t n = std::min(wanted, remaining());
     std::string out(reinterpret_cast<const char*>(data_ + at_), n);
     at_ += n;
     return out;
