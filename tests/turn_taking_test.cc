@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -18,6 +19,7 @@
 #include "services/common/audio_chunk.h"
 #include "tests/util/converse_client.h"
 #include "tests/util/fixtures.h"
+#include "tests/util/metrics_scrape.h"
 #include "tests/util/microphone.h"
 #include "voxflow/v1/stt.grpc.pb.h"
 
@@ -69,10 +71,10 @@ stages { name: "save_memory" kind: WORK type: "memory_write" depends_on: "llm" }
                "services/tts/tts_server",
                {"--provider=mock", "--mock_latency_ms=0", "--mock_bytes_per_char=640"})
                .release();
-    orchestrator_ = testing::StartServer(
-                        "services/orchestrator/orchestrator_server",
-                        {absl::StrCat("--stt_target=", stt_->address()),
-                         absl::StrCat("--tts_target=", tts_->address()), "--pipelines_dir=" + dir})
+    orchestrator_ = testing::StartServer("services/orchestrator/orchestrator_server",
+                                         {absl::StrCat("--stt_target=", stt_->address()),
+                                          absl::StrCat("--tts_target=", tts_->address()),
+                                          "--pipelines_dir=" + dir, "--metrics_port=0"})
                         .release();
   }
   static void TearDownTestSuite() {
@@ -196,6 +198,57 @@ TEST_F(TurnTakingTest, VoiceToVoiceIsWhatTheCallerMeasures) {
   // The endpointing delay is the 500 ms of silence (its chunks may arrive late, never early).
   EXPECT_GE(latency.endpointing_delay_ms(), 480);
   EXPECT_GE(latency.voice_to_voice_ms(), latency.endpointing_delay_ms());
+}
+
+// What the caller hears and what the recognizer gets crosses at most one thread hand-over per
+// frame: reply audio goes out on the thread that read it from the TTS service or on the ticker
+// that paces it; input goes from gRPC's reader to the stream's strand and on to the stt stream.
+// Only audio heard before its turn began (leading silence and the first min_speech_ms) waits
+// once more, for the stt stage's start.
+TEST_F(TurnTakingTest, EachFrameCrossesOneHandOverOnceItsTurnListens) {
+  const int port = orchestrator_->metrics_port();
+  ASSERT_GT(port, 0);
+  auto hand_overs = [port] {
+    std::map<std::string, double> samples;
+    for (const auto& [name, value] : testing::ParseMetrics(testing::ScrapeMetrics(port))) {
+      if (absl::StartsWith(name, "voxflow_chunk_hand_overs_")) samples[name] = value;
+    }
+    return samples;
+  };
+  const std::map<std::string, double> before = hand_overs();
+  auto since = [&](const std::map<std::string, double>& after, const std::string& name) {
+    const auto was = before.find(name);
+    return after.at(name) - (was == before.end() ? 0 : was->second);
+  };
+  ConverseClient client(Channel(), Config(300));
+  Microphone mic(client);
+  PauseOf700Ms(mic);
+  const std::vector<v1::TurnCompleted> turns = Finish(client, mic);
+  ASSERT_THAT(turns, SizeIs(2));
+  const std::map<std::string, double> after = hand_overs();
+
+  const double out = since(after, R"(voxflow_chunk_hand_overs_count{direction="out"})");
+  EXPECT_EQ(out, static_cast<double>(client.Filter(Case::kReplyAudio).size()));
+  EXPECT_EQ(since(after, R"(voxflow_chunk_hand_overs_bucket{direction="out",le="1"})"), out);
+
+  // Every frame of both utterances went to the stt stream, counted once.
+  const double in = since(after, R"(voxflow_chunk_hand_overs_count{direction="in"})");
+  uint64_t utterance_bytes = 0;
+  for (const v1::TurnCompleted& turn : turns) {
+    uint64_t bytes = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(turn.transcript(), &bytes));
+    utterance_bytes += bytes;
+  }
+  EXPECT_EQ(in, static_cast<double>(utterance_bytes / 640)) << "20 ms frames of 16-bit 16 kHz";
+  EXPECT_EQ(since(after, R"(voxflow_chunk_hand_overs_bucket{direction="in",le="2"})"), in);
+  // The held ones: each turn's leading silence (at most 1 s) and first speech (150 ms), with
+  // 200 ms for the stage's start.
+  const double one = since(after, R"(voxflow_chunk_hand_overs_bucket{direction="in",le="1"})");
+  EXPECT_GE(one, in - 2 * (1000 + 150 + 200) / 20);
+  EXPECT_GT(one, in / 2);
+  std::printf("input frames: %.0f, %.0f with one hand-over; reply frames: %.0f, %.0f with none\n",
+              in, one, out,
+              since(after, R"(voxflow_chunk_hand_overs_bucket{direction="out",le="0"})"));
 }
 
 TEST_F(TurnTakingTest, SilenceIsNotAnErrorAndStartsNoTurn) {

@@ -120,7 +120,7 @@ absl::Status ConverseSession::HandleRequest(v1::ConverseRequest request) {
       std::lock_guard<std::mutex> lock(mu_);
       switch (request.control().type()) {
         case v1::Control::END_OF_INPUT:
-          DrainInputLocked(/*all=*/true, now, actions);
+          DrainInputLocked(/*all=*/true, now, kOnStrand, actions);
           EndUtteranceLocked(EndReason::kEndOfInput, now, actions);
           break;
         case v1::Control::INTERRUPT:
@@ -457,13 +457,13 @@ absl::Status ConverseSession::PushAudio(v1::AudioChunk chunk) {
     if (absl::Status s = input_buffer_->Push(std::move(chunk), now); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("audio: ", s.message()));
     }
-    DrainInputLocked(/*all=*/false, now, actions);
+    DrainInputLocked(/*all=*/false, now, kOnStrand, actions);
   }
   Run(actions);
   return absl::OkStatus();
 }
 
-void ConverseSession::DrainInputLocked(bool all, absl::Time now, Actions& actions) {
+void ConverseSession::DrainInputLocked(bool all, absl::Time now, int hand_overs, Actions& actions) {
   const double frame_ms = services_.options.frame_ms;
   const size_t bytes_per_frame = static_cast<size_t>(*BytesPerFrame(config_.input_format()));
   const size_t frame_frames = *BytesForDuration(frame_ms, config_.input_format()) / bytes_per_frame;
@@ -495,6 +495,7 @@ void ConverseSession::DrainInputLocked(bool all, absl::Time now, Actions& action
     item.audio.set_sequence(input_sequence_++);
     item.audio.set_timestamp_ms(frame.media_ms);
     item.received = now;
+    item.hand_overs = hand_overs;
     ListenLocked(std::move(item), now, actions);
   }
 }
@@ -618,7 +619,7 @@ void ConverseSession::ApplyBargeInLocked(BargeInDetector::Action action, Actions
       playout_->set_paused(false);
       VoiceMetrics::CountBargeIn("resumed");
       SendTelemetry("turn.reply_resumed", attributes);
-      PaceOutputLocked(absl::Now());
+      PaceOutputLocked(absl::Now(), kOnStrand);
       break;
     case BargeInDetector::Action::kInterrupt:
       VoiceMetrics::CountBargeIn("interrupted");
@@ -699,7 +700,8 @@ ReplyOffer ConverseSession::TryOfferReplyAudio(Turn* turn, v1::AudioChunk& audio
     return ReplyOffer::kRefused;
   }
   turn->heard.Take(text, chunk_ms);
-  PaceOutputLocked(absl::Now());  // The first frame goes out now, not at the next tick.
+  // The first frame goes out now, on the thread that read it from the TTS service.
+  PaceOutputLocked(absl::Now(), /*hand_overs=*/0);
   return ReplyOffer::kTaken;
 }
 
@@ -724,11 +726,14 @@ void ConverseSession::WakeReplyRoomLocked(Actions& actions) {
   reply_room_turn_ = nullptr;
 }
 
-void ConverseSession::PaceOutputLocked(absl::Time now) {
+void ConverseSession::PaceOutputLocked(absl::Time now, int hand_overs) {
   if (turns_.empty()) return;
   Turn& turn = *turns_.front();
   ReplyPlayout::Paced paced = playout_->Pace(now, turn);
-  for (v1::ConverseEvent& frame : paced.frames) Send(std::move(frame));
+  for (v1::ConverseEvent& frame : paced.frames) {
+    if (frame.has_reply_audio()) VoiceMetrics::CountHandOvers(HandOverDirection::kOut, hand_overs);
+    Send(std::move(frame));
+  }
   if (paced.underrun_started) {
     SendTelemetry("stream.buffer_underrun",
                   {{"buffer", "output"},
@@ -748,7 +753,7 @@ void ConverseSession::OnTurnDone(const std::shared_ptr<Turn>& turn, const TurnRe
     // utterance, not audio nobody reads.
     if (listening_ == turn) EndUtteranceLocked(EndReason::kRecognizer, absl::Now(), actions);
     if (!turns_.empty() && turns_.front() == turn) {
-      PaceOutputLocked(absl::Now());  // A last short frame may go now.
+      PaceOutputLocked(absl::Now(), kOnStageDone);  // A last short frame may go now.
       MaybeCompleteTurnLocked(absl::Now(), actions);
     }
   }
@@ -953,7 +958,7 @@ absl::Status ConverseSession::HandleEndOfInput() {
     WakeTicksLocked();
     ending_ = true;
     const absl::Time now = absl::Now();
-    DrainInputLocked(/*all=*/true, now, actions);
+    DrainInputLocked(/*all=*/true, now, kOnStrand, actions);
     EndUtteranceLocked(EndReason::kHalfClose, now, actions);
     MaybeEndStreamLocked(actions);
   }
@@ -995,8 +1000,9 @@ bool ConverseSession::Tick(absl::Time now) {
     }
     if (configured_ && !expired_) {
       ScopedLogContext log_context(session_id_, 0);
-      DrainInputLocked(/*all=*/false, now, actions);
-      PaceOutputLocked(now);
+      // Held for a missing chunk: the ticker takes over from the strand.
+      DrainInputLocked(/*all=*/false, now, kOnStrand + kOnTicker, actions);
+      PaceOutputLocked(now, kOnTicker);
       WakeReplyRoomLocked(actions);  // On this thread: the audio it takes goes out from here.
       MaybeCompleteTurnLocked(now, actions);
     }

@@ -152,7 +152,14 @@ class ConverseSession : public std::enable_shared_from_this<ConverseSession> {
   absl::Status Configure(const v1::SessionConfig& requested);
   absl::Status ConfigureTurnTaking(const v1::SessionConfig& config);
   absl::Status PushAudio(v1::AudioChunk chunk);
-  void DrainInputLocked(bool all, absl::Time now, Actions& actions);
+  // Queues a chunk waited in for another thread before the session handles it (the
+  // voxflow_chunk_hand_overs metric): input reaches the strand from gRPC's reader; audio held in
+  // a buffer is taken by the ticker, or by a stage's end through the executor. Reply audio sent
+  // on the thread that read it from the TTS service has none.
+  static constexpr int kOnStrand = 1;
+  static constexpr int kOnTicker = 1;
+  static constexpr int kOnStageDone = 1;
+  void DrainInputLocked(bool all, absl::Time now, int hand_overs, Actions& actions);
   // One frame of input: voice activity, the utterance it belongs to, barge-in.
   void ListenLocked(InputItem item, absl::Time now, Actions& actions);
   // Ends the open utterance (if a turn listens to it) and starts the next one.
@@ -161,7 +168,7 @@ class ConverseSession : public std::enable_shared_from_this<ConverseSession> {
   void ApplyBargeInLocked(BargeInDetector::Action action, Actions& actions);
   bool ReplyPlayingLocked() const;
   void InterruptLocked(absl::string_view reason, Actions& actions);
-  void PaceOutputLocked(absl::Time now);
+  void PaceOutputLocked(absl::Time now, int hand_overs);
   void MaybeCompleteTurnLocked(absl::Time now, Actions& actions);
   // Completes the front turn: its report, memory after a barge-in.
   void CompleteTurnLocked(const std::shared_ptr<Turn>& turn, absl::Time now);

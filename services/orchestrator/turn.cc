@@ -29,9 +29,21 @@ absl::Time Turn::MarkTime(TurnMark mark) const {
   return it == marks_.end() ? absl::InfinitePast() : it->second;
 }
 
+namespace {
+
+// Input leaves the session here, for the stt stream.
+std::optional<InputItem> Counted(std::optional<InputItem> item) {
+  if (item.has_value() && !item->end_of_utterance) {
+    VoiceMetrics::CountHandOvers(HandOverDirection::kIn, item->hand_overs);
+  }
+  return item;
+}
+
+}  // namespace
+
 std::optional<InputItem> Turn::NextInput(const std::shared_ptr<CancellationToken>& cancel) {
   if (utterance_ == nullptr) return std::nullopt;
-  return utterance_->Next(cancel);
+  return Counted(utterance_->Next(cancel));
 }
 
 bool Turn::WatchInput(std::function<void()> on_input) {
@@ -46,7 +58,7 @@ void Turn::StopWatchingInput() {
 
 std::optional<InputItem> Turn::TryNextInput() {
   if (utterance_ == nullptr) return std::nullopt;
-  return utterance_->TryNext();
+  return Counted(utterance_->TryNext());
 }
 
 void Turn::OnTranscript(const v1::Transcript& transcript) {

@@ -59,6 +59,18 @@ struct Families {
           .Help("Audio made up by jitter-buffer concealment.")
           .Register(MetricsRegistry());
 
+  prometheus::Family<prometheus::Histogram>& hand_overs =
+      prometheus::BuildHistogram()
+          .Name("voxflow_chunk_hand_overs")
+          .Help(
+              "Per frame of input (to the stt stream) and of reply audio (to the caller), the "
+              "queues it waited in for another thread inside the orchestrator.")
+          .Register(MetricsRegistry());
+  prometheus::Histogram& hand_overs_in =
+      hand_overs.Add({{"direction", "in"}}, prometheus::Histogram::BucketBoundaries{0, 1, 2});
+  prometheus::Histogram& hand_overs_out =
+      hand_overs.Add({{"direction", "out"}}, prometheus::Histogram::BucketBoundaries{0, 1, 2});
+
   static Families& Get() {
     static auto* families = new Families();
     return *families;
@@ -102,6 +114,11 @@ void VoiceMetrics::RecordEndpointing(absl::Duration delay) {
 
 void VoiceMetrics::CountBargeIn(const std::string& result) {
   Families::Get().barge_ins.Add({{"result", result}}).Increment();
+}
+
+void VoiceMetrics::CountHandOvers(HandOverDirection direction, int hand_overs) {
+  Families& f = Families::Get();
+  (direction == HandOverDirection::kIn ? f.hand_overs_in : f.hand_overs_out).Observe(hand_overs);
 }
 
 void VoiceMetrics::AddTotals(const StreamTotals& now, const StreamTotals& before) {

@@ -6,6 +6,8 @@
 //   voxflow_queue_throttle_seconds_total{queue}    time producers waited on full ChunkQueues
 //   voxflow_jitter_underruns_total{buffer}         jitter buffers that ran dry (input, output)
 //   voxflow_jitter_concealed_seconds_total{buffer} audio made up by concealment
+//   voxflow_chunk_hand_overs{direction}            histogram: per 20 ms frame of input (to the
+//     stt stream) and of reply audio (to the caller), the queues it waited in for another thread
 // (voxflow_active_streams{service="orchestrator"} counts the open conversations.)
 #ifndef VOXFLOW_SERVICES_ORCHESTRATOR_VOICE_METRICS_H_
 #define VOXFLOW_SERVICES_ORCHESTRATOR_VOICE_METRICS_H_
@@ -26,12 +28,16 @@ struct StreamTotals {
   int64_t output_underruns = 0;
 };
 
+enum class HandOverDirection { kIn, kOut };
+
 class VoiceMetrics {
  public:
   // Stage durations and retries of a finished turn; `voice_to_voice` when reply audio was sent.
   static void RecordTurn(const TurnResult& result, absl::Duration voice_to_voice, bool has_v2v);
   static void RecordEndpointing(absl::Duration delay);
   static void CountBargeIn(const std::string& result);
+  // One frame that took `hand_overs` thread hand-overs through the session.
+  static void CountHandOvers(HandOverDirection direction, int hand_overs);
   // Adds `now - before` to the counters.
   static void AddTotals(const StreamTotals& now, const StreamTotals& before);
 };

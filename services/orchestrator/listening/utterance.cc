@@ -8,6 +8,8 @@ void Utterance::Append(InputItem item) {
     std::lock_guard<std::mutex> lock(mu_);
     if (ended_) return;
     bytes_ += item.audio.data().size();
+    // With no reader watching, the item waits for the stt stage's start on another thread.
+    if (!on_items_) ++item.hand_overs;
     items_.push_back(std::move(item));
     on_items = on_items_;
   }

@@ -1,6 +1,7 @@
 #include "services/orchestrator/listening/utterance.h"
 
 #include <thread>
+#include <vector>
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -26,6 +27,21 @@ TEST(UtteranceTest, DeliversEveryFrameOnceInOrderThenTheEnd) {
   EXPECT_EQ(utterance.Next(cancel)->audio.data(), "cd");
   EXPECT_TRUE(utterance.Next(cancel)->end_of_utterance);
   EXPECT_FALSE(utterance.Next(cancel).has_value());
+}
+
+TEST(UtteranceTest, AFrameNobodyWatchesForWaitsForTheReadersThread) {
+  Utterance utterance(1);
+  InputItem held = Audio("ab");
+  held.hand_overs = 1;
+  utterance.Append(std::move(held));  // Before the stt stage watches: it waits for its start.
+  std::vector<int> read;
+  utterance.Watch([&] {
+    while (auto item = utterance.TryNext()) read.push_back(item->hand_overs);
+  });
+  InputItem live = Audio("cd");
+  live.hand_overs = 1;
+  utterance.Append(std::move(live));  // Read by the watcher on this thread.
+  EXPECT_EQ(read, (std::vector<int>{2, 1}));
 }
 
 TEST(UtteranceTest, AWaitingReaderWakesOnAudioAndOnCancel) {

@@ -24,6 +24,9 @@ struct InputItem {
   v1::AudioChunk audio;
   bool end_of_utterance = false;
   absl::Time received;  // When it arrived from the caller.
+  // Queues it waited in for another thread on its way to the stt stream: the stream's strand,
+  // the ticker (audio held for a missing chunk), the stt stage's start (audio heard before it).
+  int hand_overs = 0;
 };
 
 // Moments of a turn, for its latency breakdown.
