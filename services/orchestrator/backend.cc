@@ -18,8 +18,11 @@ Backend::Backend(std::string name, std::string target, BackendOptions options)
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
               static_cast<int>(absl::ToInt64Milliseconds(options_.initial_reconnect_backoff)));
+  // gRPC 1.51 takes this as the least time a connection attempt is given, not as a backoff
+  // (grpc/grpc#33423): at 100 ms, a backend whose handshake took longer (TLS, a loaded
+  // machine) was never reached. The attempt gets the whole connect timeout.
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
-              static_cast<int>(absl::ToInt64Milliseconds(options_.initial_reconnect_backoff)));
+              static_cast<int>(absl::ToInt64Milliseconds(options_.connect_timeout)));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
               static_cast<int>(absl::ToInt64Milliseconds(options_.max_reconnect_backoff)));
   channel_ = grpc::CreateCustomChannel(
