@@ -18,6 +18,7 @@
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
 #include "services/common/audio_chunk.h"
+#include "services/orchestrator/llm/fake_openai_server.h"
 #include "tests/util/converse_client.h"
 #include "tests/util/fixtures.h"
 #include "tests/util/server_process.h"
@@ -57,6 +58,11 @@ bool HasReplyAudio(const std::vector<TimedEvent>& events) {
     if (e.event.has_reply_audio()) return true;
   }
   return false;
+}
+
+bool Sanitized() {
+  return std::getenv("TSAN_OPTIONS") != nullptr || std::getenv("ASAN_OPTIONS") != nullptr ||
+         std::getenv("UBSAN_OPTIONS") != nullptr;
 }
 
 TEST(ScaleTest, ThreadsDoNotGrowWithConversations) {
@@ -103,10 +109,7 @@ TEST(ScaleTest, ThreadsDoNotGrowWithConversations) {
     return threads;
   };
   // Sanitizers slow every thread 5-15x: 100 conversations there, 400 otherwise.
-  const bool sanitized = std::getenv("TSAN_OPTIONS") != nullptr ||
-                         std::getenv("ASAN_OPTIONS") != nullptr ||
-                         std::getenv("UBSAN_OPTIONS") != nullptr;
-  const int many = sanitized ? 100 : 400;
+  const int many = Sanitized() ? 100 : 400;
   const int at_10 = threads_with(10);
   const int at_many = threads_with(many);
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
@@ -114,6 +117,62 @@ TEST(ScaleTest, ThreadsDoNotGrowWithConversations) {
               at_many, many, cores);
   EXPECT_LE(at_10, 2 * cores + 16);
   EXPECT_LE(at_many, 2 * cores + 16);
+}
+
+// Replies streamed by a model server hold no thread either: every request is on the CurlLoop,
+// tool-less replies of the fake's "story" model (a word every 30 ms, ten sentences).
+TEST(ScaleTest, RepliesFromAModelServerHoldNoThread) {
+  orchestrator::testing::FakeOpenAiServer model;
+  auto stt = StartServer("services/stt/stt_server", {"--provider=mock", "--mock_latency_ms=0"});
+  auto tts = StartServer("services/tts/tts_server", {"--provider=mock", "--mock_latency_ms=0"});
+  ASSERT_NE(stt, nullptr);
+  ASSERT_NE(tts, nullptr);
+  auto orchestrator = StartServer(
+      "services/orchestrator/orchestrator_server",
+      {absl::StrCat("--stt_target=", stt->address()), absl::StrCat("--tts_target=", tts->address()),
+       "--llm_provider=openai", absl::StrCat("--llm_base_url=", model.base_url()),
+       "--llm_model=story", "--log_level=warn"});
+  ASSERT_NE(orchestrator, nullptr);
+  auto channel = grpc::CreateChannel(orchestrator->address(), grpc::InsecureChannelCredentials());
+  v1::SessionConfig config;
+  *config.mutable_input_format() = MakeStreamFormat(v1::PCM16, 16000, 1);
+  *config.mutable_output_format() = MakeStreamFormat(v1::PCM16, 16000, 1);
+
+  auto threads_while_streaming = [&](int n) {
+    std::vector<std::unique_ptr<ConverseClient>> clients;
+    for (int i = 0; i < n; ++i) {
+      clients.push_back(std::make_unique<ConverseClient>(channel, config));
+      EXPECT_TRUE(clients.back()->SendText("tell me a story"));
+    }
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    int streaming = 0;  // Conversations that got reply text.
+    for (auto& client : clients) {
+      streaming += client->WaitFor(
+                       [](const std::vector<TimedEvent>& events) {
+                         for (const TimedEvent& e : events) {
+                           if (e.event.has_reply_text()) return true;
+                         }
+                         return false;
+                       },
+                       std::max(deadline - absl::Now(), absl::ZeroDuration()))
+                       ? 1
+                       : 0;
+    }
+    const int threads = ThreadsOf(orchestrator->pid());
+    int finished = 0;
+    for (auto& client : clients) finished += client->turn(1) != nullptr ? 1 : 0;
+    std::printf("%d conversations (%d had reply text, %d already done): %d threads: %s\n", n,
+                streaming, finished, threads, ThreadNames(orchestrator->pid()).c_str());
+    return threads;
+  };
+  const int many = Sanitized() ? 20 : 100;
+  const int at_1 = threads_while_streaming(1);
+  const int at_many = threads_while_streaming(many);
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  std::printf("orchestrator threads: %d with 1 reply from the model server, %d with %d\n", at_1,
+              at_many, many);
+  EXPECT_LE(at_many, 2 * cores + 16);
+  EXPECT_LE(at_many - at_1, 2 * cores) << "only gRPC's executor grows, bounded by the cores";
 }
 
 }  // namespace

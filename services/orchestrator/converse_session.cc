@@ -365,11 +365,12 @@ absl::Status ConverseSession::HandleToolResult(const v1::ToolResult& result) {
   return absl::OkStatus();
 }
 
-std::optional<LlmToolAnswer> ConverseSession::CallTool(Turn* turn, const LlmToolCall& call,
-                                                       absl::Duration timeout,
-                                                       const CancellationToken& cancel) {
+void ConverseSession::CallTool(Turn* turn, const LlmToolCall& call, absl::Duration timeout,
+                               const std::shared_ptr<CancellationToken>& cancel,
+                               LlmToolAnswerSink answer) {
   if (absl::Status s = tool_calls_.Open(call.id); !s.ok()) {
-    return LlmToolAnswer{"", std::string(s.message())};
+    answer(LlmToolAnswer{"", std::string(s.message())});
+    return;
   }
   v1::ConverseEvent event;
   v1::ToolCall* out = event.mutable_tool_call();
@@ -380,7 +381,7 @@ std::optional<LlmToolAnswer> ConverseSession::CallTool(Turn* turn, const LlmTool
   spdlog::debug("session {} turn {} calls tool {} ({})", session_id_, turn->turn_id(), call.name,
                 call.id);
   Send(std::move(event));
-  return tool_calls_.Wait(call.id, timeout, cancel);
+  tool_calls_.Await(call.id, timeout, cancel, std::move(answer));
 }
 
 absl::Status ConverseSession::ConfigureTurnTaking(const v1::SessionConfig& config) {

@@ -189,8 +189,8 @@ class ConverseSession : public std::enable_shared_from_this<ConverseSession> {
   // Wakes the tts waiting for room once it has it, or its turn may play no more.
   void WakeReplyRoomLocked(Actions& actions);
   // Sends `call` to the client as a ToolCall event and waits for its ToolResult.
-  std::optional<LlmToolAnswer> CallTool(Turn* turn, const LlmToolCall& call, absl::Duration timeout,
-                                        const CancellationToken& cancel);
+  void CallTool(Turn* turn, const LlmToolCall& call, absl::Duration timeout,
+                const std::shared_ptr<CancellationToken>& cancel, LlmToolAnswerSink answer);
   absl::Status HandleToolResult(const v1::ToolResult& result);
 
   void Send(v1::ConverseEvent event);

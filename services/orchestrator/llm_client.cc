@@ -1,11 +1,17 @@
 #include "services/orchestrator/llm_client.h"
 
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "services/common/timer_queue.h"
 
 namespace voxflow::orchestrator {
 
@@ -50,24 +56,151 @@ std::string RuleLlmClient::Reply(const LlmRequest& request) const {
                                      {"{turn}", absl::StrCat(request.history.size() + 1)}});
 }
 
-absl::Status RuleLlmClient::Generate(const LlmRequest& request,
-                                     const std::function<void(absl::string_view token)>& on_token,
-                                     const CancellationToken& cancel) {
-  const std::string reply = Reply(request);
+namespace {
+
+// Words with their trailing space.
+std::vector<std::string> WordTokens(const std::string& reply) {
+  std::vector<std::string> tokens;
   size_t start = 0;
-  bool first = true;
   while (start < reply.size()) {
     size_t end = reply.find(' ', start);
     end = end == std::string::npos ? reply.size() : end + 1;
-    const absl::Duration delay = first ? options_.first_token_delay : options_.token_delay;
-    if (delay > absl::ZeroDuration() ? cancel.WaitFor(delay) : cancel.cancelled()) {
-      return cancel.reason();
-    }
-    on_token(absl::string_view(reply).substr(start, end - start));
-    first = false;
+    tokens.push_back(reply.substr(start, end - start));
     start = end;
   }
-  return absl::OkStatus();
+  return tokens;
+}
+
+// A reply paced by timers: each token is its own timer, a cancel ends it at once.
+class PacedReply : public std::enable_shared_from_this<PacedReply> {
+ public:
+  PacedReply(std::vector<std::string> tokens, absl::Duration first_delay, absl::Duration delay,
+             LlmTokenSink on_token, LlmDone on_done, std::shared_ptr<CancellationToken> cancel)
+      : tokens_(std::move(tokens)),
+        first_delay_(first_delay),
+        delay_(delay),
+        on_token_(std::move(on_token)),
+        on_done_(std::move(on_done)),
+        cancel_(std::move(cancel)) {}
+
+  void Start() {
+    std::weak_ptr<PacedReply> weak = weak_from_this();
+    const int64_t id = cancel_->OnCancel([weak](const absl::Status& reason) {
+      if (auto self = weak.lock()) self->Finish(reason);
+    });
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      cancel_callback_ = id;
+      if (finished_) return;
+      self_ = shared_from_this();  // Until finished.
+    }
+    ScheduleNext(first_delay_);
+  }
+
+ private:
+  void ScheduleNext(absl::Duration delay) {
+    std::weak_ptr<PacedReply> weak = weak_from_this();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) return;
+    timer_ = TimerQueue::Default().Schedule(absl::Now() + delay, [weak] {
+      if (auto self = weak.lock()) self->Next();
+    });
+  }
+
+  // On the timer thread, one at a time.
+  void Next() {
+    {
+      std::unique_lock<std::mutex> emitting(emit_mu_);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (finished_) return;
+        emitter_ = std::this_thread::get_id();
+      }
+      if (next_ < tokens_.size()) on_token_(tokens_[next_++]);
+      std::lock_guard<std::mutex> lock(mu_);
+      emitter_ = std::thread::id();
+    }
+    if (next_ < tokens_.size()) {
+      ScheduleNext(delay_);
+    } else {
+      Finish(absl::OkStatus());
+    }
+  }
+
+  void Finish(const absl::Status& status) {
+    LlmDone done;
+    int64_t timer = 0;
+    std::shared_ptr<PacedReply> keep;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (finished_) return;
+      finished_ = true;
+      done = std::move(on_done_);
+      timer = timer_;
+      keep = std::move(self_);
+    }
+    TimerQueue::Default().Cancel(timer);
+    // No token after the end: a cancel from another thread waits for the one being delivered.
+    std::unique_lock<std::mutex> emitting(emit_mu_, std::defer_lock);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (emitter_ != std::this_thread::get_id()) emitting.lock();
+    }
+    if (cancel_callback_ >= 0 && status.ok()) cancel_->RemoveCallback(cancel_callback_);
+    done(status);
+  }
+
+  const std::vector<std::string> tokens_;
+  const absl::Duration first_delay_;
+  const absl::Duration delay_;
+  LlmTokenSink on_token_;
+  LlmDone on_done_;  // Under mu_.
+  std::shared_ptr<CancellationToken> cancel_;
+  std::mutex emit_mu_;  // Held while a token is delivered.
+  std::mutex mu_;
+  size_t next_ = 0;  // Under emit_mu_.
+  std::thread::id emitter_;
+  bool finished_ = false;
+  int64_t timer_ = 0;
+  int64_t cancel_callback_ = -1;
+  std::shared_ptr<PacedReply> self_;
+};
+
+}  // namespace
+
+absl::Status LlmClient::Generate(LlmRequest request, LlmTokenSink on_token,
+                                 std::shared_ptr<CancellationToken> cancel) {
+  std::mutex mu;
+  std::condition_variable finished;
+  std::optional<absl::Status> result;
+  Start(
+      std::move(request), std::move(on_token),
+      [&](const absl::Status& status) {
+        std::lock_guard<std::mutex> lock(mu);
+        result = status;
+        finished.notify_all();
+      },
+      std::move(cancel));
+  std::unique_lock<std::mutex> lock(mu);
+  finished.wait(lock, [&] { return result.has_value(); });
+  return *result;
+}
+
+void RuleLlmClient::Start(LlmRequest request, LlmTokenSink on_token, LlmDone on_done,
+                          std::shared_ptr<CancellationToken> cancel) {
+  std::vector<std::string> tokens = WordTokens(Reply(request));
+  if (options_.first_token_delay == absl::ZeroDuration() &&
+      options_.token_delay == absl::ZeroDuration()) {
+    for (const std::string& token : tokens) {
+      if (cancel->cancelled()) break;
+      on_token(token);
+    }
+    on_done(cancel->reason());
+    return;
+  }
+  std::make_shared<PacedReply>(std::move(tokens), options_.first_token_delay, options_.token_delay,
+                               std::move(on_token), std::move(on_done), std::move(cancel))
+      ->Start();
 }
 
 std::vector<std::string> SentenceSplitter::Append(absl::string_view text) {

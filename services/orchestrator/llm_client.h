@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -40,14 +41,20 @@ struct LlmToolAnswer {
   std::string error;  // Set when the tool failed, timed out or is unknown.
 };
 
+// Takes a tool call's answer (once, on any thread).
+using LlmToolAnswerSink = std::function<void(LlmToolAnswer answer)>;
+
 struct LlmRequest {
   std::string user_text;
   std::vector<Exchange> history;  // Oldest first.
   std::vector<LlmTool> tools;
-  // Runs a tool call the model made (blocking until the answer, a timeout or a cancel). Unset:
-  // no tools.
-  std::function<LlmToolAnswer(const LlmToolCall& call)> call_tool;
+  // Runs a tool call the model made: `answer` is called once with the answer, a timeout's or a
+  // cancel's error (on any thread, possibly at once). Unset: no tools.
+  std::function<void(const LlmToolCall& call, LlmToolAnswerSink answer)> call_tool;
 };
+
+using LlmTokenSink = std::function<void(absl::string_view token)>;
+using LlmDone = std::function<void(const absl::Status& status)>;
 
 struct TokenUsage {
   int64_t prompt_tokens = 0;
@@ -63,12 +70,16 @@ struct LlmReport {
 class LlmClient {
  public:
   virtual ~LlmClient() = default;
-  // Streams the reply token by token to `on_token` (tokens concatenate to the reply). Stops with
-  // CANCELLED when `cancel` fires.
-  virtual absl::Status Generate(const LlmRequest& request,
-                                const std::function<void(absl::string_view token)>& on_token,
-                                const CancellationToken& cancel) = 0;
-  // Of the last Generate.
+  // Starts the reply and returns: its tokens go to `on_token` in order, one call at a time (they
+  // concatenate to the reply), then `on_done` is called once, with CANCELLED soon after `cancel`
+  // fires. Both may run on any thread, or inside Start; no thread waits for the model meanwhile.
+  // The client must outlive on_done; one reply at a time per client.
+  virtual void Start(LlmRequest request, LlmTokenSink on_token, LlmDone on_done,
+                     std::shared_ptr<CancellationToken> cancel) = 0;
+  // Start, waiting for on_done (tests and tools).
+  absl::Status Generate(LlmRequest request, LlmTokenSink on_token,
+                        std::shared_ptr<CancellationToken> cancel);
+  // Of the last reply, complete once on_done was called.
   virtual LlmReport last_report() const { return {}; }
 };
 
@@ -98,9 +109,9 @@ class RuleLlmClient final : public LlmClient {
   // The whole reply for `request` (what Generate streams).
   std::string Reply(const LlmRequest& request) const;
 
-  absl::Status Generate(const LlmRequest& request,
-                        const std::function<void(absl::string_view token)>& on_token,
-                        const CancellationToken& cancel) override;
+  // Without delays, the whole reply within Start; with them, paced on the TimerQueue.
+  void Start(LlmRequest request, LlmTokenSink on_token, LlmDone on_done,
+             std::shared_ptr<CancellationToken> cancel) override;
 
  private:
   const Options options_;

@@ -1,5 +1,8 @@
 #include "services/orchestrator/llm_client.h"
 
+#include <mutex>
+#include <optional>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -27,13 +30,52 @@ TEST(RuleLlmClientTest, StreamsWordTokensAndStopsOnCancel) {
   auto token = CancellationToken::Create();
   ASSERT_TRUE(client
                   .Generate(
-                      {"x", {}}, [&](absl::string_view t) { tokens.emplace_back(t); }, *token)
+                      {"x", {}}, [&](absl::string_view t) { tokens.emplace_back(t); }, token)
                   .ok());
   EXPECT_THAT(tokens, ElementsAre("One ", "two. ", "Three"));
   token->Cancel(absl::CancelledError("barge-in"));
   EXPECT_EQ(client.Generate(
-                {"x", {}}, [](absl::string_view) {}, *token),
+                {"x", {}}, [](absl::string_view) {}, token),
             absl::CancelledError("barge-in"));
+}
+
+TEST(RuleLlmClientTest, PacedTokensComeOnTimersAndACancelEndsThemAtOnce) {
+  RuleLlmClient client(*RuleLlmClient::OptionsFromParameters(
+      {{"default", "One two three four"}, {"token_delay_ms", "10"}}));
+  std::vector<std::string> tokens;
+  ASSERT_TRUE(client
+                  .Generate(
+                      {"x", {}}, [&](absl::string_view t) { tokens.emplace_back(t); },
+                      CancellationToken::Create())
+                  .ok());
+  EXPECT_THAT(tokens, ElementsAre("One ", "two ", "three ", "four"));
+
+  // Start returns at once; a cancel ends the reply within the next token, never after on_done.
+  RuleLlmClient slow(*RuleLlmClient::OptionsFromParameters(
+      {{"default", "One two three four"}, {"token_delay_ms", "60000"}}));
+  auto cancel = CancellationToken::Create();
+  std::mutex mu;
+  std::vector<std::string> heard;
+  std::optional<absl::Status> result;
+  const absl::Time started = absl::Now();
+  slow.Start(
+      {"x", {}},
+      [&](absl::string_view t) {
+        std::lock_guard<std::mutex> lock(mu);
+        EXPECT_FALSE(result.has_value()) << "a token after the end";
+        heard.emplace_back(t);
+      },
+      [&](const absl::Status& status) {
+        std::lock_guard<std::mutex> lock(mu);
+        result = status;
+      },
+      cancel);
+  EXPECT_LT(absl::Now() - started, absl::Seconds(30)) << "Start does not wait for the tokens";
+  cancel->Cancel(absl::CancelledError("barge-in"));
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_TRUE(result.has_value()) << "the cancel ends it on the cancelling thread";
+  EXPECT_EQ(*result, absl::CancelledError("barge-in"));
+  EXPECT_THAT(heard, ::testing::SizeIs(::testing::Le(1u)));
 }
 
 TEST(RuleLlmClientTest, RejectsBadDelays) {

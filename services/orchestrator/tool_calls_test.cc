@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -14,9 +15,11 @@ TEST(ToolCallsTest, TheAnswerWakesTheWaiter) {
   ToolCalls calls;
   ASSERT_TRUE(calls.Open("c1").ok());
   EXPECT_EQ(calls.Open("c1").code(), absl::StatusCode::kAlreadyExists);
+  std::optional<LlmToolAnswer> answer;
+  calls.Await("c1", absl::Seconds(30), CancellationToken::Create(),
+              [&](LlmToolAnswer a) { answer = std::move(a); });
+  EXPECT_FALSE(answer.has_value()) << "nothing before the caller answers";
   std::thread caller([&] { ASSERT_TRUE(calls.Answer("c1", {R"({"ok":true})", ""}).ok()); });
-  std::optional<LlmToolAnswer> answer =
-      calls.Wait("c1", absl::Seconds(30), *CancellationToken::Create());
   caller.join();
   ASSERT_TRUE(answer.has_value());
   EXPECT_EQ(answer->content_json, R"({"ok":true})");
@@ -26,8 +29,13 @@ TEST(ToolCallsTest, TheAnswerWakesTheWaiter) {
 TEST(ToolCallsTest, NoAnswerInTimeIsAnErrorAnswerAndALateOneFindsNothing) {
   ToolCalls calls;
   ASSERT_TRUE(calls.Open("c1").ok());
-  std::optional<LlmToolAnswer> answer =
-      calls.Wait("c1", absl::Milliseconds(20), *CancellationToken::Create());
+  absl::Notification timed_out;
+  std::optional<LlmToolAnswer> answer;
+  calls.Await("c1", absl::Milliseconds(20), CancellationToken::Create(), [&](LlmToolAnswer a) {
+    answer = std::move(a);
+    timed_out.Notify();
+  });
+  ASSERT_TRUE(timed_out.WaitForNotificationWithTimeout(absl::Seconds(30)));
   ASSERT_TRUE(answer.has_value());
   EXPECT_THAT(answer->error, HasSubstr("did not answer within 20 ms"));
   const absl::Status late = calls.Answer("c1", {"{}", ""});
@@ -39,10 +47,24 @@ TEST(ToolCallsTest, ACancelEndsTheWait) {
   ToolCalls calls;
   ASSERT_TRUE(calls.Open("c1").ok());
   auto cancel = CancellationToken::Create();
+  std::optional<LlmToolAnswer> answer;
+  calls.Await("c1", absl::Seconds(30), cancel, [&](LlmToolAnswer a) { answer = std::move(a); });
   std::thread barge_in([&] { cancel->Cancel(absl::CancelledError("barge-in")); });
-  EXPECT_EQ(calls.Wait("c1", absl::Seconds(30), *cancel), std::nullopt);
   barge_in.join();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->error, "cancelled");
   EXPECT_EQ(calls.Answer("c1", {"{}", ""}).code(), absl::StatusCode::kNotFound);
+}
+
+TEST(ToolCallsTest, AnAnswerBeforeTheAwaitIsKeptForIt) {
+  ToolCalls calls;
+  ASSERT_TRUE(calls.Open("c1").ok());
+  ASSERT_TRUE(calls.Answer("c1", {"[1]", ""}).ok());
+  std::optional<LlmToolAnswer> answer;
+  calls.Await("c1", absl::Seconds(30), CancellationToken::Create(),
+              [&](LlmToolAnswer a) { answer = std::move(a); });
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->content_json, "[1]");
 }
 
 }  // namespace

@@ -120,9 +120,9 @@ void Turn::OnLlmReport(const LlmReport& report) {
   }
 }
 
-std::optional<LlmToolAnswer> Turn::CallTool(const LlmToolCall& call, absl::Duration timeout,
-                                            const CancellationToken& cancel) {
-  return session_->CallTool(this, call, timeout, cancel);
+void Turn::CallTool(const LlmToolCall& call, absl::Duration timeout,
+                    const std::shared_ptr<CancellationToken>& cancel, LlmToolAnswerSink answer) {
+  session_->CallTool(this, call, timeout, cancel, std::move(answer));
 }
 
 void Turn::OnDegraded(absl::string_view stage, absl::string_view degradation,

@@ -41,8 +41,9 @@ class Turn final : public TurnEnvironment {
   ReplyOffer TryReplyAudio(v1::AudioChunk& audio, const std::string& text) override;
   void WhenReplyRoom(size_t bytes, std::function<void()> on_room) override;
   void OnLlmReport(const LlmReport& report) override;
-  std::optional<LlmToolAnswer> CallTool(const LlmToolCall& call, absl::Duration timeout,
-                                        const CancellationToken& cancel) override;
+  void CallTool(const LlmToolCall& call, absl::Duration timeout,
+                const std::shared_ptr<CancellationToken>& cancel,
+                LlmToolAnswerSink answer) override;
   void OnDegraded(absl::string_view stage, absl::string_view degradation,
                   const absl::Status& why) override;
 

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -11,49 +12,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/common/logging.h"
+#include "services/orchestrator/llm/curl_loop.h"
 #include "services/orchestrator/llm/llm_metrics.h"
 #include "services/orchestrator/llm/retry_after.h"
 
 namespace voxflow::orchestrator {
-namespace {
-
-// One connection cache for the process: a turn reuses the connection (and TLS session) an
-// earlier turn, of any session, left open.
-class SharedConnections {
- public:
-  static CURLSH* Get() {
-    static SharedConnections* shared = new SharedConnections();
-    return shared->share_;
-  }
-
- private:
-  SharedConnections() {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    share_ = curl_share_init();
-    curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-    curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-    curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    curl_share_setopt(share_, CURLSHOPT_LOCKFUNC, &Lock);
-    curl_share_setopt(share_, CURLSHOPT_UNLOCKFUNC, &Unlock);
-    curl_share_setopt(share_, CURLSHOPT_USERDATA, this);
-  }
-  static void Lock(CURL*, curl_lock_data data, curl_lock_access, void* self) {
-    static_cast<SharedConnections*>(self)->mu_[data % kLocks].lock();
-  }
-  static void Unlock(CURL*, curl_lock_data data, void* self) {
-    static_cast<SharedConnections*>(self)->mu_[data % kLocks].unlock();
-  }
-  static constexpr int kLocks = 8;
-  std::mutex mu_[kLocks];
-  CURLSH* share_ = nullptr;
-};
-
-}  // namespace
-
 // The state of one request, seen from libcurl's callbacks.
 struct OpenAiLlmClient::Transfer {
   CURL* easy = nullptr;
-  const std::function<void(absl::string_view)>* on_token = nullptr;
+  const LlmTokenSink* on_token = nullptr;
   SseParser parser;
   absl::Status error;       // Set by the write callback to stop the transfer.
   std::string error_body;   // An HTTP error's body (cut).
@@ -140,125 +107,222 @@ absl::Status HttpError(long status, const std::string& endpoint, const Transfer&
 
 }  // namespace
 
-absl::Status OpenAiLlmClient::Perform(const std::string& endpoint, const std::string& body,
-                                      const std::function<void(absl::string_view)>& on_token,
-                                      const CancellationToken& cancel, Transfer& transfer) {
-  std::unique_ptr<CURLM, decltype(&curl_multi_cleanup)> multi(curl_multi_init(),
-                                                              &curl_multi_cleanup);
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> easy(curl_easy_init(), &curl_easy_cleanup);
-  if (multi == nullptr || easy == nullptr) return absl::InternalError("libcurl failed to start");
-  curl_slist* headers = nullptr;
-  headers = curl_slist_append(headers, "Content-Type: application/json");
-  headers = curl_slist_append(headers, "Accept: text/event-stream");
-  const std::string auth = absl::StrCat("Authorization: Bearer ", options_.api_key);
-  if (!options_.api_key.empty()) headers = curl_slist_append(headers, auth.c_str());
-  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(headers,
-                                                                          &curl_slist_free_all);
-  transfer.easy = easy.get();
-  transfer.on_token = &on_token;
-  CURL* e = easy.get();
-  curl_easy_setopt(e, CURLOPT_SHARE, SharedConnections::Get());
-  curl_easy_setopt(e, CURLOPT_URL, endpoint.c_str());
-  curl_easy_setopt(e, CURLOPT_POST, 1L);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &OnBody);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, &transfer);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &OnHeader);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, &transfer);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-  if (!options_.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options_.ca_file.c_str());
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(absl::ToInt64Milliseconds(options_.connect_timeout)));
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-                   static_cast<long>(absl::ToInt64Milliseconds(options_.timeout)));
-  curl_multi_add_handle(multi.get(), e);
+// One reply: its requests (one per tool round) on the CurlLoop, the caller's tool answers in
+// between. Alive (holding itself) from Start until on_done.
+class OpenAiLlmClient::Generation : public std::enable_shared_from_this<Generation> {
+ public:
+  Generation(OpenAiLlmClient* client, LlmRequest request, LlmTokenSink on_token, LlmDone on_done,
+             std::shared_ptr<CancellationToken> cancel)
+      : client_(client),
+        endpoint_(absl::StrCat(client->options_.base_url, "/chat/completions")),
+        request_(std::move(request)),
+        on_token_(std::move(on_token)),
+        on_done_(std::move(on_done)),
+        cancel_(std::move(cancel)) {}
 
-  // A cancel (barge-in, hang-up) wakes the poll below at once; the transfer is then dropped,
-  // which closes the connection and stops the server's generation.
-  CURLM* m = multi.get();
-  const int64_t wake = cancel.OnCancel([m](const absl::Status&) { curl_multi_wakeup(m); });
-  int running = 1;
-  absl::Status status;
-  while (running > 0) {
-    if (cancel.cancelled()) {
-      status = cancel.reason();
-      break;
+  void Start() {
+    self_ = shared_from_this();
+    std::weak_ptr<Generation> weak = weak_from_this();
+    // A cancel (barge-in, hang-up) ends the request in flight at once: the connection closes and
+    // the server stops generating.
+    cancel_callback_ = cancel_->OnCancel([weak](const absl::Status&) {
+      if (auto self = weak.lock()) self->AbortRequest();
+    });
+    if (cancel_->cancelled()) {
+      Finish(cancel_->reason());
+      return;
     }
-    if (curl_multi_perform(m, &running) != CURLM_OK) {
-      status = absl::InternalError("libcurl failed");
-      break;
-    }
-    if (running > 0) curl_multi_poll(m, nullptr, 0, 1000, nullptr);
+    SendRequest();
   }
-  cancel.RemoveCallback(wake);
-  CURLcode result = CURLE_OK;
-  int queued = 0;
-  while (CURLMsg* message = curl_multi_info_read(m, &queued)) {
-    if (message->msg == CURLMSG_DONE) result = message->data.result;
-  }
-  long new_connections = 0;
-  curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &new_connections);
-  LlmMetrics::CountRequest(new_connections);
-  curl_multi_remove_handle(m, e);
-  if (!status.ok()) return status;
-  if (!transfer.error.ok()) return transfer.error;
-  if (result == CURLE_OPERATION_TIMEDOUT) {
-    return absl::DeadlineExceededError(
-        absl::StrCat(endpoint, " did not finish within ", absl::FormatDuration(options_.timeout)));
-  }
-  if (result != CURLE_OK) {
-    return absl::UnavailableError(absl::StrCat("cannot reach the model server at ", endpoint, ": ",
-                                               curl_easy_strerror(result)));
-  }
-  long http = transfer.status;
-  if (http == 0) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &http);
-  if (http >= 300) return HttpError(http, endpoint, transfer);
-  if (!transfer.done) {
-    return absl::UnavailableError(
-        absl::StrCat(endpoint, ": the stream ended before [DONE] (the reply is cut)"));
-  }
-  return absl::OkStatus();
-}
 
-absl::Status OpenAiLlmClient::Generate(const LlmRequest& request,
-                                       const std::function<void(absl::string_view)>& on_token,
-                                       const CancellationToken& cancel) {
-  report_ = LlmReport{};
-  last_finish_reason_.clear();
-  const std::string endpoint = absl::StrCat(options_.base_url, "/chat/completions");
-  std::vector<ToolRound> rounds;
-  for (int round = 1;; ++round) {
-    Transfer transfer;
-    const absl::Status status =
-        Perform(endpoint, ChatCompletionRequestBody(options_.chat, request, rounds), on_token,
-                cancel, transfer);
+ private:
+  void SendRequest() {
+    ++round_;
+    transfer_ = std::make_unique<Transfer>();
+    body_ = ChatCompletionRequestBody(client_->options_.chat, request_, rounds_);
+    easy_.reset(curl_easy_init());
+    curl_slist* headers = nullptr;
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    headers = curl_slist_append(headers, "Accept: text/event-stream");
+    const std::string auth = absl::StrCat("Authorization: Bearer ", client_->options_.api_key);
+    if (!client_->options_.api_key.empty()) headers = curl_slist_append(headers, auth.c_str());
+    headers_.reset(headers);
+    if (easy_ == nullptr) {
+      Finish(absl::InternalError("libcurl failed to start"));
+      return;
+    }
+    const OpenAiOptions& options = client_->options_;
+    transfer_->easy = easy_.get();
+    transfer_->on_token = &on_token_;
+    CURL* e = easy_.get();
+    curl_easy_setopt(e, CURLOPT_URL, endpoint_.c_str());
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body_.c_str());
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(body_.size()));
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers_.get());
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &OnBody);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, transfer_.get());
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &OnHeader);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, transfer_.get());
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    if (!options.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options.ca_file.c_str());
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(absl::ToInt64Milliseconds(options.connect_timeout)));
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                     static_cast<long>(absl::ToInt64Milliseconds(options.timeout)));
+    std::weak_ptr<Generation> weak = weak_from_this();
+    bool aborted;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      aborted = aborted_;  // Cancelled while the tools answered.
+      if (!aborted) {
+        request_id_ = CurlLoop::Default().Add(e, [weak](CURLcode result) {
+          if (auto self = weak.lock()) self->OnRequestDone(result);
+        });
+      }
+    }
+    if (aborted) Finish(cancel_->reason());
+  }
+
+  void AbortRequest() {
+    int64_t id;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      aborted_ = true;
+      id = request_id_;
+    }
+    if (id != 0) CurlLoop::Default().Abort(id);
+  }
+
+  // On the loop's thread.
+  void OnRequestDone(CURLcode result) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      request_id_ = 0;
+    }
+    long new_connections = 0;
+    curl_easy_getinfo(easy_.get(), CURLINFO_NUM_CONNECTS, &new_connections);
+    LlmMetrics::CountRequest(new_connections);
+    long http = transfer_->status;
+    if (http == 0) curl_easy_getinfo(easy_.get(), CURLINFO_RESPONSE_CODE, &http);
+    easy_.reset();
     ++report_.requests;
-    if (transfer.usage.has_value()) {
+    if (transfer_->usage.has_value()) {
       TokenUsage& sum = report_.usage.has_value() ? *report_.usage : report_.usage.emplace();
-      sum.prompt_tokens += transfer.usage->prompt_tokens;
-      sum.completion_tokens += transfer.usage->completion_tokens;
+      sum.prompt_tokens += transfer_->usage->prompt_tokens;
+      sum.completion_tokens += transfer_->usage->completion_tokens;
     }
-    last_finish_reason_ = transfer.finish_reason;
-    if (!status.ok() || transfer.tool_calls.empty()) return status;
-    if (round > kMaxToolRounds) {
-      return absl::InternalError(absl::StrCat(
-          "the model at ", endpoint, " still called tools after ", kMaxToolRounds, " rounds"));
+    finish_reason_ = transfer_->finish_reason;
+    const absl::Status status = RequestStatus(result, http);
+    if (!status.ok() || transfer_->tool_calls.empty()) {
+      Finish(status);
+      return;
+    }
+    if (round_ > kMaxToolRounds) {
+      Finish(absl::InternalError(absl::StrCat(
+          "the model at ", endpoint_, " still called tools after ", kMaxToolRounds, " rounds")));
+      return;
     }
     // The model wants tools: the caller answers each, then the completion continues with them.
     ToolRound next;
-    next.content = std::move(transfer.content);
-    next.calls = transfer.tool_calls.Take(round);
-    for (const LlmToolCall& call : next.calls) {
-      next.answers.push_back(request.call_tool
-                                 ? request.call_tool(call)
-                                 : LlmToolAnswer{"", "this conversation has no tools"});
-      if (cancel.cancelled()) return cancel.reason();
+    next.content = std::move(transfer_->content);
+    next.calls = transfer_->tool_calls.Take(round_);
+    next.answers.resize(next.calls.size());
+    const std::vector<LlmToolCall> calls = next.calls;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      rounds_.push_back(std::move(next));
+      answers_missing_ = calls.size();
     }
-    rounds.push_back(std::move(next));
+    std::weak_ptr<Generation> weak = weak_from_this();
+    for (size_t i = 0; i < calls.size(); ++i) {
+      auto answer = [weak, i](LlmToolAnswer answer) {
+        if (auto self = weak.lock()) self->OnToolAnswer(i, std::move(answer));
+      };
+      if (request_.call_tool) {
+        request_.call_tool(calls[i], answer);
+      } else {
+        answer(LlmToolAnswer{"", "this conversation has no tools"});
+      }
+    }
   }
+
+  void OnToolAnswer(size_t index, LlmToolAnswer answer) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      rounds_.back().answers[index] = std::move(answer);
+      if (--answers_missing_ > 0) return;
+    }
+    if (cancel_->cancelled()) {
+      Finish(cancel_->reason());
+      return;
+    }
+    SendRequest();
+  }
+
+  absl::Status RequestStatus(CURLcode result, long http) const {
+    if (result == CURLE_ABORTED_BY_CALLBACK) {
+      return cancel_->cancelled() ? cancel_->reason() : absl::CancelledError("request aborted");
+    }
+    if (!transfer_->error.ok()) return transfer_->error;
+    if (result == CURLE_OPERATION_TIMEDOUT) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          endpoint_, " did not finish within ", absl::FormatDuration(client_->options_.timeout)));
+    }
+    if (result != CURLE_OK) {
+      return absl::UnavailableError(absl::StrCat("cannot reach the model server at ", endpoint_,
+                                                 ": ", curl_easy_strerror(result)));
+    }
+    if (http >= 300) return HttpError(http, endpoint_, *transfer_);
+    if (!transfer_->done) {
+      return absl::UnavailableError(
+          absl::StrCat(endpoint_, ": the stream ended before [DONE] (the reply is cut)"));
+    }
+    return absl::OkStatus();
+  }
+
+  void Finish(const absl::Status& status) {
+    // Not from inside the cancel callback (AbortRequest never finishes): it may be removed.
+    cancel_->RemoveCallback(cancel_callback_);
+    client_->report_ = report_;
+    client_->last_finish_reason_ = finish_reason_;
+    LlmDone done = std::move(on_done_);
+    std::shared_ptr<Generation> keep = std::move(self_);
+    done(status);
+  }
+
+  OpenAiLlmClient* const client_;
+  const std::string endpoint_;
+  const LlmRequest request_;
+  const LlmTokenSink on_token_;
+  LlmDone on_done_;
+  const std::shared_ptr<CancellationToken> cancel_;
+  std::shared_ptr<Generation> self_;
+  int64_t cancel_callback_ = -1;
+  // One request at a time: written before it is added to the loop, read on the loop's thread.
+  std::unique_ptr<Transfer> transfer_;
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> easy_{nullptr, &curl_easy_cleanup};
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers_{nullptr,
+                                                                       &curl_slist_free_all};
+  std::string body_;
+  int round_ = 0;
+  LlmReport report_;
+  std::string finish_reason_;
+  std::mutex mu_;
+  std::vector<ToolRound> rounds_;  // Under mu_ while answers come.
+  size_t answers_missing_ = 0;
+  int64_t request_id_ = 0;
+  bool aborted_ = false;
+};
+
+void OpenAiLlmClient::Start(LlmRequest request, LlmTokenSink on_token, LlmDone on_done,
+                            std::shared_ptr<CancellationToken> cancel) {
+  report_ = LlmReport{};
+  last_finish_reason_.clear();
+  std::make_shared<Generation>(this, std::move(request), std::move(on_token), std::move(on_done),
+                               std::move(cancel))
+      ->Start();
 }
 
 }  // namespace voxflow::orchestrator

@@ -1,8 +1,8 @@
 // An LlmClient for OpenAI-compatible servers (vLLM, llama.cpp's server, Ollama, LM Studio, TGI,
 // hosted APIs): POST {base_url}/chat/completions with "stream": true, tokens streamed from the
-// server-sent events as they arrive. libcurl; connections are kept and reused across turns and
-// sessions (one process-wide connection cache). A cancel wakes the transfer at once
-// (curl_multi_wakeup), so barge-in stops the model server's generation within milliseconds.
+// server-sent events as they arrive. libcurl, on the process's CurlLoop: no thread waits for a
+// reply, and connections are kept and reused across turns and sessions. A cancel aborts the
+// request at once, so barge-in stops the model server's generation within milliseconds.
 #ifndef VOXFLOW_SERVICES_ORCHESTRATOR_LLM_OPENAI_LLM_CLIENT_H_
 #define VOXFLOW_SERVICES_ORCHESTRATOR_LLM_OPENAI_LLM_CLIENT_H_
 
@@ -36,11 +36,10 @@ class OpenAiLlmClient final : public LlmClient {
   //   UNAUTHENTICATED    HTTP 401; PERMISSION_DENIED 403; NOT_FOUND 404 (e.g. an unknown model);
   //   RESOURCE_EXHAUSTED HTTP 429 (with the server's Retry-After, also as RetryAfter(status));
   //   DEADLINE_EXCEEDED  `timeout`;  INTERNAL malformed JSON;  CANCELLED `cancel` fired.
-  absl::Status Generate(const LlmRequest& request,
-                        const std::function<void(absl::string_view token)>& on_token,
-                        const CancellationToken& cancel) override;
+  void Start(LlmRequest request, LlmTokenSink on_token, LlmDone on_done,
+             std::shared_ptr<CancellationToken> cancel) override;
 
-  // Of the last Generate: its requests and the usage the server reported; the finish reason.
+  // Of the last reply: its requests and the usage the server reported; the finish reason.
   LlmReport last_report() const override { return report_; }
   const std::string& last_finish_reason() const { return last_finish_reason_; }
 
@@ -50,10 +49,7 @@ class OpenAiLlmClient final : public LlmClient {
   struct Transfer;
 
  private:
-  // One POST, its events streamed into `transfer`.
-  absl::Status Perform(const std::string& endpoint, const std::string& body,
-                       const std::function<void(absl::string_view)>& on_token,
-                       const CancellationToken& cancel, Transfer& transfer);
+  class Generation;
 
   const OpenAiOptions options_;
   LlmReport report_;

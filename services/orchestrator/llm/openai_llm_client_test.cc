@@ -24,7 +24,7 @@ OpenAiOptions Options(const std::string& base_url, const std::string& model) {
 }
 
 absl::Status Ask(OpenAiLlmClient& client, std::string* reply,
-                 const CancellationToken& cancel = *CancellationToken::Create()) {
+                 std::shared_ptr<CancellationToken> cancel = CancellationToken::Create()) {
   LlmRequest request;
   request.user_text = "hello";
   return client.Generate(
@@ -115,7 +115,7 @@ TEST(OpenAiLlmClientTest, CancelAbortsTheRequestAtOnce) {
           reply.append(t.data(), t.size());
           ++tokens;
         },
-        *cancel);
+        cancel);
   });
   while (tokens < 3) absl::SleepFor(absl::Milliseconds(1));  // Streaming has begun.
   const absl::Time cancelled = absl::Now();
@@ -143,14 +143,20 @@ TEST(OpenAiLlmClientTest, ToolCallsAreAnsweredAndTheCompletionContinues) {
   request.tools = {{"get_weather", "The weather in a city",
                     R"({"type":"object","properties":{"city":{"type":"string"}}})"}};
   std::vector<LlmToolCall> calls;
-  request.call_tool = [&](const LlmToolCall& call) {
+  // Answered on another thread, later, as a caller's ToolResult is.
+  std::vector<std::thread> callers;
+  request.call_tool = [&](const LlmToolCall& call, LlmToolAnswerSink answer) {
     calls.push_back(call);
-    return LlmToolAnswer{R"({"sky":"clear"})", ""};
+    callers.emplace_back([answer] {
+      absl::SleepFor(absl::Milliseconds(20));
+      answer(LlmToolAnswer{R"({"sky":"clear"})", ""});
+    });
   };
   std::string reply;
   const absl::Status status = client.Generate(
       request, [&](absl::string_view t) { reply.append(t.data(), t.size()); },
-      *CancellationToken::Create());
+      CancellationToken::Create());
+  for (std::thread& caller : callers) caller.join();
   ASSERT_TRUE(status.ok()) << status;
   ASSERT_EQ(calls.size(), 1u);
   EXPECT_EQ(calls[0].id, "call_w1");
@@ -166,14 +172,14 @@ TEST(OpenAiLlmClientTest, ToolCallsAreAnsweredAndTheCompletionContinues) {
   EXPECT_THAT(bodies[1], HasSubstr(R"("tool_call_id":"call_w1")"));
 
   // An error answer reaches the model as {"error": ...}.
-  request.call_tool = [](const LlmToolCall&) {
-    return LlmToolAnswer{"", "no answer within 100 ms"};
+  request.call_tool = [](const LlmToolCall&, LlmToolAnswerSink answer) {
+    answer(LlmToolAnswer{"", "no answer within 100 ms"});
   };
   reply.clear();
   ASSERT_TRUE(client
                   .Generate(
                       request, [&](absl::string_view t) { reply.append(t.data(), t.size()); },
-                      *CancellationToken::Create())
+                      CancellationToken::Create())
                   .ok());
   EXPECT_EQ(reply, R"(Tool failed: "no answer within 100 ms".)");
 }

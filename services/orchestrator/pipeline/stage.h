@@ -102,6 +102,8 @@ class StageContext {
   // or when no consumer is left.
   bool StreamOut(std::string item);
   bool has_stream_consumers() const { return !streams_out_.empty(); }
+  // The edges to the stages streaming from this one (for a StreamWriter).
+  const std::vector<std::shared_ptr<TextStream>>& streams_out() const { return streams_out_; }
 
  private:
   const v1::StageSpec* spec_;

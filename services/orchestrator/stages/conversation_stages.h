@@ -1,5 +1,5 @@
-// The stages that think and remember: llm (streams the reply, sentence by sentence, to the stages
-// that stream from it), memory_fetch and memory_write (the session's history).
+// The stages that remember: memory_fetch and memory_write (the session's history), and the
+// factories of every built-in stage.
 #ifndef VOXFLOW_SERVICES_ORCHESTRATOR_STAGES_CONVERSATION_STAGES_H_
 #define VOXFLOW_SERVICES_ORCHESTRATOR_STAGES_CONVERSATION_STAGES_H_
 
@@ -11,27 +11,6 @@
 #include "services/orchestrator/stages/turn_environment.h"
 
 namespace voxflow::orchestrator {
-
-// The user's text is the typed input, or the `transcript` output of the dependency named by
-// parameter "transcript_from" (default "stt"); history comes from "memory_from" (default
-// "prefetch_memory"). RuleLlmClient parameters as in llm_client.h. Outputs: user_text, reply.
-// SKIP when there is nothing to reply to. A rule model that answers at once replies where the
-// stage starts (the executor); a model that makes the stage wait (a model server, a paced rule
-// model) gets a thread for the reply (the next step: libcurl's multi interface on one loop, and
-// the rule model's pacing on timers).
-class LlmStage final : public AsyncStage {
- public:
-  explicit LlmStage(TurnEnvironment* environment) : environment_(environment) {}
-  void Start(std::shared_ptr<StageContext> context, Done done) override;
-
- private:
-  StageResult Reply(StageContext& context);
-
-  TurnEnvironment* const environment_;
-  // Across attempts, so a retry neither repeats reply text nor re-sends sentences.
-  size_t tokens_sent_ = 0;
-  size_t sentences_sent_ = 0;
-};
 
 // Outputs: history (FormatHistory), exchanges. Parameter max_exchanges (default 20). In memory:
 // done where it starts, on the executor, without a thread of its own.

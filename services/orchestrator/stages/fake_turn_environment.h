@@ -85,12 +85,16 @@ class FakeTurnEnvironment final : public TurnEnvironment {
     std::lock_guard<std::mutex> lock(mu_);
     llm_reports_.push_back(report);
   }
-  std::optional<LlmToolAnswer> CallTool(const LlmToolCall& call, absl::Duration,
-                                        const CancellationToken& cancel) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    tool_calls_.push_back(call);
-    if (cancel.cancelled()) return std::nullopt;
-    return tool_answer_;
+  void CallTool(const LlmToolCall& call, absl::Duration,
+                const std::shared_ptr<CancellationToken>& cancel,
+                LlmToolAnswerSink answer) override {
+    LlmToolAnswer reply;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      tool_calls_.push_back(call);
+      reply = cancel->cancelled() ? LlmToolAnswer{"", "cancelled"} : tool_answer_;
+    }
+    answer(std::move(reply));
   }
   void OnDegraded(absl::string_view stage, absl::string_view degradation,
                   const absl::Status& why) override {

@@ -19,6 +19,7 @@
 #include "services/orchestrator/stages/backend_call.h"
 #include "services/orchestrator/stages/conversation_stages.h"
 #include "services/orchestrator/stages/fake_turn_environment.h"
+#include "services/orchestrator/stages/llm_stage.h"
 #include "services/orchestrator/stages/stt_stage.h"
 #include "services/orchestrator/stages/tts_stage.h"
 #include "services/stt/stt_service.h"

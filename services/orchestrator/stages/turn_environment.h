@@ -73,10 +73,11 @@ class TurnEnvironment {
   virtual void OnReplyText(absl::string_view piece, bool is_final) = 0;
   // llm: what the model server said the reply cost (added up over attempts).
   virtual void OnLlmReport(const LlmReport& report) = 0;
-  // llm: asks the caller to run a tool (a ToolCall event) and waits for its ToolResult. An error
-  // answer when none came within `timeout`; nullopt once `cancel` fired.
-  virtual std::optional<LlmToolAnswer> CallTool(const LlmToolCall& call, absl::Duration timeout,
-                                                const CancellationToken& cancel) = 0;
+  // llm: asks the caller to run a tool (a ToolCall event); its ToolResult goes to `answer`, or
+  // an error answer when none came within `timeout` or once `cancel` fired. Never waits.
+  virtual void CallTool(const LlmToolCall& call, absl::Duration timeout,
+                        const std::shared_ptr<CancellationToken>& cancel,
+                        LlmToolAnswerSink answer) = 0;
   // A stage worked around a failure (e.g. the llm stage spoke its fallback reply): the turn lists
   // `degradation` and the caller gets a recoverable ErrorEvent with `why`.
   virtual void OnDegraded(absl::string_view stage, absl::string_view degradation,
