@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -122,7 +123,7 @@ TEST(ScaleTest, ThreadsDoNotGrowWithConversations) {
 // Replies streamed by a model server hold no thread either: every request is on the CurlLoop,
 // tool-less replies of the fake's "story" model (a word every 30 ms, ten sentences).
 TEST(ScaleTest, RepliesFromAModelServerHoldNoThread) {
-  orchestrator::testing::FakeOpenAiServer model;
+  orchestrator::testing::FakeOpenAiServer model(std::nullopt, /*streams=*/128);
   auto stt = StartServer("services/stt/stt_server", {"--provider=mock", "--mock_latency_ms=0"});
   auto tts = StartServer("services/tts/tts_server", {"--provider=mock", "--mock_latency_ms=0"});
   ASSERT_NE(stt, nullptr);

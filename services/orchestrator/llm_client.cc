@@ -71,7 +71,8 @@ std::vector<std::string> WordTokens(const std::string& reply) {
   return tokens;
 }
 
-// A reply paced by timers: each token is its own timer, a cancel ends it at once.
+// A reply paced by timers: each token is its own timer, a cancel ends it at once. No token is
+// delivered after on_done: a cancel from another thread waits for the one being delivered.
 class PacedReply : public std::enable_shared_from_this<PacedReply> {
  public:
   PacedReply(std::vector<std::string> tokens, absl::Duration first_delay, absl::Duration delay,
@@ -80,86 +81,80 @@ class PacedReply : public std::enable_shared_from_this<PacedReply> {
         first_delay_(first_delay),
         delay_(delay),
         on_token_(std::move(on_token)),
-        on_done_(std::move(on_done)),
-        cancel_(std::move(cancel)) {}
+        cancel_(std::move(cancel)),
+        on_done_(std::move(on_done)) {}
 
   void Start() {
     std::weak_ptr<PacedReply> weak = weak_from_this();
     const int64_t id = cancel_->OnCancel([weak](const absl::Status& reason) {
-      if (auto self = weak.lock()) self->Finish(reason);
+      if (auto self = weak.lock()) self->Finish(reason, /*from_cancel=*/true);
     });
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      cancel_callback_ = id;
-      if (finished_) return;
-      self_ = shared_from_this();  // Until finished.
-    }
-    ScheduleNext(first_delay_);
+    std::lock_guard<std::mutex> lock(mu_);
+    cancel_callback_ = id;
+    if (finished_) return;       // Cancelled already.
+    self_ = shared_from_this();  // Until finished.
+    ScheduleLocked(first_delay_);
   }
 
  private:
-  void ScheduleNext(absl::Duration delay) {
+  void ScheduleLocked(absl::Duration delay) {
     std::weak_ptr<PacedReply> weak = weak_from_this();
-    std::lock_guard<std::mutex> lock(mu_);
-    if (finished_) return;
     timer_ = TimerQueue::Default().Schedule(absl::Now() + delay, [weak] {
       if (auto self = weak.lock()) self->Next();
     });
   }
 
-  // On the timer thread, one at a time.
+  // On the timer thread.
   void Next() {
-    {
-      std::unique_lock<std::mutex> emitting(emit_mu_);
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (finished_) return;
-        emitter_ = std::this_thread::get_id();
-      }
-      if (next_ < tokens_.size()) on_token_(tokens_[next_++]);
-      std::lock_guard<std::mutex> lock(mu_);
-      emitter_ = std::thread::id();
-    }
+    std::unique_lock<std::mutex> lock(mu_);
+    if (finished_) return;
     if (next_ < tokens_.size()) {
-      ScheduleNext(delay_);
-    } else {
-      Finish(absl::OkStatus());
+      emitter_ = std::this_thread::get_id();
+      const std::string& token = tokens_[next_++];
+      lock.unlock();
+      on_token_(token);
+      lock.lock();
+      emitter_ = std::thread::id();
+      delivered_.notify_all();
+      if (finished_) return;  // Cancelled meanwhile: that Finish called on_done.
+      if (next_ < tokens_.size()) {
+        ScheduleLocked(delay_);
+        return;
+      }
     }
+    lock.unlock();
+    Finish(absl::OkStatus(), /*from_cancel=*/false);
   }
 
-  void Finish(const absl::Status& status) {
+  void Finish(const absl::Status& status, bool from_cancel) {
     LlmDone done;
-    int64_t timer = 0;
+    int64_t timer;
     std::shared_ptr<PacedReply> keep;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      std::unique_lock<std::mutex> lock(mu_);
       if (finished_) return;
       finished_ = true;
       done = std::move(on_done_);
       timer = timer_;
       keep = std::move(self_);
+      const std::thread::id me = std::this_thread::get_id();
+      delivered_.wait(lock, [&] { return emitter_ == std::thread::id() || emitter_ == me; });
     }
-    TimerQueue::Default().Cancel(timer);
-    // No token after the end: a cancel from another thread waits for the one being delivered.
-    std::unique_lock<std::mutex> emitting(emit_mu_, std::defer_lock);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (emitter_ != std::this_thread::get_id()) emitting.lock();
-    }
-    if (cancel_callback_ >= 0 && status.ok()) cancel_->RemoveCallback(cancel_callback_);
+    TimerQueue::Default().Cancel(timer);  // From its own callback: returns at once.
+    if (!from_cancel) cancel_->RemoveCallback(cancel_callback_);
     done(status);
   }
 
   const std::vector<std::string> tokens_;
   const absl::Duration first_delay_;
   const absl::Duration delay_;
-  LlmTokenSink on_token_;
-  LlmDone on_done_;  // Under mu_.
-  std::shared_ptr<CancellationToken> cancel_;
-  std::mutex emit_mu_;  // Held while a token is delivered.
+  const LlmTokenSink on_token_;
+  const std::shared_ptr<CancellationToken> cancel_;
   std::mutex mu_;
-  size_t next_ = 0;  // Under emit_mu_.
-  std::thread::id emitter_;
+  std::condition_variable delivered_;
+  LlmDone on_done_;
+  size_t next_ = 0;
+  std::thread::id emitter_;  // Delivering a token now.
   bool finished_ = false;
   int64_t timer_ = 0;
   int64_t cancel_callback_ = -1;

@@ -1,8 +1,11 @@
 #include "services/orchestrator/tool_calls.h"
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <thread>
 
-#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -29,14 +32,17 @@ TEST(ToolCallsTest, TheAnswerWakesTheWaiter) {
 TEST(ToolCallsTest, NoAnswerInTimeIsAnErrorAnswerAndALateOneFindsNothing) {
   ToolCalls calls;
   ASSERT_TRUE(calls.Open("c1").ok());
-  absl::Notification timed_out;
+  std::mutex mu;
+  std::condition_variable timed_out;
   std::optional<LlmToolAnswer> answer;
   calls.Await("c1", absl::Milliseconds(20), CancellationToken::Create(), [&](LlmToolAnswer a) {
+    std::lock_guard<std::mutex> lock(mu);
     answer = std::move(a);
-    timed_out.Notify();
+    timed_out.notify_all();
   });
-  ASSERT_TRUE(timed_out.WaitForNotificationWithTimeout(absl::Seconds(30)));
-  ASSERT_TRUE(answer.has_value());
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(
+      timed_out.wait_for(lock, std::chrono::seconds(30), [&] { return answer.has_value(); }));
   EXPECT_THAT(answer->error, HasSubstr("did not answer within 20 ms"));
   const absl::Status late = calls.Answer("c1", {"{}", ""});
   EXPECT_EQ(late.code(), absl::StatusCode::kNotFound);

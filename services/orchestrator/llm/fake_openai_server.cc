@@ -27,7 +27,7 @@ constexpr char kEnd[] =
 
 }  // namespace
 
-FakeOpenAiServer::FakeOpenAiServer(std::optional<Tls> tls)
+FakeOpenAiServer::FakeOpenAiServer(std::optional<Tls> tls, int streams)
     : server_(tls.has_value() ? std::make_unique<httplib::SSLServer>(tls->cert_file.c_str(),
                                                                      tls->key_file.c_str())
                               : std::make_unique<httplib::Server>()),
@@ -38,9 +38,7 @@ FakeOpenAiServer::FakeOpenAiServer(std::optional<Tls> tls)
   server_->set_tcp_nodelay(true);
   // httplib closes a connection after 5 requests by default; model servers keep it.
   server_->set_keep_alive_max_count(1000000);
-  // Many replies stream at once (tests/scale_test): one thread per open connection, as a model
-  // server serves its concurrent requests.
-  server_->new_task_queue = [] { return new httplib::ThreadPool(256); };
+  server_->new_task_queue = [streams] { return new httplib::ThreadPool(streams); };
   server_->Post("/v1/chat/completions", [this](const httplib::Request& request,
                                                httplib::Response& response) {
     ++requests_;

@@ -42,7 +42,9 @@ class FakeOpenAiServer {
     std::string cert_file;
     std::string key_file;
   };
-  explicit FakeOpenAiServer(std::optional<Tls> tls = std::nullopt);
+  // `streams`: answers served at once (one thread each, as a model server serves its concurrent
+  // requests); more wait for one to end.
+  explicit FakeOpenAiServer(std::optional<Tls> tls = std::nullopt, int streams = 8);
   ~FakeOpenAiServer();
 
   std::string base_url() const;  // http://127.0.0.1:PORT/v1, or https://localhost:PORT/v1.
