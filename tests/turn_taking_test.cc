@@ -202,9 +202,9 @@ TEST_F(TurnTakingTest, VoiceToVoiceIsWhatTheCallerMeasures) {
 
 // What the caller hears and what the recognizer gets crosses at most one thread hand-over per
 // frame: reply audio goes out on the thread that read it from the TTS service or on the ticker
-// that paces it; input goes from gRPC's reader to the stream's strand and on to the stt stream.
-// Only audio heard before its turn began (leading silence and the first min_speech_ms) waits
-// once more, for the stt stage's start.
+// that paces it; input is handled on gRPC's reader thread (or the stream's strand when it is
+// busy) and goes on to the stt stream from there. Only audio heard before its turn began
+// (leading silence and the first min_speech_ms) waits once more, for the stt stage's start.
 TEST_F(TurnTakingTest, EachFrameCrossesOneHandOverOnceItsTurnListens) {
   const int port = orchestrator_->metrics_port();
   ASSERT_GT(port, 0);
@@ -246,9 +246,11 @@ TEST_F(TurnTakingTest, EachFrameCrossesOneHandOverOnceItsTurnListens) {
   const double one = since(after, R"(voxflow_chunk_hand_overs_bucket{direction="in",le="1"})");
   EXPECT_GE(one, in - 2 * (1000 + 150 + 200) / 20);
   EXPECT_GT(one, in / 2);
-  std::printf("input frames: %.0f, %.0f with one hand-over; reply frames: %.0f, %.0f with none\n",
-              in, one, out,
-              since(after, R"(voxflow_chunk_hand_overs_bucket{direction="out",le="0"})"));
+  std::printf(
+      "input frames: %.0f, %.0f with no hand-over, %.0f with at most one; reply frames: %.0f, %.0f "
+      "with none\n",
+      in, since(after, R"(voxflow_chunk_hand_overs_bucket{direction="in",le="0"})"), one, out,
+      since(after, R"(voxflow_chunk_hand_overs_bucket{direction="out",le="0"})"));
 }
 
 TEST_F(TurnTakingTest, SilenceIsNotAnErrorAndStartsNoTurn) {

@@ -75,6 +75,9 @@ struct StreamOptions {
   size_t max_unread_bytes = 4 << 20;
   // How long the last write may wait for a client past the bound before the call is cancelled.
   absl::Duration slow_reader_grace = absl::Seconds(5);
+  // Handle a request on the gRPC thread that read it when the strand is idle (Strand::RunOrPost):
+  // for handlers that never wait (the orchestrator's session), not for engine work.
+  bool handle_inline = false;
 };
 
 // The stream (RPC) is served raw, as bytes, so that a request which does not parse is an
@@ -182,7 +185,7 @@ class StreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::Byt
       strand_->Post([self, parsed] { self->EndStream(parsed); });
       return;
     }
-    strand_->Post([self, request = std::move(request)]() mutable {
+    auto handle = [self, request = std::move(request)]() mutable {
       if (self->Ending()) return;
       ScopedLogContext log_context(self->log_context_);
       if (absl::Status status = self->HandleRequest(std::move(request)); !status.ok()) {
@@ -190,7 +193,12 @@ class StreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::Byt
         return;
       }
       self->ResumeReadIfPaused();
-    });
+    };
+    if (options_.handle_inline) {
+      strand_->RunOrPost(std::move(handle));
+    } else {
+      strand_->Post(std::move(handle));
+    }
     std::lock_guard<std::mutex> lock(mu_);
     if (ending_) return;
     if (strand_->pending() < kMaxPendingRequests) {

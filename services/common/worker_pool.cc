@@ -50,6 +50,36 @@ void Strand::Post(std::function<void()> task) {
   if (start) pool_->Submit([self = shared_from_this()] { self->Drain(); });
 }
 
+namespace {
+thread_local bool running_inline = false;
+}  // namespace
+
+void Strand::RunOrPost(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (running_) {
+      tasks_.push_back(std::move(task));
+      return;
+    }
+    running_ = true;
+  }
+  const bool outer = running_inline;
+  running_inline = true;
+  task();
+  running_inline = outer;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (tasks_.empty()) {
+      running_ = false;
+      return;
+    }
+  }
+  // Posted meanwhile: they run on the pool, after this one.
+  pool_->Submit([self = shared_from_this()] { self->Drain(); });
+}
+
+bool Strand::RunningInline() { return running_inline; }
+
 size_t Strand::pending() const {
   std::lock_guard<std::mutex> lock(mu_);
   return tasks_.size() + (running_ ? 1 : 0);

@@ -37,6 +37,12 @@ class Strand : public std::enable_shared_from_this<Strand> {
   }
   // Queues `task` after every task posted before it.
   void Post(std::function<void()> task);
+  // Runs `task` now, on this thread, when the strand is idle (nothing queued or running), else
+  // queues it as Post does: the same order, without a hand-over to the pool in the common case.
+  // Only for short work that never waits (the caller's thread may be gRPC's).
+  void RunOrPost(std::function<void()> task);
+  // Whether this thread is running a task RunOrPost did not hand over.
+  static bool RunningInline();
   // Tasks queued or running.
   size_t pending() const;
 

@@ -1,7 +1,10 @@
 #include "services/common/worker_pool.h"
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -44,6 +47,44 @@ TEST(StrandTest, RunsItsTasksInOrderOneAtATime) {
     for (int i = 0; i < 500; ++i) ASSERT_EQ(seen[s][i], i);
   }
   EXPECT_LE(max_concurrent.load(), 4);
+}
+
+TEST(StrandTest, RunOrPostRunsOnTheCallersThreadWhenIdleAndKeepsTheOrderWhenNot) {
+  WorkerPool pool(2);
+  auto strand = Strand::Create(&pool);
+  const std::thread::id caller = std::this_thread::get_id();
+  bool inline_run = false;
+  strand->RunOrPost(
+      [&] { inline_run = std::this_thread::get_id() == caller && Strand::RunningInline(); });
+  EXPECT_TRUE(inline_run) << "an idle strand runs the task at once, here";
+  EXPECT_FALSE(Strand::RunningInline());
+
+  // Busy (a posted task still runs): queued behind it, in order, on the pool.
+  std::mutex mu;
+  std::condition_variable changed;
+  bool release = false;
+  std::vector<int> order;
+  strand->Post([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    changed.wait(lock, [&] { return release; });
+    order.push_back(1);
+  });
+  bool ran_here = false;
+  strand->RunOrPost([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    ran_here = std::this_thread::get_id() == caller;
+    order.push_back(2);
+    changed.notify_all();
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    release = true;
+    changed.notify_all();
+    ASSERT_TRUE(
+        changed.wait_for(lock, std::chrono::seconds(30), [&] { return order.size() == 2; }));
+  }
+  EXPECT_EQ(order, (std::vector<int>{1, 2}));
+  EXPECT_FALSE(ran_here);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "services/common/opus_codec.h"
 #include "services/common/sample_format.h"
 #include "services/common/utf8.h"
+#include "services/common/worker_pool.h"
 #include "services/orchestrator/llm/tool_declarations.h"
 #include "services/orchestrator/stages/conversation_stages.h"
 #include "services/orchestrator/turn.h"
@@ -120,7 +121,7 @@ absl::Status ConverseSession::HandleRequest(v1::ConverseRequest request) {
       std::lock_guard<std::mutex> lock(mu_);
       switch (request.control().type()) {
         case v1::Control::END_OF_INPUT:
-          DrainInputLocked(/*all=*/true, now, kOnStrand, actions);
+          DrainInputLocked(/*all=*/true, now, RequestHandOvers(), actions);
           EndUtteranceLocked(EndReason::kEndOfInput, now, actions);
           break;
         case v1::Control::INTERRUPT:
@@ -458,7 +459,8 @@ absl::Status ConverseSession::PushAudio(v1::AudioChunk chunk) {
     if (absl::Status s = input_buffer_->Push(std::move(chunk), now); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("audio: ", s.message()));
     }
-    DrainInputLocked(/*all=*/false, now, kOnStrand, actions);
+    request_hand_overs_ = RequestHandOvers();
+    DrainInputLocked(/*all=*/false, now, request_hand_overs_, actions);
   }
   Run(actions);
   return absl::OkStatus();
@@ -620,7 +622,7 @@ void ConverseSession::ApplyBargeInLocked(BargeInDetector::Action action, Actions
       playout_->set_paused(false);
       VoiceMetrics::CountBargeIn("resumed");
       SendTelemetry("turn.reply_resumed", attributes);
-      PaceOutputLocked(absl::Now(), kOnStrand);
+      PaceOutputLocked(absl::Now(), kFromBuffer);
       break;
     case BargeInDetector::Action::kInterrupt:
       VoiceMetrics::CountBargeIn("interrupted");
@@ -754,7 +756,7 @@ void ConverseSession::OnTurnDone(const std::shared_ptr<Turn>& turn, const TurnRe
     // utterance, not audio nobody reads.
     if (listening_ == turn) EndUtteranceLocked(EndReason::kRecognizer, absl::Now(), actions);
     if (!turns_.empty() && turns_.front() == turn) {
-      PaceOutputLocked(absl::Now(), kOnStageDone);  // A last short frame may go now.
+      PaceOutputLocked(absl::Now(), kFromBuffer);  // A last short frame may go now.
       MaybeCompleteTurnLocked(absl::Now(), actions);
     }
   }
@@ -959,13 +961,15 @@ absl::Status ConverseSession::HandleEndOfInput() {
     WakeTicksLocked();
     ending_ = true;
     const absl::Time now = absl::Now();
-    DrainInputLocked(/*all=*/true, now, kOnStrand, actions);
+    DrainInputLocked(/*all=*/true, now, RequestHandOvers(), actions);
     EndUtteranceLocked(EndReason::kHalfClose, now, actions);
     MaybeEndStreamLocked(actions);
   }
   Run(actions);
   return absl::OkStatus();
 }
+
+int ConverseSession::RequestHandOvers() { return Strand::RunningInline() ? 0 : 1; }
 
 bool ConverseSession::Tick(absl::Time now) {
   Actions actions;
@@ -1001,9 +1005,9 @@ bool ConverseSession::Tick(absl::Time now) {
     }
     if (configured_ && !expired_) {
       ScopedLogContext log_context(session_id_, 0);
-      // Held for a missing chunk: the ticker takes over from the strand.
-      DrainInputLocked(/*all=*/false, now, kOnStrand + kOnTicker, actions);
-      PaceOutputLocked(now, kOnTicker);
+      // Held for a missing chunk: the ticker takes over from the request's thread.
+      DrainInputLocked(/*all=*/false, now, request_hand_overs_ + kFromBuffer, actions);
+      PaceOutputLocked(now, kFromBuffer);
       WakeReplyRoomLocked(actions);  // On this thread: the audio it takes goes out from here.
       MaybeCompleteTurnLocked(now, actions);
     }

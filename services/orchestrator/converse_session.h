@@ -153,12 +153,12 @@ class ConverseSession : public std::enable_shared_from_this<ConverseSession> {
   absl::Status ConfigureTurnTaking(const v1::SessionConfig& config);
   absl::Status PushAudio(v1::AudioChunk chunk);
   // Queues a chunk waited in for another thread before the session handles it (the
-  // voxflow_chunk_hand_overs metric): input reaches the strand from gRPC's reader; audio held in
-  // a buffer is taken by the ticker, or by a stage's end through the executor. Reply audio sent
-  // on the thread that read it from the TTS service has none.
-  static constexpr int kOnStrand = 1;
-  static constexpr int kOnTicker = 1;
-  static constexpr int kOnStageDone = 1;
+  // voxflow_chunk_hand_overs metric). A request is handled on the gRPC thread that read it (none)
+  // unless its stream's strand was busy (one: the strand's pool). Audio held in a buffer and sent
+  // on by another thread (the ticker, a request, a stage's end) has one more. Reply audio sent on
+  // the thread that read it from the TTS service has none.
+  static int RequestHandOvers();
+  static constexpr int kFromBuffer = 1;
   void DrainInputLocked(bool all, absl::Time now, int hand_overs, Actions& actions);
   // One frame of input: voice activity, the utterance it belongs to, barge-in.
   void ListenLocked(InputItem item, absl::Time now, Actions& actions);
@@ -221,6 +221,7 @@ class ConverseSession : public std::enable_shared_from_this<ConverseSession> {
   uint64_t arrival_counter_ = 0;
   bool client_sequences_ = false;
   uint64_t input_sequence_ = 0;
+  int request_hand_overs_ = 1;  // Of the last audio request (for audio the ticker drains).
 
   // Listening.
   std::unique_ptr<VoiceActivityDetector> vad_;

@@ -13,7 +13,8 @@ class ConverseStream final : public StreamReactor<v1::ConverseRequest, v1::Conve
  public:
   ConverseStream(OrchestratorService* service, std::string client)
       : StreamReactor(service->pool_, {.service = "orchestrator",
-                                       .max_unread_bytes = service->options_.max_unread_bytes}),
+                                       .max_unread_bytes = service->options_.max_unread_bytes,
+                                       .handle_inline = true}),
         service_(service),
         client_(std::move(client)) {
     session_ = ConverseSession::Create(
