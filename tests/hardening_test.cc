@@ -123,13 +123,10 @@ TEST(MalformedInputTest, TtsAndOrchestratorRefuseBytesThatDoNotParse) {
 
 TEST(SessionConfigTest, VoiceAndLanguageTheTtsBackendCannotSpeakAreRefusedAtOnce) {
   // Before: the session started, and every turn failed in its tts stage.
-  auto stt = StartServer(kStt, {"--provider=mock"});
-  auto tts = StartServer(kTts, {"--provider=mock"});
-  ASSERT_NE(stt, nullptr);
-  ASSERT_NE(tts, nullptr);
-  auto orchestrator = StartServer(kOrchestrator, {absl::StrCat("--stt_target=", stt->address()),
-                                                  absl::StrCat("--tts_target=", tts->address())});
-  ASSERT_NE(orchestrator, nullptr);
+  const testing::VoiceStack stack =
+      testing::StartVoiceStack({"--provider=mock"}, {"--provider=mock"});
+  ASSERT_TRUE(stack.ok());
+  const auto& orchestrator = stack.orchestrator;
   auto start = [&](const std::string& voice, const std::string& language) {
     v1::SessionConfig config;
     *config.mutable_input_format() = Format(16000, 1);

@@ -28,8 +28,6 @@ using ::testing::Contains;
 using testing::ConverseClient;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::ServerProcess;
-using testing::StartServer;
 using testing::TimedEvent;
 using Json = nlohmann::json;
 
@@ -47,31 +45,28 @@ class LlmConversation {
  public:
   explicit LlmConversation(const std::string& llm_base_url,
                            const std::vector<std::string>& more_flags = {}) {
-    stt_ = StartServer("services/stt/stt_server", {"--provider=mock", "--mock_latency_ms=0"});
-    tts_ = StartServer("services/tts/tts_server",
-                       {"--provider=mock", "--mock_latency_ms=0", "--mock_bytes_per_char=640"});
-    if (stt_ == nullptr || tts_ == nullptr) return;
-    std::vector<std::string> flags = {absl::StrCat("--stt_target=", stt_->address()),
-                                      absl::StrCat("--tts_target=", tts_->address()),
-                                      "--llm_provider=openai",
+    std::vector<std::string> flags = {"--llm_provider=openai",
                                       absl::StrCat("--llm_base_url=", llm_base_url),
                                       "--llm_model=ok",
                                       "--llm_system_prompt=You are a test agent.",
                                       absl::StrCat("--llm_fallback_reply=", kFallback),
                                       "--metrics_port=0"};
     flags.insert(flags.end(), more_flags.begin(), more_flags.end());
-    orchestrator_ = StartServer("services/orchestrator/orchestrator_server", flags);
+    stack_ = testing::StartVoiceStack(
+        {"--provider=mock", "--mock_latency_ms=0"},
+        {"--provider=mock", "--mock_latency_ms=0", "--mock_bytes_per_char=640"}, flags);
   }
-  bool ok() const { return orchestrator_ != nullptr; }
-  int metrics_port() const { return orchestrator_->metrics_port(); }
+  bool ok() const { return stack_.ok(); }
+  int metrics_port() const { return stack_.orchestrator->metrics_port(); }
 
   std::unique_ptr<ConverseClient> Connect(const v1::SessionConfig& config = Config()) {
     return std::make_unique<ConverseClient>(
-        grpc::CreateChannel(orchestrator_->address(), grpc::InsecureChannelCredentials()), config);
+        grpc::CreateChannel(stack_.orchestrator->address(), grpc::InsecureChannelCredentials()),
+        config);
   }
 
  private:
-  std::unique_ptr<ServerProcess> stt_, tts_, orchestrator_;
+  testing::VoiceStack stack_;
 };
 
 v1::SessionConfig WithModel(const std::string& model) {

@@ -31,17 +31,13 @@ v1::AudioStreamFormat Pcm16k() { return MakeStreamFormat(v1::PCM16, 16000, 1); }
 std::string Tone(int ms) { return testing::TonePcm16(16000, 1, ms, 220, 300); }
 
 TEST(MetricsTest, ConversationIsCountedOnEveryServer) {
-  auto stt = testing::StartServer("services/stt/stt_server",
-                                  {"--provider=mock", "--mock_transcriptions=hello there",
-                                   "--mock_latency_ms=5", "--metrics_port=0"});
-  auto tts = testing::StartServer("services/tts/tts_server",
-                                  {"--provider=mock", "--mock_latency_ms=0", "--metrics_port=0"});
-  ASSERT_TRUE(stt && tts);
-  auto orchestrator =
-      testing::StartServer("services/orchestrator/orchestrator_server",
-                           {absl::StrCat("--stt_target=", stt->address()),
-                            absl::StrCat("--tts_target=", tts->address()), "--metrics_port=0"});
-  ASSERT_NE(orchestrator, nullptr);
+  const testing::VoiceStack stack = testing::StartVoiceStack(
+      {"--provider=mock", "--mock_transcriptions=hello there", "--mock_latency_ms=5",
+       "--metrics_port=0"},
+      {"--provider=mock", "--mock_latency_ms=0", "--metrics_port=0"}, {"--metrics_port=0"});
+  ASSERT_TRUE(stack.ok());
+  const auto& stt = stack.stt;
+  const auto& orchestrator = stack.orchestrator;
   ASSERT_GT(orchestrator->metrics_port(), 0) << "the 'metrics on HOST:PORT' line";
   ASSERT_GT(stt->metrics_port(), 0);
 

@@ -21,22 +21,16 @@ namespace {
 
 using testing::ConverseClient;
 using ::testing::HasSubstr;
-using testing::StartServer;
 using testing::TimedEvent;
 
 TEST(OpusConverseTest, SpeechInAndReplyOutAsOpusPackets) {
   // The mock STT transcribes a stream as the number of bytes it carried: what the orchestrator
   // decoded from the packets.
-  auto stt = StartServer("services/stt/stt_server", {"--provider=mock", "--mock_latency_ms=0",
-                                                     "--mock_transcriptions={bytes}"});
-  auto tts = StartServer("services/tts/tts_server",
-                         {"--provider=mock", "--mock_latency_ms=0", "--mock_bytes_per_char=64"});
-  ASSERT_NE(stt, nullptr);
-  ASSERT_NE(tts, nullptr);
-  auto orchestrator = StartServer("services/orchestrator/orchestrator_server",
-                                  {absl::StrCat("--stt_target=", stt->address()),
-                                   absl::StrCat("--tts_target=", tts->address())});
-  ASSERT_NE(orchestrator, nullptr);
+  const testing::VoiceStack stack = testing::StartVoiceStack(
+      {"--provider=mock", "--mock_latency_ms=0", "--mock_transcriptions={bytes}"},
+      {"--provider=mock", "--mock_latency_ms=0", "--mock_bytes_per_char=64"});
+  ASSERT_TRUE(stack.ok());
+  const auto& orchestrator = stack.orchestrator;
 
   const v1::AudioStreamFormat opus = MakeStreamFormat(v1::OPUS, 16000, 1);
   v1::SessionConfig config;
@@ -98,14 +92,10 @@ TEST(OpusConverseTest, SpeechInAndReplyOutAsOpusPackets) {
 }
 
 TEST(OpusConverseTest, CorruptPacketsAndRatesOpusDoesNotCodeAreRefused) {
-  auto stt = StartServer("services/stt/stt_server", {"--provider=mock"});
-  auto tts = StartServer("services/tts/tts_server", {"--provider=mock"});
-  ASSERT_NE(stt, nullptr);
-  ASSERT_NE(tts, nullptr);
-  auto orchestrator = StartServer("services/orchestrator/orchestrator_server",
-                                  {absl::StrCat("--stt_target=", stt->address()),
-                                   absl::StrCat("--tts_target=", tts->address())});
-  ASSERT_NE(orchestrator, nullptr);
+  const testing::VoiceStack stack =
+      testing::StartVoiceStack({"--provider=mock"}, {"--provider=mock"});
+  ASSERT_TRUE(stack.ok());
+  const auto& orchestrator = stack.orchestrator;
   auto channel = grpc::CreateChannel(orchestrator->address(), grpc::InsecureChannelCredentials());
 
   v1::SessionConfig config;

@@ -28,8 +28,6 @@ namespace voxflow {
 namespace {
 
 using testing::ConverseClient;
-using testing::ServerProcess;
-using testing::StartServer;
 using testing::TimedEvent;
 
 // "name xN" for each thread name of `pid` (what to look at when the count is over).
@@ -67,26 +65,22 @@ bool Sanitized() {
          std::getenv("UBSAN_OPTIONS") != nullptr;
 }
 
-// Mock speech services (and the orchestrator `extra_flags` choose) and conversations on it.
+// Mock speech services, an orchestrator with `extra_flags`, and conversations on it.
 class Conversations {
  public:
   Conversations(const std::vector<std::string>& stt_flags,
                 const std::vector<std::string>& tts_flags,
                 const std::vector<std::string>& extra_flags) {
-    stt_ = StartServer("services/stt/stt_server", stt_flags);
-    tts_ = StartServer("services/tts/tts_server", tts_flags);
-    if (stt_ == nullptr || tts_ == nullptr) return;
-    std::vector<std::string> flags = {absl::StrCat("--stt_target=", stt_->address()),
-                                      absl::StrCat("--tts_target=", tts_->address()),
-                                      "--log_level=warn"};
+    std::vector<std::string> flags = {"--log_level=warn"};
     flags.insert(flags.end(), extra_flags.begin(), extra_flags.end());
-    orchestrator_ = StartServer("services/orchestrator/orchestrator_server", flags);
-    if (orchestrator_ == nullptr) return;
-    channel_ = grpc::CreateChannel(orchestrator_->address(), grpc::InsecureChannelCredentials());
+    stack_ = testing::StartVoiceStack(stt_flags, tts_flags, flags);
+    if (!stack_.ok()) return;
+    channel_ =
+        grpc::CreateChannel(stack_.orchestrator->address(), grpc::InsecureChannelCredentials());
     *config_.mutable_input_format() = MakeStreamFormat(v1::PCM16, 16000, 1);
     *config_.mutable_output_format() = MakeStreamFormat(v1::PCM16, 16000, 1);
   }
-  bool ok() const { return orchestrator_ != nullptr; }
+  bool ok() const { return stack_.ok(); }
 
   // The orchestrator's threads once `n` conversations, each asked `text`, all have an event
   // `has` (or, on a machine too slow for that, after a minute: a slower machine has fewer replies
@@ -106,16 +100,16 @@ class Conversations {
                           std::max(deadline - absl::Now(), absl::ZeroDuration()));
       reached += got ? 1 : 0;
     }
-    const int threads = ThreadsOf(orchestrator_->pid());
+    const int threads = ThreadsOf(stack_.orchestrator->pid());
     int finished = 0;
     for (auto& client : clients) finished += client->turn(1) != nullptr ? 1 : 0;
     std::printf("%d conversations (%d %s, %d already done): %d threads: %s\n", n, reached, what,
-                finished, threads, ThreadNames(orchestrator_->pid()).c_str());
+                finished, threads, ThreadNames(stack_.orchestrator->pid()).c_str());
     return threads;
   }
 
  private:
-  std::unique_ptr<ServerProcess> stt_, tts_, orchestrator_;
+  testing::VoiceStack stack_;
   std::shared_ptr<grpc::Channel> channel_;
   v1::SessionConfig config_;
 };

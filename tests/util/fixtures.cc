@@ -28,6 +28,20 @@ std::unique_ptr<ServerProcess> StartServer(const std::string& binary,
   return process.ok() ? *std::move(process) : nullptr;
 }
 
+VoiceStack StartVoiceStack(const std::vector<std::string>& stt_flags,
+                           const std::vector<std::string>& tts_flags,
+                           const std::vector<std::string>& orchestrator_flags) {
+  VoiceStack stack;
+  stack.stt = StartServer("services/stt/stt_server", stt_flags);
+  stack.tts = StartServer("services/tts/tts_server", tts_flags);
+  if (stack.stt == nullptr || stack.tts == nullptr) return stack;
+  std::vector<std::string> flags = {absl::StrCat("--stt_target=", stack.stt->address()),
+                                    absl::StrCat("--tts_target=", stack.tts->address())};
+  flags.insert(flags.end(), orchestrator_flags.begin(), orchestrator_flags.end());
+  stack.orchestrator = StartServer("services/orchestrator/orchestrator_server", flags);
+  return stack;
+}
+
 namespace {
 
 std::vector<int16_t>* espeak_samples = nullptr;

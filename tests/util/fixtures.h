@@ -20,6 +20,17 @@ std::string TempPath(const std::string& name);
 std::unique_ptr<ServerProcess> StartServer(const std::string& binary,
                                            const std::vector<std::string>& args);
 
+// An STT service, a TTS service and an orchestrator using them, each a real process started
+// with its own flags (the orchestrator also gets --stt_target and --tts_target).
+struct VoiceStack {
+  std::unique_ptr<ServerProcess> stt, tts, orchestrator;
+  // False (after a test failure) when one of them did not come up.
+  bool ok() const { return stt != nullptr && tts != nullptr && orchestrator != nullptr; }
+};
+VoiceStack StartVoiceStack(const std::vector<std::string>& stt_flags,
+                           const std::vector<std::string>& tts_flags,
+                           const std::vector<std::string>& orchestrator_flags = {});
+
 // `ms` of a `hz` sine at `amplitude` (of 32767) as PCM16, the same sample in every channel.
 std::string TonePcm16(int sample_rate, int channels, int ms, double hz, int amplitude);
 
