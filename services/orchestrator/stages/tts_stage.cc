@@ -47,7 +47,9 @@ class TtsAttempt : public std::enable_shared_from_this<TtsAttempt> {
   bool TakeResponse(v1::SynthesizeResponse& response);
   // The output has room again for the held audio.
   void OnRoom();
-  void Offer(HeldAudio held);
+  // Offers audio to the session's output. Refused: the call is aborted (nobody takes the rest).
+  // Full: the audio is held and offered again once there is room.
+  ReplyOffer Offer(HeldAudio held);
   void OnCancel();
   void CheckConnected();
   std::shared_ptr<TtsStream> Stream();  // Null once the call is done.
@@ -228,29 +230,9 @@ bool TtsAttempt::TakeResponse(v1::SynthesizeResponse& response) {
         DurationMs(response.audio().data().size(), StreamFormatOf(response.audio())).value_or(0);
   }
   std::string text = response.text();
-  HeldAudio held{std::move(*response.mutable_audio()), std::move(text)};
-  const ReplyOffer offer = environment_->TryReplyAudio(held.audio, held.text);
-  if (offer == ReplyOffer::kTaken) return true;
-  if (offer == ReplyOffer::kRefused) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      output_refused_ = true;
-    }
-    if (std::shared_ptr<TtsStream> stream = Stream()) stream->Abort();  // Nobody takes the rest.
-    return true;
-  }
-  // Full: hold it, pause reading (HTTP/2 flow control pushes back on the service), and offer it
-  // again when the session's pacing has made room.
-  const size_t bytes = held.audio.data().size();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    held_ = std::move(held);
-  }
-  std::weak_ptr<TtsAttempt> weak = weak_from_this();
-  environment_->WhenReplyRoom(bytes, [weak] {
-    if (auto self = weak.lock()) self->OnRoom();
-  });
-  return false;
+  // Full: held, and reading pauses (HTTP/2 flow control pushes back on the service).
+  return Offer(HeldAudio{std::move(*response.mutable_audio()), std::move(text)}) !=
+         ReplyOffer::kFull;
 }
 
 void TtsAttempt::OnRoom() {
@@ -261,23 +243,23 @@ void TtsAttempt::OnRoom() {
     held = std::move(held_);
     held_.reset();
   }
-  Offer(*std::move(held));
+  if (Offer(*std::move(held)) == ReplyOffer::kTaken) {
+    if (std::shared_ptr<TtsStream> stream = Stream()) stream->ResumeReads();
+  }
 }
 
-void TtsAttempt::Offer(HeldAudio held) {
+ReplyOffer TtsAttempt::Offer(HeldAudio held) {
   const ReplyOffer offer = environment_->TryReplyAudio(held.audio, held.text);
-  if (offer == ReplyOffer::kTaken) {
-    if (std::shared_ptr<TtsStream> stream = Stream()) stream->ResumeReads();
-    return;
-  }
+  if (offer == ReplyOffer::kTaken) return offer;
   if (offer == ReplyOffer::kRefused) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       output_refused_ = true;
     }
-    if (std::shared_ptr<TtsStream> stream = Stream()) stream->Abort();
-    return;
+    if (std::shared_ptr<TtsStream> stream = Stream()) stream->Abort();  // Nobody takes the rest.
+    return offer;
   }
+  // Full: hold it until the session's pacing has made room, then offer it again.
   const size_t bytes = held.audio.data().size();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -287,6 +269,7 @@ void TtsAttempt::Offer(HeldAudio held) {
   environment_->WhenReplyRoom(bytes, [weak] {
     if (auto self = weak.lock()) self->OnRoom();
   });
+  return offer;
 }
 
 void TtsAttempt::OnCancel() {
