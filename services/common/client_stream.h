@@ -71,9 +71,7 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
 
   bool Write(Request request) {
     std::unique_lock<std::mutex> lock(mu_);
-    if (write_failed_ || writes_done_) return false;
-    pending_.push_back(std::move(request));
-    if (!writing_) StartNextWriteLocked();
+    if (!QueueLocked(std::move(request))) return false;
     changed_.wait(lock,
                   [&] { return write_failed_ || pending_.size() <= options_.max_pending_writes; });
     return !write_failed_;
@@ -82,10 +80,7 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
   // Queues `request` without waiting; false once writing has failed or WritesDone was called.
   bool WriteNoWait(Request request) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (write_failed_ || writes_done_) return false;
-    pending_.push_back(std::move(request));
-    if (!writing_) StartNextWriteLocked();
-    return true;
+    return QueueLocked(std::move(request));
   }
 
   // No more writes: half-closes once the queued ones are out.
@@ -222,6 +217,15 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
   }
 
  private:
+  // Queues `request`, writing it at once if nothing is in flight; false once writing has failed
+  // or WritesDone was called.
+  bool QueueLocked(Request request) {
+    if (write_failed_ || writes_done_) return false;
+    pending_.push_back(std::move(request));
+    if (!writing_) StartNextWriteLocked();
+    return true;
+  }
+
   void StartNextWriteLocked() {
     in_flight_ = std::move(pending_.front());
     pending_.pop_front();
