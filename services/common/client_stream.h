@@ -83,6 +83,12 @@ class ClientStream final : public grpc::ClientBidiReactor<Request, Response> {
     return QueueLocked(std::move(request));
   }
 
+  // Writes queued behind the one in flight.
+  size_t PendingWrites() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return pending_.size();
+  }
+
   // No more writes: half-closes once the queued ones are out.
   void WritesDone() {
     std::lock_guard<std::mutex> lock(mu_);

@@ -182,6 +182,12 @@ int RunServerUntilSignal(const ServerOptions& options,
     spdlog::error("{}", server.status().message());
     return 1;
   }
+  if (options.on_started) {
+    if (absl::Status status = options.on_started(); !status.ok()) {
+      spdlog::error("{}", status.message());
+      return 1;
+    }
+  }
   spdlog::info("listening on {}", (*server)->address());
   // Scripts and tests read the chosen port from this line.
   std::printf("%s listening on %s\n", options.name.c_str(), (*server)->address().c_str());
@@ -190,6 +196,7 @@ int RunServerUntilSignal(const ServerOptions& options,
   const int signal = WaitForTerminationSignal();
   spdlog::info("received {}, draining for up to {}", strsignal(signal),
                absl::FormatDuration(options.drain_timeout));
+  if (options.on_terminating) options.on_terminating();
   (*server)->Shutdown();
   spdlog::info("stopped");
   return 0;

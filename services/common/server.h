@@ -3,6 +3,7 @@
 #ifndef VOXFLOW_SERVICES_COMMON_SERVER_H_
 #define VOXFLOW_SERVICES_COMMON_SERVER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +40,11 @@ struct ServerOptions {
   int metrics_port = -1;
   // Fully-qualified service names whose health status is reported besides the server's ("").
   std::vector<std::string> health_services;
+  // RunServerUntilSignal: called once the gRPC server serves, before its "listening on" line (a
+  // server with a second listener starts it here; an error exits 1), and after the termination
+  // signal, before the gRPC server drains (that listener drains first).
+  std::function<absl::Status()> on_started;
+  std::function<void()> on_terminating;
 };
 
 class Server {

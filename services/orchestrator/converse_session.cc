@@ -93,6 +93,8 @@ absl::Status ConverseSession::HandleRequest(v1::ConverseRequest request) {
     const char* what = request.has_audio()         ? "audio"
                        : request.has_text()        ? "text"
                        : request.has_tool_result() ? "tool_result"
+                       : request.has_playback()    ? "playback"
+                       : request.has_dtmf()        ? "dtmf"
                                                    : "control";
     return absl::InvalidArgumentError(
         absl::StrCat(what, " before config: the first request must be a SessionConfig"));
@@ -114,6 +116,47 @@ absl::Status ConverseSession::HandleRequest(v1::ConverseRequest request) {
       std::lock_guard<std::mutex> lock(mu_);
       auto turn =
           std::make_shared<Turn>(shared_from_this(), ++turns_started_, std::move(text), nullptr);
+      StartTurnLocked(turn, actions);
+      break;
+    }
+    case v1::ConverseRequest::kPlayback: {
+      const v1::PlaybackProgress& playback = request.playback();
+      if (playback.turn_id() <= 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "playback.turn_id must name a turn of this session (> 0), got ", playback.turn_id()));
+      }
+      if (playback.played_ms() < 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("playback.played_ms must be >= 0, got ", playback.played_ms()));
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      // A turn already completed keeps what it reported; a later report changes nothing.
+      for (const std::shared_ptr<Turn>& turn : turns_) {
+        if (turn->turn_id() == playback.turn_id()) {
+          turn->heard.Played(static_cast<double>(playback.played_ms()));
+        }
+      }
+      break;
+    }
+    case v1::ConverseRequest::kDtmf: {
+      const std::string& digits = request.dtmf().digits();
+      if (digits.empty() || digits.size() > 32) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("dtmf.digits must hold 1..32 digits, got ", digits.size()));
+      }
+      for (size_t i = 0; i < digits.size(); ++i) {
+        if (!absl::ascii_isdigit(digits[i]) && std::string_view("*#ABCD").find(digits[i]) ==
+                                                   std::string_view::npos) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "dtmf.digits: byte ", i, " is not one of 0-9 * # A-D (", QuoteClientValue(digits),
+              ")"));
+        }
+      }
+      SendTelemetry("input.dtmf", {{"digits", digits}});
+      std::lock_guard<std::mutex> lock(mu_);
+      auto turn = std::make_shared<Turn>(
+          shared_from_this(), ++turns_started_,
+          absl::StrCat("The caller pressed ", digits, " on the keypad."), nullptr);
       StartTurnLocked(turn, actions);
       break;
     }

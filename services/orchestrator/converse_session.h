@@ -33,7 +33,7 @@
 #include "services/common/opus_codec.h"
 #include "services/common/streaming/jitter_buffer.h"
 #include "services/common/timer_queue.h"
-#include "services/orchestrator/backend.h"
+#include "services/common/backend.h"
 #include "services/orchestrator/conversation_memory.h"
 #include "services/orchestrator/listening/barge_in_detector.h"
 #include "services/orchestrator/listening/utterance.h"

@@ -1,6 +1,7 @@
 #include "services/orchestrator/heard_reply.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -30,16 +31,22 @@ std::string HeardReply::Send(double ms) {
   return text;
 }
 
+void HeardReply::Played(double ms) { played_ms_ = std::max(played_ms_, ms); }
+
 std::string HeardReply::HeardText() const {
   std::vector<std::string> parts;
+  // What the client has not played yet, it has not heard.
+  double playable_ms = played_ms_ < 0 ? std::numeric_limits<double>::infinity() : played_ms_;
   for (const Sentence& sentence : sentences_) {
-    if (sentence.sent_ms <= 0) break;
-    if (sentence.sent_ms + 1e-6 >= sentence.taken_ms) {
+    const double heard_ms = std::min(sentence.sent_ms, playable_ms);
+    playable_ms -= heard_ms;
+    if (heard_ms <= 0) break;
+    if (heard_ms + 1e-6 >= sentence.taken_ms) {
       parts.push_back(sentence.text);
       continue;
     }
     std::vector<std::string> words = absl::StrSplit(sentence.text, ' ', absl::SkipEmpty());
-    const auto n = static_cast<size_t>(words.size() * (sentence.sent_ms / sentence.taken_ms));
+    const auto n = static_cast<size_t>(words.size() * (heard_ms / sentence.taken_ms));
     if (n > 0) {
       words.resize(n);
       parts.push_back(absl::StrCat(absl::StrJoin(words, " "), "..."));

@@ -11,7 +11,7 @@
 #include "services/common/security.h"
 #include "services/common/server.h"
 #include "services/common/worker_pool.h"
-#include "services/orchestrator/backend.h"
+#include "services/common/backend.h"
 #include "services/orchestrator/conversation_memory.h"
 #include "services/orchestrator/live_sessions.h"
 #include "services/orchestrator/llm/llm_provider.h"
@@ -82,6 +82,8 @@ ABSL_FLAG(std::string, llm_tool_timeout_ms, "",
 
 int main(int argc, char** argv) {
   using namespace voxflow::orchestrator;  // NOLINT: a main file.
+  using voxflow::Backend;
+  using voxflow::BackendOptions;
   voxflow::BlockTerminationSignals();
   absl::SetProgramUsageMessage("Voxflow orchestrator: voice conversations over STT and TTS.");
   absl::ParseCommandLine(argc, argv);

@@ -15,7 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "services/common/timer_queue.h"
-#include "services/orchestrator/backend.h"
+#include "services/common/backend.h"
 #include "voxflow/v1/tts.pb.h"
 
 namespace voxflow::orchestrator {

@@ -7,7 +7,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/support/status.h"
-#include "services/orchestrator/backend.h"
+#include "services/common/backend.h"
 #include "services/orchestrator/pipeline/stage.h"
 
 namespace voxflow::orchestrator {

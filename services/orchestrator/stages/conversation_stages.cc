@@ -2,7 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "services/orchestrator/backend.h"
+#include "services/common/backend.h"
 #include "services/orchestrator/stages/llm_stage.h"
 #include "services/orchestrator/stages/stt_stage.h"
 #include "services/orchestrator/stages/tts_stage.h"

@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 
+#include "services/common/backend.h"
 #include "services/orchestrator/conversation_memory.h"
 #include "services/orchestrator/pipeline/stage.h"
 #include "services/orchestrator/stages/turn_environment.h"
@@ -39,8 +40,6 @@ class MemoryWriteStage final : public AsyncStage {
   TurnEnvironment* const environment_;
   ConversationMemory* const memory_;
 };
-
-class Backend;
 
 // Factories for every built-in stage type, bound to one turn.
 StageFactories MakeStageFactories(TurnEnvironment* environment, const Backend* stt,

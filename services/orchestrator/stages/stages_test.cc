@@ -13,7 +13,7 @@
 #include "mocks/mock_tts_engine.h"
 #include "services/common/audio_chunk.h"
 #include "services/common/worker_pool.h"
-#include "services/orchestrator/backend.h"
+#include "services/common/backend.h"
 #include "services/orchestrator/conversation_memory.h"
 #include "services/orchestrator/llm/fake_openai_server.h"
 #include "services/orchestrator/stages/backend_call.h"

@@ -9,7 +9,7 @@
 #include <mutex>
 #include <vector>
 
-#include "services/orchestrator/backend.h"
+#include "services/common/backend.h"
 #include "services/orchestrator/pipeline/stage.h"
 #include "services/orchestrator/stages/turn_environment.h"
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "services/orchestrator/backend.h"
+#include "services/common/backend.h"
 #include "services/orchestrator/pipeline/stage.h"
 #include "services/orchestrator/stages/turn_environment.h"
 

@@ -1,10 +1,10 @@
-#include "services/orchestrator/backend.h"
+#include "services/common/backend.h"
 
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
 
-namespace voxflow::orchestrator {
+namespace voxflow {
 
 Backend::Backend(std::string name, std::string target, BackendOptions options)
     : name_(std::move(name)), target_(std::move(target)), options_(options) {
@@ -31,4 +31,4 @@ Backend::Backend(std::string name, std::string target, BackendOptions options)
       args);
 }
 
-}  // namespace voxflow::orchestrator
+}  // namespace voxflow

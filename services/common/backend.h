@@ -1,9 +1,10 @@
-// Backend: a channel to the STT or TTS service. `dns:///host:port` targets are balanced
-// round_robin over every address the name resolves to (a headless Kubernetes Service gives one per
-// pod); keepalive pings find dead peers; reconnection backs off from 100 ms to 1 s, so a restarted
-// backend is used again within about a second.
-#ifndef VOXFLOW_SERVICES_ORCHESTRATOR_BACKEND_H_
-#define VOXFLOW_SERVICES_ORCHESTRATOR_BACKEND_H_
+// Backend: a channel to another Voxflow service (the orchestrator's STT and TTS, the gateway's
+// orchestrator). `dns:///host:port` targets are balanced round_robin over every address the name
+// resolves to (a headless Kubernetes Service gives one per pod); keepalive pings find dead peers;
+// reconnection backs off from 100 ms to 1 s, so a restarted backend is used again within about a
+// second.
+#ifndef VOXFLOW_SERVICES_COMMON_BACKEND_H_
+#define VOXFLOW_SERVICES_COMMON_BACKEND_H_
 
 #include <memory>
 #include <string>
@@ -14,7 +15,7 @@
 #include "grpcpp/security/credentials.h"
 #include "services/common/cancellation.h"
 
-namespace voxflow::orchestrator {
+namespace voxflow {
 
 struct BackendOptions {
   absl::Duration keepalive_time = absl::Seconds(20);
@@ -46,6 +47,6 @@ class Backend {
   std::shared_ptr<grpc::Channel> channel_;
 };
 
-}  // namespace voxflow::orchestrator
+}  // namespace voxflow
 
-#endif  // VOXFLOW_SERVICES_ORCHESTRATOR_BACKEND_H_
+#endif  // VOXFLOW_SERVICES_COMMON_BACKEND_H_

@@ -1,0 +1,80 @@
+// GatewayServer: the gateway's HTTP and WebSocket front, on Boost.Beast over a fixed pool of I/O
+// threads (the cores; never a thread per connection). It serves
+//   GET /                      the browser page (and its script and audio worklets)
+//   GET /healthz               200 "ok", or 503 "draining"
+//   GET /twilio      (upgrade) Twilio Media Streams, checked against X-Twilio-Signature
+//   GET /v1/converse (upgrade) Voxflow's WebSocket protocol, for browsers and any client
+// and refuses before the upgrade, with an HTTP status and a one-line reason: an unknown path
+// (404), a method other than GET (405), a WebSocket path without an upgrade (426), a bad
+// signature or origin (403), a missing or unknown token (401), a client over its connection
+// limit (429), a draining gateway (503), an oversized or slow request (431/408).
+#ifndef VOXFLOW_SERVICES_GATEWAY_GATEWAY_SERVER_H_
+#define VOXFLOW_SERVICES_GATEWAY_GATEWAY_SERVER_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "boost/asio/io_context.hpp"
+#include "boost/asio/ip/tcp.hpp"
+#include "grpcpp/channel.h"
+#include "services/gateway/gateway_options.h"
+#include "services/gateway/websocket_connection.h"
+
+namespace voxflow::gateway {
+
+class GatewayServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(
+      GatewayOptions options, std::shared_ptr<grpc::Channel> orchestrator);
+  ~GatewayServer();  // Stop().
+  GatewayServer(const GatewayServer&) = delete;
+  GatewayServer& operator=(const GatewayServer&) = delete;
+
+  int port() const { return port_; }
+  // WebSocket connections open now.
+  size_t connections();
+
+  // Stops accepting connections (/healthz says draining), lets calls in flight go on for
+  // `drain_timeout`, closes those still open with 1001, and returns when every one has closed.
+  void Drain();
+  // Closes everything and stops the I/O threads.
+  void Stop();
+
+  // For the HTTP sessions: whether a new connection may start, and its bookkeeping.
+  bool draining() const { return draining_; }
+  const GatewayOptions& options() const { return options_; }
+  // Counts a WebSocket connection from `client`; false when it is over its limit.
+  bool Admit(const std::string& client);
+  void Register(const std::shared_ptr<WebSocketConnection>& connection, const std::string& client);
+  const std::shared_ptr<grpc::Channel>& orchestrator() const { return orchestrator_; }
+  WebSocketConnection::OnClosed ClosedCallback(const std::string& client);
+
+ private:
+  GatewayServer(GatewayOptions options, std::shared_ptr<grpc::Channel> orchestrator);
+  void AcceptNext();
+
+  const GatewayOptions options_;
+  const std::shared_ptr<grpc::Channel> orchestrator_;
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  int port_ = 0;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> draining_{false};
+  bool stopped_ = false;
+
+  std::mutex mu_;
+  std::condition_variable closed_;
+  std::unordered_map<WebSocketConnection*, std::weak_ptr<WebSocketConnection>> live_;
+  std::unordered_map<std::string, int> per_client_;
+};
+
+}  // namespace voxflow::gateway
+
+#endif  // VOXFLOW_SERVICES_GATEWAY_GATEWAY_SERVER_H_
