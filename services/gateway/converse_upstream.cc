@@ -13,6 +13,15 @@ std::shared_ptr<ConverseUpstream> ConverseUpstream::Start(
   options.take_response = [on_event = callbacks.on_event](v1::ConverseEvent& event) {
     return on_event(event);
   };
+  // Once the orchestrator has ended the call, our side is done too: the call's end (on_done)
+  // waits for the write side, which nothing else would close.
+  std::weak_ptr<ConverseUpstream> weak = upstream;
+  options.on_read_end = [weak] {
+    if (auto self = weak.lock()) {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      if (self->stream_ != nullptr) self->stream_->WritesDone();
+    }
+  };
   // The call holds the upstream until it is done, and frees its stream then.
   options.on_done = [upstream, on_done = std::move(callbacks.on_done)](const grpc::Status& s) {
     Stream* stream;

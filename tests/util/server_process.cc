@@ -89,6 +89,9 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
         if (line.find(" metrics on ") != std::string::npos && at != std::string::npos) {
           (void)absl::SimpleAtoi(line.substr(at + 1), &process->metrics_port_);
         }
+        if (line.find(" http on ") != std::string::npos && at != std::string::npos) {
+          (void)absl::SimpleAtoi(line.substr(at + 1), &process->http_port_);
+        }
         if (line.find(" listening on ") != std::string::npos && at != std::string::npos &&
             absl::SimpleAtoi(line.substr(at + 1), &process->port_)) {
           return process;

@@ -34,6 +34,8 @@ class ServerProcess {
   pid_t pid() const { return pid_; }
   // The /metrics port from a "metrics on HOST:PORT" line (--metrics_port); 0 if none.
   int metrics_port() const { return metrics_port_; }
+  // The HTTP port from a "http on HOST:PORT" line (the gateway's --http_port); 0 if none.
+  int http_port() const { return http_port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
 
   // Sends `signal` to the child.
@@ -52,6 +54,7 @@ class ServerProcess {
   int stdout_fd_;
   int port_ = 0;
   int metrics_port_ = 0;
+  int http_port_ = 0;
   std::optional<int> exit_code_;
 };
 
