@@ -5,6 +5,7 @@ load("//bazel:defs.bzl", "voxflow_cc_binary", "voxflow_cc_library", "voxflow_cc_
 FUZZ_TARGETS = [
     "audio_converter_fuzzer",
     "converse_session_fuzzer",
+    "gateway_messages_fuzzer",
     "jitter_buffer_fuzzer",
     "pipeline_spec_fuzzer",
     "tts_session_fuzzer",

@@ -16,6 +16,7 @@ SERVERS = {
     "stt": "services/stt/stt_server",
     "tts": "services/tts/tts_server",
     "orchestrator": "services/orchestrator/orchestrator_server",
+    "gateway": "services/gateway/gateway_server",
 }
 # In debian:bookworm-slim already (apt and dpkg depend on them).
 BASE = {"libc6", "libgcc-s1", "libstdc++6", "zlib1g"}

@@ -63,16 +63,18 @@ class ManifestsTest(unittest.TestCase):
         return self.deployments[name]["spec"]["template"]["spec"]["containers"][0]
 
     def test_every_service_is_deployed(self):
-        self.assertEqual(set(self.deployments), {"stt", "tts", "orchestrator"})
-        self.assertEqual(set(self.services), {"stt", "tts", "orchestrator"})
+        self.assertEqual(set(self.deployments), {"stt", "tts", "orchestrator", "gateway"})
+        self.assertEqual(set(self.services), {"stt", "tts", "orchestrator", "gateway"})
 
     def test_probes_are_native_grpc_on_the_grpc_port(self):
         for name in self.deployments:
             c = self.container(name)
             port = int(flag(c["args"], "port"))
             self.assertEqual([p["containerPort"] for p in c["ports"] if p["name"] == "grpc"], [port])
-            for probe in ("readinessProbe", "livenessProbe"):
-                self.assertEqual(c[probe]["grpc"]["port"], port, f"{name} {probe}")
+            self.assertEqual(c["livenessProbe"]["grpc"]["port"], port, f"{name} livenessProbe")
+            if name == "gateway":
+                continue  # Ready means not draining: /healthz (test_gateway_is_reached_over_http).
+            self.assertEqual(c["readinessProbe"]["grpc"]["port"], port, f"{name} readinessProbe")
             # Readiness asks for the service itself, as each server registers it for health.
             self.assertTrue(c["readinessProbe"]["grpc"]["service"].startswith("voxflow.v1."))
 
@@ -111,7 +113,7 @@ class ManifestsTest(unittest.TestCase):
             self.assertGreater(spec["terminationGracePeriodSeconds"], pre_stop + drain, name)
 
     def test_connections_age_out_with_grace_for_a_conversation(self):
-        for name in self.deployments:
+        for name in ("stt", "tts", "orchestrator"):  # The gateway's calls are WebSockets.
             args = self.container(name)["args"]
             self.assertGreaterEqual(seconds(flag(args, "max_connection_age")), 600, name)
             self.assertGreaterEqual(seconds(flag(args, "max_connection_age_grace")), 600, name)
@@ -128,6 +130,19 @@ class ManifestsTest(unittest.TestCase):
             self.assertEqual(pdbs[name]["spec"]["selector"]["matchLabels"],
                              deployment["spec"]["selector"]["matchLabels"])
 
+    def test_gateway_is_reached_over_http(self):
+        c = self.container("gateway")
+        http_port = int(flag(c["args"], "http_port"))
+        self.assertIn({"name": "http", "containerPort": http_port}, c["ports"])
+        self.assertEqual(c["readinessProbe"]["httpGet"], {"path": "/healthz", "port": "http"})
+        target = flag(c["args"], "orchestrator_target")
+        m = re.fullmatch(r"dns:///([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local:(\d+)", target)
+        self.assertIsNotNone(m, target)
+        self.assertEqual(m.group(1), "orchestrator")
+        self.assertEqual(int(m.group(3)), int(flag(self.container("orchestrator")["args"], "port")))
+        svc = self.services["gateway"]
+        self.assertEqual([p["targetPort"] for p in svc["spec"]["ports"]], ["http"])
+
     def test_pipelines_come_from_the_configmap(self):
         c = self.container("orchestrator")
         mount = [m for m in c["volumeMounts"] if m["mountPath"] == flag(c["args"], "pipelines_dir")]
@@ -142,6 +157,13 @@ class ManifestsTest(unittest.TestCase):
     def test_production_overlay(self):
         docs = render(PRODUCTION)
         self.assertEqual(by_kind(docs, "Service")["orchestrator"]["spec"]["type"], "LoadBalancer")
+        # The gateway behind an Ingress that keeps WebSockets open for a whole call.
+        ingress = by_kind(docs, "Ingress")["gateway"]
+        annotations = ingress["metadata"]["annotations"]
+        self.assertGreaterEqual(int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]),
+                                600)
+        backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+        self.assertEqual(backend["name"], "gateway")
         for d in by_kind(docs, "Deployment").values():
             image = d["spec"]["template"]["spec"]["containers"][0]["image"]
             self.assertRegex(image, r":\d+\.\d+\.\d+$", "production pins image tags")
