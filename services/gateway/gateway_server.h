@@ -2,6 +2,7 @@
 // threads (the cores; never a thread per connection). It serves
 //   GET /                      the browser page (and its script and audio worklets)
 //   GET /healthz               200 "ok", or 503 "draining"
+//   GET /v1/describe           the orchestrator's pipelines and voices (JSON; token as below)
 //   GET /twilio      (upgrade) Twilio Media Streams, checked against X-Twilio-Signature
 //   GET /v1/converse (upgrade) Voxflow's WebSocket protocol, for browsers and any client
 // and refuses before the upgrade, with an HTTP status and a one-line reason: an unknown path

@@ -7,13 +7,17 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "boost/asio/post.hpp"
 #include "boost/beast/websocket.hpp"
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/client_context.h"
 #include "services/common/logging.h"
 #include "services/gateway/gateway_metrics.h"
 #include "services/gateway/gateway_server.h"
 #include "services/gateway/twilio_signature.h"
 #include "services/gateway/web_assets.h"
 #include "spdlog/spdlog.h"
+#include "voxflow/v1/orchestrator.grpc.pb.h"
 
 namespace voxflow::gateway {
 
@@ -63,6 +67,55 @@ bool OriginAllowed(const std::vector<std::string>& allowed, absl::string_view or
 }
 
 }  // namespace
+
+std::string HttpSession::TokenRefusal(const Request& request, const std::string& query) const {
+  const GatewayOptions& options = server_.options();
+  if (options.auth_tokens.empty()) return "";
+  std::string token;
+  const auto authorization = request[http::field::authorization];
+  const absl::string_view header(authorization.data(), authorization.size());
+  if (absl::StartsWithIgnoreCase(header, "Bearer ")) {
+    token = std::string(absl::StripAsciiWhitespace(header.substr(7)));
+  } else {
+    token = QueryParameter(query, "token");
+  }
+  if (token.empty()) return "a bearer token is required (Authorization header or ?token=)";
+  if (options.auth_tokens.count(token) == 0) return "unknown bearer token";
+  return "";
+}
+
+void HttpSession::Describe() {
+  // One unary call; its answer comes back on this connection's strand.
+  struct Call {
+    grpc::ClientContext context;
+    v1::DescribeRequest request;
+    v1::DescribeResponse response;
+  };
+  auto call = std::make_shared<Call>();
+  call->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  auto stub = v1::Orchestrator::NewStub(server_.orchestrator());
+  stub->async()->Describe(
+      &call->context, &call->request, &call->response,
+      [self = shared_from_this(), call](grpc::Status status) {
+        boost::asio::post(self->stream_.get_executor(), [self, call, status] {
+          if (!status.ok()) {
+            self->Refuse(http::status::service_unavailable,
+                         absl::StrCat("the orchestrator did not answer: ",
+                                      status.error_message()),
+                         "orchestrator");
+            return;
+          }
+          std::string json;
+          google::protobuf::util::JsonPrintOptions options;
+          (void)google::protobuf::util::MessageToJsonString(call->response, &json, options);
+          Response response{http::status::ok, 11};
+          response.set(http::field::content_type, "application/json");
+          response.set(http::field::cache_control, "no-store");
+          response.body() = std::move(json);
+          self->Respond(std::move(response));
+        });
+      });
+}
 
 std::string QueryParameter(const std::string& query, const std::string& name) {
   for (absl::string_view pair : absl::StrSplit(query, '&')) {
@@ -155,6 +208,13 @@ void HttpSession::Route(Request request) {
   } else if (path == "/worklets.js") {
     response.set(http::field::content_type, "text/javascript; charset=utf-8");
     response.body() = kWorkletsJs;
+  } else if (path == "/v1/describe") {
+    if (std::string refused = TokenRefusal(request, query); !refused.empty()) {
+      Refuse(http::status::unauthorized, refused, "token");
+      return;
+    }
+    Describe();
+    return;
   } else if (path == "/healthz") {
     response.set(http::field::content_type, "text/plain");
     if (server_.draining()) {
@@ -213,23 +273,9 @@ void HttpSession::Upgrade(Request request, const std::string& path, const std::s
              "origin");
       return;
     }
-    if (!options.auth_tokens.empty()) {
-      std::string token;
-      const auto authorization = request[http::field::authorization];
-      if (absl::StartsWithIgnoreCase(
-              absl::string_view(authorization.data(), authorization.size()), "Bearer ")) {
-        token = std::string(absl::StripAsciiWhitespace(
-            absl::string_view(authorization.data(), authorization.size()).substr(7)));
-      } else {
-        token = QueryParameter(query, "token");
-      }
-      if (token.empty() || options.auth_tokens.count(token) == 0) {
-        Refuse(http::status::unauthorized,
-               token.empty() ? "a bearer token is required (Authorization header or ?token=)"
-                             : "unknown bearer token",
-               "token");
-        return;
-      }
+    if (std::string refused = TokenRefusal(request, query); !refused.empty()) {
+      Refuse(http::status::unauthorized, refused, "token");
+      return;
     }
   }
   if (!server_.Admit(client_)) {

@@ -27,6 +27,10 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
   void OnRequest(boost::beast::error_code error, size_t bytes);
   void Route(Request request);
   void Upgrade(Request request, const std::string& path, const std::string& query);
+  // GET /v1/describe: the orchestrator's pipelines and voices, as JSON.
+  void Describe();
+  // Why the request's bearer token is refused ("" when it passes or none is needed).
+  std::string TokenRefusal(const Request& request, const std::string& query) const;
   void Respond(Response response);
   void Refuse(boost::beast::http::status status, const std::string& reason,
               const std::string& metric);

@@ -57,4 +57,23 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* OrchestratorService
   return stream.get();
 }
 
+grpc::Status OrchestratorService::Describe(grpc::ServerContext* /*context*/,
+                                          const v1::DescribeRequest* /*request*/,
+                                          v1::DescribeResponse* response) {
+  if (services_.pipelines != nullptr) {
+    response->set_default_pipeline(services_.pipelines->default_name());
+    for (const std::string& name : services_.pipelines->Names()) {
+      v1::DescribeResponse::Pipeline* pipeline = response->add_pipelines();
+      pipeline->set_name(name);
+      if (std::shared_ptr<const PipelineGraph> graph = services_.pipelines->Find(name)) {
+        for (const StageNode& stage : graph->stages()) pipeline->add_stages(stage.spec.name());
+      }
+    }
+  }
+  if (services_.voices != nullptr) {
+    for (v1::Voice& voice : services_.voices->voices()) *response->add_voices() = std::move(voice);
+  }
+  return grpc::Status::OK;
+}
+
 }  // namespace voxflow::orchestrator

@@ -34,6 +34,8 @@ class OrchestratorService final : public OrchestratorRawService {
 
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Converse(
       grpc::CallbackServerContext* context) override;
+  grpc::Status Describe(grpc::ServerContext* context, const v1::DescribeRequest* request,
+                        v1::DescribeResponse* response) override;
 
   int active_sessions() const { return session_limit_.active(); }
 

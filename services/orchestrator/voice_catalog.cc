@@ -31,6 +31,11 @@ absl::Status VoiceCatalog::Check(const std::string& voice, const std::string& la
   return selected.status();
 }
 
+std::vector<v1::Voice> VoiceCatalog::voices() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return voices_.value_or(std::vector<v1::Voice>());
+}
+
 bool VoiceCatalog::known() const {
   std::lock_guard<std::mutex> lock(mu_);
   return voices_.has_value();

@@ -32,6 +32,8 @@ class VoiceCatalog {
   absl::Status Check(const std::string& voice, const std::string& language) const;
 
   bool known() const;
+  // The voices (empty while unknown).
+  std::vector<v1::Voice> voices() const;
   // Waits up to `timeout` for the first answer; whether it came.
   bool WaitUntilKnown(absl::Duration timeout) const;
 

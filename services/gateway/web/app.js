@@ -62,7 +62,7 @@ async function start() {
     const format = {format: 'PCM16', sampleRate: RATE, channels: 1};
     const config = {inputFormat: format, outputFormat: format, interimResults: true};
     for (const field of ['pipeline', 'voice', 'language']) {
-      const value = $(field).value.trim() || params.get(field);
+      const value = ($(field) && $(field).value) || params.get(field);
       if (value) config[field] = value;
     }
     ws.send(JSON.stringify(config));
@@ -167,6 +167,27 @@ function stopAudio() {
   $('start').disabled = false;
   $('stop').disabled = true;
 }
+
+// The server's pipelines and voices fill the selectors.
+async function describe() {
+  const token = new URLSearchParams(location.search).get('token');
+  const reply = await fetch('/v1/describe',
+                            {headers: token ? {Authorization: 'Bearer ' + token} : {}});
+  if (!reply.ok) throw new Error('describe: HTTP ' + reply.status);
+  const info = await reply.json();
+  state.describe = info;
+  for (const pipeline of info.pipelines || []) {
+    const option = new Option(pipeline.name + ' (' + (pipeline.stages || []).join(' → ') + ')',
+                              pipeline.name);
+    option.selected = pipeline.name === info.defaultPipeline;
+    $('pipeline').add(option);
+  }
+  for (const voice of info.voices || []) {
+    $('voice').add(new Option(voice.name + ' — ' + (voice.languages || []).join(', ') +
+                              (voice.provider ? ' (' + voice.provider + ')' : ''), voice.name));
+  }
+}
+describe().catch((err) => say('error', String(err)));
 
 $('start').onclick = () => start().catch((err) => {
   state.errors.push(String(err));
