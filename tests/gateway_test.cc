@@ -44,9 +44,11 @@ std::string WriteFile(const std::string& name, const std::string& content) {
 class Gateway {
  public:
   Gateway(const std::string& model, const std::vector<std::string>& gateway_flags = {},
-          const std::vector<std::string>& stt_flags = {"--provider=mock", "--mock_latency_ms=0"}) {
+          const std::vector<std::string>& stt_flags = {"--provider=mock", "--mock_latency_ms=0"},
+          const std::vector<std::string>& tts_flags = {"--provider=mock", "--mock_latency_ms=0",
+                                                       "--mock_bytes_per_char=80"}) {
     stack_ = testing::StartVoiceStack(
-        stt_flags, {"--provider=mock", "--mock_latency_ms=0", "--mock_bytes_per_char=80"},
+        stt_flags, tts_flags,
         {"--llm_provider=openai", absl::StrCat("--llm_base_url=", model_.base_url()),
          absl::StrCat("--llm_model=", model)});
     if (!stack_.ok()) return;
@@ -156,6 +158,48 @@ TEST(GatewayTwilioTest, APhoneCallIsAnsweredInterruptedAndMarksDecideWhatWasHear
   EXPECT_TRUE(testing::WaitForMetric(gateway.process().metrics_port(),
                                      "voxflow_gateway_closes_total{code=\"1000\"}", 1,
                                      absl::Seconds(5)));
+}
+
+// The same call with the offline engines: pocketsphinx hears the caller in mu-law 8 kHz, espeak-ng
+// speaks the reply. Whatever pocketsphinx makes of the question, the caller hears the story, its
+// voice over the reply clears Twilio's buffer, and the marks decide what the next turn says was
+// heard.
+TEST(GatewayTwilioTest, RealEnginesAnswerAPhoneCallAndMarksDecideWhatWasHeard) {
+  Gateway gateway("story", {}, {"--provider=pocketsphinx"}, {"--provider=espeak-ng"});
+  ASSERT_TRUE(gateway.ok());
+  auto caller = gateway.Call();
+  ASSERT_NE(caller, nullptr);
+  caller->Say(testing::SilencePcm16k(500));
+  caller->Say(testing::SpeechPcm16k("please tell me a long story about the sea"));
+  ASSERT_TRUE(caller->WaitFor(
+      [](const TwilioCaller::Heard& h) { return h.played_marks.size() >= 2; }, absl::Seconds(40)))
+      << "no reply played: the model was asked " << gateway.model().requests() << " times";
+  // Speech, not silence: espeak-ng's mu-law is far from the 0xFF of silence.
+  const TwilioCaller::Heard before = caller->heard();
+  int loud = 0;
+  for (unsigned char c : before.reply_audio) loud += (c & 0x7F) < 0x60;
+  EXPECT_GT(loud, static_cast<int>(before.reply_audio.size() / 10));
+
+  caller->Say(testing::SpeechPcm16k("stop please what is going on here"));
+  ASSERT_TRUE(caller->WaitFor([](const TwilioCaller::Heard& h) { return !h.clears.empty(); },
+                              absl::Seconds(10)))
+      << "no clear for speech over the reply";
+  const size_t played = caller->heard().played_marks.size();
+  ASSERT_TRUE(caller->WaitFor(
+      [&](const TwilioCaller::Heard&) { return gateway.model().requests() >= 2; },
+      absl::Seconds(30)))
+      << "the second question got no turn";
+  const Json body = Json::parse(gateway.model().bodies().at(1));
+  const Json& messages = body["messages"];
+  ASSERT_GE(messages.size(), 3u);
+  const std::string heard = messages[messages.size() - 2]["content"];
+  std::printf("pocketsphinx heard \"%s\" then \"%s\"; marks played before the clear: %zu; heard: "
+              "\"%s\"\n",
+              std::string(messages[messages.size() - 3]["content"]).c_str(),
+              std::string(messages.back()["content"]).c_str(), played, heard.c_str());
+  EXPECT_TRUE(heard == Story(static_cast<int>(played)) ||
+              heard == Story(static_cast<int>(played) - 1))
+      << heard;
 }
 
 TEST(GatewayTwilioTest, TheReplyAudioIsTheOrchestratorsAndDtmfReachesTheSession) {
