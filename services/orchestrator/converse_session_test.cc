@@ -424,6 +424,38 @@ TEST(ConverseSessionTest, AnUnknownControlTypeIsReportedByItsNumber) {
 }
 
 // A second caller reusing a live session's id once read its memory ("what did i say").
+TEST(ConverseSessionTest, KeypadDigitsAreATurnOfTheirOwn) {
+  Harness h;
+  ASSERT_TRUE(h.Start(Endpointing(300)).ok());
+  v1::ConverseRequest request;
+  request.mutable_dtmf()->set_digits("5#");
+  ASSERT_TRUE(h.HandleRequest(request).ok());
+  ASSERT_TRUE(h.End().ok());
+  ASSERT_THAT(h.turns(), SizeIs(1));
+  EXPECT_EQ(h.turns()[0].transcript(), "The caller pressed 5# on the keypad.");
+  EXPECT_EQ(h.Telemetry("input.dtmf"), 1);
+}
+
+TEST(ConverseSessionTest, BadPlaybackAndDtmfRequestsNameTheField) {
+  Harness h;
+  ASSERT_TRUE(h.Start(Endpointing(300)).ok());
+  v1::ConverseRequest request;
+  request.mutable_dtmf()->set_digits("5x");
+  EXPECT_THAT(h.HandleRequest(request).message(),
+              HasSubstr("dtmf.digits: byte 1 is not one of 0-9 * # A-D ('5x')"));
+  request.mutable_dtmf()->set_digits("");
+  EXPECT_THAT(h.HandleRequest(request).message(), HasSubstr("dtmf.digits must hold 1..32"));
+  request.mutable_playback()->set_turn_id(0);
+  EXPECT_THAT(h.HandleRequest(request).message(), HasSubstr("playback.turn_id"));
+  request.mutable_playback()->set_turn_id(1);
+  request.mutable_playback()->set_played_ms(-1);
+  EXPECT_THAT(h.HandleRequest(request).message(), HasSubstr("playback.played_ms"));
+  // A report for a turn that does not exist (yet, or any more) changes nothing.
+  request.mutable_playback()->set_turn_id(7);
+  request.mutable_playback()->set_played_ms(100);
+  EXPECT_TRUE(h.HandleRequest(request).ok());
+}
+
 TEST(ConverseSessionTest, ALiveSessionIdCannotBeTakenAndIsFreeAfterwards) {
   LiveSessions live;
   Harness first, second, third;
