@@ -14,8 +14,10 @@ using tcp = boost::asio::ip::tcp;
 
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     GatewayOptions options, std::shared_ptr<grpc::Channel> orchestrator) {
+  int threads = options.threads;
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::unique_ptr<GatewayServer> server(
-      new GatewayServer(std::move(options), std::move(orchestrator)));
+      new GatewayServer(std::move(options), std::move(orchestrator), threads));
   boost::system::error_code error;
   const net::ip::address address = net::ip::make_address(server->options_.host, error);
   if (error) {
@@ -33,24 +35,39 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   }
   server->port_ = server->acceptor_.local_endpoint().port();
   server->AcceptNext();
-  int threads = server->options_.threads;
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  for (int i = 0; i < threads; ++i) {
-    server->threads_.emplace_back([io = &server->io_] { io->run(); });
+  for (auto& context : server->contexts_) {
+    server->threads_.emplace_back([io = context.get()] {
+      // Runs until Stop(), idle or not.
+      auto work = boost::asio::make_work_guard(*io);
+      io->run();
+    });
   }
   return server;
 }
 
-GatewayServer::GatewayServer(GatewayOptions options, std::shared_ptr<grpc::Channel> orchestrator)
+namespace {
+
+std::vector<std::unique_ptr<net::io_context>> MakeContexts(int n) {
+  std::vector<std::unique_ptr<net::io_context>> contexts;
+  for (int i = 0; i < n; ++i) contexts.push_back(std::make_unique<net::io_context>(1));
+  return contexts;
+}
+
+}  // namespace
+
+GatewayServer::GatewayServer(GatewayOptions options, std::shared_ptr<grpc::Channel> orchestrator,
+                             int threads)
     : options_(std::move(options)),
       orchestrator_(std::move(orchestrator)),
-      acceptor_(net::make_strand(io_)) {}
+      contexts_(MakeContexts(threads)),
+      acceptor_(net::make_strand(*contexts_.front())) {}
 
 GatewayServer::~GatewayServer() { Stop(); }
 
 void GatewayServer::AcceptNext() {
-  acceptor_.async_accept(net::make_strand(io_), [this](boost::system::error_code error,
-                                                       tcp::socket socket) {
+  net::io_context& context = *contexts_[next_context_++ % contexts_.size()];
+  acceptor_.async_accept(net::make_strand(context), [this](boost::system::error_code error,
+                                                           tcp::socket socket) {
     if (error) {
       if (error == net::error::operation_aborted || !acceptor_.is_open()) return;
       spdlog::warn("accept failed: {}", error.message());
@@ -129,7 +146,7 @@ void GatewayServer::Stop() {
       if (auto connection = weak.lock()) connection->GoAway();
     }
   }
-  io_.stop();
+  for (auto& context : contexts_) context->stop();
   for (std::thread& thread : threads_) thread.join();
   threads_.clear();
 }

@@ -1,5 +1,7 @@
 // GatewayServer: the gateway's HTTP and WebSocket front, on Boost.Beast over a fixed pool of I/O
-// threads (the cores; never a thread per connection). It serves
+// threads (the cores; never a thread per connection), each running an io_context of its own:
+// a connection lives on one of them (round-robin), so its handlers never wake another thread.
+// It serves
 //   GET /                      the browser page (and its script and audio worklets)
 //   GET /healthz               200 "ok", or 503 "draining"
 //   GET /v1/describe           the orchestrator's pipelines and voices (JSON; token as below)
@@ -58,12 +60,15 @@ class GatewayServer {
   WebSocketConnection::OnClosed ClosedCallback(const std::string& client);
 
  private:
-  GatewayServer(GatewayOptions options, std::shared_ptr<grpc::Channel> orchestrator);
+  GatewayServer(GatewayOptions options, std::shared_ptr<grpc::Channel> orchestrator,
+                int threads);
   void AcceptNext();
 
   const GatewayOptions options_;
   const std::shared_ptr<grpc::Channel> orchestrator_;
-  boost::asio::io_context io_;
+  // One io_context per I/O thread (concurrency hint 1: no locking between threads inside it).
+  std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+  size_t next_context_ = 0;  // On the acceptor's context.
   boost::asio::ip::tcp::acceptor acceptor_;
   int port_ = 0;
   std::vector<std::thread> threads_;

@@ -165,10 +165,14 @@ absl::StatusOr<TwilioMessage> ParseTwilioMessage(absl::string_view text) {
 }
 
 std::string TwilioMediaMessage(const std::string& stream_sid, absl::string_view mulaw) {
-  return Json{{"event", "media"},
-              {"streamSid", stream_sid},
-              {"media", {{"payload", absl::Base64Escape(mulaw)}}}}
-      .dump(-1, ' ', false, Json::error_handler_t::replace);
+  // The one message sent 50 times a second per call: written directly, the same bytes as
+  // nlohmann's dump (keys sorted), without its tree. Only the stream sid needs escaping.
+  std::string sid = Json(stream_sid).dump(-1, ' ', false, Json::error_handler_t::replace);
+  std::string out;
+  out.reserve(60 + sid.size() + (mulaw.size() + 2) / 3 * 4);
+  absl::StrAppend(&out, R"({"event":"media","media":{"payload":")", absl::Base64Escape(mulaw),
+                  R"("},"streamSid":)", sid, "}");
+  return out;
 }
 
 std::string TwilioMarkMessage(const std::string& stream_sid, const std::string& name) {

@@ -54,6 +54,7 @@ void WebSocketConnection::Accept(Request request) {
     }
     self->accepted_ = true;
     GatewayMetrics::ConnectionOpened(CallKindName(self->kind_));
+    self->last_received_ = std::chrono::steady_clock::now();
     self->ArmIdleTimer();
     self->Read();
   });
@@ -87,7 +88,7 @@ void WebSocketConnection::OnRead(beast::error_code error, size_t bytes) {
   }
   GatewayMetrics::BytesIn(bytes);
   if (!closing_) {
-    ArmIdleTimer();
+    last_received_ = std::chrono::steady_clock::now();
     const auto data = buffer_.cdata();
     const absl::string_view frame(static_cast<const char*>(data.data()), data.size());
     if (ws_.got_text()) {
@@ -102,15 +103,21 @@ void WebSocketConnection::OnRead(beast::error_code error, size_t bytes) {
 }
 
 void WebSocketConnection::ArmIdleTimer() {
-  idle_timer_.expires_after(absl::ToChronoMilliseconds(options_.idle_timeout));
+  // One wake-up per idle period, not one timer update per frame: each frame only notes its time.
+  idle_timer_.expires_at(last_received_ +
+                         absl::ToChronoMilliseconds(options_.idle_timeout));
   idle_timer_.async_wait([weak = weak_from_this()](beast::error_code error) {
-    if (error) return;  // Re-armed or cancelled.
-    if (auto self = weak.lock()) {
-      self->CancelConverse();
-      self->Close(kClosePolicy,
-                  absl::StrCat("idle: nothing received for ",
-                               absl::FormatDuration(self->options_.idle_timeout)));
+    if (error) return;  // Cancelled.
+    auto self = weak.lock();
+    if (self == nullptr || self->finished_ || self->closing_) return;
+    if (std::chrono::steady_clock::now() - self->last_received_ <
+        absl::ToChronoMilliseconds(self->options_.idle_timeout)) {
+      self->ArmIdleTimer();  // Something came since: wait for the rest of the period.
+      return;
     }
+    self->CancelConverse();
+    self->Close(kClosePolicy, absl::StrCat("idle: nothing received for ",
+                                           absl::FormatDuration(self->options_.idle_timeout)));
   });
 }
 

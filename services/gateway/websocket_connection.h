@@ -7,6 +7,7 @@
 #define VOXFLOW_SERVICES_GATEWAY_WEBSOCKET_CONNECTION_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -76,6 +77,7 @@ class WebSocketConnection final : public std::enable_shared_from_this<WebSocketC
   const GatewayOptions& options_;
   const OnClosed on_closed_;
   boost::asio::steady_timer idle_timer_;
+  std::chrono::steady_clock::time_point last_received_;
   boost::beast::flat_buffer buffer_;
   VoiceClock clock_;
   std::unique_ptr<Call> call_;

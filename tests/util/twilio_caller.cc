@@ -19,8 +19,7 @@ std::string ToMulaw8k(const std::string& pcm16k) {
                                           MakeStreamFormat(v1::MULAW, 8000, 1));
   if (!converter.ok()) return "";
   absl::StatusOr<std::string> out = (*converter)->Convert(pcm16k);
-  absl::StatusOr<std::string> rest = (*converter)->Flush();
-  return (out.ok() ? *out : "") + (rest.ok() ? *rest : "");
+  return (out.ok() ? *out : "") + (*converter)->Flush();
 }
 
 }  // namespace
@@ -126,6 +125,7 @@ void TwilioCaller::OnMessage(const WebSocketClient::Message& message) {
     }
     heard_.reply_audio += audio;
     ++heard_.media;
+    heard_.media_times.push_back(message.at);
     if (heard_.first_media == absl::InfinitePast()) heard_.first_media = message.at;
     heard_.last_media = message.at;
     playout_end_ = std::max(playout_end_, message.at) +

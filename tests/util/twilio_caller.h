@@ -37,6 +37,7 @@ class TwilioCaller {
   struct Heard {
     std::string reply_audio;        // Every media payload, decoded (mu-law bytes).
     int media = 0;                  // media messages received
+    std::vector<absl::Time> media_times;  // When each arrived.
     absl::Time first_media = absl::InfinitePast();
     absl::Time last_media = absl::InfinitePast();
     std::vector<std::string> played_marks;   // Echoed because their audio played.
