@@ -70,8 +70,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       }
       default:
-        call->OnConverseEnd(absl::Status(static_cast<absl::StatusCode>(in.IntInRange(0, 16)),
-                                         in.Bytes(300)));
+        call->OnConverseEnd(
+            absl::Status(static_cast<absl::StatusCode>(in.IntInRange(0, 16)), in.Bytes(300)));
         break;
     }
     if (io.close().has_value() && io.close()->second.size() > 123) __builtin_trap();

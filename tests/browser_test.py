@@ -23,6 +23,15 @@ import wave
 CHROMIUM = "/usr/lib/chromium/chromium"  # The binary: /usr/bin/chromium's wrapper closes fd 3/4.
 
 
+def stop(process):
+    """SIGTERM, then SIGKILL if it is still there after 15 s."""
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 class Server:
     """A Voxflow server binary on free loopback ports; the ports from its start-up lines."""
 
@@ -49,11 +58,7 @@ class Server:
         return f"127.0.0.1:{self.port}"
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop(self.proc)
 
 
 class Chromium:
@@ -108,11 +113,7 @@ class Chromium:
         raise TimeoutError(method)
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop(self.proc)
 
 
 def microphone_wav(path, voxctl, tts_address, text):

@@ -12,8 +12,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "services/orchestrator/llm/fake_openai_server.h"
 #include "services/gateway/twilio_signature.h"
+#include "services/orchestrator/llm/fake_openai_server.h"
 #include "tests/util/fixtures.h"
 #include "tests/util/metrics_scrape.h"
 #include "tests/util/server_process.h"
@@ -84,8 +84,32 @@ class Gateway {
 // The story the fake model tells, cut after `sentences` sentences.
 std::string Story(int sentences) {
   std::vector<std::string> parts;
-  for (int i = 1; i <= sentences; ++i) parts.push_back(absl::StrCat("This is sentence number ", i, "."));
+  for (int i = 1; i <= sentences; ++i)
+    parts.push_back(absl::StrCat("This is sentence number ", i, "."));
   return absl::StrJoin(parts, " ");
+}
+
+// The messages of the model's second request (empty when it did not come within `timeout`).
+Json SecondRequestMessages(Gateway& gateway, TwilioCaller& caller, absl::Duration timeout) {
+  if (!caller.WaitFor([&](const TwilioCaller::Heard&) { return gateway.model().requests() >= 2; },
+                      timeout)) {
+    return Json::array();
+  }
+  return Json::parse(gateway.model().bodies().at(1))["messages"];
+}
+
+// The next turn's request carries the reply as the marks say it was heard: whole sentences, up
+// to the last mark played before the clear (or the one before, when its echo crossed the clear),
+// never cut by what was merely sent.
+void ExpectHeardAsMarked(const Json& messages, size_t played) {
+  ASSERT_GE(messages.size(), 3u);
+  EXPECT_EQ(messages[messages.size() - 2]["role"], "assistant");
+  const std::string heard = messages[messages.size() - 2]["content"];
+  std::printf("marks played before the clear: %zu; heard: \"%s\"\n", played, heard.c_str());
+  EXPECT_THAT(heard, Not(HasSubstr("...")));
+  EXPECT_TRUE(heard == Story(static_cast<int>(played)) ||
+              heard == Story(static_cast<int>(played) - 1))
+      << heard;
 }
 
 TEST(GatewayTwilioTest, APhoneCallIsAnsweredInterruptedAndMarksDecideWhatWasHeard) {
@@ -101,8 +125,8 @@ TEST(GatewayTwilioTest, APhoneCallIsAnsweredInterruptedAndMarksDecideWhatWasHear
 
   // The reply comes back as media, with marks after its sentences that the caller echoes as it
   // plays them.
-  ASSERT_TRUE(caller->WaitFor([](const TwilioCaller::Heard& h) { return h.played_marks.size() >= 2; },
-                              absl::Seconds(20)))
+  ASSERT_TRUE(caller->WaitFor(
+      [](const TwilioCaller::Heard& h) { return h.played_marks.size() >= 2; }, absl::Seconds(20)))
       << "no reply played";
   const TwilioCaller::Heard before = caller->heard();
   EXPECT_TRUE(before.unexpected.empty()) << before.unexpected.front();
@@ -123,29 +147,16 @@ TEST(GatewayTwilioTest, APhoneCallIsAnsweredInterruptedAndMarksDecideWhatWasHear
   EXPECT_LT(at_clear.clears.front() - at_clear.last_media, absl::Seconds(1));
   const size_t played = at_clear.played_marks.size();
 
-  // The next turn's request carries the reply as the marks say it was heard: whole sentences,
-  // up to the last mark played (or the one before, when its echo crossed the clear).
-  ASSERT_TRUE(caller->WaitFor(
-      [&](const TwilioCaller::Heard&) { return gateway.model().requests() >= 2; },
-      absl::Seconds(15)))
-      << "the second question got no turn";
-  const Json body = Json::parse(gateway.model().bodies().at(1));
-  const Json& messages = body["messages"];
-  ASSERT_GE(messages.size(), 3u);
-  EXPECT_EQ(messages[messages.size() - 2]["role"], "assistant");
-  const std::string heard = messages[messages.size() - 2]["content"];
-  std::printf("marks played before the clear: %zu; heard: \"%s\"\n", played, heard.c_str());
-  EXPECT_THAT(heard, Not(HasSubstr("...")));  // Not cut by what was merely sent.
-  EXPECT_TRUE(heard == Story(static_cast<int>(played)) ||
-              heard == Story(static_cast<int>(played) - 1))
-      << heard;
+  const Json messages = SecondRequestMessages(gateway, *caller, absl::Seconds(15));
+  ASSERT_GE(messages.size(), 3u) << "the second question got no turn";
+  ExpectHeardAsMarked(messages, played);
   EXPECT_EQ(messages.back()["content"], "what is going on");
 
   // The second reply plays too.
   const int media_at_clear = at_clear.media;
-  EXPECT_TRUE(caller->WaitFor(
-      [&](const TwilioCaller::Heard& h) { return h.media > media_at_clear + 10; },
-      absl::Seconds(10)));
+  EXPECT_TRUE(
+      caller->WaitFor([&](const TwilioCaller::Heard& h) { return h.media > media_at_clear + 10; },
+                      absl::Seconds(10)));
   caller->HangUp();
   const auto closed = caller->socket().WaitClosed(absl::Seconds(5));
   ASSERT_TRUE(closed.has_value());
@@ -185,21 +196,12 @@ TEST(GatewayTwilioTest, RealEnginesAnswerAPhoneCallAndMarksDecideWhatWasHeard) {
                               absl::Seconds(10)))
       << "no clear for speech over the reply";
   const size_t played = caller->heard().played_marks.size();
-  ASSERT_TRUE(caller->WaitFor(
-      [&](const TwilioCaller::Heard&) { return gateway.model().requests() >= 2; },
-      absl::Seconds(30)))
-      << "the second question got no turn";
-  const Json body = Json::parse(gateway.model().bodies().at(1));
-  const Json& messages = body["messages"];
-  ASSERT_GE(messages.size(), 3u);
-  const std::string heard = messages[messages.size() - 2]["content"];
-  std::printf("pocketsphinx heard \"%s\" then \"%s\"; marks played before the clear: %zu; heard: "
-              "\"%s\"\n",
+  const Json messages = SecondRequestMessages(gateway, *caller, absl::Seconds(30));
+  ASSERT_GE(messages.size(), 3u) << "the second question got no turn";
+  std::printf("pocketsphinx heard \"%s\", then \"%s\"\n",
               std::string(messages[messages.size() - 3]["content"]).c_str(),
-              std::string(messages.back()["content"]).c_str(), played, heard.c_str());
-  EXPECT_TRUE(heard == Story(static_cast<int>(played)) ||
-              heard == Story(static_cast<int>(played) - 1))
-      << heard;
+              std::string(messages.back()["content"]).c_str());
+  ExpectHeardAsMarked(messages, played);
 }
 
 TEST(GatewayTwilioTest, TheReplyAudioIsTheOrchestratorsAndDtmfReachesTheSession) {
@@ -222,11 +224,12 @@ TEST(GatewayTwilioTest, TheReplyAudioIsTheOrchestratorsAndDtmfReachesTheSession)
   EXPECT_EQ(caller->heard().reply_audio.substr(0, expected.size()), expected);
 
   // A key press is a turn of its own: the model is told which key.
-  caller->socket().SendText(R"({"event":"dtmf","streamSid":"MZ00000000000000000000000000000001",)"
-                            R"("sequenceNumber":"900","dtmf":{"track":"inbound_track","digit":"7"}})");
-  ASSERT_TRUE(caller->WaitFor(
-      [&](const TwilioCaller::Heard&) { return gateway.model().requests() >= 2; },
-      absl::Seconds(10)));
+  caller->socket().SendText(
+      R"({"event":"dtmf","streamSid":"MZ00000000000000000000000000000001",)"
+      R"("sequenceNumber":"900","dtmf":{"track":"inbound_track","digit":"7"}})");
+  ASSERT_TRUE(
+      caller->WaitFor([&](const TwilioCaller::Heard&) { return gateway.model().requests() >= 2; },
+                      absl::Seconds(10)));
   const Json body = Json::parse(gateway.model().bodies().at(1));
   EXPECT_EQ(body["messages"].back()["content"], "The caller pressed 7 on the keypad.");
   EXPECT_TRUE(caller->heard().unexpected.empty());
@@ -240,9 +243,8 @@ TEST(GatewayTwilioTest, SignaturesAreCheckedOnTheUpgrade) {
   EXPECT_FALSE(unsigned_call.ok());
   EXPECT_EQ(status, 403);
   EXPECT_THAT(std::string(unsigned_call.status().message()), HasSubstr("X-Twilio-Signature"));
-  auto forged = WebSocketClient::Connect(gateway.port(), "/twilio",
-                                         {{"X-Twilio-Signature", "akysMtAgnTTp99dLi5CdNFd2E5M="}},
-                                         &status);
+  auto forged = WebSocketClient::Connect(
+      gateway.port(), "/twilio", {{"X-Twilio-Signature", "akysMtAgnTTp99dLi5CdNFd2E5M="}}, &status);
   EXPECT_FALSE(forged.ok());
   EXPECT_EQ(status, 403);
   auto signed_call = gateway.Call();
@@ -261,38 +263,53 @@ struct BadFrame {
 TEST(GatewayBadInputTest, EveryBadInputGetsItsCloseOrStatusAndHarmsNoOne) {
   Gateway gateway("ok",
                   {absl::StrCat("--ws_auth_tokens_file=", WriteFile("tokens", kClientToken)),
-                   "--max_frame_bytes=4096", "--idle_timeout=1s",
-                   "--max_connections_per_client=4", "--allowed_origins=https://app.example"},
+                   "--max_frame_bytes=4096", "--idle_timeout=1s", "--max_connections_per_client=4",
+                   "--allowed_origins=https://app.example"},
                   {"--provider=mock", "--mock_latency_ms=0", "--mock_transcriptions=hello"});
   ASSERT_TRUE(gateway.ok());
   const int port = gateway.port();
-  const std::string start = R"({"event":"start","sequenceNumber":"1","streamSid":"MZ1",)"
-                            R"("start":{"streamSid":"MZ1","callSid":"CA1","tracks":["inbound"],)"
-                            R"("mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}})";
-  const std::string config = R"({"inputFormat":{"format":"PCM16","sampleRate":16000,"channels":1},)"
-                             R"("outputFormat":{"format":"PCM16","sampleRate":16000,"channels":1}})";
+  const std::string start =
+      R"({"event":"start","sequenceNumber":"1","streamSid":"MZ1",)"
+      R"("start":{"streamSid":"MZ1","callSid":"CA1","tracks":["inbound"],)"
+      R"("mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}})";
+  const std::string config =
+      R"({"inputFormat":{"format":"PCM16","sampleRate":16000,"channels":1},)"
+      R"("outputFormat":{"format":"PCM16","sampleRate":16000,"channels":1}})";
   const std::string auth = absl::StrCat("/v1/converse?token=", kClientToken);
   const std::vector<BadFrame> cases = {
       {"bad JSON", "/twilio", {{true, "{nope"}}, 1007, "not JSON"},
       {"unknown event", "/twilio", {{true, R"({"event":"party"})"}}, 1008, "unknown event"},
-      {"media before start", "/twilio",
+      {"media before start",
+       "/twilio",
        {{true, R"({"event":"media","media":{"chunk":"1","timestamp":"0","payload":"//8="}})"}},
-       1008, "media before start"},
-      {"bad base64", "/twilio",
+       1008,
+       "media before start"},
+      {"bad base64",
+       "/twilio",
        {{true, start},
-        {true, R"({"event":"media","streamSid":"MZ1","media":{"chunk":"1","timestamp":"0","payload":"%%%"}})"}},
-       1007, "not base64"},
+        {true,
+         R"({"event":"media","streamSid":"MZ1","media":{"chunk":"1","timestamp":"0","payload":"%%%"}})"}},
+       1007,
+       "not base64"},
       {"binary to twilio", "/twilio", {{false, "\x01\x02"}}, 1003, "text frames only"},
       {"oversized frame", "/twilio", {{true, std::string(5000, ' ')}}, 1009, ""},
-      {"audio before config", auth.c_str(), {{false, std::string(640, '\0')}}, 1008,
+      {"audio before config",
+       auth.c_str(),
+       {{false, std::string(640, '\0')}},
+       1008,
        "audio before config"},
       {"config not JSON", auth.c_str(), {{true, "config please"}}, 1007, "config:"},
-      {"config refused by the orchestrator", auth.c_str(),
-       {{true, R"({"inputFormat":{"format":"PCM16","sampleRate":3,"channels":1}})"}}, 4003,
+      {"config refused by the orchestrator",
+       auth.c_str(),
+       {{true, R"({"inputFormat":{"format":"PCM16","sampleRate":3,"channels":1}})"}},
+       4003,
        "config.input_format"},
       {"request not JSON", auth.c_str(), {{true, config}, {true, "[]"}}, 1007, "request:"},
-      {"a bad request the orchestrator refuses", auth.c_str(),
-       {{true, config}, {true, R"({"text":{"text":""}})"}}, 4003, "text.text is empty"},
+      {"a bad request the orchestrator refuses",
+       auth.c_str(),
+       {{true, config}, {true, R"({"text":{"text":""}})"}},
+       4003,
+       "text.text is empty"},
       {"silence past the idle timeout", "/twilio", {{true, start}}, 1008, "idle"},
   };
   for (const BadFrame& bad : cases) {
@@ -300,8 +317,8 @@ TEST(GatewayBadInputTest, EveryBadInputGetsItsCloseOrStatusAndHarmsNoOne) {
     WebSocketClient::Headers headers;
     if (absl::StartsWith(bad.target, "/twilio")) {
       headers.emplace_back("X-Twilio-Signature",
-                           gateway::TwilioSignature(kTwilioToken,
-                                                    absl::StrCat("wss://127.0.0.1:", port, "/twilio")));
+                           gateway::TwilioSignature(
+                               kTwilioToken, absl::StrCat("wss://127.0.0.1:", port, "/twilio")));
     }
     auto client = WebSocketClient::Connect(port, bad.target, headers);
     ASSERT_TRUE(client.ok()) << client.status();
@@ -332,9 +349,10 @@ TEST(GatewayBadInputTest, EveryBadInputGetsItsCloseOrStatusAndHarmsNoOne) {
     EXPECT_FALSE(client.ok());
     EXPECT_EQ(status, refusal.status);
   }
-  auto allowed = WebSocketClient::Connect(
-      port, "/v1/converse", {{"Origin", "https://app.example"},
-                             {"Authorization", absl::StrCat("Bearer ", kClientToken)}});
+  auto allowed =
+      WebSocketClient::Connect(port, "/v1/converse",
+                               {{"Origin", "https://app.example"},
+                                {"Authorization", absl::StrCat("Bearer ", kClientToken)}});
   EXPECT_TRUE(allowed.ok()) << allowed.status();
   auto plain = testing::HttpGet(port, "/v1/converse");
   ASSERT_TRUE(plain.ok());
@@ -369,9 +387,9 @@ TEST(GatewayBadInputTest, EveryBadInputGetsItsCloseOrStatusAndHarmsNoOne) {
   caller->Say(testing::SilencePcm16k(200));
   caller->Say(testing::SpeechPcm16k("hello"));
   // "Hello there!": 12 characters of 80 bytes.
-  EXPECT_TRUE(caller->WaitFor(
-      [](const TwilioCaller::Heard& h) { return h.reply_audio.size() >= 12 * 80; },
-      absl::Seconds(20)))
+  EXPECT_TRUE(
+      caller->WaitFor([](const TwilioCaller::Heard& h) { return h.reply_audio.size() >= 12 * 80; },
+                      absl::Seconds(20)))
       << "a good call after the bad ones got no answer";
 }
 

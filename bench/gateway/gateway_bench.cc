@@ -52,7 +52,8 @@ double CpuSeconds(pid_t pid) {
   if (close == std::string::npos) return 0;
   std::vector<std::string> fields = absl::StrSplit(line.substr(close + 2), ' ');
   if (fields.size() <= 13) return 0;
-  return (std::stod(fields[11]) + std::stod(fields[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  return (std::stod(fields[11]) + std::stod(fields[12])) /
+         static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 double Percentile(std::vector<double> values, double p) {
@@ -118,7 +119,8 @@ class DirectCaller {
   }
   std::vector<absl::Time> Frames() {
     std::vector<absl::Time> times;
-    for (const auto& e : client_->Filter(v1::ConverseEvent::kReplyAudio)) times.push_back(e.received);
+    for (const auto& e : client_->Filter(v1::ConverseEvent::kReplyAudio))
+      times.push_back(e.received);
     return times;
   }
   testing::ConverseClient& client() { return *client_; }
@@ -173,7 +175,8 @@ bool WaitForReply(FramesFn frames, absl::Time asked) {
   const absl::Time deadline = asked + absl::Seconds(15);
   while (absl::Now() < deadline) {
     const std::vector<absl::Time> times = frames();
-    if (!times.empty() && times.back() > asked && absl::Now() - times.back() > absl::Milliseconds(400)) {
+    if (!times.empty() && times.back() > asked &&
+        absl::Now() - times.back() > absl::Milliseconds(400)) {
       return true;
     }
     absl::SleepFor(absl::Milliseconds(50));
@@ -279,8 +282,10 @@ int Main() {
     const Round bridged = RunRound(n, true, stack, *gateway, question);
     Report("gateway", n, bridged);
     std::vector<double> a, b;
-    for (const auto& call : direct.calls) a.insert(a.end(), call.voice_to_voice_ms.begin(), call.voice_to_voice_ms.end());
-    for (const auto& call : bridged.calls) b.insert(b.end(), call.voice_to_voice_ms.begin(), call.voice_to_voice_ms.end());
+    for (const auto& call : direct.calls)
+      a.insert(a.end(), call.voice_to_voice_ms.begin(), call.voice_to_voice_ms.end());
+    for (const auto& call : bridged.calls)
+      b.insert(b.end(), call.voice_to_voice_ms.begin(), call.voice_to_voice_ms.end());
     std::printf(
         "added by the gateway at %d calls: p50 %+.1f ms, p99 %+.1f ms; gateway CPU %.0f%% of the "
         "orchestrator's per call-minute\n",

@@ -33,7 +33,8 @@ void BrowserCall::OnText(absl::string_view text) {
   google::protobuf::util::JsonParseOptions options;
   if (!configured_) {
     v1::SessionConfig config;
-    if (auto status = google::protobuf::util::JsonStringToMessage(std::string(text), &config, options);
+    if (auto status =
+            google::protobuf::util::JsonStringToMessage(std::string(text), &config, options);
         !status.ok()) {
       Fail(kCloseInvalidPayload,
            absl::StrCat("config: the first frame must be a SessionConfig in JSON: ",
@@ -54,10 +55,11 @@ void BrowserCall::OnText(absl::string_view text) {
     return;
   }
   v1::ConverseRequest request;
-  if (auto status = google::protobuf::util::JsonStringToMessage(std::string(text), &request, options);
+  if (auto status =
+          google::protobuf::util::JsonStringToMessage(std::string(text), &request, options);
       !status.ok()) {
-    Fail(kCloseInvalidPayload, absl::StrCat("request: not a ConverseRequest in JSON: ",
-                                            status.message().ToString()));
+    Fail(kCloseInvalidPayload,
+         absl::StrCat("request: not a ConverseRequest in JSON: ", status.message().ToString()));
     return;
   }
   if (request.has_config()) {
@@ -81,9 +83,8 @@ void BrowserCall::OnBinary(absl::string_view data) {
   chunk->set_format(input_format_.format());
   chunk->set_sequence(sequence_++);
   chunk->set_timestamp_ms(static_cast<int64_t>(input_ms_));
-  const double ms = input_bytes_per_ms_ > 0
-                        ? static_cast<double>(data.size()) / input_bytes_per_ms_
-                        : kOpusPacketMs;
+  const double ms = input_bytes_per_ms_ > 0 ? static_cast<double>(data.size()) / input_bytes_per_ms_
+                                            : kOpusPacketMs;
   input_ms_ += ms;
   clock_.InputArrived(ms);
   io_.SendConverse(std::move(request));

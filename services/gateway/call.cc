@@ -1,6 +1,5 @@
 #include "services/gateway/call.h"
 
-
 namespace voxflow::gateway {
 
 uint16_t CloseCodeFor(const absl::Status& status) {

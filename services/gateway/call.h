@@ -17,11 +17,11 @@ namespace voxflow::gateway {
 // WebSocket close codes the gateway sends (RFC 6455 section 7.4, and 4000 + a gRPC code when the
 // orchestrator ended the conversation with an error). docs/API.md lists them.
 inline constexpr uint16_t kCloseNormal = 1000;
-inline constexpr uint16_t kCloseGoingAway = 1001;      // The gateway drains (a deploy).
-inline constexpr uint16_t kCloseUnsupported = 1003;    // A frame of the wrong kind.
+inline constexpr uint16_t kCloseGoingAway = 1001;       // The gateway drains (a deploy).
+inline constexpr uint16_t kCloseUnsupported = 1003;     // A frame of the wrong kind.
 inline constexpr uint16_t kCloseInvalidPayload = 1007;  // Not JSON, bad base64, a bad config.
-inline constexpr uint16_t kClosePolicy = 1008;         // Out of order (media before start), idle.
-inline constexpr uint16_t kCloseTooBig = 1009;         // A frame over --max_frame_bytes.
+inline constexpr uint16_t kClosePolicy = 1008;          // Out of order (media before start), idle.
+inline constexpr uint16_t kCloseTooBig = 1009;          // A frame over --max_frame_bytes.
 inline constexpr uint16_t kCloseInternal = 1011;
 inline constexpr uint16_t kCloseTryAgainLater = 1013;  // Slow reader, overload.
 inline constexpr uint16_t kCloseGrpcBase = 4000;       // + the Converse stream's gRPC code.

@@ -2,12 +2,10 @@
 
 #include <utility>
 
-
 namespace voxflow::gateway {
 
 std::shared_ptr<ConverseUpstream> ConverseUpstream::Start(
-    const std::shared_ptr<grpc::Channel>& channel, v1::SessionConfig config,
-    Callbacks callbacks) {
+    const std::shared_ptr<grpc::Channel>& channel, v1::SessionConfig config, Callbacks callbacks) {
   std::shared_ptr<ConverseUpstream> upstream(new ConverseUpstream());
   Stream::Options options;
   options.take_response = [on_event = callbacks.on_event](v1::ConverseEvent& event) {

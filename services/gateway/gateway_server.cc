@@ -66,17 +66,17 @@ GatewayServer::~GatewayServer() { Stop(); }
 
 void GatewayServer::AcceptNext() {
   net::io_context& context = *contexts_[next_context_++ % contexts_.size()];
-  acceptor_.async_accept(net::make_strand(context), [this](boost::system::error_code error,
-                                                           tcp::socket socket) {
-    if (error) {
-      if (error == net::error::operation_aborted || !acceptor_.is_open()) return;
-      spdlog::warn("accept failed: {}", error.message());
-    } else {
-      socket.set_option(tcp::no_delay(true), error);
-      std::make_shared<HttpSession>(boost::beast::tcp_stream(std::move(socket)), *this)->Run();
-    }
-    AcceptNext();
-  });
+  acceptor_.async_accept(
+      net::make_strand(context), [this](boost::system::error_code error, tcp::socket socket) {
+        if (error) {
+          if (error == net::error::operation_aborted || !acceptor_.is_open()) return;
+          spdlog::warn("accept failed: {}", error.message());
+        } else {
+          socket.set_option(tcp::no_delay(true), error);
+          std::make_shared<HttpSession>(boost::beast::tcp_stream(std::move(socket)), *this)->Run();
+        }
+        AcceptNext();
+      });
 }
 
 size_t GatewayServer::connections() {
@@ -95,8 +95,7 @@ bool GatewayServer::Admit(const std::string& client) {
   return true;
 }
 
-void GatewayServer::Register(const std::shared_ptr<WebSocketConnection>& connection,
-                             const std::string& /*client*/) {
+void GatewayServer::Register(const std::shared_ptr<WebSocketConnection>& connection) {
   std::lock_guard<std::mutex> lock(mu_);
   live_[connection.get()] = connection;
 }
@@ -118,8 +117,8 @@ void GatewayServer::Drain() {
     acceptor_.close(ignored);
   });
   std::unique_lock<std::mutex> lock(mu_);
-  const auto deadline = std::chrono::steady_clock::now() +
-                        absl::ToChronoMilliseconds(options_.drain_timeout);
+  const auto deadline =
+      std::chrono::steady_clock::now() + absl::ToChronoMilliseconds(options_.drain_timeout);
   if (!closed_.wait_until(lock, deadline, [this] { return live_.empty(); })) {
     spdlog::info("drain: {} calls still open after {}; closing them", live_.size(),
                  absl::FormatDuration(options_.drain_timeout));

@@ -27,16 +27,17 @@
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "grpcpp/channel.h"
+#include "services/gateway/gateway_host.h"
 #include "services/gateway/gateway_options.h"
 #include "services/gateway/websocket_connection.h"
 
 namespace voxflow::gateway {
 
-class GatewayServer {
+class GatewayServer final : public GatewayHost {
  public:
   static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(
       GatewayOptions options, std::shared_ptr<grpc::Channel> orchestrator);
-  ~GatewayServer();  // Stop().
+  ~GatewayServer() override;  // Stop().
   GatewayServer(const GatewayServer&) = delete;
   GatewayServer& operator=(const GatewayServer&) = delete;
 
@@ -50,18 +51,16 @@ class GatewayServer {
   // Closes everything and stops the I/O threads.
   void Stop();
 
-  // For the HTTP sessions: whether a new connection may start, and its bookkeeping.
-  bool draining() const { return draining_; }
-  const GatewayOptions& options() const { return options_; }
-  // Counts a WebSocket connection from `client`; false when it is over its limit.
-  bool Admit(const std::string& client);
-  void Register(const std::shared_ptr<WebSocketConnection>& connection, const std::string& client);
-  const std::shared_ptr<grpc::Channel>& orchestrator() const { return orchestrator_; }
-  WebSocketConnection::OnClosed ClosedCallback(const std::string& client);
+  // GatewayHost, for the HTTP sessions.
+  bool draining() const override { return draining_; }
+  const GatewayOptions& options() const override { return options_; }
+  bool Admit(const std::string& client) override;
+  void Register(const std::shared_ptr<WebSocketConnection>& connection) override;
+  const std::shared_ptr<grpc::Channel>& orchestrator() const override { return orchestrator_; }
+  WebSocketConnection::OnClosed ClosedCallback(const std::string& client) override;
 
  private:
-  GatewayServer(GatewayOptions options, std::shared_ptr<grpc::Channel> orchestrator,
-                int threads);
+  GatewayServer(GatewayOptions options, std::shared_ptr<grpc::Channel> orchestrator, int threads);
   void AcceptNext();
 
   const GatewayOptions options_;

@@ -13,7 +13,6 @@
 #include "grpcpp/client_context.h"
 #include "services/common/logging.h"
 #include "services/gateway/gateway_metrics.h"
-#include "services/gateway/gateway_server.h"
 #include "services/gateway/twilio_signature.h"
 #include "services/gateway/web_assets.h"
 #include "spdlog/spdlog.h"
@@ -100,8 +99,7 @@ void HttpSession::Describe() {
         boost::asio::post(self->stream_.get_executor(), [self, call, status] {
           if (!status.ok()) {
             self->Refuse(http::status::service_unavailable,
-                         absl::StrCat("the orchestrator did not answer: ",
-                                      status.error_message()),
+                         absl::StrCat("the orchestrator did not answer: ", status.error_message()),
                          "orchestrator");
             return;
           }
@@ -126,7 +124,7 @@ std::string QueryParameter(const std::string& query, const std::string& name) {
   return "";
 }
 
-HttpSession::HttpSession(beast::tcp_stream stream, GatewayServer& server)
+HttpSession::HttpSession(beast::tcp_stream stream, GatewayHost& server)
     : stream_(std::move(stream)), server_(server) {
   beast::error_code error;
   const auto endpoint = stream_.socket().remote_endpoint(error);
@@ -235,8 +233,7 @@ void HttpSession::Upgrade(Request request, const std::string& path, const std::s
   keep_alive_ = false;
   const GatewayOptions& options = server_.options();
   if (server_.draining()) {
-    Refuse(http::status::service_unavailable, "draining: connect to another replica",
-           "draining");
+    Refuse(http::status::service_unavailable, "draining: connect to another replica", "draining");
     return;
   }
   CallKind kind;
@@ -266,11 +263,11 @@ void HttpSession::Upgrade(Request request, const std::string& path, const std::s
         !OriginAllowed(options.allowed_origins, absl::string_view(origin.data(), origin.size()),
                        absl::string_view(request[http::field::host].data(),
                                          request[http::field::host].size()))) {
-      Refuse(http::status::forbidden,
-             absl::StrCat("origin ",
-                          QuoteClientValue(absl::string_view(origin.data(), origin.size())),
-                          " is not allowed (--allowed_origins)"),
-             "origin");
+      Refuse(
+          http::status::forbidden,
+          absl::StrCat("origin ", QuoteClientValue(absl::string_view(origin.data(), origin.size())),
+                       " is not allowed (--allowed_origins)"),
+          "origin");
       return;
     }
     if (std::string refused = TokenRefusal(request, query); !refused.empty()) {
@@ -288,7 +285,7 @@ void HttpSession::Upgrade(Request request, const std::string& path, const std::s
   stream_.expires_never();
   auto connection = std::make_shared<WebSocketConnection>(
       std::move(stream_), kind, server_.orchestrator(), options, server_.ClosedCallback(client_));
-  server_.Register(connection, client_);
+  server_.Register(connection);
   connection->Accept(std::move(request));
 }
 
@@ -311,16 +308,15 @@ void HttpSession::Respond(Response response) {
   response.keep_alive(keep_alive_);
   response.prepare_payload();
   auto shared = std::make_shared<Response>(std::move(response));
-  http::async_write(stream_, *shared,
-                    [self = shared_from_this(), shared](beast::error_code error, size_t) {
-                      if (!error && self->keep_alive_) {
-                        self->ReadRequest();
-                        return;
-                      }
-                      beast::error_code ignored;
-                      self->stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send,
-                                                      ignored);
-                    });
+  http::async_write(
+      stream_, *shared, [self = shared_from_this(), shared](beast::error_code error, size_t) {
+        if (!error && self->keep_alive_) {
+          self->ReadRequest();
+          return;
+        }
+        beast::error_code ignored;
+        self->stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+      });
 }
 
 }  // namespace voxflow::gateway

@@ -1,5 +1,6 @@
 // HttpSession: one TCP connection's HTTP requests, until one upgrades to a WebSocket (then a
 // WebSocketConnection takes the socket) or the client goes. Routes and refusals: gateway_server.h.
+// It reports to the server that accepted it through GatewayHost.
 #ifndef VOXFLOW_SERVICES_GATEWAY_HTTP_SESSION_H_
 #define VOXFLOW_SERVICES_GATEWAY_HTTP_SESSION_H_
 
@@ -9,14 +10,13 @@
 
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
+#include "services/gateway/gateway_host.h"
 
 namespace voxflow::gateway {
 
-class GatewayServer;
-
 class HttpSession final : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(boost::beast::tcp_stream stream, GatewayServer& server);
+  HttpSession(boost::beast::tcp_stream stream, GatewayHost& server);
   void Run();
 
  private:
@@ -36,7 +36,7 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession> {
               const std::string& metric);
 
   boost::beast::tcp_stream stream_;
-  GatewayServer& server_;
+  GatewayHost& server_;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::empty_body>> parser_;
   std::string client_;  // The peer's address, for per-client limits.

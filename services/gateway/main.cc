@@ -63,8 +63,7 @@ namespace {
 absl::StatusOr<std::string> ReadSecret(const std::string& path, const char* flag) {
   absl::StatusOr<std::string> content = voxflow::ReadFileToString(path);
   if (!content.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--", flag, ": ", content.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", content.status().message()));
   }
   std::string secret(absl::StripAsciiWhitespace(*content));
   if (secret.empty()) return absl::InvalidArgumentError(absl::StrCat("--", flag, ": empty file"));
@@ -102,9 +101,9 @@ int main(int argc, char** argv) {
   if (const std::string path = absl::GetFlag(FLAGS_ws_auth_tokens_file); !path.empty()) {
     absl::StatusOr<std::unordered_set<std::string>> tokens = voxflow::LoadTokens(path);
     if (!tokens.ok() || tokens->empty()) {
-      std::fprintf(stderr, "gateway: --ws_auth_tokens_file: %s\n",
-                   tokens.ok() ? "no token in the file"
-                               : std::string(tokens.status().message()).c_str());
+      std::fprintf(
+          stderr, "gateway: --ws_auth_tokens_file: %s\n",
+          tokens.ok() ? "no token in the file" : std::string(tokens.status().message()).c_str());
       return 2;
     }
     options.auth_tokens = *std::move(tokens);

@@ -76,8 +76,8 @@ void TwilioCall::OnStart(const TwilioStart& start) {
     ended_ = true;
     io_.Close(kCloseInvalidPayload,
               CloseReason(absl::StrCat("start.mediaFormat: only audio/x-mulaw 8000 Hz mono, got ",
-                                       QuoteClientValue(start.encoding, 32), " ",
-                                       start.sample_rate, " Hz ", start.channels, " channels")));
+                                       QuoteClientValue(start.encoding, 32), " ", start.sample_rate,
+                                       " Hz ", start.channels, " channels")));
     return;
   }
   started_ = true;

@@ -66,14 +66,14 @@ class TwilioCall final : public Call {
   uint64_t next_sequence_ = 0;  // When Twilio's chunk numbers are missing or out of range.
 
   // The reply audio on its way to the caller.
-  int32_t reply_turn_ = 0;        // The turn whose audio went out last.
-  std::string reply_sentence_;    // The text it speaks.
-  int64_t reply_ms_ = 0;          // That turn's audio sent so far, in ms.
+  int32_t reply_turn_ = 0;          // The turn whose audio went out last.
+  std::string reply_sentence_;      // The text it speaks.
+  int64_t reply_ms_ = 0;            // That turn's audio sent so far, in ms.
   bool sentence_unmarked_ = false;  // Audio went out since the last mark or clear.
   bool unplayed_audio_ = false;     // Audio went out since the last clear.
   int32_t interrupted_turn_ = 0;    // Its audio still in flight is dropped.
   int marks_sent_ = 0;
-  std::deque<PendingMark> marks_;   // Sent, not yet echoed, in order.
+  std::deque<PendingMark> marks_;  // Sent, not yet echoed, in order.
 };
 
 }  // namespace voxflow::gateway

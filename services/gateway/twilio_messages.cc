@@ -32,8 +32,8 @@ absl::StatusOr<int64_t> IntegerField(const Json& object, const char* key, absl::
   if (!text.ok()) return text.status();
   int64_t value = 0;
   if (!absl::SimpleAtoi(*text, &value) || value < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("twilio message: ", path,
-                                                   " is not a count: ", QuoteClientValue(*text)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("twilio message: ", path, " is not a count: ", QuoteClientValue(*text)));
   }
   return value;
 }
@@ -176,11 +176,13 @@ std::string TwilioMediaMessage(const std::string& stream_sid, absl::string_view 
 }
 
 std::string TwilioMarkMessage(const std::string& stream_sid, const std::string& name) {
-  return Json{{"event", "mark"}, {"streamSid", stream_sid}, {"mark", {{"name", name}}}}.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return Json{{"event", "mark"}, {"streamSid", stream_sid}, {"mark", {{"name", name}}}}.dump(
+      -1, ' ', false, Json::error_handler_t::replace);
 }
 
 std::string TwilioClearMessage(const std::string& stream_sid) {
-  return Json{{"event", "clear"}, {"streamSid", stream_sid}}.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return Json{{"event", "clear"}, {"streamSid", stream_sid}}.dump(-1, ' ', false,
+                                                                  Json::error_handler_t::replace);
 }
 
 }  // namespace voxflow::gateway

@@ -32,10 +32,10 @@ struct TwilioStart {
 };
 
 struct TwilioMedia {
-  std::string track;      // "inbound" (bidirectional streams carry only the caller).
-  int64_t chunk = 0;      // 1 for the first chunk of the stream.
+  std::string track;         // "inbound" (bidirectional streams carry only the caller).
+  int64_t chunk = 0;         // 1 for the first chunk of the stream.
   int64_t timestamp_ms = 0;  // Media time from the start of the stream.
-  std::string audio;      // The payload, base64-decoded: mu-law 8 kHz mono.
+  std::string audio;         // The payload, base64-decoded: mu-law 8 kHz mono.
 };
 
 struct TwilioMark {

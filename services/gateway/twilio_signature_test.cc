@@ -22,7 +22,8 @@ TEST(TwilioSignatureTest, AWebSocketUpgradeSignsItsUrl) {
   EXPECT_EQ(TwilioSignature("12345", url), "akysMtAgnTTp99dLi5CdNFd2E5M=");
   EXPECT_TRUE(TwilioSignatureValid("12345", url, "akysMtAgnTTp99dLi5CdNFd2E5M="));
   EXPECT_FALSE(TwilioSignatureValid("12346", url, "akysMtAgnTTp99dLi5CdNFd2E5M="));
-  EXPECT_FALSE(TwilioSignatureValid("12345", "wss://example.com/twilio", "akysMtAgnTTp99dLi5CdNFd2E5M="));
+  EXPECT_FALSE(
+      TwilioSignatureValid("12345", "wss://example.com/twilio", "akysMtAgnTTp99dLi5CdNFd2E5M="));
   EXPECT_FALSE(TwilioSignatureValid("12345", url, ""));
   EXPECT_FALSE(TwilioSignatureValid("12345", url, "akysMtAgnTTp99dLi5CdNFd2E5M"));
 }

@@ -16,9 +16,7 @@ namespace beast = boost::beast;
 namespace websocket = boost::beast::websocket;
 namespace net = boost::asio;
 
-const char* CallKindName(CallKind kind) {
-  return kind == CallKind::kTwilio ? "twilio" : "browser";
-}
+const char* CallKindName(CallKind kind) { return kind == CallKind::kTwilio ? "twilio" : "browser"; }
 
 WebSocketConnection::WebSocketConnection(beast::tcp_stream stream, CallKind kind,
                                          std::shared_ptr<grpc::Channel> orchestrator,
@@ -69,8 +67,8 @@ void WebSocketConnection::GoAway() {
 }
 
 void WebSocketConnection::Read() {
-  ws_.async_read(buffer_, beast::bind_front_handler(&WebSocketConnection::OnRead,
-                                                    shared_from_this()));
+  ws_.async_read(buffer_,
+                 beast::bind_front_handler(&WebSocketConnection::OnRead, shared_from_this()));
 }
 
 void WebSocketConnection::OnRead(beast::error_code error, size_t bytes) {
@@ -104,8 +102,7 @@ void WebSocketConnection::OnRead(beast::error_code error, size_t bytes) {
 
 void WebSocketConnection::ArmIdleTimer() {
   // One wake-up per idle period, not one timer update per frame: each frame only notes its time.
-  idle_timer_.expires_at(last_received_ +
-                         absl::ToChronoMilliseconds(options_.idle_timeout));
+  idle_timer_.expires_at(last_received_ + absl::ToChronoMilliseconds(options_.idle_timeout));
   idle_timer_.async_wait([weak = weak_from_this()](beast::error_code error) {
     if (error) return;  // Cancelled.
     auto self = weak.lock();
@@ -233,13 +230,12 @@ void WebSocketConnection::CloseNow() {
   websocket::close_reason reason;
   reason.code = close_code_;
   reason.reason = close_reason_;
-  ws_.async_close(reason,
-                  [self = shared_from_this()](beast::error_code error) {
-                    if (error) {
-                      beast::error_code ignored;
-                      beast::get_lowest_layer(self->ws_).socket().close(ignored);
-                    }
-                  });
+  ws_.async_close(reason, [self = shared_from_this()](beast::error_code error) {
+    if (error) {
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+    }
+  });
 }
 
 void WebSocketConnection::Finish(uint16_t code) {

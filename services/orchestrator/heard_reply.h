@@ -29,7 +29,7 @@ class HeardReply {
     double sent_ms = 0;
   };
   std::vector<Sentence> sentences_;
-  size_t sending_ = 0;  // Index of the sentence being sent.
+  size_t sending_ = 0;     // Index of the sentence being sent.
   double played_ms_ = -1;  // Negative: the client reports no playback.
 };
 

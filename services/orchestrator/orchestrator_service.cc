@@ -58,8 +58,8 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* OrchestratorService
 }
 
 grpc::Status OrchestratorService::Describe(grpc::ServerContext* /*context*/,
-                                          const v1::DescribeRequest* /*request*/,
-                                          v1::DescribeResponse* response) {
+                                           const v1::DescribeRequest* /*request*/,
+                                           v1::DescribeResponse* response) {
   if (services_.pipelines != nullptr) {
     response->set_default_pipeline(services_.pipelines->default_name());
     for (const std::string& name : services_.pipelines->Names()) {

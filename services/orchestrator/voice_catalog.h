@@ -14,8 +14,8 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "services/common/timer_queue.h"
 #include "services/common/backend.h"
+#include "services/common/timer_queue.h"
 #include "voxflow/v1/tts.pb.h"
 
 namespace voxflow::orchestrator {

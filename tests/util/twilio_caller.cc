@@ -43,18 +43,18 @@ absl::StatusOr<std::unique_ptr<TwilioCaller>> TwilioCaller::Call(int port, Optio
   caller->socket_->SendText(R"({"event":"connected","protocol":"Call","version":"1.0.0"})");
   Json parameters = Json::object();
   for (const auto& [key, value] : caller->options_.custom_parameters) parameters[key] = value;
-  caller->socket_->SendText(
-      Json{{"event", "start"},
-           {"sequenceNumber", caller->Sequence()},
-           {"start",
-            {{"accountSid", "AC00000000000000000000000000000001"},
-             {"streamSid", caller->options_.stream_sid},
-             {"callSid", caller->options_.call_sid},
-             {"tracks", {"inbound"}},
-             {"customParameters", parameters},
-             {"mediaFormat", {{"encoding", "audio/x-mulaw"}, {"sampleRate", 8000}, {"channels", 1}}}}},
-           {"streamSid", caller->options_.stream_sid}}
-          .dump());
+  caller->socket_->SendText(Json{
+      {"event", "start"},
+      {"sequenceNumber", caller->Sequence()},
+      {"start",
+       {{"accountSid", "AC00000000000000000000000000000001"},
+        {"streamSid", caller->options_.stream_sid},
+        {"callSid", caller->options_.call_sid},
+        {"tracks", {"inbound"}},
+        {"customParameters", parameters},
+        {"mediaFormat", {{"encoding", "audio/x-mulaw"}, {"sampleRate", 8000}, {"channels", 1}}}}},
+      {"streamSid", caller->options_.stream_sid}}
+                                .dump());
   caller->thread_ = std::thread([raw] { raw->Run(); });
   return caller;
 }
@@ -72,13 +72,13 @@ void TwilioCaller::HangUp() {
   }
   changed_.notify_all();
   if (thread_.joinable()) thread_.join();
-  socket_->SendText(Json{{"event", "stop"},
-                         {"sequenceNumber", Sequence()},
-                         {"streamSid", options_.stream_sid},
-                         {"stop",
-                          {{"accountSid", "AC00000000000000000000000000000001"},
-                           {"callSid", options_.call_sid}}}}
-                        .dump());
+  socket_->SendText(
+      Json{{"event", "stop"},
+           {"sequenceNumber", Sequence()},
+           {"streamSid", options_.stream_sid},
+           {"stop",
+            {{"accountSid", "AC00000000000000000000000000000001"}, {"callSid", options_.call_sid}}}}
+          .dump());
 }
 
 int TwilioCaller::Say(const std::string& pcm16k) {
@@ -98,16 +98,22 @@ std::pair<absl::Time, absl::Time> TwilioCaller::WaitSaid(int ticket) {
                                  : std::make_pair(absl::InfinitePast(), absl::InfinitePast());
 }
 
-bool TwilioCaller::WaitFor(const std::function<bool(const Heard&)>& done,
-                           absl::Duration timeout) {
+bool TwilioCaller::WaitFor(const std::function<bool(const Heard&)>& done, absl::Duration timeout) {
   std::unique_lock<std::mutex> lock(mu_);
-  return changed_.wait_for(lock, absl::ToChronoMilliseconds(timeout),
-                           [&] { return done(heard_); });
+  return changed_.wait_for(lock, absl::ToChronoMilliseconds(timeout), [&] { return done(heard_); });
 }
 
 TwilioCaller::Heard TwilioCaller::heard() {
   std::lock_guard<std::mutex> lock(mu_);
   return heard_;
+}
+
+void TwilioCaller::EchoMark(const std::string& name) {
+  socket_->SendText(Json{{"event", "mark"},
+                         {"sequenceNumber", Sequence()},
+                         {"streamSid", options_.stream_sid},
+                         {"mark", {{"name", name}}}}
+                        .dump());
 }
 
 void TwilioCaller::OnMessage(const WebSocketClient::Message& message) {
@@ -137,11 +143,7 @@ void TwilioCaller::OnMessage(const WebSocketClient::Message& message) {
     playout_end_ = message.at;
     for (const auto& [name, at] : marks_) {
       heard_.cleared_marks.push_back(name);
-      socket_->SendText(Json{{"event", "mark"},
-                             {"sequenceNumber", Sequence()},
-                             {"streamSid", options_.stream_sid},
-                             {"mark", {{"name", name}}}}
-                            .dump());
+      EchoMark(name);
     }
     marks_.clear();
   } else {
@@ -166,11 +168,7 @@ void TwilioCaller::Run() {
       const absl::Time now = absl::Now();
       while (!marks_.empty() && marks_.front().second <= now) {
         heard_.played_marks.push_back(marks_.front().first);
-        socket_->SendText(Json{{"event", "mark"},
-                               {"sequenceNumber", Sequence()},
-                               {"streamSid", options_.stream_sid},
-                               {"mark", {{"name", marks_.front().first}}}}
-                              .dump());
+        EchoMark(marks_.front().first);
         marks_.pop_front();
       }
       if (clip_offset >= clip.size() && !pending_clips_.empty()) {

@@ -35,15 +35,15 @@ class TwilioCaller {
   };
   // What came back, as the caller's phone saw it.
   struct Heard {
-    std::string reply_audio;        // Every media payload, decoded (mu-law bytes).
-    int media = 0;                  // media messages received
+    std::string reply_audio;              // Every media payload, decoded (mu-law bytes).
+    int media = 0;                        // media messages received
     std::vector<absl::Time> media_times;  // When each arrived.
     absl::Time first_media = absl::InfinitePast();
     absl::Time last_media = absl::InfinitePast();
     std::vector<std::string> played_marks;   // Echoed because their audio played.
     std::vector<std::string> cleared_marks;  // Echoed because a clear dropped their audio.
     std::vector<absl::Time> clears;
-    std::vector<std::string> unexpected;     // Messages Twilio would not accept.
+    std::vector<std::string> unexpected;  // Messages Twilio would not accept.
   };
 
   static absl::StatusOr<std::unique_ptr<TwilioCaller>> Call(int port, Options options);
@@ -63,6 +63,8 @@ class TwilioCaller {
  private:
   explicit TwilioCaller(Options options) : options_(std::move(options)) {}
   void OnMessage(const WebSocketClient::Message& message);
+  // Twilio's acknowledgement of the mark `name`.
+  void EchoMark(const std::string& name);
   void Run();
   std::string Sequence() { return std::to_string(++sequence_number_); }
 

@@ -139,8 +139,7 @@ bool WebSocketClient::WaitFor(const std::function<bool(const std::vector<Message
 
 std::optional<WebSocketClient::Closed> WebSocketClient::WaitClosed(absl::Duration timeout) {
   std::unique_lock<std::mutex> lock(mu_);
-  changed_.wait_for(lock, absl::ToChronoMilliseconds(timeout),
-                    [&] { return closed_.has_value(); });
+  changed_.wait_for(lock, absl::ToChronoMilliseconds(timeout), [&] { return closed_.has_value(); });
   return closed_;
 }
 

@@ -37,8 +37,7 @@ class WebSocketClient {
   // Connects to 127.0.0.1:`port` and upgrades `target` with `headers`. A refused upgrade is
   // FAILED_PRECONDITION "HTTP <status>: <body>" (and `http_status` is set).
   static absl::StatusOr<std::unique_ptr<WebSocketClient>> Connect(
-      int port, const std::string& target, const Headers& headers = {},
-      int* http_status = nullptr,
+      int port, const std::string& target, const Headers& headers = {}, int* http_status = nullptr,
       std::function<void(const Message&)> on_message = nullptr);
   ~WebSocketClient();
 
