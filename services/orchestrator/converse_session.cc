@@ -145,11 +145,11 @@ absl::Status ConverseSession::HandleRequest(v1::ConverseRequest request) {
             absl::StrCat("dtmf.digits must hold 1..32 digits, got ", digits.size()));
       }
       for (size_t i = 0; i < digits.size(); ++i) {
-        if (!absl::ascii_isdigit(digits[i]) && std::string_view("*#ABCD").find(digits[i]) ==
-                                                   std::string_view::npos) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "dtmf.digits: byte ", i, " is not one of 0-9 * # A-D (", QuoteClientValue(digits),
-              ")"));
+        if (!absl::ascii_isdigit(digits[i]) &&
+            std::string_view("*#ABCD").find(digits[i]) == std::string_view::npos) {
+          return absl::InvalidArgumentError(absl::StrCat("dtmf.digits: byte ", i,
+                                                         " is not one of 0-9 * # A-D (",
+                                                         QuoteClientValue(digits), ")"));
         }
       }
       SendTelemetry("input.dtmf", {{"digits", digits}});

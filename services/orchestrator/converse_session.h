@@ -29,11 +29,11 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "services/common/backend.h"
 #include "services/common/cancellation.h"
 #include "services/common/opus_codec.h"
 #include "services/common/streaming/jitter_buffer.h"
 #include "services/common/timer_queue.h"
-#include "services/common/backend.h"
 #include "services/orchestrator/conversation_memory.h"
 #include "services/orchestrator/listening/barge_in_detector.h"
 #include "services/orchestrator/listening/utterance.h"
