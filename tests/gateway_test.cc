@@ -46,13 +46,15 @@ class Gateway {
   Gateway(const std::string& model, const std::vector<std::string>& gateway_flags = {},
           const std::vector<std::string>& stt_flags = {"--provider=mock", "--mock_latency_ms=0"},
           const std::vector<std::string>& tts_flags = {"--provider=mock", "--mock_latency_ms=0",
-                                                       "--mock_bytes_per_char=80"}) {
-    stack_ = testing::StartVoiceStack(
-        stt_flags, tts_flags,
-        {"--llm_provider=openai", absl::StrCat("--llm_base_url=", model_.base_url()),
-         absl::StrCat("--llm_model=", model)});
+                                                       "--mock_bytes_per_char=80"},
+          const std::vector<std::string>& orchestrator_flags = {}) {
+    std::vector<std::string> flags = {"--llm_provider=openai",
+                                      absl::StrCat("--llm_base_url=", model_.base_url()),
+                                      absl::StrCat("--llm_model=", model), "--metrics_port=0"};
+    flags.insert(flags.end(), orchestrator_flags.begin(), orchestrator_flags.end());
+    stack_ = testing::StartVoiceStack(stt_flags, tts_flags, flags);
     if (!stack_.ok()) return;
-    std::vector<std::string> flags = {
+    flags = {
         "--http_port=0",
         "--metrics_port=0",
         absl::StrCat("--orchestrator_target=", stack_.orchestrator->address()),
@@ -391,6 +393,46 @@ TEST(GatewayBadInputTest, EveryBadInputGetsItsCloseOrStatusAndHarmsNoOne) {
       caller->WaitFor([](const TwilioCaller::Heard& h) { return h.reply_audio.size() >= 12 * 80; },
                       absl::Seconds(20)))
       << "a good call after the bad ones got no answer";
+}
+
+// A caller who never reads: past --max_queued_bytes waiting for it the gateway ends its call
+// (1008, as the orchestrator ends its own slow readers) and cuts the connection when even the
+// close frame cannot be delivered. Another call goes on meanwhile.
+TEST(GatewayBadInputTest, ACallerWhoNeverReadsIsCutAndHarmsNoOne) {
+  // 1600 bytes a character: the story is 13 s of 16 kHz audio, paced at real time.
+  Gateway gateway("story",
+                  {"--max_queued_bytes=16384", "--socket_send_buffer_bytes=16384",
+                   "--idle_timeout=120s"},
+                  {"--provider=mock", "--mock_latency_ms=0", "--mock_transcriptions=hello"},
+                  {"--provider=mock", "--mock_latency_ms=0", "--mock_bytes_per_char=1600"});
+  ASSERT_TRUE(gateway.ok());
+  auto deaf = WebSocketClient::ConnectWithoutReading(gateway.port(), "/v1/converse");
+  ASSERT_TRUE(deaf.ok()) << deaf.status();
+  (*deaf)->SendText(R"({"inputFormat":{"format":"PCM16","sampleRate":16000,"channels":1},)"
+                    R"("outputFormat":{"format":"PCM16","sampleRate":16000,"channels":1}})");
+  (*deaf)->SendText(R"({"text":{"text":"tell me a story"}})");
+
+  auto caller = gateway.Call();
+  ASSERT_NE(caller, nullptr);
+  caller->Say(testing::SilencePcm16k(200));
+  caller->Say(testing::SpeechPcm16k("hello"));
+  EXPECT_TRUE(caller->WaitFor([](const TwilioCaller::Heard& h) { return h.media > 20; },
+                              absl::Seconds(30)))
+      << "the reader's neighbour got no answer";
+  caller->HangUp();
+
+  EXPECT_TRUE(testing::WaitForMetric(gateway.process().metrics_port(),
+                                     "voxflow_slow_reader_total{service=\"gateway\"}", 1,
+                                     absl::Seconds(60)));
+  // The close frame cannot reach a peer that reads nothing: the connection is cut.
+  EXPECT_TRUE(testing::WaitForMetric(gateway.process().metrics_port(),
+                                     "voxflow_gateway_closes_total{code=\"1008\"}", 1,
+                                     absl::Seconds(30)))
+      << testing::ScrapeMetrics(gateway.process().metrics_port());
+  EXPECT_TRUE(testing::WaitForMetric(gateway.process().metrics_port(),
+                                     "voxflow_gateway_connections{kind=\"browser\"}", 0,
+                                     absl::Seconds(5)));
+  EXPECT_TRUE(caller->heard().unexpected.empty());
 }
 
 TEST(GatewayConverseSocketTest, AClientOfTheWebSocketProtocolGetsEventsAndAudio) {

@@ -8,9 +8,7 @@ std::shared_ptr<ConverseUpstream> ConverseUpstream::Start(
     const std::shared_ptr<grpc::Channel>& channel, v1::SessionConfig config, Callbacks callbacks) {
   std::shared_ptr<ConverseUpstream> upstream(new ConverseUpstream());
   Stream::Options options;
-  options.take_response = [on_event = callbacks.on_event](v1::ConverseEvent& event) {
-    return on_event(event);
-  };
+  options.on_response = std::move(callbacks.on_event);
   // Once the orchestrator has ended the call, our side is done too: the call's end (on_done)
   // waits for the write side, which nothing else would close.
   std::weak_ptr<ConverseUpstream> weak = upstream;
@@ -51,11 +49,6 @@ bool ConverseUpstream::Send(v1::ConverseRequest request) {
   if (stream_->PendingWrites() >= kMaxPendingRequests) return false;
   (void)stream_->WriteNoWait(std::move(request));  // False once the call failed: on_done follows.
   return true;
-}
-
-void ConverseUpstream::ResumeReads() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (stream_ != nullptr) stream_->ResumeReads();
 }
 
 void ConverseUpstream::Cancel() {

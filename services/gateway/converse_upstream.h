@@ -1,8 +1,8 @@
 // ConverseUpstream: one Orchestrator.Converse stream on gRPC's callback API (ClientStream), for a
-// connection that never blocks. Events arrive on gRPC's threads in order; on_event returns false
-// to pause reading (the caller's socket is behind) until ResumeReads(). on_done comes once, last;
-// the stream frees itself then. Send() refuses once too many requests wait for the network: a
-// client that sends faster than real time cannot grow the gateway's memory.
+// connection that never blocks. Events arrive on gRPC's threads, in order, to on_event (which
+// must not block); on_done comes once, last; the stream frees itself then. Send() refuses once
+// too many requests wait for the network: a client that sends faster than real time cannot grow
+// the gateway's memory.
 #ifndef VOXFLOW_SERVICES_GATEWAY_CONVERSE_UPSTREAM_H_
 #define VOXFLOW_SERVICES_GATEWAY_CONVERSE_UPSTREAM_H_
 
@@ -20,7 +20,7 @@ namespace voxflow::gateway {
 class ConverseUpstream {
  public:
   struct Callbacks {
-    std::function<bool(v1::ConverseEvent& event)> on_event;
+    std::function<void(v1::ConverseEvent& event)> on_event;
     std::function<void(const absl::Status& status)> on_done;
   };
   // Requests that may wait for the network before Send refuses (5 s of 20 ms audio).
@@ -33,7 +33,6 @@ class ConverseUpstream {
   // False when too many requests wait (the client sends faster than real time). A request sent
   // after the stream ended is dropped: on_done tells the end.
   bool Send(v1::ConverseRequest request);
-  void ResumeReads();
   // Ends the call from our side (the caller is gone); on_done follows.
   void Cancel();
 

@@ -23,9 +23,12 @@ struct GatewayOptions {
   absl::Duration idle_timeout = absl::Seconds(30);
   // Time a client gets to send its HTTP request (upgrade included).
   absl::Duration request_timeout = absl::Seconds(10);
-  // Frames waiting for a caller who does not read, in bytes: past it the orchestrator's events
-  // wait, and the orchestrator's own bound ends a stream whose client never reads.
+  // Frames waiting for a caller who does not read, in bytes: past it the call ends (1008), as
+  // the orchestrator ends its own slow readers.
   size_t max_queued_bytes = 1 << 20;
+  // The kernel's send buffer of each connection (SO_SNDBUF; 0: the kernel's autotuning, which
+  // on a fast path grows to megabytes: seconds of stale audio held for a slow caller).
+  int socket_send_buffer_bytes = 64 * 1024;
   // WebSocket connections one client address may hold at once (0: no limit).
   int max_connections_per_client = 20;
   // /v1/converse: browser origins allowed to connect. Empty: the gateway's own origin only (the

@@ -55,7 +55,10 @@ ABSL_FLAG(int, max_connections_per_client, 20,
           "WebSocket connections one client address may hold at once (0: no limit; 429 "
           "beyond).");
 ABSL_FLAG(int64_t, max_queued_bytes, 1 << 20,
-          "Bytes waiting for a caller who does not read before the orchestrator's events wait.");
+          "Bytes waiting for a caller who does not read before its call is ended (1008).");
+ABSL_FLAG(int, socket_send_buffer_bytes, 64 * 1024,
+          "Kernel send buffer of each connection (0: the kernel's autotuning, megabytes on a "
+          "fast path: seconds of stale audio for a slow caller).");
 ABSL_FLAG(int, io_threads, 0, "I/O threads for HTTP and WebSockets (0: the number of cores).");
 
 namespace {
@@ -93,6 +96,7 @@ int main(int argc, char** argv) {
   options.max_queued_bytes =
       static_cast<size_t>(std::max<int64_t>(4096, absl::GetFlag(FLAGS_max_queued_bytes)));
   options.drain_timeout = server_options.drain_timeout;
+  options.socket_send_buffer_bytes = std::max(0, absl::GetFlag(FLAGS_socket_send_buffer_bytes));
   options.public_url = absl::GetFlag(FLAGS_public_url);
   for (absl::string_view origin :
        absl::StrSplit(absl::GetFlag(FLAGS_allowed_origins), ',', absl::SkipWhitespace())) {

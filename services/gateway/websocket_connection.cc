@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "boost/asio/post.hpp"
+#include "services/common/metrics.h"
 #include "services/gateway/browser_call.h"
 #include "services/gateway/gateway_metrics.h"
 #include "services/gateway/twilio_call.h"
@@ -124,8 +125,7 @@ void WebSocketConnection::StartConverse(v1::SessionConfig config) {
   std::weak_ptr<WebSocketConnection> weak = weak_from_this();
   ConverseUpstream::Callbacks callbacks;
   callbacks.on_event = [weak](v1::ConverseEvent& event) {
-    auto self = weak.lock();
-    return self == nullptr || self->TakeEvent(event);
+    if (auto self = weak.lock()) self->TakeEvent(event);
   };
   callbacks.on_done = [weak](const absl::Status& status) {
     GatewayMetrics::SessionBridged(-1);
@@ -138,20 +138,26 @@ void WebSocketConnection::StartConverse(v1::SessionConfig config) {
   upstream_ = ConverseUpstream::Start(orchestrator_, std::move(config), std::move(callbacks));
 }
 
-bool WebSocketConnection::TakeEvent(v1::ConverseEvent& event) {
+void WebSocketConnection::TakeEvent(v1::ConverseEvent& event) {
   const auto bytes = static_cast<int64_t>(event.ByteSizeLong());
-  backlog_ += bytes;
+  const int64_t backlog = backlog_ += bytes;
+  const bool slow = backlog > static_cast<int64_t>(options_.max_queued_bytes);
   net::post(ws_.get_executor(),
-            [self = shared_from_this(), event = std::move(event), bytes]() mutable {
-              if (!self->finished_) self->call_->OnEvent(event);
+            [self = shared_from_this(), event = std::move(event), bytes, slow]() mutable {
               self->backlog_ -= bytes;
-              self->WriteNext();
+              if (self->finished_ || self->closing_) return;
+              if (slow) {
+                // As the orchestrator does with its own slow readers: the call ends.
+                SlowReadersCounter("gateway").Increment();
+                self->CancelConverse();
+                self->Close(kClosePolicy,
+                            absl::StrCat("slow reader: more than ",
+                                         self->options_.max_queued_bytes,
+                                         " bytes waiting for this client"));
+                return;
+              }
+              self->call_->OnEvent(event);
             });
-  const auto limit = static_cast<int64_t>(options_.max_queued_bytes);
-  if (backlog_.load() <= limit) return true;
-  events_paused_ = true;
-  // The strand may have drained the backlog meanwhile: whoever clears the flag goes on.
-  return backlog_.load() < limit / 2 && events_paused_.exchange(false);
 }
 
 void WebSocketConnection::SendConverse(v1::ConverseRequest request) {
@@ -207,10 +213,6 @@ void WebSocketConnection::OnWritten(beast::error_code error, size_t bytes) {
     return;
   }
   GatewayMetrics::BytesOut(bytes);
-  if (backlog_.load() < static_cast<int64_t>(options_.max_queued_bytes) / 2 &&
-      events_paused_.exchange(false) && upstream_ != nullptr) {
-    upstream_->ResumeReads();
-  }
   WriteNext();
 }
 
@@ -222,6 +224,18 @@ void WebSocketConnection::Close(uint16_t code, std::string reason) {
   if (code != kCloseNormal) {
     spdlog::info("{} connection closing: {} {}", CallKindName(kind_), code, close_reason_);
   }
+  // The close frame follows what is queued; a peer that reads none of it (or never answers the
+  // close) has the connection cut after request_timeout instead of holding it forever.
+  idle_timer_.expires_after(absl::ToChronoMilliseconds(options_.request_timeout));
+  idle_timer_.async_wait([weak = weak_from_this()](beast::error_code error) {
+    if (error) return;
+    if (auto self = weak.lock(); self != nullptr && !self->finished_) {
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->ws_).socket().shutdown(net::ip::tcp::socket::shutdown_both,
+                                                           ignored);
+      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+    }
+  });
   WriteNext();
 }
 
@@ -243,7 +257,8 @@ void WebSocketConnection::Finish(uint16_t code) {
   finished_ = true;
   idle_timer_.cancel();
   CancelConverse();
-  if (accepted_) GatewayMetrics::ConnectionClosed(CallKindName(kind_), code);
+  // The code we closed with, when we did (the peer may never have seen it).
+  if (accepted_) GatewayMetrics::ConnectionClosed(CallKindName(kind_), closing_ ? close_code_ : code);
   if (on_closed_) on_closed_(this, code);
 }
 

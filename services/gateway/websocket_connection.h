@@ -1,8 +1,8 @@
 // WebSocketConnection: one caller's WebSocket (Boost.Beast) bridged through a Call to one
 // Converse stream. Everything runs on the connection's strand: frames read, events from the
 // orchestrator (posted there from gRPC's threads), writes, the idle timer. No thread is held:
-// reads and writes are asynchronous, and a caller who does not read pauses the orchestrator's
-// events (ConverseUpstream's reads) instead of growing a queue.
+// reads and writes are asynchronous. A caller who does not read is ended, as the orchestrator
+// ends its own slow readers: past max_queued_bytes waiting for it, the call closes (1008).
 #ifndef VOXFLOW_SERVICES_GATEWAY_WEBSOCKET_CONNECTION_H_
 #define VOXFLOW_SERVICES_GATEWAY_WEBSOCKET_CONNECTION_H_
 
@@ -67,8 +67,8 @@ class WebSocketConnection final : public std::enable_shared_from_this<WebSocketC
   void OnWritten(boost::beast::error_code error, size_t bytes);
   void CloseNow();
   void ArmIdleTimer();
-  // Called from gRPC's threads: queues the event on the strand; false pauses the stream.
-  bool TakeEvent(v1::ConverseEvent& event);
+  // Called from gRPC's threads: queues the event on the strand.
+  void TakeEvent(v1::ConverseEvent& event);
   void Finish(uint16_t code);
 
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
@@ -93,7 +93,6 @@ class WebSocketConnection final : public std::enable_shared_from_this<WebSocketC
   std::string close_reason_;
   // Bytes of events posted to the strand or waiting in the outbox (read from gRPC's threads).
   std::atomic<int64_t> backlog_{0};
-  std::atomic<bool> events_paused_{false};
 };
 
 }  // namespace voxflow::gateway

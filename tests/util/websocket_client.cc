@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "boost/asio/connect.hpp"
+#include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
@@ -26,8 +27,23 @@ struct WebSocketClient::Impl {
 absl::StatusOr<std::unique_ptr<WebSocketClient>> WebSocketClient::Connect(
     int port, const std::string& target, const Headers& headers, int* http_status,
     std::function<void(const Message&)> on_message) {
+  return Open(port, target, headers, http_status, std::move(on_message), /*reads=*/true);
+}
+
+absl::StatusOr<std::unique_ptr<WebSocketClient>> WebSocketClient::ConnectWithoutReading(
+    int port, const std::string& target) {
+  return Open(port, target, {}, nullptr, nullptr, /*reads=*/false);
+}
+
+absl::StatusOr<std::unique_ptr<WebSocketClient>> WebSocketClient::Open(
+    int port, const std::string& target, const Headers& headers, int* http_status,
+    std::function<void(const Message&)> on_message, bool reads) {
   auto impl = std::make_unique<Impl>();
   beast::error_code error;
+  if (!reads) {
+    impl->ws.next_layer().open(tcp::v4(), error);
+    impl->ws.next_layer().set_option(net::socket_base::receive_buffer_size(2048), error);
+  }
   impl->ws.next_layer().connect(
       tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)), error);
   if (error) return absl::UnavailableError(absl::StrCat("connect: ", error.message()));
@@ -55,8 +71,11 @@ absl::StatusOr<std::unique_ptr<WebSocketClient>> WebSocketClient::Connect(
   if (http_status != nullptr) *http_status = 101;
   std::unique_ptr<WebSocketClient> client(new WebSocketClient(std::move(impl)));
   client->on_message_ = std::move(on_message);
-  client->Read();
-  client->thread_ = std::thread([io = &client->impl_->io] { io->run(); });
+  if (reads) client->Read();
+  client->thread_ = std::thread([io = &client->impl_->io] {
+    auto work = net::make_work_guard(*io);  // Writes may come later, reads or not.
+    io->run();
+  });
   return client;
 }
 
@@ -66,6 +85,7 @@ WebSocketClient::~WebSocketClient() {
   net::post(impl_->io, [this] {
     beast::error_code ignored;
     beast::get_lowest_layer(impl_->ws).close(ignored);
+    impl_->io.stop();
   });
   if (thread_.joinable()) thread_.join();
 }

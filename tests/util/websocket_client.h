@@ -39,6 +39,10 @@ class WebSocketClient {
   static absl::StatusOr<std::unique_ptr<WebSocketClient>> Connect(
       int port, const std::string& target, const Headers& headers = {}, int* http_status = nullptr,
       std::function<void(const Message&)> on_message = nullptr);
+  // A peer that never reads what it is sent (a slow reader), with a small receive buffer so that
+  // the server's writes back up at once; it can still send.
+  static absl::StatusOr<std::unique_ptr<WebSocketClient>> ConnectWithoutReading(
+      int port, const std::string& target);
   ~WebSocketClient();
 
   void Send(bool text, std::string data);
@@ -56,6 +60,9 @@ class WebSocketClient {
  private:
   struct Impl;
   explicit WebSocketClient(std::unique_ptr<Impl> impl);
+  static absl::StatusOr<std::unique_ptr<WebSocketClient>> Open(
+      int port, const std::string& target, const Headers& headers, int* http_status,
+      std::function<void(const Message&)> on_message, bool reads);
   void Read();
   void WriteNext();
 
