@@ -36,7 +36,8 @@ REPLY_RATE = 16000
 def load_stubs(proto_root):
     """Generates voxflow.v1's Python modules into a temporary directory and imports them."""
     out = tempfile.mkdtemp(prefix="voxflow_py_")
-    protos = [os.path.join("voxflow", "v1", f) for f in ("audio.proto", "stt.proto", "orchestrator.proto")]
+    protos = [os.path.join("voxflow", "v1", f)
+              for f in ("audio.proto", "stt.proto", "tts.proto", "orchestrator.proto")]
     subprocess.run(
         ["/usr/bin/protoc", "-I" + proto_root, "--python_out=" + out, "--grpc_out=" + out,
          "--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin"] + protos,
