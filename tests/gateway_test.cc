@@ -400,11 +400,11 @@ TEST(GatewayBadInputTest, EveryBadInputGetsItsCloseOrStatusAndHarmsNoOne) {
 // close frame cannot be delivered. Another call goes on meanwhile.
 TEST(GatewayBadInputTest, ACallerWhoNeverReadsIsCutAndHarmsNoOne) {
   // 1600 bytes a character: the story is 13 s of 16 kHz audio, paced at real time.
-  Gateway gateway("story",
-                  {"--max_queued_bytes=16384", "--socket_send_buffer_bytes=16384",
-                   "--idle_timeout=120s"},
-                  {"--provider=mock", "--mock_latency_ms=0", "--mock_transcriptions=hello"},
-                  {"--provider=mock", "--mock_latency_ms=0", "--mock_bytes_per_char=1600"});
+  Gateway gateway(
+      "story",
+      {"--max_queued_bytes=16384", "--socket_send_buffer_bytes=16384", "--idle_timeout=120s"},
+      {"--provider=mock", "--mock_latency_ms=0", "--mock_transcriptions=hello"},
+      {"--provider=mock", "--mock_latency_ms=0", "--mock_bytes_per_char=1600"});
   ASSERT_TRUE(gateway.ok());
   auto deaf = WebSocketClient::ConnectWithoutReading(gateway.port(), "/v1/converse");
   ASSERT_TRUE(deaf.ok()) << deaf.status();
@@ -416,8 +416,8 @@ TEST(GatewayBadInputTest, ACallerWhoNeverReadsIsCutAndHarmsNoOne) {
   ASSERT_NE(caller, nullptr);
   caller->Say(testing::SilencePcm16k(200));
   caller->Say(testing::SpeechPcm16k("hello"));
-  EXPECT_TRUE(caller->WaitFor([](const TwilioCaller::Heard& h) { return h.media > 20; },
-                              absl::Seconds(30)))
+  EXPECT_TRUE(
+      caller->WaitFor([](const TwilioCaller::Heard& h) { return h.media > 20; }, absl::Seconds(30)))
       << "the reader's neighbour got no answer";
   caller->HangUp();
 

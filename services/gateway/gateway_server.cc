@@ -73,10 +73,10 @@ void GatewayServer::AcceptNext() {
           spdlog::warn("accept failed: {}", error.message());
         } else {
           socket.set_option(tcp::no_delay(true), error);
-      if (options_.socket_send_buffer_bytes > 0) {
-        socket.set_option(net::socket_base::send_buffer_size(options_.socket_send_buffer_bytes),
-                          error);
-      }
+          if (options_.socket_send_buffer_bytes > 0) {
+            socket.set_option(net::socket_base::send_buffer_size(options_.socket_send_buffer_bytes),
+                              error);
+          }
           std::make_shared<HttpSession>(boost::beast::tcp_stream(std::move(socket)), *this)->Run();
         }
         AcceptNext();

@@ -151,8 +151,7 @@ void WebSocketConnection::TakeEvent(v1::ConverseEvent& event) {
                 SlowReadersCounter("gateway").Increment();
                 self->CancelConverse();
                 self->Close(kClosePolicy,
-                            absl::StrCat("slow reader: more than ",
-                                         self->options_.max_queued_bytes,
+                            absl::StrCat("slow reader: more than ", self->options_.max_queued_bytes,
                                          " bytes waiting for this client"));
                 return;
               }
@@ -258,7 +257,8 @@ void WebSocketConnection::Finish(uint16_t code) {
   idle_timer_.cancel();
   CancelConverse();
   // The code we closed with, when we did (the peer may never have seen it).
-  if (accepted_) GatewayMetrics::ConnectionClosed(CallKindName(kind_), closing_ ? close_code_ : code);
+  if (accepted_)
+    GatewayMetrics::ConnectionClosed(CallKindName(kind_), closing_ ? close_code_ : code);
   if (on_closed_) on_closed_(this, code);
 }
 
