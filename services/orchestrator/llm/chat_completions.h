@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "services/orchestrator/llm/sse_parser.h"
+#include "services/common/http/sse_parser.h"
 #include "services/orchestrator/llm_client.h"
 
 namespace voxflow::orchestrator {

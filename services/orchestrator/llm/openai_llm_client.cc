@@ -12,9 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/common/logging.h"
-#include "services/orchestrator/llm/curl_loop.h"
+#include "services/common/http/curl_loop.h"
 #include "services/orchestrator/llm/llm_metrics.h"
-#include "services/orchestrator/llm/retry_after.h"
+#include "services/common/http/http_status.h"
 
 namespace voxflow::orchestrator {
 // The state of one request, seen from libcurl's callbacks.
@@ -78,31 +78,6 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
     if (delta->done) transfer->done = true;
   }
   return bytes.size();
-}
-
-absl::Status HttpError(long status, const std::string& endpoint, const Transfer& transfer) {
-  const std::string what = absl::StrCat(endpoint, " answered HTTP ", status, ": ",
-                                        QuoteClientValue(transfer.error_body, 200));
-  switch (status) {
-    case 401:
-      return absl::UnauthenticatedError(what);
-    case 403:
-      return absl::PermissionDeniedError(what);
-    case 404:
-      return absl::NotFoundError(what);
-    case 429: {
-      absl::Status status = absl::ResourceExhaustedError(
-          absl::StrCat(what, transfer.retry_after.empty()
-                                 ? ""
-                                 : absl::StrCat(" (Retry-After: ", transfer.retry_after, ")")));
-      if (std::optional<absl::Duration> wait = ParseRetryAfter(transfer.retry_after, absl::Now())) {
-        SetRetryAfter(status, *wait);
-      }
-      return status;
-    }
-    default:
-      return status >= 500 ? absl::UnavailableError(what) : absl::InvalidArgumentError(what);
-  }
 }
 
 }  // namespace
@@ -274,7 +249,10 @@ class OpenAiLlmClient::Generation : public std::enable_shared_from_this<Generati
       return absl::UnavailableError(absl::StrCat("cannot reach the model server at ", endpoint_,
                                                  ": ", curl_easy_strerror(result)));
     }
-    if (http >= 300) return HttpError(http, endpoint_, *transfer_);
+    if (http >= 300) {
+      return HttpStatusError(http, endpoint_, transfer_->error_body, transfer_->retry_after,
+                             absl::Now());
+    }
     if (!transfer_->done) {
       return absl::UnavailableError(
           absl::StrCat(endpoint_, ": the stream ended before [DONE] (the reply is cut)"));

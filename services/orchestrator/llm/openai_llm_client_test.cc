@@ -6,7 +6,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/orchestrator/llm/fake_openai_server.h"
-#include "services/orchestrator/llm/retry_after.h"
+#include "services/common/http/retry_after.h"
 
 namespace voxflow::orchestrator {
 namespace {

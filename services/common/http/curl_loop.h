@@ -3,8 +3,8 @@
 // connection cache keeps connections (and TLS sessions) open across requests, turns and
 // sessions. Callbacks (the transfer's write and header functions, and `on_done`) run on the
 // loop's thread: they must be quick and never wait.
-#ifndef VOXFLOW_SERVICES_ORCHESTRATOR_LLM_CURL_LOOP_H_
-#define VOXFLOW_SERVICES_ORCHESTRATOR_LLM_CURL_LOOP_H_
+#ifndef VOXFLOW_SERVICES_COMMON_HTTP_CURL_LOOP_H_
+#define VOXFLOW_SERVICES_COMMON_HTTP_CURL_LOOP_H_
 
 #include <curl/curl.h>
 
@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-namespace voxflow::orchestrator {
+namespace voxflow {
 
 class CurlLoop {
  public:
@@ -53,6 +53,6 @@ class CurlLoop {
   std::thread thread_;
 };
 
-}  // namespace voxflow::orchestrator
+}  // namespace voxflow
 
-#endif  // VOXFLOW_SERVICES_ORCHESTRATOR_LLM_CURL_LOOP_H_
+#endif  // VOXFLOW_SERVICES_COMMON_HTTP_CURL_LOOP_H_

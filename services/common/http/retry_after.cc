@@ -1,4 +1,4 @@
-#include "services/orchestrator/llm/retry_after.h"
+#include "services/common/http/retry_after.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -8,7 +8,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/numbers.h"
 
-namespace voxflow::orchestrator {
+namespace voxflow {
 namespace {
 
 constexpr absl::string_view kPayload = "type.voxflow.dev/retry-after-ms";
@@ -43,4 +43,4 @@ std::optional<absl::Duration> RetryAfter(const absl::Status& status) {
   return absl::Milliseconds(ms);
 }
 
-}  // namespace voxflow::orchestrator
+}  // namespace voxflow

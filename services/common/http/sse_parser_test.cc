@@ -1,9 +1,9 @@
-#include "services/orchestrator/llm/sse_parser.h"
+#include "services/common/http/sse_parser.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace voxflow::orchestrator {
+namespace voxflow {
 namespace {
 
 std::vector<std::string> Data(const std::vector<SseEvent>& events) {
@@ -39,4 +39,4 @@ TEST(SseParserTest, DataLinesOfOneEventJoinAndCommentsAreIgnored) {
 }
 
 }  // namespace
-}  // namespace voxflow::orchestrator
+}  // namespace voxflow

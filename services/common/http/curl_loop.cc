@@ -1,8 +1,8 @@
-#include "services/orchestrator/llm/curl_loop.h"
+#include "services/common/http/curl_loop.h"
 
 #include <utility>
 
-namespace voxflow::orchestrator {
+namespace voxflow {
 namespace {
 
 CURLM* NewMulti() {
@@ -97,4 +97,4 @@ void CurlLoop::Run() {
   }
 }
 
-}  // namespace voxflow::orchestrator
+}  // namespace voxflow

@@ -1,15 +1,15 @@
 // Server-sent events (the text/event-stream format OpenAI-compatible servers stream completions
 // in), parsed incrementally: bytes arrive in arbitrary pieces, an event ends at a blank line,
 // "data:" lines of one event join with '\n', ':' lines are comments (keep-alives).
-#ifndef VOXFLOW_SERVICES_ORCHESTRATOR_LLM_SSE_PARSER_H_
-#define VOXFLOW_SERVICES_ORCHESTRATOR_LLM_SSE_PARSER_H_
+#ifndef VOXFLOW_SERVICES_COMMON_HTTP_SSE_PARSER_H_
+#define VOXFLOW_SERVICES_COMMON_HTTP_SSE_PARSER_H_
 
 #include <string>
 #include <vector>
 
 #include "absl/strings/string_view.h"
 
-namespace voxflow::orchestrator {
+namespace voxflow {
 
 struct SseEvent {
   std::string event;  // The "event:" field; empty for the default ("message").
@@ -32,6 +32,6 @@ class SseParser {
   bool after_cr_ = false;  // The last byte was '\r': a '\n' next belongs to it.
 };
 
-}  // namespace voxflow::orchestrator
+}  // namespace voxflow
 
-#endif  // VOXFLOW_SERVICES_ORCHESTRATOR_LLM_SSE_PARSER_H_
+#endif  // VOXFLOW_SERVICES_COMMON_HTTP_SSE_PARSER_H_

@@ -1,8 +1,8 @@
-#include "services/orchestrator/llm/retry_after.h"
+#include "services/common/http/retry_after.h"
 
 #include "gtest/gtest.h"
 
-namespace voxflow::orchestrator {
+namespace voxflow {
 namespace {
 
 TEST(RetryAfterTest, SecondsOrAnHttpDate) {
@@ -24,4 +24,4 @@ TEST(RetryAfterTest, TravelsOnAStatus) {
 }
 
 }  // namespace
-}  // namespace voxflow::orchestrator
+}  // namespace voxflow

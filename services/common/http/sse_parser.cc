@@ -1,8 +1,8 @@
-#include "services/orchestrator/llm/sse_parser.h"
+#include "services/common/http/sse_parser.h"
 
 #include "absl/strings/match.h"
 
-namespace voxflow::orchestrator {
+namespace voxflow {
 
 std::vector<SseEvent> SseParser::Push(absl::string_view bytes) {
   std::vector<SseEvent> events;
@@ -47,4 +47,4 @@ void SseParser::Line(absl::string_view line, std::vector<SseEvent>& out) {
   // "id" and "retry" do not matter for a completion stream.
 }
 
-}  // namespace voxflow::orchestrator
+}  // namespace voxflow
