@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/http/retry_after.h"
 #include "services/common/logging.h"
@@ -23,7 +24,7 @@ absl::Status HttpStatusError(long http, absl::string_view endpoint, absl::string
       absl::Status status = absl::ResourceExhaustedError(absl::StrCat(
           what, retry_after.empty()
                     ? ""
-                    : absl::StrCat(" (Retry-After: ", QuoteClientValue(retry_after, 40), ")")));
+                    : absl::StrCat(" (Retry-After: ", absl::CEscape(retry_after.substr(0, 40)), ")")));
       if (std::optional<absl::Duration> wait = ParseRetryAfter(retry_after, now)) {
         SetRetryAfter(status, *wait);
       }
