@@ -88,7 +88,7 @@ void RealTimeFactors() {
     chunk.set_data(audio.substr(at, 640));
     (void)stt_session->PushAudio(chunk);
   }
-  (void)stt_session->Finish();
+  (void)stt_session->FinishAndWait();
   const double stt_seconds = Seconds(Clock::now() - stt_start);
   std::printf("## Real-time factor (processing time / audio time, one stream, one core)\n\n");
   std::printf(

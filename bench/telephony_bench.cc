@@ -98,7 +98,7 @@ Run Recognize(stt::SttEngine* engine, const std::string& audio,
     piece.set_data(audio.substr(at, chunk));
     (void)session->PushAudio(piece);
   }
-  (void)session->Finish();
+  (void)session->FinishAndWait();
   run.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return run;
 }

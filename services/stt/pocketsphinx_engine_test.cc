@@ -84,7 +84,7 @@ Results Recognize(PocketsphinxEngine& engine, const std::string& audio, int rate
     c.set_data(audio.substr(at, chunk));
     EXPECT_TRUE((*session)->PushAudio(c).ok());
   }
-  EXPECT_TRUE((*session)->Finish().ok());
+  EXPECT_TRUE((*session)->FinishAndWait().ok());
   return results;
 }
 
@@ -199,7 +199,7 @@ TEST_F(PocketsphinxEngineTest, OpusPacketsAreHeardAsPcm16Is) {
       chunk.set_data(packet);
       ASSERT_TRUE((*session)->PushAudio(chunk).ok());
     }
-    ASSERT_TRUE((*session)->Finish().ok());
+    ASSERT_TRUE((*session)->FinishAndWait().ok());
     EXPECT_NEAR((*session)->audio_ms(), 1000.0 * speech.size() / 2 / rate, 20);
     EXPECT_GE(SharedWords(said, results.Final()), SharedWords(said, pcm_heard))
         << rate << " Hz: Opus heard '" << results.Final() << "', PCM16 '" << pcm_heard << "'";

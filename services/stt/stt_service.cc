@@ -28,8 +28,7 @@ class RecognizeStream final
     switch (request.request_case()) {
       case v1::RecognizeRequest::kConfig: {
         if (absl::Status s = CheckFirstConfig(); !s.ok()) return s;
-        if (absl::Status s =
-                CheckServedProvider(request.config().provider(), service_->engine_->name());
+        if (absl::Status s = service_->engine_->CheckProvider(request.config().provider());
             !s.ok()) {
           return s;
         }
@@ -54,9 +53,7 @@ class RecognizeStream final
         return (*session)->PushAudio(request.audio());
       }
       case v1::RecognizeRequest::kEndOfInput:
-        if (absl::Status s = HandleEndOfInput(); !s.ok()) return s;
-        EndStream(absl::OkStatus());
-        return absl::OkStatus();
+        return HandleEndOfInput();
       default:
         return absl::InvalidArgumentError("empty request: set config, audio or end_of_input");
     }
@@ -66,8 +63,14 @@ class RecognizeStream final
     if (session() == nullptr) {
       return absl::InvalidArgumentError("stream ended before a RecognitionConfig was sent");
     }
-    return session()->Finish();
+    // The stream ends when the engine has answered, which a remote provider does later, on
+    // another thread (no thread waits for it).
+    auto self = this->shared_from_this();
+    session()->Finish([this, self](const absl::Status& status) { EndStream(status); });
+    return absl::OkStatus();
   }
+
+  bool EndsOnEndOfInput() const override { return false; }
 
   void HandleDone(const absl::Status& status) override {
     spdlog::info(
@@ -105,9 +108,7 @@ grpc::ServerUnaryReactor* SttService::Recognize(grpc::CallbackServerContext* con
 
 absl::Status SttService::Recognize(const v1::RecognizeClipRequest& request,
                                    v1::RecognizeClipResponse* response) {
-  if (absl::Status s = CheckServedProvider(request.config().provider(), engine_->name()); !s.ok()) {
-    return s;
-  }
+  if (absl::Status s = engine_->CheckProvider(request.config().provider()); !s.ok()) return s;
   if (request.audio().empty()) return absl::InvalidArgumentError("audio is empty");
   if (request.config().audio_format().format() == v1::OPUS) {
     return absl::InvalidArgumentError(
@@ -142,7 +143,7 @@ absl::Status SttService::Recognize(const v1::RecognizeClipRequest& request,
     chunk.set_data(request.audio().substr(at, piece));
     if (absl::Status s = (*session)->PushAudio(chunk); !s.ok()) return s;
   }
-  return (*session)->Finish();
+  return (*session)->FinishAndWait();
 }
 
 }  // namespace voxflow::stt

@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
 #include "services/common/audio_chunk.h"
 #include "services/common/logging.h"
 
@@ -16,11 +17,8 @@ absl::Status SttSession::ValidateConfig(const SttEngine& engine,
   if (absl::Status s = ValidateWireFormat(config.audio_format(), "config.audio_format"); !s.ok()) {
     return s;
   }
-  const std::string language = absl::AsciiStrToLower(config.language());
-  if (language.empty()) return absl::InvalidArgumentError("config.language is required");
-  bool known = false;
-  for (const std::string& l : engine.Languages()) known |= absl::AsciiStrToLower(l) == language;
-  if (!known) {
+  if (config.language().empty()) return absl::InvalidArgumentError("config.language is required");
+  if (!engine.SupportsLanguage(config.language())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "config.language ", QuoteClientValue(config.language()), " is not supported by ",
         engine.name(), " (supported: ", absl::StrJoin(engine.Languages(), ", "), ")"));
@@ -88,15 +86,31 @@ absl::Status SttSession::PushAudio(const v1::AudioChunk& chunk) {
   return recognizer_->Process(*native);
 }
 
-absl::Status SttSession::Finish() {
-  if (cancelled_) return absl::CancelledError("recognition cancelled");
-  if (finished_) return absl::OkStatus();
+void SttSession::Finish(Recognizer::Done done) {
+  if (cancelled_) return done(absl::CancelledError("recognition cancelled"));
+  if (finished_) return done(absl::OkStatus());
   finished_ = true;
   const std::string tail = converter_->Flush();
   if (!tail.empty()) {
-    if (absl::Status s = recognizer_->Process(tail); !s.ok()) return s;
+    if (absl::Status s = recognizer_->Process(tail); !s.ok()) return done(s);
   }
-  return recognizer_->Finish();
+  recognizer_->FinishAsync(std::move(done));
+}
+
+absl::Status SttSession::FinishAndWait() {
+  absl::Notification finished;
+  absl::Status result;
+  Finish([&](const absl::Status& status) {
+    result = status;
+    finished.Notify();
+  });
+  finished.WaitForNotification();
+  return result;
+}
+
+void SttSession::Cancel() {
+  cancelled_ = true;
+  if (recognizer_ != nullptr) recognizer_->Cancel();
 }
 
 }  // namespace voxflow::stt

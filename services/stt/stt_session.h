@@ -33,8 +33,12 @@ class SttSession {
                                      const SttLimits& limits);
 
   absl::Status PushAudio(const v1::AudioChunk& chunk);
-  absl::Status Finish();
-  void Cancel() { cancelled_ = true; }
+  // End of input: `done` runs (on any thread) once the final result went to the sink.
+  void Finish(Recognizer::Done done);
+  // Finish, waiting on this thread (a unary Recognize).
+  absl::Status FinishAndWait();
+  // Any thread: stops the engine's work at once.
+  void Cancel();
 
   double audio_ms() const { return audio_ms_; }
 

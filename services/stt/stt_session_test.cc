@@ -71,7 +71,7 @@ Outcome Recognize(SttEngine& engine, const std::vector<v1::AudioChunk>& clip,
     run.status = (*session)->PushAudio(chunk);
     if (!run.status.ok()) return run;
   }
-  run.status = (*session)->Finish();
+  run.status = (*session)->FinishAndWait();
   return run;
 }
 
@@ -194,7 +194,7 @@ TEST(SttSessionTest, EngineFailuresPropagate) {
 TEST(SttSessionTest, AudioAfterFinishIsRejected) {
   mocks::MockSttEngine engine(Fast());
   auto session = *SttSession::Create(&engine, Config(), [](v1::RecognizeResponse) {});
-  ASSERT_TRUE(session->Finish().ok());
+  ASSERT_TRUE(session->FinishAndWait().ok());
   EXPECT_EQ(session->PushAudio(Clip(20)[0]).code(), absl::StatusCode::kFailedPrecondition);
 }
 
@@ -205,7 +205,7 @@ TEST(SttSessionTest, CancelStopsAHangingRecognizer) {
   auto session = *SttSession::Create(&engine, Config(), [](v1::RecognizeResponse) {});
   ASSERT_TRUE(session->PushAudio(Clip(20)[0]).ok());
   std::thread canceller([&] { session->Cancel(); });
-  EXPECT_EQ(session->Finish().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(session->FinishAndWait().code(), absl::StatusCode::kCancelled);
   canceller.join();
 }
 
