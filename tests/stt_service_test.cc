@@ -1,16 +1,25 @@
-// The STT service as a real process over loopback gRPC: mock and pocketsphinx engines.
+// The STT service as a real process over loopback gRPC: mock and pocketsphinx engines, and an
+// OpenAI-compatible server (the in-tree fake) with pocketsphinx as its fallback.
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <tuple>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "mocks/fake_openai_audio_server.h"
 #include "mocks/mock_stt_engine.h"
 #include "services/tts/render_speech.h"
 #include "tests/util/server_process.h"
@@ -185,6 +194,18 @@ TEST_F(MockSttServiceTest, EveryBadInputGetsItsStatusAndTheServerGoesOn) {
   }
 }
 
+TEST_F(MockSttServiceTest, AHugeProviderNameIsQuotedAndCutInTheStatus) {
+  StartServer({"--mock_latency_ms=0"});
+  v1::RecognizeRequest huge = ConfigRequest();
+  huge.mutable_config()->set_provider(std::string(64 * 1024, 'w'));
+  const StreamResult result = Stream(channel_, {huge});
+  // Not RESOURCE_EXHAUSTED from an oversized status the client's metadata limit refuses.
+  EXPECT_EQ(result.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(result.status.error_message(), HasSubstr("config.provider 'www"));
+  EXPECT_THAT(result.status.error_message(), HasSubstr("this server runs mock"));
+  EXPECT_LT(result.status.error_message().size(), 400u);
+}
+
 TEST_F(MockSttServiceTest, StreamsBeyondTheLimitAreResourceExhausted) {
   StartServer({"--max_streams=2", "--mock_hang"});
   // Two streams the server is busy with: each has delivered its speech-started event.
@@ -273,6 +294,97 @@ TEST_F(MockSttServiceTest, RecognizeTranscribesAClip) {
   EXPECT_EQ(
       v1::SpeechToText::NewStub(channel_)->Recognize(&bad_context, request, &response).error_code(),
       grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// Runs stt_server with `args` to its exit (it should not start); its exit code and stderr.
+std::pair<int, std::string> RunToExit(const std::string& args) {
+  const std::string log = absl::StrCat(::testing::TempDir(), "/stt_exit.log");
+  const int status = std::system(absl::StrCat(kServer, " --port=0 ", args, " 2>", log).c_str());
+  std::ifstream in(log);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
+}
+
+TEST(SttServerFlagsTest, OpenAiSettingsWithoutTheProviderStopTheServerNamingTheFlag) {
+  auto [code, log] = RunToExit("--providers=pocketsphinx --openai_base_url=http://127.0.0.1:9/v1");
+  EXPECT_EQ(code, 2) << log;
+  EXPECT_THAT(log, HasSubstr("--openai_base_url"));
+  EXPECT_THAT(log, HasSubstr("--providers=openai,pocketsphinx"));
+  std::tie(code, log) = RunToExit("--providers=openai");
+  EXPECT_EQ(code, 2) << log;
+  EXPECT_THAT(log, HasSubstr("--openai_base_url"));
+}
+
+// The openai provider against the in-tree fake, pocketsphinx behind it.
+class OpenAiSttServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fake_.ScriptTranscripts({"what time is it", "what time is it", "what time is it"});
+    auto process = testing::ServerProcess::Start(
+        kServer, {"--providers=openai,pocketsphinx", "--openai_base_url=" + fake_.base_url(),
+                  "--openai_model=whisper-test", "--openai_timeout_ms=1000",
+                  "--provider_breaker_failures=100"});
+    ASSERT_TRUE(process.ok()) << process.status();
+    process_ = *std::move(process);
+    channel_ = grpc::CreateChannel(process_->address(), grpc::InsecureChannelCredentials());
+  }
+  std::vector<v1::RecognizeRequest> Spoken(const std::string& said) {
+    const std::string audio = *tts::RenderSpeech(said, 16000, 300);
+    std::vector<v1::RecognizeRequest> requests = {ConfigRequest()};
+    for (size_t at = 0; at < audio.size(); at += 640) {
+      requests.push_back(AudioRequest(audio.substr(at, 640), 16000, at / 640));
+    }
+    return requests;
+  }
+  static const v1::Transcript* Final(const StreamResult& result) {
+    for (const auto& r : result.responses) {
+      if (r.has_transcript() && r.transcript().is_final()) return &r.transcript();
+    }
+    return nullptr;
+  }
+
+  mocks::FakeOpenAiAudioServer fake_;
+  std::unique_ptr<testing::ServerProcess> process_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+TEST_F(OpenAiSttServiceTest, TheRemoteProviderServesAndSaysSo) {
+  const StreamResult result = Stream(channel_, Spoken("the weather is nice today"));
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  const v1::Transcript* final = Final(result);
+  ASSERT_NE(final, nullptr);
+  EXPECT_EQ(final->text(), "what time is it");  // The fake's, not what pocketsphinx hears.
+  EXPECT_EQ(final->provider(), "openai");
+  EXPECT_EQ(final->model(), "whisper-test");
+  int interims = 0;
+  for (const auto& r : result.responses) {
+    interims += r.has_transcript() && !r.transcript().is_final();
+  }
+  EXPECT_EQ(interims, 4) << "one per streamed delta";
+}
+
+TEST_F(OpenAiSttServiceTest, WhenTheRemoteProviderFailsPocketsphinxServesTheSameUtterance) {
+  const std::vector<std::pair<std::string, mocks::FakeAudioFault>> faults = {
+      {"500", {.status = 500}},
+      {"timeout", {.first_byte_delay = absl::Seconds(3)}},
+      {"cut", {.cut = true}},
+  };
+  for (const auto& [name, fault] : faults) {
+    fake_.Fail(mocks::FakeOpenAiAudioServer::Endpoint::kTranscriptions, fault);
+    const absl::Time start = absl::Now();
+    const StreamResult result = Stream(channel_, Spoken("the weather is nice today"));
+    ASSERT_TRUE(result.status.ok()) << name << ": " << result.status.error_message();
+    const v1::Transcript* final = Final(result);
+    ASSERT_NE(final, nullptr) << name;
+    EXPECT_EQ(final->provider(), "pocketsphinx") << name;
+    EXPECT_THAT(final->text(), HasSubstr("weather")) << name;
+    std::cerr << name << ": pocketsphinx served after " << absl::Now() - start << "\n";
+  }
+  fake_.Heal();
+  const StreamResult healthy = Stream(channel_, Spoken("the weather is nice today"));
+  const v1::Transcript* healed = Final(healthy);
+  ASSERT_NE(healed, nullptr);
+  EXPECT_EQ(healed->provider(), "openai");
 }
 
 // Real engines: espeak-ng speaks, the pocketsphinx service listens.

@@ -1,6 +1,9 @@
 // stt_server: the speech-to-text service.
 //
-//   stt_server --provider=pocketsphinx            offline recognition (default)
+//   stt_server                                    offline recognition (pocketsphinx)
+//   stt_server --openai_base_url=http://127.0.0.1:8000/v1 --openai_model=M
+//                                                 an OpenAI-compatible server, pocketsphinx
+//                                                 as its fallback (--providers=openai,pocketsphinx)
 //   stt_server --provider=mock --mock_transcriptions='hello there|how are you'
 #include <memory>
 #include <string>
@@ -9,15 +12,22 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "mocks/mock_stt_engine.h"
 #include "services/common/server.h"
+#include "services/common/providers/provider_flags.h"
 #include "services/common/worker_pool.h"
+#include "services/stt/failover_stt_engine.h"
+#include "services/stt/openai_stt_engine.h"
 #include "services/stt/pocketsphinx_engine.h"
 #include "services/stt/stt_service.h"
 
 ABSL_FLAG(int, port, 50051, "Port to listen on; 0 picks a free one (printed at start-up).");
-ABSL_FLAG(std::string, provider, "pocketsphinx", "Engine: pocketsphinx or mock.");
+ABSL_FLAG(std::string, provider, "",
+          "Providers in fallback order: pocketsphinx (the default), openai, mock; the same as "
+          "--providers.");
 ABSL_FLAG(int, workers, 0, "Engine worker threads (0: twice the cores).");
 ABSL_FLAG(int, max_streams, 200, "Concurrent streams; more get RESOURCE_EXHAUSTED.");
 ABSL_FLAG(std::string, model_dir, "/usr/share/pocketsphinx/model/en-us", "pocketsphinx model.");
@@ -26,6 +36,13 @@ ABSL_FLAG(std::string, mock_transcriptions, "Mock transcription",
 ABSL_FLAG(std::string, mock_audio_map, "",
           "Mock: 'HASH=text|HASH=text', audio hash (first 16 hex of the MD5 of an utterance's "
           "PCM) to its transcription.");
+ABSL_FLAG(int, openai_max_audio_s, 600,
+          "openai: longest audio in one transcription request; a longer utterance is cut at "
+          "silences (OpenAI takes files up to 25 MB: 819 s of 16 kHz audio).");
+ABSL_FLAG(std::string, openai_response_format, "verbose_json",
+          "openai: verbose_json (word timings; json when the server refuses it) or json.");
+ABSL_FLAG(bool, openai_stream, true,
+          "openai: ask for stream=true when a stream wants interim results.");
 ABSL_FLAG(int, mock_latency_ms, 100, "Mock: delay of each final result.");
 ABSL_FLAG(int, mock_latency_jitter_ms, 20, "Mock: ± jitter of that delay.");
 ABSL_FLAG(double, mock_fail_rate, 0, "Mock: share of streams that fail with UNAVAILABLE.");
@@ -35,48 +52,89 @@ ABSL_FLAG(int, mock_chunk_delay_ms, 0, "Mock: pause on every chunk (slowness).")
 ABSL_FLAG(int, mock_interim_every_ms, 200, "Mock: one more interim word per this much audio.");
 ABSL_FLAG(uint32_t, mock_seed, 42, "Mock: seed of latency, confidence and failures.");
 
+namespace {
+
+absl::StatusOr<std::unique_ptr<voxflow::stt::SttEngine>> MockEngineFromFlags() {
+  voxflow::mocks::MockSttOptions options;
+  options.transcriptions = absl::StrSplit(absl::GetFlag(FLAGS_mock_transcriptions), '|');
+  for (absl::string_view entry :
+       absl::StrSplit(absl::GetFlag(FLAGS_mock_audio_map), '|', absl::SkipEmpty())) {
+    const std::pair<std::string, std::string> kv = absl::StrSplit(entry, absl::MaxSplits('=', 1));
+    if (kv.first.size() != 16 || kv.second.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--mock_audio_map entry '", entry, "' is not HASH=text"));
+    }
+    options.audio_map[kv.first] = kv.second;
+  }
+  options.latency_ms = absl::GetFlag(FLAGS_mock_latency_ms);
+  options.latency_jitter_ms = absl::GetFlag(FLAGS_mock_latency_jitter_ms);
+  options.fail_rate = absl::GetFlag(FLAGS_mock_fail_rate);
+  options.fail_after_chunks = absl::GetFlag(FLAGS_mock_fail_after_chunks);
+  options.hang = absl::GetFlag(FLAGS_mock_hang);
+  options.chunk_delay_ms = absl::GetFlag(FLAGS_mock_chunk_delay_ms);
+  options.interim_every_ms = absl::GetFlag(FLAGS_mock_interim_every_ms);
+  options.seed = absl::GetFlag(FLAGS_mock_seed);
+  return std::make_unique<voxflow::mocks::MockSttEngine>(options);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   voxflow::BlockTerminationSignals();
   absl::SetProgramUsageMessage("Voxflow speech-to-text service.");
   absl::ParseCommandLine(argc, argv);
 
-  std::unique_ptr<voxflow::stt::SttEngine> engine;
-  const std::string provider = absl::GetFlag(FLAGS_provider);
-  if (provider == "mock") {
-    voxflow::mocks::MockSttOptions options;
-    options.transcriptions = absl::StrSplit(absl::GetFlag(FLAGS_mock_transcriptions), '|');
-    for (absl::string_view entry :
-         absl::StrSplit(absl::GetFlag(FLAGS_mock_audio_map), '|', absl::SkipEmpty())) {
-      const std::pair<std::string, std::string> kv = absl::StrSplit(entry, absl::MaxSplits('=', 1));
-      if (kv.first.size() != 16 || kv.second.empty()) {
-        std::fprintf(stderr, "stt: --mock_audio_map entry '%s' is not HASH=text\n",
-                     std::string(entry).c_str());
-        return 2;
-      }
-      options.audio_map[kv.first] = kv.second;
-    }
-    options.latency_ms = absl::GetFlag(FLAGS_mock_latency_ms);
-    options.latency_jitter_ms = absl::GetFlag(FLAGS_mock_latency_jitter_ms);
-    options.fail_rate = absl::GetFlag(FLAGS_mock_fail_rate);
-    options.fail_after_chunks = absl::GetFlag(FLAGS_mock_fail_after_chunks);
-    options.hang = absl::GetFlag(FLAGS_mock_hang);
-    options.chunk_delay_ms = absl::GetFlag(FLAGS_mock_chunk_delay_ms);
-    options.interim_every_ms = absl::GetFlag(FLAGS_mock_interim_every_ms);
-    options.seed = absl::GetFlag(FLAGS_mock_seed);
-    engine = std::make_unique<voxflow::mocks::MockSttEngine>(options);
-  } else if (provider == "pocketsphinx") {
-    voxflow::stt::PocketsphinxOptions options;
-    options.model_dir = absl::GetFlag(FLAGS_model_dir);
-    auto pocketsphinx = voxflow::stt::PocketsphinxEngine::Create(options);
-    if (!pocketsphinx.ok()) {
-      std::fprintf(stderr, "stt: %s\n", pocketsphinx.status().ToString().c_str());
-      return 1;
-    }
-    engine = *std::move(pocketsphinx);
-  } else {
-    std::fprintf(stderr, "stt: unknown --provider '%s' (pocketsphinx or mock)\n", provider.c_str());
+  absl::StatusOr<voxflow::ProviderSelection> selection = voxflow::SelectProviders(
+      voxflow::ProviderFlagsFromCommandLine(), {"pocketsphinx", "openai", "mock"},
+      "pocketsphinx", "whisper-1");
+  if (!selection.ok()) {
+    std::fprintf(stderr, "stt: %s\n", std::string(selection.status().message()).c_str());
     return 2;
   }
+  if (!selection->note.empty()) std::fprintf(stderr, "stt: %s\n", selection->note.c_str());
+  const std::string format = absl::GetFlag(FLAGS_openai_response_format);
+  if (format != "verbose_json" && format != "json") {
+    std::fprintf(stderr, "stt: --openai_response_format: '%s' is not verbose_json or json\n",
+                 format.c_str());
+    return 2;
+  }
+  std::vector<std::unique_ptr<voxflow::stt::SttEngine>> engines;
+  for (const std::string& provider : selection->providers) {
+    if (provider == "mock") {
+      absl::StatusOr<std::unique_ptr<voxflow::stt::SttEngine>> mock = MockEngineFromFlags();
+      if (!mock.ok()) {
+        std::fprintf(stderr, "stt: %s\n", std::string(mock.status().message()).c_str());
+        return 2;
+      }
+      engines.push_back(*std::move(mock));
+    } else if (provider == "pocketsphinx") {
+      voxflow::stt::PocketsphinxOptions options;
+      options.model_dir = absl::GetFlag(FLAGS_model_dir);
+      auto pocketsphinx = voxflow::stt::PocketsphinxEngine::Create(options);
+      if (!pocketsphinx.ok()) {
+        std::fprintf(stderr, "stt: %s\n", pocketsphinx.status().ToString().c_str());
+        return 1;
+      }
+      engines.push_back(*std::move(pocketsphinx));
+    } else {
+      voxflow::stt::OpenAiSttOptions options;
+      options.server = selection->openai;
+      options.response_format = format;
+      options.stream = absl::GetFlag(FLAGS_openai_stream);
+      options.max_audio_s = absl::GetFlag(FLAGS_openai_max_audio_s);
+      if (options.max_audio_s < 1 || options.max_audio_s > 1500) {
+        std::fprintf(stderr, "stt: --openai_max_audio_s: %d is not in 1..1500\n",
+                     options.max_audio_s);
+        return 2;
+      }
+      std::fprintf(stderr, "stt: provider openai at %s, model %s\n",
+                   options.server.base_url.c_str(), options.server.model.c_str());
+      engines.push_back(std::make_unique<voxflow::stt::OpenAiSttEngine>(std::move(options)));
+    }
+  }
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto engine = std::make_unique<voxflow::stt::FailoverSttEngine>(
+      std::move(engines), selection->breaker, [] { return absl::Now(); }, cores);
 
   const int workers = absl::GetFlag(FLAGS_workers) > 0
                           ? absl::GetFlag(FLAGS_workers)

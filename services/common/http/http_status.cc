@@ -40,6 +40,11 @@ absl::Status CurlResultError(CURLcode result, absl::string_view endpoint, absl::
     return absl::DeadlineExceededError(
         absl::StrCat(endpoint, " did not finish within ", absl::FormatDuration(timeout)));
   }
+  if (result == CURLE_PARTIAL_FILE || result == CURLE_RECV_ERROR || result == CURLE_GOT_NOTHING) {
+    // Connected, but the answer broke off: a server that crashed or dropped the connection.
+    return absl::UnavailableError(
+        absl::StrCat(endpoint, " cut its answer short: ", curl_easy_strerror(result)));
+  }
   return absl::UnavailableError(
       absl::StrCat("cannot reach ", endpoint, ": ", curl_easy_strerror(result)));
 }

@@ -28,6 +28,7 @@ std::shared_ptr<RemoteRequest> RemoteRequest::Start(HttpRequest request, RetryPo
   std::shared_ptr<RemoteRequest> remote(new RemoteRequest(
       std::move(request), policy, std::move(service), std::move(provider), std::move(callbacks)));
   remote->self_ = remote;
+  remote->started_ = absl::Now();
   remote->Attempt();
   return remote;
 }
@@ -70,11 +71,19 @@ void RemoteRequest::OnAttemptDone(const std::shared_ptr<HttpExchange>& exchange,
   }
   if (status.ok() || status.code() == absl::StatusCode::kCancelled) return Finish(status);
   const bool may_retry = !callbacks_.may_retry || callbacks_.may_retry();
-  const std::optional<absl::Duration> wait =
-      may_retry ? RetryDelay(policy_, status, retries_ + 1, waited_) : std::nullopt;
+  // The budget counts the time the failed attempts took, not only the waits: a caller is
+  // waiting, and a provider that hung until its timeout has used it up.
+  const absl::Duration elapsed = absl::Now() - started_;
+  std::optional<absl::Duration> wait =
+      may_retry ? RetryDelay(policy_, status, retries_ + 1, elapsed) : std::nullopt;
+  // A server that hung until its timeout is tried again only when a second wait as long still
+  // fits in the budget.
+  if (wait.has_value() && status.code() == absl::StatusCode::kDeadlineExceeded &&
+      elapsed + *wait + request_.first_byte_timeout > policy_.budget) {
+    wait.reset();
+  }
   if (!wait.has_value()) return Finish(status);
   ++retries_;
-  waited_ += *wait;
   spdlog::info("{} provider {}: {}; trying again in {} ms", service_, provider_,
                status.ToString(), absl::ToInt64Milliseconds(*wait));
   std::weak_ptr<RemoteRequest> weak = weak_from_this();

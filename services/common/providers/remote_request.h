@@ -66,7 +66,7 @@ class RemoteRequest : public std::enable_shared_from_this<RemoteRequest> {
   std::shared_ptr<HttpExchange> exchange_;
   int64_t retry_timer_ = 0;
   int retries_ = 0;
-  absl::Duration waited_;
+  absl::Time started_;
   bool aborted_ = false;
   bool done_ = false;
 };
