@@ -44,8 +44,9 @@ v1::SessionConfig Config() {
 class LlmConversation {
  public:
   explicit LlmConversation(const std::string& llm_base_url,
-                           const std::vector<std::string>& more_flags = {}) {
-    std::vector<std::string> flags = {"--llm_provider=openai",
+                           const std::vector<std::string>& more_flags = {},
+                           bool name_the_provider = true) {
+    std::vector<std::string> flags = {name_the_provider ? "--llm_provider=openai" : "--metrics_port=0",
                                       absl::StrCat("--llm_base_url=", llm_base_url),
                                       "--llm_model=ok",
                                       "--llm_system_prompt=You are a test agent.",
@@ -112,6 +113,17 @@ TEST(LlmConversationTest, TheModelAnswersATurnWithUsageAndTheServersSystemPrompt
   EXPECT_EQ(metrics.at("voxflow_llm_requests_total"), 1);
   EXPECT_EQ(metrics.at("voxflow_llm_connections_opened_total"), 1);
   EXPECT_EQ(metrics.at("voxflow_llm_first_token_seconds_count"), 1);
+}
+
+TEST(LlmConversationTest, AModelServerGivenWithoutTheProviderIsAskedAllTheSame) {
+  orchestrator::testing::FakeOpenAiServer model;
+  LlmConversation conversation(model.base_url(), {}, /*name_the_provider=*/false);
+  ASSERT_TRUE(conversation.ok());
+  auto client = conversation.Connect();
+  ASSERT_TRUE(client->SendText("hi"));
+  ASSERT_TRUE(client->WaitForTurn(1));
+  EXPECT_EQ(client->turn(1)->reply(), "Hello there!");  // The model's, not the rule model's.
+  EXPECT_EQ(model.requests(), 1);
 }
 
 TEST(LlmConversationTest, OverHttpsWithTheDeploymentsCa) {

@@ -1,5 +1,6 @@
 // orchestrator_server: runs conversations (the stage DAG) over the STT and TTS services.
 #include <cstdio>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -98,17 +99,24 @@ int main(int argc, char** argv) {
     }
     specs.insert(specs.end(), loaded->begin(), loaded->end());
   }
-  if (absl::Status s =
-          ApplyLlmDefaults({{"provider", absl::GetFlag(FLAGS_llm_provider)},
-                            {"base_url", absl::GetFlag(FLAGS_llm_base_url)},
-                            {"model", absl::GetFlag(FLAGS_llm_model)},
-                            {"api_key_file", absl::GetFlag(FLAGS_llm_api_key_file)},
-                            {"ca_file", absl::GetFlag(FLAGS_llm_ca_file)},
-                            {"system_prompt", absl::GetFlag(FLAGS_llm_system_prompt)},
-                            {"fallback_reply", absl::GetFlag(FLAGS_llm_fallback_reply)},
-                            {"tool_timeout_ms", absl::GetFlag(FLAGS_llm_tool_timeout_ms)}},
-                           specs);
-      !s.ok()) {
+  std::map<std::string, std::string> llm_flags = {
+      {"provider", absl::GetFlag(FLAGS_llm_provider)},
+      {"base_url", absl::GetFlag(FLAGS_llm_base_url)},
+      {"model", absl::GetFlag(FLAGS_llm_model)},
+      {"api_key_file", absl::GetFlag(FLAGS_llm_api_key_file)},
+      {"ca_file", absl::GetFlag(FLAGS_llm_ca_file)},
+      {"system_prompt", absl::GetFlag(FLAGS_llm_system_prompt)},
+      {"fallback_reply", absl::GetFlag(FLAGS_llm_fallback_reply)},
+      {"tool_timeout_ms", absl::GetFlag(FLAGS_llm_tool_timeout_ms)}};
+  std::string llm_note;
+  absl::StatusOr<std::string> llm_provider = ChooseLlmProvider(llm_flags, &llm_note);
+  if (!llm_provider.ok()) {
+    std::fprintf(stderr, "orchestrator: %s\n", std::string(llm_provider.status().message()).c_str());
+    return 2;
+  }
+  if (!llm_note.empty()) std::fprintf(stderr, "orchestrator: %s\n", llm_note.c_str());
+  llm_flags["provider"] = *llm_provider;
+  if (absl::Status s = ApplyLlmDefaults(llm_flags, specs); !s.ok()) {
     std::fprintf(stderr, "orchestrator: %s\n", std::string(s.message()).c_str());
     return 2;
   }

@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "services/common/logging.h"
 #include "services/common/security.h"
 #include "services/orchestrator/llm/tool_declarations.h"
@@ -109,6 +110,33 @@ absl::StatusOr<OpenAiOptions> OpenAiOptionsFromParameters(
   options.timeout = absl::Milliseconds(timeout_ms);
   options.chat.max_history_turns = history;
   return options;
+}
+
+absl::StatusOr<std::string> ChooseLlmProvider(const std::map<std::string, std::string>& flags,
+                                              std::string* note) {
+  std::vector<std::string> openai_settings;
+  for (const char* name : {"base_url", "model", "api_key_file", "ca_file"}) {
+    auto it = flags.find(name);
+    if (it != flags.end() && !it->second.empty()) {
+      openai_settings.push_back(absl::StrCat("--llm_", name));
+    }
+  }
+  auto provider = flags.find("provider");
+  const std::string chosen = provider == flags.end() ? "" : provider->second;
+  if (!chosen.empty()) {
+    if (chosen == "rule" && !openai_settings.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          absl::StrJoin(openai_settings, ", "),
+          " configure the openai provider, but --llm_provider=rule (the built-in rule model) "
+          "reads none of them: drop them or use --llm_provider=openai"));
+    }
+    return chosen;
+  }
+  if (openai_settings.empty()) return std::string();
+  if (note != nullptr) {
+    *note = absl::StrCat(openai_settings.front(), " is set: --llm_provider=openai");
+  }
+  return std::string("openai");
 }
 
 absl::Status ApplyLlmDefaults(const std::map<std::string, std::string>& defaults,

@@ -41,6 +41,13 @@ absl::StatusOr<OpenAiOptions> OpenAiOptionsFromParameters(
 absl::Status ApplyLlmDefaults(const std::map<std::string, std::string>& defaults,
                               std::vector<v1::PipelineSpec>& specs);
 
+// The provider the --llm_* flags choose: `provider` when given; otherwise "openai" when a setting
+// only it reads is given (--llm_base_url, --llm_model, --llm_api_key_file, --llm_ca_file), since
+// the built-in rule model would ignore it silently. INVALID_ARGUMENT naming the flags when
+// `provider` is "rule" and such a setting is given. `note` says what was chosen, if anything.
+absl::StatusOr<std::string> ChooseLlmProvider(const std::map<std::string, std::string>& flags,
+                                              std::string* note);
+
 // The client the parameters choose; INVALID_ARGUMENT naming the parameter.
 absl::StatusOr<std::unique_ptr<LlmClient>> MakeLlmClient(
     const std::map<std::string, std::string>& parameters);

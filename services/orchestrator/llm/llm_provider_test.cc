@@ -59,6 +59,24 @@ TEST(LlmProviderTest, MistakesStopTheServerNamingPipelineStageAndParameter) {
               HasSubstr("api_key_env: 'VOXFLOW_NO_SUCH_VARIABLE' is not set"));
 }
 
+TEST(LlmProviderTest, ASettingOnlyOpenAiReadsChoosesIt) {
+  std::string note;
+  auto chosen = ChooseLlmProvider({{"provider", ""}, {"base_url", "http://127.0.0.1:1/v1"},
+                                   {"model", "m"}},
+                                  &note);
+  ASSERT_TRUE(chosen.ok());
+  EXPECT_EQ(*chosen, "openai");
+  EXPECT_THAT(note, HasSubstr("--llm_base_url is set"));
+  note.clear();
+  EXPECT_EQ(*ChooseLlmProvider({{"provider", ""}, {"system_prompt", "Be brief."}}, &note), "");
+  EXPECT_TRUE(note.empty());
+  EXPECT_EQ(*ChooseLlmProvider({{"provider", "openai"}, {"model", "m"}}, &note), "openai");
+  auto contradiction = ChooseLlmProvider({{"provider", "rule"}, {"model", "m"}}, &note);
+  EXPECT_EQ(contradiction.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(contradiction.status().message(), HasSubstr("--llm_model"));
+  EXPECT_THAT(contradiction.status().message(), HasSubstr("--llm_provider=rule"));
+}
+
 TEST(LlmProviderTest, TheKeyFileIsReadAgainWhenItChanges) {
   const std::string path = absl::StrCat(::testing::TempDir(), "/llm_key");
   auto write = [&](const std::string& text) { std::ofstream(path, std::ios::trunc) << text; };
