@@ -396,13 +396,6 @@ grpc::ServerUnaryReactor* FinishOnPool(
   return reactor;
 }
 
-// INVALID_ARGUMENT when a config asks for a provider this server does not run ("" accepts any).
-inline absl::Status CheckServedProvider(absl::string_view requested, absl::string_view served) {
-  if (requested.empty() || requested == served) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "config.provider '", requested, "' is not served here (this server runs '", served, "')"));
-}
-
 }  // namespace voxflow
 
 #endif  // VOXFLOW_SERVICES_COMMON_STREAM_REACTOR_H_

@@ -1,6 +1,9 @@
 // tts_server: the text-to-speech service.
 //
-//   tts_server --provider=espeak-ng   offline synthesis (default)
+//   tts_server                        offline synthesis (espeak-ng)
+//   tts_server --openai_base_url=http://127.0.0.1:8880/v1 --openai_model=kokoro
+//                                     an OpenAI-compatible speech server, espeak-ng as its
+//                                     fallback (--providers=openai,espeak-ng)
 //   tts_server --provider=mock        deterministic audio for tests
 #include <memory>
 #include <string>
@@ -9,14 +12,28 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "mocks/mock_tts_engine.h"
+#include "services/common/providers/provider_flags.h"
 #include "services/common/server.h"
 #include "services/common/worker_pool.h"
 #include "services/tts/espeak_engine.h"
+#include "services/tts/failover_tts_engine.h"
+#include "services/tts/openai_tts_engine.h"
 #include "services/tts/tts_service.h"
 
 ABSL_FLAG(int, port, 50052, "Port to listen on; 0 picks a free one (printed at start-up).");
-ABSL_FLAG(std::string, provider, "espeak-ng", "Engine: espeak-ng or mock.");
+ABSL_FLAG(std::string, provider, "",
+          "Providers in fallback order: espeak-ng (the default), openai, mock; the same as "
+          "--providers.");
+ABSL_FLAG(std::string, openai_voices, "",
+          "openai: the voices to offer, comma-separated (empty: the server's list from "
+          "GET /audio/voices, else OpenAI's).");
+ABSL_FLAG(std::string, openai_voice_languages, "en-US",
+          "openai: the languages its voices speak, comma-separated (BCP-47).");
+ABSL_FLAG(std::string, openai_response_format, "pcm",
+          "openai: pcm (24 kHz 16-bit mono, streamed) or wav (servers without pcm).");
 ABSL_FLAG(int, workers, 0, "Engine worker threads (0: twice the cores).");
 ABSL_FLAG(int, max_streams, 200, "Concurrent streams; more get RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, max_text_bytes, 100000, "Text per stream or Synthesize call.");
@@ -33,29 +50,59 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("Voxflow text-to-speech service.");
   absl::ParseCommandLine(argc, argv);
 
-  std::unique_ptr<voxflow::tts::TtsEngine> engine;
-  const std::string provider = absl::GetFlag(FLAGS_provider);
-  if (provider == "mock") {
-    voxflow::mocks::MockTtsOptions options;
-    options.bytes_per_char = absl::GetFlag(FLAGS_mock_bytes_per_char);
-    options.latency_ms = absl::GetFlag(FLAGS_mock_latency_ms);
-    options.fail_rate = absl::GetFlag(FLAGS_mock_fail_rate);
-    options.fail_after_chunks = absl::GetFlag(FLAGS_mock_fail_after_chunks);
-    options.hang = absl::GetFlag(FLAGS_mock_hang);
-    options.chunk_delay_ms = absl::GetFlag(FLAGS_mock_chunk_delay_ms);
-    options.seed = absl::GetFlag(FLAGS_mock_seed);
-    engine = std::make_unique<voxflow::mocks::MockTtsEngine>(options);
-  } else if (provider == "espeak-ng") {
-    auto espeak = voxflow::tts::EspeakEngine::Create();
-    if (!espeak.ok()) {
-      std::fprintf(stderr, "tts: %s\n", espeak.status().ToString().c_str());
-      return 1;
-    }
-    engine = *std::move(espeak);
-  } else {
-    std::fprintf(stderr, "tts: unknown --provider '%s' (espeak-ng or mock)\n", provider.c_str());
+  absl::StatusOr<voxflow::ProviderSelection> selection = voxflow::SelectProviders(
+      voxflow::ProviderFlagsFromCommandLine(), {"espeak-ng", "openai", "mock"}, "espeak-ng",
+      "tts-1");
+  if (!selection.ok()) {
+    std::fprintf(stderr, "tts: %s\n", std::string(selection.status().message()).c_str());
     return 2;
   }
+  if (!selection->note.empty()) std::fprintf(stderr, "tts: %s\n", selection->note.c_str());
+  std::vector<std::unique_ptr<voxflow::tts::TtsEngine>> engines;
+  for (const std::string& provider : selection->providers) {
+    if (provider == "mock") {
+      voxflow::mocks::MockTtsOptions options;
+      options.bytes_per_char = absl::GetFlag(FLAGS_mock_bytes_per_char);
+      options.latency_ms = absl::GetFlag(FLAGS_mock_latency_ms);
+      options.fail_rate = absl::GetFlag(FLAGS_mock_fail_rate);
+      options.fail_after_chunks = absl::GetFlag(FLAGS_mock_fail_after_chunks);
+      options.hang = absl::GetFlag(FLAGS_mock_hang);
+      options.chunk_delay_ms = absl::GetFlag(FLAGS_mock_chunk_delay_ms);
+      options.seed = absl::GetFlag(FLAGS_mock_seed);
+      engines.push_back(std::make_unique<voxflow::mocks::MockTtsEngine>(options));
+    } else if (provider == "espeak-ng") {
+      auto espeak = voxflow::tts::EspeakEngine::Create();
+      if (!espeak.ok()) {
+        std::fprintf(stderr, "tts: %s\n", espeak.status().ToString().c_str());
+        return 1;
+      }
+      engines.push_back(*std::move(espeak));
+    } else {
+      voxflow::tts::OpenAiTtsOptions options;
+      options.server = selection->openai;
+      options.response_format = absl::GetFlag(FLAGS_openai_response_format);
+      options.voices = absl::StrSplit(absl::GetFlag(FLAGS_openai_voices), ',', absl::SkipEmpty());
+      options.languages =
+          absl::StrSplit(absl::GetFlag(FLAGS_openai_voice_languages), ',', absl::SkipEmpty());
+      if (options.languages.empty()) {
+        std::fprintf(stderr, "tts: --openai_voice_languages is empty\n");
+        return 2;
+      }
+      auto openai = voxflow::tts::OpenAiTtsEngine::Create(std::move(options));
+      if (!openai.ok()) {
+        std::fprintf(stderr, "tts: --openai_response_format: %s\n",
+                     std::string(openai.status().message()).c_str());
+        return 2;
+      }
+      std::fprintf(stderr, "tts: provider openai at %s, model %s, %zu voices\n",
+                   selection->openai.base_url.c_str(), selection->openai.model.c_str(),
+                   (*openai)->Voices().size());
+      engines.push_back(*std::move(openai));
+    }
+  }
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto engine = std::make_unique<voxflow::tts::FailoverTtsEngine>(
+      std::move(engines), selection->breaker, [] { return absl::Now(); }, cores);
 
   const int workers = absl::GetFlag(FLAGS_workers) > 0
                           ? absl::GetFlag(FLAGS_workers)

@@ -1,5 +1,7 @@
 #include "services/tts/tts_engine.h"
 
+#include "absl/strings/str_cat.h"
+#include "services/common/logging.h"
 #include "services/tts/voice_selection.h"
 
 namespace voxflow::tts {
@@ -7,6 +9,21 @@ namespace voxflow::tts {
 absl::StatusOr<std::string> TtsEngine::ResolveVoice(const std::string& voice,
                                                     const std::string& language) const {
   return SelectVoice(Voices(), voice, language, name());
+}
+
+std::function<void()> TtsEngine::RenderAsync(const RenderRequest& request,
+                                             const v1::AudioStreamFormat& native_format,
+                                             RenderCallbacks callbacks) {
+  if (callbacks.on_provider) callbacks.on_provider(name());
+  callbacks.on_done(Render(request, native_format, callbacks.on_pcm));
+  return nullptr;
+}
+
+absl::Status TtsEngine::CheckProvider(absl::string_view requested) const {
+  if (requested.empty() || requested == name()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("config.provider ", QuoteClientValue(requested),
+                                                 " is not served here (this server runs ",
+                                                 name(), ")"));
 }
 
 }  // namespace voxflow::tts

@@ -20,6 +20,8 @@ namespace voxflow::tts {
 struct RenderRequest {
   std::string text;
   std::string voice;  // A name from Voices(); resolved by ResolveVoice.
+  std::string language;  // The config's (a fallback provider picks its own voice for it).
+  std::string provider;  // The config's; empty for the server's default.
   float speaking_rate = 1.0f;
   float pitch_semitones = 0.0f;
   // Set when the stream is cancelled; engines that wait (mocks) stop waiting.
@@ -28,6 +30,14 @@ struct RenderRequest {
 
 // Receives native-format PCM as the engine produces it; returning false stops the rendering.
 using PcmSink = std::function<bool(absl::string_view pcm)>;
+
+// What an asynchronous rendering reports, in order: the provider that renders (again, when a
+// fallback takes over), its audio (whole frames, one call at a time), and its end, once.
+struct RenderCallbacks {
+  std::function<void(const std::string& provider)> on_provider;
+  PcmSink on_pcm;
+  std::function<void(const absl::Status& status)> on_done;
+};
 
 class TtsEngine {
  public:
@@ -49,6 +59,17 @@ class TtsEngine {
   // Renders `request` synchronously, feeding `sink`. CANCELLED if the sink stopped it.
   virtual absl::Status Render(const RenderRequest& request,
                               const v1::AudioStreamFormat& native_format, const PcmSink& sink) = 0;
+
+  // Renders without holding the calling thread where the engine waits on a server (the
+  // callbacks then run on its threads); the others render here, as Render does. Returns what
+  // aborts the rendering at once (on_done follows with CANCELLED), or nothing.
+  virtual std::function<void()> RenderAsync(const RenderRequest& request,
+                                            const v1::AudioStreamFormat& native_format,
+                                            RenderCallbacks callbacks);
+
+  // OK when SynthesisConfig.provider `requested` ("" for the default) is served here;
+  // INVALID_ARGUMENT naming the field (the value quoted and cut) otherwise.
+  virtual absl::Status CheckProvider(absl::string_view requested) const;
 };
 
 }  // namespace voxflow::tts

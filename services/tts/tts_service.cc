@@ -29,8 +29,7 @@ class SynthesizeStream final
     switch (request.request_case()) {
       case v1::SynthesizeRequest::kConfig: {
         if (absl::Status s = CheckFirstConfig(); !s.ok()) return s;
-        if (absl::Status s =
-                CheckServedProvider(request.config().provider(), service_->engine_->name());
+        if (absl::Status s = service_->engine_->CheckProvider(request.config().provider());
             !s.ok()) {
           return s;
         }
@@ -39,6 +38,12 @@ class SynthesizeStream final
             [this](v1::SynthesizeResponse response) { Send(std::move(response)); },
             service_->options_.limits);
         if (!session.ok()) return session.status();
+        // A remote provider's failure comes later, on its thread: it ends the stream.
+        std::weak_ptr<SynthesizeStream> weak = std::static_pointer_cast<SynthesizeStream>(
+            this->shared_from_this());
+        (*session)->SetFailureHandler([weak](const absl::Status& status) {
+          if (auto self = weak.lock()) self->EndStream(status);
+        });
         SetSession(*std::move(session));
         return absl::OkStatus();
       }
@@ -51,9 +56,7 @@ class SynthesizeStream final
         return session.ok() ? (*session)->Flush() : session.status();
       }
       case v1::SynthesizeRequest::kEndOfInput:
-        if (absl::Status s = HandleEndOfInput(); !s.ok()) return s;
-        EndStream(absl::OkStatus());
-        return absl::OkStatus();
+        return HandleEndOfInput();
       default:
         return absl::InvalidArgumentError("empty request: set config, text, flush or end_of_input");
     }
@@ -63,8 +66,14 @@ class SynthesizeStream final
     if (session() == nullptr) {
       return absl::InvalidArgumentError("stream ended before a SynthesisConfig was sent");
     }
-    return session()->Finish();
+    // The stream ends once every sentence has been spoken, which a remote provider does later,
+    // on its own thread.
+    auto self = this->shared_from_this();
+    session()->FinishAsync([this, self](const absl::Status& status) { EndStream(status); });
+    return absl::OkStatus();
   }
+
+  bool EndsOnEndOfInput() const override { return false; }
 
   void HandleDone(const absl::Status& status) override {
     spdlog::info("tts stream {} provider={} voice={} audio_bytes={} duration_s={:.3f} outcome={}",
@@ -112,7 +121,7 @@ absl::Status ResponseTooLarge(size_t bytes, size_t limit, absl::string_view when
 
 absl::Status TtsService::Synthesize(const v1::SynthesizeClipRequest& request,
                                     v1::SynthesizeClipResponse* response) {
-  if (absl::Status s = CheckServedProvider(request.config().provider(), engine_->name()); !s.ok()) {
+  if (absl::Status s = engine_->CheckProvider(request.config().provider()); !s.ok()) {
     return s;
   }
   if (request.text().empty()) return absl::InvalidArgumentError("text is empty");

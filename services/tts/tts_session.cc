@@ -65,7 +65,12 @@ absl::StatusOr<std::unique_ptr<TtsSession>> TtsSession::Create(TtsEngine* engine
   }
   absl::StatusOr<std::string> voice = engine->ResolveVoice(config.voice(), config.language());
   if (!voice.ok()) return voice.status();
-  RenderRequest request{"", *voice, rate, config.pitch()};
+  RenderRequest request;
+  request.voice = *voice;
+  request.language = config.language();
+  request.provider = config.provider();
+  request.speaking_rate = rate;
+  request.pitch_semitones = config.pitch();
   // OPUS is rendered as PCM16 at its rate and encoded per 20 ms chunk in Emit.
   v1::SynthesisConfig decoded = config;
   *decoded.mutable_output_format() = DecodedFormat(config.output_format());
@@ -125,14 +130,57 @@ absl::Status TtsSession::PushText(const v1::TextPiece& piece) {
 
 absl::Status TtsSession::Flush() {
   if (cancelled_) return absl::CancelledError("synthesis cancelled");
-  return pending_.empty() ? absl::OkStatus() : Render(pending_.size());
+  return pending_.empty() ? Pump() : Render(pending_.size());
+}
+
+void TtsSession::FinishAsync(Done done) {
+  if (absl::Status s = Flush(); !s.ok()) return done(s);
+  finished_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!failure_.ok()) {
+      const absl::Status failure = failure_;
+      return done(failure);
+    }
+    finishing_ = true;
+    finish_done_ = std::move(done);
+  }
+  // A failure reaches `done` through Fail.
+  Pump().IgnoreError();
 }
 
 absl::Status TtsSession::Finish() {
-  if (absl::Status s = Flush(); !s.ok()) return s;
-  finished_ = true;
-  Emit("", "", "", static_cast<int32_t>(text_bytes_), /*is_final=*/true);
-  return absl::OkStatus();
+  std::mutex mu;
+  std::condition_variable cv;
+  bool over = false;
+  absl::Status result;
+  FinishAsync([&](const absl::Status& status) {
+    std::lock_guard<std::mutex> lock(mu);
+    result = status;
+    over = true;
+    cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return over; });
+  return result;
+}
+
+void TtsSession::Cancel() {
+  cancelled_ = true;
+  std::function<void()> abort;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    abort = abort_;
+  }
+  if (abort) abort();
+}
+
+TtsSession::~TtsSession() {
+  Cancel();
+  // A rendering's callbacks may still run on the engine's thread: they touch nothing of ours
+  // once both flags are down.
+  std::unique_lock<std::mutex> lock(mu_);
+  idle_.wait(lock, [this] { return !rendering_ && !pumping_; });
 }
 
 absl::Status TtsSession::Render(size_t end) {
@@ -150,46 +198,168 @@ absl::Status TtsSession::Render(size_t end) {
   auto it = piece_starts_.upper_bound(offset);
   const std::string piece_id = it == piece_starts_.begin() ? "" : std::prev(it)->second;
 
-  const std::string text(absl::StripAsciiWhitespace(sentence));
-  if (text.empty()) return absl::OkStatus();
+  std::string text(absl::StripAsciiWhitespace(sentence));
+  if (!text.empty()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back({std::move(text), piece_id, static_cast<int32_t>(offset)});
+  }
+  return Pump();
+}
 
-  absl::StatusOr<std::unique_ptr<AudioConverter>> converter =
-      AudioConverter::Create(native_format_, config_.output_format());
-  if (!converter.ok()) return converter.status();
-  // Converted audio; out[sent, end) is not sent yet. Chunks are cut by offset, not by erasing
-  // from the front, which was quadratic in the sentence's length.
+absl::Status TtsSession::Pump() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (pumping_) return failure_;
+    pumping_ = true;
+  }
+  return PumpLoop();
+}
+
+absl::Status TtsSession::PumpLoop() {
+  while (true) {
+    Sentence next;
+    Done finished;
+    uint64_t id = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (rendering_ || !failure_.ok() || cancelled_ ||
+          (queue_.empty() && (!finishing_ || final_sent_))) {
+        absl::Status result = failure_;
+        if (result.ok() && cancelled_) result = absl::CancelledError("synthesis cancelled");
+        pumping_ = false;
+        idle_.notify_all();
+        return result;
+      }
+      if (queue_.empty()) {
+        final_sent_ = true;
+        finished = std::move(finish_done_);
+      } else {
+        next = std::move(queue_.front());
+        queue_.pop_front();
+        rendering_ = true;
+        id = ++render_id_;
+      }
+    }
+    if (finished) {
+      Emit("", "", "", static_cast<int32_t>(text_bytes_), /*is_final=*/true);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        pumping_ = false;
+        idle_.notify_all();
+      }
+      finished(absl::OkStatus());
+      return absl::OkStatus();
+    }
+    Start(std::move(next), id);  // Renders here, or leaves the rendering in flight.
+  }
+}
+
+// One sentence's rendering: the engine's audio converted to the stream's format and cut into
+// chunks of the stream's duration. out[sent, end) is not sent yet; chunks are cut by offset, not
+// by erasing from the front, which was quadratic in the sentence's length.
+struct TtsSession::Rendering {
+  Sentence sentence;
+  std::unique_ptr<AudioConverter> converter;
   std::string out;
   size_t sent = 0;
-  auto send_full_chunks = [&] {
-    while (out.size() - sent >= chunk_bytes_) {
-      Emit(out.substr(sent, chunk_bytes_), text, piece_id, static_cast<int32_t>(offset), false);
-      sent += chunk_bytes_;
-    }
-    if (sent > 0 && sent == out.size()) {
-      out.clear();
-      sent = 0;
-    }
-  };
+  absl::Status failure;
+};
+
+void TtsSession::Start(Sentence sentence, uint64_t id) {
+  auto rendering = std::make_shared<Rendering>();
+  rendering->sentence = std::move(sentence);
+  absl::StatusOr<std::unique_ptr<AudioConverter>> converter =
+      AudioConverter::Create(native_format_, config_.output_format());
+  if (!converter.ok()) return OnRendered(rendering, converter.status());
+  rendering->converter = *std::move(converter);
   RenderRequest request = request_;
-  request.text = text;
+  request.text = rendering->sentence.text;
   request.cancelled = &cancelled_;
-  absl::Status status = engine_->Render(request, native_format_, [&](absl::string_view pcm) {
+  RenderCallbacks callbacks;
+  callbacks.on_provider = [this](const std::string& provider) { provider_ = provider; };
+  callbacks.on_pcm = [this, rendering](absl::string_view pcm) {
+    Rendering& r = *rendering;
     if (cancelled_) return false;
-    absl::StatusOr<std::string> converted = (*converter)->Convert(pcm);
-    if (!converted.ok()) return false;
-    out += *converted;
-    send_full_chunks();
+    if (r.out.size() == r.sent && r.sent > 0) {  // A fallback's rendering starts afresh.
+      r.out.clear();
+      r.sent = 0;
+    }
+    absl::StatusOr<std::string> converted = r.converter->Convert(pcm);
+    if (!converted.ok()) {
+      r.failure = converted.status();
+      return false;
+    }
+    r.out += *converted;
+    while (r.out.size() - r.sent >= chunk_bytes_) {
+      Emit(r.out.substr(r.sent, chunk_bytes_), r.sentence.text, r.sentence.piece_id,
+           r.sentence.offset, false);
+      r.sent += chunk_bytes_;
+    }
+    if (r.sent > 0 && r.sent == r.out.size()) {
+      r.out.clear();
+      r.sent = 0;
+    }
     return !cancelled_.load();
-  });
-  if (cancelled_) return absl::CancelledError("synthesis cancelled");
-  if (!status.ok()) return status;
-  out += (*converter)->Flush();
-  send_full_chunks();
-  // The sentence's tail goes out now (a short chunk), not held back for the next sentence.
-  std::string tail = out.substr(sent);
-  tail.resize(tail.size() - tail.size() % frame_bytes_);
-  if (!tail.empty()) Emit(std::move(tail), text, piece_id, static_cast<int32_t>(offset), false);
-  return absl::OkStatus();
+  };
+  callbacks.on_done = [this, rendering](const absl::Status& status) {
+    OnRendered(rendering, status);
+  };
+  std::function<void()> abort =
+      engine_->RenderAsync(request, native_format_, std::move(callbacks));
+  bool cancelled = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (rendering_ && render_id_ == id) {
+      abort_ = std::move(abort);  // Still in flight.
+      cancelled = cancelled_;
+    }
+  }
+  if (cancelled) Cancel();
+}
+
+void TtsSession::OnRendered(const std::shared_ptr<Rendering>& rendering, absl::Status status) {
+  Rendering& r = *rendering;
+  if (status.ok() && !r.failure.ok()) status = r.failure;
+  if (cancelled_) status = absl::CancelledError("synthesis cancelled");
+  if (status.ok()) {
+    r.out += r.converter->Flush();
+    while (r.out.size() - r.sent >= chunk_bytes_) {
+      Emit(r.out.substr(r.sent, chunk_bytes_), r.sentence.text, r.sentence.piece_id,
+           r.sentence.offset, false);
+      r.sent += chunk_bytes_;
+    }
+    // The sentence's tail goes out now (a short chunk), not held back for the next sentence.
+    std::string tail = r.out.substr(r.sent);
+    tail.resize(tail.size() - tail.size() % frame_bytes_);
+    if (!tail.empty()) {
+      Emit(std::move(tail), r.sentence.text, r.sentence.piece_id, r.sentence.offset, false);
+    }
+  } else if (!cancelled_) {
+    Fail(status);  // While rendering_ is up: the session cannot go meanwhile.
+  }
+  bool pump = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    rendering_ = false;
+    abort_ = nullptr;
+    if (status.ok() && !pumping_) pump = pumping_ = true;
+    if (!status.ok() && failure_.ok()) failure_ = status;  // Cancelled.
+    idle_.notify_all();
+  }
+  if (pump) PumpLoop().IgnoreError();  // Failures went to Fail. A rendering finished on the engine's thread: the next one starts.
+}
+
+void TtsSession::Fail(const absl::Status& status) {
+  Done done;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!failure_.ok()) return;
+    failure_ = status;
+    done = std::move(finish_done_);
+  }
+  if (done) done(status);
+  // Also when a call is waiting for Pump's answer: ending a stream twice keeps the first.
+  if (on_failure_) on_failure_(status);
 }
 
 void TtsSession::Emit(std::string data, const std::string& text, const std::string& piece_id,
@@ -231,6 +401,7 @@ void TtsSession::EmitChunk(std::string data, v1::AudioFormat format_sent, const 
   response.set_piece_id(piece_id);
   response.set_text_offset(text_offset);
   response.set_is_final(is_final);
+  if (!provider_.empty()) response.set_provider(provider_);
   sink_(std::move(response));
 }
 

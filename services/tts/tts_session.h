@@ -1,15 +1,20 @@
 // TtsSession: one synthesis stream's logic, independent of gRPC and of the engine. Text arrives in
-// pieces (an LLM's reply); each complete sentence is rendered as soon as it is complete, converted
-// to the requested format, and sent out in chunks of the requested duration, each tagged with the
-// sentence it speaks. Rendering runs on the caller's thread (a worker, never a gRPC thread).
+// pieces (an LLM's reply); each complete sentence is queued as soon as it is complete and rendered
+// in order, one at a time, converted to the requested format, and sent out in chunks of the
+// requested duration, each tagged with the sentence it speaks and the provider that spoke it. An
+// engine that renders here does so on the caller's thread (a worker, never a gRPC thread); one
+// that waits on a server (RenderAsync) renders on its own, and no thread waits for it.
 #ifndef VOXFLOW_SERVICES_TTS_TTS_SESSION_H_
 #define VOXFLOW_SERVICES_TTS_TTS_SESSION_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/status/status.h"
@@ -39,14 +44,24 @@ class TtsSession {
                                                             ResponseSink sink,
                                                             TtsLimits limits = {});
 
-  // Adds text; renders every sentence it completes.
+  ~TtsSession();  // Stops a rendering in progress and waits for its end.
+
+  using Done = std::function<void(const absl::Status& status)>;
+  // A rendering that fails after the call that queued it returned (a remote provider's, with
+  // nothing left to fall back to) is reported here, once, on the engine's thread.
+  void SetFailureHandler(Done on_failure) { on_failure_ = std::move(on_failure); }
+
+  // Adds text; renders every sentence it completes (the error of a rendering done here).
   absl::Status PushText(const v1::TextPiece& piece);
   // Renders all text received so far, even mid-sentence.
   absl::Status Flush();
-  // Flush, then a last response with is_final = true (and no audio).
+  // Flush, then, once every sentence has been rendered, a last response with is_final = true
+  // (and no audio); `done` follows (on any thread), with the first failure if there was one.
+  void FinishAsync(Done done);
+  // The same, waiting on this thread (a unary Synthesize).
   absl::Status Finish();
   // Stops a render in progress from any thread; later calls answer CANCELLED.
-  void Cancel() { cancelled_ = true; }
+  void Cancel();
 
   const std::string& voice() const { return request_.voice; }
   // As rendered: PCM16 at the stream's rate for OPUS.
@@ -57,8 +72,22 @@ class TtsSession {
   TtsSession(TtsEngine* engine, v1::SynthesisConfig config, ResponseSink sink, TtsLimits limits,
              RenderRequest request, v1::AudioStreamFormat native, size_t chunk_bytes);
 
-  // Renders pending_[0, end) as one sentence.
+  struct Sentence {
+    std::string text;
+    std::string piece_id;
+    int32_t offset = 0;
+  };
+  struct Rendering;  // One sentence's conversion and chunking, shared with the engine.
+
+  // Queues pending_[0, end) as one sentence, and renders what is queued.
   absl::Status Render(size_t end);
+  // Renders the queued sentences in order while none is in flight; then the final response
+  // when finishing. Returns the first failure.
+  absl::Status Pump();
+  absl::Status PumpLoop();  // With pumping_ taken.
+  void Start(Sentence sentence, uint64_t id);
+  void OnRendered(const std::shared_ptr<Rendering>& rendering, absl::Status status);
+  void Fail(const absl::Status& status);
   // PCM16 of the output format (encoded to Opus packets for an OPUS stream), one response each.
   void Emit(std::string data, const std::string& text, const std::string& piece_id,
             int32_t text_offset, bool is_final);
@@ -83,6 +112,20 @@ class TtsSession {
   int64_t audio_bytes_sent_ = 0;
   bool finished_ = false;
   std::atomic<bool> cancelled_{false};
+  Done on_failure_;
+  std::string provider_;  // Of the rendering in flight (its thread's).
+
+  std::mutex mu_;  // Guards what follows; never held while the engine renders.
+  std::condition_variable idle_;
+  std::deque<Sentence> queue_;
+  bool rendering_ = false;  // A sentence is in flight,
+  uint64_t render_id_ = 0;  // this one.
+  bool pumping_ = false;    // A thread is in Pump.
+  bool finishing_ = false;
+  bool final_sent_ = false;
+  Done finish_done_;
+  absl::Status failure_;
+  std::function<void()> abort_;  // The rendering in flight's.
   std::unique_ptr<OpusStreamEncoder> opus_;  // For OPUS output.
 };
 

@@ -92,6 +92,8 @@ void HttpExchange::Begin(std::shared_ptr<HttpExchange> self) {
       if (!part.content_type.empty()) curl_mime_type(field, part.content_type.c_str());
     }
     curl_easy_setopt(e, CURLOPT_MIMEPOST, mime_.get());
+  } else if (request_.method_get) {
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   } else {
     headers = curl_slist_append(headers, "Content-Type: application/json");
     curl_easy_setopt(e, CURLOPT_POST, 1L);

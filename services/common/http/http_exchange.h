@@ -1,4 +1,4 @@
-// HttpExchange: one HTTP POST on the process's CurlLoop, its response body handed on as it
+// HttpExchange: one HTTP POST (or GET) on the process's CurlLoop, its response body handed on as it
 // arrives (a streamed transcript, streamed speech), its outcome mapped to an absl::Status that
 // names the endpoint (http_status.h). No thread waits for it; Abort ends it at once and closes
 // its connection (a provider stops working for a caller who is gone).
@@ -42,6 +42,7 @@ struct HttpRequest {
   std::vector<std::string> headers;            // More "Name: value" lines.
   std::string json_body;                       // Sent as application/json, unless
   std::vector<HttpFormPart> form;              // this is set: multipart/form-data.
+  bool method_get = false;                     // A GET instead (no body).
 };
 
 class HttpExchange {
