@@ -143,8 +143,14 @@ class FailoverRun final : public std::enable_shared_from_this<FailoverRun> {
       if (!converted.ok()) return converted.status();
       audio = *std::move(converted) + (*converter)->Flush();
     }
-    if (audio.empty()) return absl::OkStatus();
-    return (*recognizer)->Process(audio);
+    // As a stream would have fed it: an engine's voice detector decides per chunk.
+    const size_t piece = static_cast<size_t>(std::max(1, to.sample_rate() / 10)) * 2 *
+                         static_cast<size_t>(std::max(1, to.channels()));
+    for (size_t at = 0; at < audio.size(); at += piece) {
+      absl::string_view chunk = absl::string_view(audio).substr(at, piece);
+      if (absl::Status s = (*recognizer)->Process(chunk); !s.ok()) return s;
+    }
+    return absl::OkStatus();
   }
 
   void FinishWith(Recognizer* recognizer, size_t index, Recognizer::Done done) {
