@@ -184,9 +184,19 @@ FakeOpenAiAudioServer::FakeOpenAiAudioServer(FakeAudioServerOptions options)
       return answer(400, Error("response_format must be pcm or wav here"));
     }
     if (fault.malformed) return answer(200, Error("not audio"));
-    absl::StatusOr<std::string> pcm = tts::RenderSpeech(body["input"], kSpeechRate, 0);
-    if (!pcm.ok()) return answer(500, Error(pcm.status().ToString()));
-    std::string audio = *std::move(pcm);
+    const std::string input = body["input"];
+    std::string audio;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto it = rendered_.find(input); it != rendered_.end()) audio = it->second;
+    }
+    if (audio.empty()) {
+      absl::StatusOr<std::string> pcm = tts::RenderSpeech(input, kSpeechRate, 0);
+      if (!pcm.ok()) return answer(500, Error(pcm.status().ToString()));
+      audio = *std::move(pcm);
+      std::lock_guard<std::mutex> lock(mu_);
+      rendered_[input] = audio;
+    }
     if (format == "wav") audio = *EncodeWav(audio, kSpeechRate, 1);
     const size_t chunk = static_cast<size_t>(kSpeechRate) * 2 * options_.speech_chunk_ms / 1000;
     const absl::Duration interval = options_.speech_chunk_interval;
@@ -274,7 +284,19 @@ FakeAudioFault FakeOpenAiAudioServer::TakeFault(Endpoint endpoint) {
 size_t FakeOpenAiAudioServer::Record(Request request) {
   std::lock_guard<std::mutex> lock(mu_);
   requests_.push_back(std::move(request));
+  arrived_.notify_all();
   return requests_.size() - 1;
+}
+
+bool FakeOpenAiAudioServer::WaitForRequests(Endpoint endpoint, int n,
+                                            absl::Duration timeout) const {
+  const std::string path =
+      endpoint == Endpoint::kSpeech ? "/v1/audio/speech" : "/v1/audio/transcriptions";
+  std::unique_lock<std::mutex> lock(mu_);
+  return arrived_.wait_for(lock, absl::ToChronoNanoseconds(timeout), [&] {
+    return std::count_if(requests_.begin(), requests_.end(),
+                         [&](const Request& r) { return r.path == path; }) >= n;
+  });
 }
 
 void FakeOpenAiAudioServer::Update(size_t index, absl::Time first_byte, absl::Time answered,

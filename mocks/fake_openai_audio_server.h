@@ -13,6 +13,7 @@
 #define VOXFLOW_MOCKS_FAKE_OPENAI_AUDIO_SERVER_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
@@ -83,6 +84,8 @@ class FakeOpenAiAudioServer {
 
   std::vector<Request> requests() const;
   int count(Endpoint endpoint) const;
+  // Waits until `n` requests to `endpoint` have arrived in all; false after `timeout`.
+  bool WaitForRequests(Endpoint endpoint, int n, absl::Duration timeout) const;
 
  private:
   FakeAudioFault TakeFault(Endpoint endpoint);
@@ -99,6 +102,8 @@ class FakeOpenAiAudioServer {
   std::atomic<bool> stopping_{false};
   std::unique_ptr<stt::PocketsphinxEngine> pocketsphinx_;
   mutable std::mutex mu_;
+  mutable std::condition_variable arrived_;
+  std::map<std::string, std::string> rendered_;  // Speech by its text: each is rendered once.
   std::deque<std::string> scripted_;
   std::map<Endpoint, std::pair<FakeAudioFault, int>> faults_;
   std::vector<Request> requests_;

@@ -18,11 +18,14 @@
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
+#include "mocks/fake_openai_audio_server.h"
 #include "services/common/audio_chunk.h"
 #include "services/orchestrator/llm/fake_openai_server.h"
 #include "tests/util/converse_client.h"
 #include "tests/util/fixtures.h"
 #include "tests/util/server_process.h"
+#include "voxflow/v1/stt.grpc.pb.h"
+#include "voxflow/v1/tts.grpc.pb.h"
 
 namespace voxflow {
 namespace {
@@ -51,6 +54,13 @@ int ThreadsOf(pid_t pid) {
     if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
   }
   return -1;
+}
+
+mocks::FakeOpenAiAudioServer::Endpoint FakeTranscriptions() {
+  return mocks::FakeOpenAiAudioServer::Endpoint::kTranscriptions;
+}
+mocks::FakeOpenAiAudioServer::Endpoint FakeSpeech() {
+  return mocks::FakeOpenAiAudioServer::Endpoint::kSpeech;
 }
 
 bool Has(const std::vector<TimedEvent>& events, bool (v1::ConverseEvent::*has)() const) {
@@ -154,6 +164,140 @@ TEST(ScaleTest, RepliesFromAModelServerHoldNoThread) {
               at_many, many);
   EXPECT_LE(at_1, 2 * cores + 16);
   EXPECT_LE(at_many, 2 * cores + 16) << "a thread per reply would be one per conversation";
+}
+
+// Streams waiting on a remote speech server hold no thread of the STT and TTS services either:
+// every request is on the process's CurlLoop, so 100 streams in flight at once run on the
+// threads one stream uses.
+class RemoteProviderScaleTest : public ::testing::Test {
+ protected:
+  static constexpr int kStreams = 100;
+
+  void SetUp() override {
+    mocks::FakeAudioServerOptions options;
+    options.threads = kStreams + 10;
+    options.transcription_delay = absl::Seconds(2);  // Every request in flight together.
+    options.speech_chunk_ms = 40;
+    options.speech_chunk_interval = absl::Milliseconds(100);  // A sentence streams for seconds.
+    fake_ = std::make_unique<mocks::FakeOpenAiAudioServer>(options);
+  }
+
+  std::unique_ptr<testing::ServerProcess> Start(const char* binary,
+                                                const std::vector<std::string>& more) {
+    std::vector<std::string> args = {"--providers=openai",
+                                     absl::StrCat("--openai_base_url=", fake_->base_url()),
+                                     "--openai_timeout_ms=20000", "--max_streams=1000"};
+    args.insert(args.end(), more.begin(), more.end());
+    auto process = testing::ServerProcess::Start(binary, args);
+    EXPECT_TRUE(process.ok()) << process.status();
+    return process.ok() ? *std::move(process) : nullptr;
+  }
+
+  std::unique_ptr<mocks::FakeOpenAiAudioServer> fake_;
+};
+
+// One recognition: a second of audio, then end of input; the final's provider.
+std::string RecognizeOnce(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  auto stream = v1::SpeechToText::NewStub(channel)->StreamingRecognize(&context);
+  v1::RecognizeRequest request;
+  request.mutable_config()->set_language("en-US");
+  *request.mutable_config()->mutable_audio_format() = MakeStreamFormat(v1::PCM16, 16000, 1);
+  stream->Write(request);
+  v1::RecognizeRequest audio;
+  audio.mutable_audio()->set_format(v1::PCM16);
+  audio.mutable_audio()->set_sample_rate(16000);
+  audio.mutable_audio()->set_channels(1);
+  audio.mutable_audio()->set_data(std::string(32000, 1));
+  stream->Write(audio);
+  stream->WritesDone();
+  std::string provider;
+  for (v1::RecognizeResponse response; stream->Read(&response);) {
+    if (response.has_transcript() && response.transcript().is_final()) {
+      provider = response.transcript().provider();
+    }
+  }
+  return stream->Finish().ok() ? provider : "failed";
+}
+
+TEST_F(RemoteProviderScaleTest, RecognitionsWaitingOnTheServerHoldNoThread) {
+  std::vector<std::string> texts(kStreams + 1, "scripted words");
+  fake_->ScriptTranscripts(texts);
+  auto stt = Start("services/stt/stt_server", {});
+  ASSERT_NE(stt, nullptr);
+  auto channel = grpc::CreateChannel(stt->address(), grpc::InsecureChannelCredentials());
+  // One stream waiting on the server: the threads the service runs on.
+  std::string first;
+  std::thread one([&] { first = RecognizeOnce(channel); });
+  ASSERT_TRUE(fake_->WaitForRequests(FakeTranscriptions(), 1, absl::Seconds(30)));
+  const int at_1 = ThreadsOf(stt->pid());
+  one.join();
+  EXPECT_EQ(first, "openai");
+  std::vector<std::string> providers(kStreams);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kStreams; ++i) {
+    callers.emplace_back([&, i] { providers[i] = RecognizeOnce(channel); });
+  }
+  ASSERT_TRUE(fake_->WaitForRequests(FakeTranscriptions(), kStreams + 1, absl::Seconds(60)));
+  const int at_many = ThreadsOf(stt->pid());
+  std::printf("stt_server threads: %d with 1 request at the server, %d with %d: %s\n", at_1,
+              at_many, kStreams, ThreadNames(stt->pid()).c_str());
+  for (std::thread& caller : callers) caller.join();
+  EXPECT_EQ(std::count(providers.begin(), providers.end(), "openai"), kStreams);
+  EXPECT_LE(at_many, at_1 + 4) << "a thread per request would be one per stream";
+}
+
+// One synthesis of `text`; whether its audio came from `provider`.
+bool SynthesizeOnce(const std::shared_ptr<grpc::Channel>& channel, const std::string& text,
+                    const std::string& provider) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(90)));
+  auto stream = v1::TextToSpeech::NewStub(channel)->StreamingSynthesize(&context);
+  v1::SynthesizeRequest config;
+  config.mutable_config()->set_language("en-US");
+  *config.mutable_config()->mutable_output_format() = MakeStreamFormat(v1::PCM16, 16000, 1);
+  stream->Write(config);
+  v1::SynthesizeRequest piece;
+  piece.mutable_text()->set_text(text);
+  stream->Write(piece);
+  v1::SynthesizeRequest end;
+  end.set_end_of_input(true);
+  stream->Write(end);
+  stream->WritesDone();
+  size_t audio = 0;
+  bool from_provider = true;
+  for (v1::SynthesizeResponse response; stream->Read(&response);) {
+    if (response.audio().data().empty()) continue;
+    audio += response.audio().data().size();
+    from_provider &= response.provider() == provider;
+  }
+  return stream->Finish().ok() && audio > 16000 && from_provider;
+}
+
+TEST_F(RemoteProviderScaleTest, SpeechStreamingFromTheServerHoldsNoThread) {
+  auto tts = Start("services/tts/tts_server", {"--openai_voices=alloy"});
+  ASSERT_NE(tts, nullptr);
+  auto channel = grpc::CreateChannel(tts->address(), grpc::InsecureChannelCredentials());
+  const std::string text = "This is one sentence that the speech server streams for a while.";
+  bool first = false;
+  std::thread one([&] { first = SynthesizeOnce(channel, text, "openai"); });
+  ASSERT_TRUE(fake_->WaitForRequests(FakeSpeech(), 1, absl::Seconds(30)));
+  const int at_1 = ThreadsOf(tts->pid());
+  one.join();
+  EXPECT_TRUE(first);
+  std::vector<int> ok(kStreams);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kStreams; ++i) {
+    callers.emplace_back([&, i] { ok[i] = SynthesizeOnce(channel, text, "openai"); });
+  }
+  ASSERT_TRUE(fake_->WaitForRequests(FakeSpeech(), kStreams + 1, absl::Seconds(60)));
+  const int at_many = ThreadsOf(tts->pid());
+  std::printf("tts_server threads: %d with 1 sentence streaming, %d with %d: %s\n", at_1,
+              at_many, kStreams, ThreadNames(tts->pid()).c_str());
+  for (std::thread& caller : callers) caller.join();
+  EXPECT_EQ(std::count(ok.begin(), ok.end(), 1), kStreams);
+  EXPECT_LE(at_many, at_1 + 4) << "a thread per sentence would be one per stream";
 }
 
 }  // namespace
