@@ -64,7 +64,7 @@ class FakeOpenAiAudioServer {
     std::multimap<std::string, std::string> fields;  // Multipart fields (file: its bytes).
     std::map<std::string, std::string> filenames;     // Multipart file names by field.
     std::string body;                                 // A JSON request's body.
-    absl::Time received;
+    absl::Time received;  // Its headers; its body was read after.
     absl::Time first_byte_sent;
     absl::Time answered;  // Its last byte written.
     int status = 200;

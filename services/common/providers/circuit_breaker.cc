@@ -20,7 +20,7 @@ CircuitBreaker::CircuitBreaker(BreakerOptions options, Clock clock, Observer obs
     : options_(options), clock_(std::move(clock)), observer_(std::move(observer)) {}
 
 bool CircuitBreaker::Allow() {
-  State from, to;
+  State from = State::kOpen, to = State::kHalfOpen;
   {
     std::lock_guard<std::mutex> lock(mu_);
     switch (state_) {
@@ -43,7 +43,7 @@ bool CircuitBreaker::Allow() {
 }
 
 void CircuitBreaker::RecordSuccess() {
-  State from;
+  State from = State::kClosed;
   {
     std::lock_guard<std::mutex> lock(mu_);
     consecutive_failures_ = 0;
@@ -56,7 +56,7 @@ void CircuitBreaker::RecordSuccess() {
 }
 
 void CircuitBreaker::RecordFailure() {
-  State from;
+  State from = State::kClosed;
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++consecutive_failures_;
