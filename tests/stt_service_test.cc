@@ -22,6 +22,7 @@
 #include "mocks/fake_openai_audio_server.h"
 #include "mocks/mock_stt_engine.h"
 #include "services/tts/render_speech.h"
+#include "tests/util/metrics_scrape.h"
 #include "tests/util/server_process.h"
 #include "voxflow/v1/stt.grpc.pb.h"
 
@@ -323,7 +324,7 @@ class OpenAiSttServiceTest : public ::testing::Test {
     auto process = testing::ServerProcess::Start(
         kServer, {"--providers=openai,pocketsphinx", "--openai_base_url=" + fake_.base_url(),
                   "--openai_model=whisper-test", "--openai_timeout_ms=1000",
-                  "--provider_breaker_failures=100"});
+                  "--provider_breaker_failures=100", "--metrics_port=0"});
     ASSERT_TRUE(process.ok()) << process.status();
     process_ = *std::move(process);
     channel_ = grpc::CreateChannel(process_->address(), grpc::InsecureChannelCredentials());
@@ -385,6 +386,19 @@ TEST_F(OpenAiSttServiceTest, WhenTheRemoteProviderFailsPocketsphinxServesTheSame
   const v1::Transcript* healed = Final(healthy);
   ASSERT_NE(healed, nullptr);
   EXPECT_EQ(healed->provider(), "openai");
+  // The switches, the failures by outcome and the request timings are in the metrics.
+  const auto metrics = testing::ParseMetrics(testing::ScrapeMetrics(process_->metrics_port()));
+  EXPECT_EQ(metrics.at(R"(voxflow_provider_switches_total{from="openai",service="stt",to="pocketsphinx"})"),
+            3);
+  EXPECT_EQ(metrics.at(R"(voxflow_provider_requests_total{outcome="unavailable",provider="openai",service="stt"})"),
+            2);
+  EXPECT_EQ(metrics.at(R"(voxflow_provider_requests_total{outcome="deadline_exceeded",provider="openai",service="stt"})"),
+            1);
+  EXPECT_EQ(metrics.at(R"(voxflow_provider_requests_total{outcome="ok",provider="openai",service="stt"})"),
+            1);
+  EXPECT_EQ(metrics.at(R"(voxflow_provider_breaker_state{provider="openai",service="stt"})"), 0);
+  EXPECT_GE(metrics.at(R"(voxflow_provider_first_byte_seconds_count{provider="openai",service="stt"})"),
+            1);
 }
 
 // Real engines: espeak-ng speaks, the pocketsphinx service listens.
