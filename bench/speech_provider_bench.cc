@@ -46,10 +46,11 @@ double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
 
 void Report(const char* what, const std::vector<double>& server, const std::vector<double>& seen,
             const std::vector<double>& added) {
-  std::printf("%-4s %zu requests: the fake's own p50 %.2f ms; the caller waited p50 %.2f ms; "
-              "added by the adapter p50 %.2f ms, p99 %.2f ms\n",
-              what, added.size(), Percentile(server, 0.5), Percentile(seen, 0.5),
-              Percentile(added, 0.5), Percentile(added, 0.99));
+  std::printf(
+      "%-4s %zu requests: the fake's own p50 %.2f ms; the caller waited p50 %.2f ms; "
+      "added by the adapter p50 %.2f ms, p99 %.2f ms\n",
+      what, added.size(), Percentile(server, 0.5), Percentile(seen, 0.5), Percentile(added, 0.5),
+      Percentile(added, 0.99));
 }
 
 std::vector<std::string> Flags(const FakeOpenAiAudioServer& fake) {

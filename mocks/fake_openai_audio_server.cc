@@ -71,7 +71,8 @@ FakeOpenAiAudioServer::FakeOpenAiAudioServer(FakeAudioServerOptions options)
       if (!fault.retry_after.empty()) response.set_header("Retry-After", fault.retry_after);
       return answer(fault.status, Error("scripted failure"), "application/json");
     }
-    if (!request.has_file("file")) return answer(400, Error("file is required"), "application/json");
+    if (!request.has_file("file"))
+      return answer(400, Error("file is required"), "application/json");
     if (!request.has_file("model")) {
       return answer(400, Error("model is required"), "application/json");
     }
@@ -110,12 +111,12 @@ FakeOpenAiAudioServer::FakeOpenAiAudioServer(FakeAudioServerOptions options)
       type = "text/event-stream";
       for (size_t i = 0; i < words.size(); ++i) {
         const std::string delta = i == 0 ? words[i] : absl::StrCat(" ", words[i]);
-        absl::StrAppend(
-            &body, "data: ",
-            Json{{"type", "transcript.text.delta"}, {"delta", delta}}.dump(), "\n\n");
+        absl::StrAppend(&body,
+                        "data: ", Json{{"type", "transcript.text.delta"}, {"delta", delta}}.dump(),
+                        "\n\n");
       }
-      absl::StrAppend(&body, "data: ", Json{{"type", "transcript.text.done"}, {"text", text}}.dump(),
-                      "\n\n");
+      absl::StrAppend(
+          &body, "data: ", Json{{"type", "transcript.text.done"}, {"text", text}}.dump(), "\n\n");
     } else if (format == "verbose_json") {
       Json timed = Json::array();
       const double each = words.empty() ? 0 : duration / words.size();
@@ -128,7 +129,10 @@ FakeOpenAiAudioServer::FakeOpenAiAudioServer(FakeAudioServerOptions options)
                   {"text", text},
                   {"words", timed},
                   {"segments",
-                   {{{"id", 0}, {"start", 0}, {"end", duration}, {"text", text},
+                   {{{"id", 0},
+                     {"start", 0},
+                     {"end", duration},
+                     {"text", text},
                      {"avg_logprob", -0.2}}}}}
                  .dump();
     } else {
@@ -183,8 +187,7 @@ FakeOpenAiAudioServer::FakeOpenAiAudioServer(FakeAudioServerOptions options)
       }
     }
     const std::string voice = body["voice"];
-    if (std::find(options_.voices.begin(), options_.voices.end(), voice) ==
-        options_.voices.end()) {
+    if (std::find(options_.voices.begin(), options_.voices.end(), voice) == options_.voices.end()) {
       return answer(400, Error(absl::StrCat("voice '", voice, "' is not one of this server's")));
     }
     const std::string format = body.value("response_format", "mp3");

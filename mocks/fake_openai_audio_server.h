@@ -38,20 +38,20 @@ struct FakeAudioFault {
   int status = 0;           // Answer this HTTP status (0: answer normally).
   std::string retry_after;  // Its Retry-After header, when set.
   absl::Duration first_byte_delay = absl::ZeroDuration();  // Wait before answering.
-  bool cut = false;         // Close the connection halfway through the body.
-  bool malformed = false;   // A body that is not what the API says.
+  bool cut = false;        // Close the connection halfway through the body.
+  bool malformed = false;  // A body that is not what the API says.
 };
 
 struct FakeAudioServerOptions {
   int threads = 8;  // Requests served at once.
   std::string pocketsphinx_model_dir = "/usr/share/pocketsphinx/model/en-us";
-  bool verbose_json = true;        // Without: 400 to response_format=verbose_json.
+  bool verbose_json = true;         // Without: 400 to response_format=verbose_json.
   bool streams_transcripts = true;  // Without: stream=true is ignored (a whole json body).
   bool lists_voices = true;
   std::vector<std::string> voices = {"alloy", "nova"};
   int speech_chunk_ms = 40;  // Audio per write of a speech answer,
   absl::Duration speech_chunk_interval = absl::Milliseconds(20);  // one write per this.
-  absl::Duration transcription_delay = absl::ZeroDuration();       // Before each answer.
+  absl::Duration transcription_delay = absl::ZeroDuration();      // Before each answer.
 };
 
 class FakeOpenAiAudioServer {
@@ -62,9 +62,9 @@ class FakeOpenAiAudioServer {
     std::string authorization;
     std::string content_type;
     std::multimap<std::string, std::string> fields;  // Multipart fields (file: its bytes).
-    std::map<std::string, std::string> filenames;     // Multipart file names by field.
-    std::string body;                                 // A JSON request's body.
-    absl::Time received;  // Its headers; its body was read after.
+    std::map<std::string, std::string> filenames;    // Multipart file names by field.
+    std::string body;                                // A JSON request's body.
+    absl::Time received;                             // Its headers; its body was read after.
     absl::Time first_byte_sent;
     absl::Time answered;  // Its last byte written.
     int status = 200;

@@ -46,12 +46,13 @@ class LlmConversation {
   explicit LlmConversation(const std::string& llm_base_url,
                            const std::vector<std::string>& more_flags = {},
                            bool name_the_provider = true) {
-    std::vector<std::string> flags = {name_the_provider ? "--llm_provider=openai" : "--metrics_port=0",
-                                      absl::StrCat("--llm_base_url=", llm_base_url),
-                                      "--llm_model=ok",
-                                      "--llm_system_prompt=You are a test agent.",
-                                      absl::StrCat("--llm_fallback_reply=", kFallback),
-                                      "--metrics_port=0"};
+    std::vector<std::string> flags = {
+        name_the_provider ? "--llm_provider=openai" : "--metrics_port=0",
+        absl::StrCat("--llm_base_url=", llm_base_url),
+        "--llm_model=ok",
+        "--llm_system_prompt=You are a test agent.",
+        absl::StrCat("--llm_fallback_reply=", kFallback),
+        "--metrics_port=0"};
     flags.insert(flags.end(), more_flags.begin(), more_flags.end());
     stack_ = testing::StartVoiceStack(
         {"--provider=mock", "--mock_latency_ms=0"},

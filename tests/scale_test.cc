@@ -293,8 +293,8 @@ TEST_F(RemoteProviderScaleTest, SpeechStreamingFromTheServerHoldsNoThread) {
   }
   ASSERT_TRUE(fake_->WaitForRequests(FakeSpeech(), kStreams + 1, absl::Seconds(60)));
   const int at_many = ThreadsOf(tts->pid());
-  std::printf("tts_server threads: %d with 1 sentence streaming, %d with %d: %s\n", at_1,
-              at_many, kStreams, ThreadNames(tts->pid()).c_str());
+  std::printf("tts_server threads: %d with 1 sentence streaming, %d with %d: %s\n", at_1, at_many,
+              kStreams, ThreadNames(tts->pid()).c_str());
   for (std::thread& caller : callers) caller.join();
   EXPECT_EQ(std::count(ok.begin(), ok.end(), 1), kStreams);
   EXPECT_LE(at_many, at_1 + 4) << "a thread per sentence would be one per stream";

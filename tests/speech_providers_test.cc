@@ -23,8 +23,8 @@ namespace {
 
 using mocks::FakeOpenAiAudioServer;
 using testing::ConverseClient;
-using testing::Microphone;
 using ::testing::HasSubstr;
+using testing::Microphone;
 using Json = nlohmann::json;
 
 v1::SessionConfig Config() {
@@ -95,8 +95,7 @@ TEST(SpeechProvidersTest, TheCallerIsHeardAndAnsweredByTheRemoteServers) {
   EXPECT_LT(audio.front().received, speech.front().answered)
       << "first reply audio at " << audio.front().received << ", the fake finished at "
       << speech.front().answered;
-  std::cerr << "first reply audio came "
-            << speech.front().answered - audio.front().received
+  std::cerr << "first reply audio came " << speech.front().answered - audio.front().received
             << " before the fake finished its first sentence\n";
   client.CloseSend();
   EXPECT_TRUE(client.Finish().ok());
@@ -106,8 +105,7 @@ TEST(SpeechProvidersTest, WhenTheRemoteServersFailTheOfflineEnginesServeTheSameT
   FakeOpenAiAudioServer fake;
   fake.Fail(FakeOpenAiAudioServer::Endpoint::kTranscriptions, {.status = 500});
   fake.Fail(FakeOpenAiAudioServer::Endpoint::kSpeech, {.status = 503});
-  const testing::VoiceStack stack =
-      RemoteStack(fake, "openai,pocketsphinx", "openai,espeak-ng");
+  const testing::VoiceStack stack = RemoteStack(fake, "openai,pocketsphinx", "openai,espeak-ng");
   ASSERT_TRUE(stack.ok());
   ConverseClient client(
       grpc::CreateChannel(stack.orchestrator->address(), grpc::InsecureChannelCredentials()),

@@ -5,10 +5,10 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <tuple>
 #include <memory>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -388,17 +388,25 @@ TEST_F(OpenAiSttServiceTest, WhenTheRemoteProviderFailsPocketsphinxServesTheSame
   EXPECT_EQ(healed->provider(), "openai");
   // The switches, the failures by outcome and the request timings are in the metrics.
   const auto metrics = testing::ParseMetrics(testing::ScrapeMetrics(process_->metrics_port()));
-  EXPECT_EQ(metrics.at(R"(voxflow_provider_switches_total{from="openai",service="stt",to="pocketsphinx"})"),
-            3);
-  EXPECT_EQ(metrics.at(R"(voxflow_provider_requests_total{outcome="unavailable",provider="openai",service="stt"})"),
-            2);
-  EXPECT_EQ(metrics.at(R"(voxflow_provider_requests_total{outcome="deadline_exceeded",provider="openai",service="stt"})"),
-            1);
-  EXPECT_EQ(metrics.at(R"(voxflow_provider_requests_total{outcome="ok",provider="openai",service="stt"})"),
+  EXPECT_EQ(
+      metrics.at(
+          R"(voxflow_provider_switches_total{from="openai",service="stt",to="pocketsphinx"})"),
+      3);
+  EXPECT_EQ(
+      metrics.at(
+          R"(voxflow_provider_requests_total{outcome="unavailable",provider="openai",service="stt"})"),
+      2);
+  EXPECT_EQ(
+      metrics.at(
+          R"(voxflow_provider_requests_total{outcome="deadline_exceeded",provider="openai",service="stt"})"),
+      1);
+  EXPECT_EQ(metrics.at(
+                R"(voxflow_provider_requests_total{outcome="ok",provider="openai",service="stt"})"),
             1);
   EXPECT_EQ(metrics.at(R"(voxflow_provider_breaker_state{provider="openai",service="stt"})"), 0);
-  EXPECT_GE(metrics.at(R"(voxflow_provider_first_byte_seconds_count{provider="openai",service="stt"})"),
-            1);
+  EXPECT_GE(
+      metrics.at(R"(voxflow_provider_first_byte_seconds_count{provider="openai",service="stt"})"),
+      1);
 }
 
 // Real engines: espeak-ng speaks, the pocketsphinx service listens.

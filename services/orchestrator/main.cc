@@ -111,7 +111,8 @@ int main(int argc, char** argv) {
   std::string llm_note;
   absl::StatusOr<std::string> llm_provider = ChooseLlmProvider(llm_flags, &llm_note);
   if (!llm_provider.ok()) {
-    std::fprintf(stderr, "orchestrator: %s\n", std::string(llm_provider.status().message()).c_str());
+    std::fprintf(stderr, "orchestrator: %s\n",
+                 std::string(llm_provider.status().message()).c_str());
     return 2;
   }
   if (!llm_note.empty()) std::fprintf(stderr, "orchestrator: %s\n", llm_note.c_str());
@@ -180,7 +181,8 @@ int main(int argc, char** argv) {
   int workers = absl::GetFlag(FLAGS_workers);
   if (workers <= 0) workers = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
   voxflow::WorkerPool pool(workers);
-  services.stage_executor = &pool;  // Stages start where requests are handled: no pool of their own.
+  services.stage_executor =
+      &pool;  // Stages start where requests are handled: no pool of their own.
   voxflow::ServerOptions options =
       voxflow::ServerOptionsFromFlags("orchestrator", absl::GetFlag(FLAGS_port));
   OrchestratorService service(services, &pool,

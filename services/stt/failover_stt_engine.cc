@@ -21,7 +21,10 @@ class FailoverRun final : public std::enable_shared_from_this<FailoverRun> {
  public:
   FailoverRun(FailoverSttEngine* engine, v1::RecognitionConfig config, ResultSink sink,
               const std::atomic<bool>* cancelled)
-      : engine_(engine), config_(std::move(config)), cancelled_(cancelled), sink_(std::move(sink)) {}
+      : engine_(engine),
+        config_(std::move(config)),
+        cancelled_(cancelled),
+        sink_(std::move(sink)) {}
 
   absl::Status Start(size_t index) {
     absl::StatusOr<Recognizer*> recognizer = Switch(index);
@@ -164,9 +167,8 @@ class FailoverRun final : public std::enable_shared_from_this<FailoverRun> {
       absl::StatusOr<size_t> next = self->FailOver(index, status);
       if (!next.ok()) return done(next.status());
       // The fallback recognises on its own threads: this may be the HTTP loop's.
-      self->engine_->replay_pool().Submit([self, next = *next, done]() mutable {
-        self->ReplayAndFinish(next, std::move(done));
-      });
+      self->engine_->replay_pool().Submit(
+          [self, next = *next, done]() mutable { self->ReplayAndFinish(next, std::move(done)); });
     });
   }
 
@@ -261,8 +263,8 @@ absl::StatusOr<std::unique_ptr<Recognizer>> FailoverSttEngine::Open(
     const v1::RecognitionConfig& config, ResultSink sink, const std::atomic<bool>* cancelled) {
   const std::optional<size_t> first = FirstFor(config.provider(), config.language());
   if (!first.has_value()) {
-    return absl::InvalidArgumentError(absl::StrCat("config.language: no provider here (",
-                                                   chain_.Describe(), ") recognises it"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.language: no provider here (", chain_.Describe(), ") recognises it"));
   }
   auto run = std::make_shared<FailoverRun>(this, config, std::move(sink), cancelled);
   if (absl::Status s = run->Start(*first); !s.ok()) return s;

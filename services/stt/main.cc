@@ -16,8 +16,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "mocks/mock_stt_engine.h"
-#include "services/common/server.h"
 #include "services/common/providers/provider_flags.h"
+#include "services/common/server.h"
 #include "services/common/worker_pool.h"
 #include "services/stt/failover_stt_engine.h"
 #include "services/stt/openai_stt_engine.h"
@@ -84,9 +84,9 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("Voxflow speech-to-text service.");
   absl::ParseCommandLine(argc, argv);
 
-  absl::StatusOr<voxflow::ProviderSelection> selection = voxflow::SelectProviders(
-      voxflow::ProviderFlagsFromCommandLine(), {"pocketsphinx", "openai", "mock"},
-      "pocketsphinx", "whisper-1");
+  absl::StatusOr<voxflow::ProviderSelection> selection =
+      voxflow::SelectProviders(voxflow::ProviderFlagsFromCommandLine(),
+                               {"pocketsphinx", "openai", "mock"}, "pocketsphinx", "whisper-1");
   if (!selection.ok()) {
     std::fprintf(stderr, "stt: %s\n", std::string(selection.status().message()).c_str());
     return 2;

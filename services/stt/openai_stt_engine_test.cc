@@ -22,11 +22,11 @@
 namespace voxflow::stt {
 namespace {
 
+using mocks::FakeAudioFault;
+using mocks::FakeOpenAiAudioServer;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using mocks::FakeAudioFault;
-using mocks::FakeOpenAiAudioServer;
 using Endpoint = FakeOpenAiAudioServer::Endpoint;
 
 OpenAiSttOptions Options(const std::string& base_url) {
@@ -303,8 +303,8 @@ std::unique_ptr<FailoverSttEngine> Chain(const std::string& base_url, absl::Time
   mock.latency_ms = 0;
   mock.latency_jitter_ms = 0;
   engines.push_back(std::make_unique<mocks::MockSttEngine>(mock));
-  return std::make_unique<FailoverSttEngine>(std::move(engines), breaker, [now] { return *now; },
-                                             2);
+  return std::make_unique<FailoverSttEngine>(
+      std::move(engines), breaker, [now] { return *now; }, 2);
 }
 
 TEST(FailoverSttEngineTest, TheNextProviderServesTheSameUtteranceWhenTheRemoteOneFails) {
@@ -350,8 +350,8 @@ TEST(FailoverSttEngineTest, ARefusedConnectionFallsBack) {
 TEST(FailoverSttEngineTest, TheBreakerOpensAfterFailuresThenProbesAndCloses) {
   FakeOpenAiAudioServer server;
   absl::Time now = absl::Now();
-  auto engine = Chain(server.base_url(), &now,
-                      {.failures_to_open = 2, .cooldown = absl::Seconds(30)});
+  auto engine =
+      Chain(server.base_url(), &now, {.failures_to_open = 2, .cooldown = absl::Seconds(30)});
   server.Fail(Endpoint::kTranscriptions, {.status = 500});
   for (int i = 0; i < 2; ++i) {
     EXPECT_EQ(Recognize(engine.get(), Config(), Speech()).finals.at(0).provider(), "mock");

@@ -57,8 +57,8 @@ class SttEngine {
   virtual absl::Status CheckProvider(absl::string_view requested) const {
     if (requested.empty() || requested == name()) return absl::OkStatus();
     return absl::InvalidArgumentError(absl::StrCat("config.provider ", QuoteClientValue(requested),
-                                                   " is not served here (this server runs ",
-                                                   name(), ")"));
+                                                   " is not served here (this server runs ", name(),
+                                                   ")"));
   }
   // The format Process() wants, given the stream's format (mocks take it as it is).
   virtual v1::AudioStreamFormat NativeFormat(const v1::AudioStreamFormat& input) const = 0;

@@ -18,8 +18,7 @@ absl::Status Malformed(absl::string_view what, absl::string_view body) {
 }
 
 int64_t Ms(const Json& seconds) {
-  return seconds.is_number() ? static_cast<int64_t>(std::llround(seconds.get<double>() * 1000))
-                             : 0;
+  return seconds.is_number() ? static_cast<int64_t>(std::llround(seconds.get<double>() * 1000)) : 0;
 }
 
 }  // namespace
@@ -71,9 +70,8 @@ absl::StatusOr<TranscriptionEvent> ParseTranscriptionEvent(const SseEvent& event
     out.kind = TranscriptionEvent::Kind::kDone;
     out.text = std::string(absl::StripAsciiWhitespace(text->get<std::string>()));
   } else if (type == "error" || json.contains("error")) {
-    return absl::UnavailableError(
-        absl::StrCat("the transcription stream reported an error: ",
-                     QuoteClientValue(event.data, 200)));
+    return absl::UnavailableError(absl::StrCat("the transcription stream reported an error: ",
+                                               QuoteClientValue(event.data, 200)));
   }
   return out;
 }

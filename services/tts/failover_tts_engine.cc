@@ -31,8 +31,8 @@ bool SameFormat(const v1::AudioStreamFormat& a, const v1::AudioStreamFormat& b) 
 // One sentence across the chain.
 class FailoverRendering final : public std::enable_shared_from_this<FailoverRendering> {
  public:
-  FailoverRendering(FailoverTtsEngine* engine, RenderRequest request,
-                    v1::AudioStreamFormat native, RenderCallbacks callbacks)
+  FailoverRendering(FailoverTtsEngine* engine, RenderRequest request, v1::AudioStreamFormat native,
+                    RenderCallbacks callbacks)
       : engine_(engine),
         request_(std::move(request)),
         native_(std::move(native)),
@@ -50,7 +50,8 @@ class FailoverRendering final : public std::enable_shared_from_this<FailoverRend
     const v1::AudioStreamFormat format = provider.NativeFormat(request.voice, native_);
     std::shared_ptr<AudioConverter> converter;
     if (!SameFormat(format, native_)) {
-      absl::StatusOr<std::unique_ptr<AudioConverter>> made = AudioConverter::Create(format, native_);
+      absl::StatusOr<std::unique_ptr<AudioConverter>> made =
+          AudioConverter::Create(format, native_);
       if (!made.ok()) return Failed(index, made.status());
       converter = *std::move(made);
     }

@@ -50,9 +50,9 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("Voxflow text-to-speech service.");
   absl::ParseCommandLine(argc, argv);
 
-  absl::StatusOr<voxflow::ProviderSelection> selection = voxflow::SelectProviders(
-      voxflow::ProviderFlagsFromCommandLine(), {"espeak-ng", "openai", "mock"}, "espeak-ng",
-      "tts-1");
+  absl::StatusOr<voxflow::ProviderSelection> selection =
+      voxflow::SelectProviders(voxflow::ProviderFlagsFromCommandLine(),
+                               {"espeak-ng", "openai", "mock"}, "espeak-ng", "tts-1");
   if (!selection.ok()) {
     std::fprintf(stderr, "tts: %s\n", std::string(selection.status().message()).c_str());
     return 2;

@@ -99,8 +99,8 @@ class SpeechStream {
         held_.erase(0, at + 8);
         started_ = true;
         if (rate != OpenAiTtsEngine::kSampleRate || channels != 1) {
-          absl::StatusOr<std::unique_ptr<AudioConverter>> converter = AudioConverter::Create(
-              Pcm16(rate, channels), Pcm16(OpenAiTtsEngine::kSampleRate, 1));
+          absl::StatusOr<std::unique_ptr<AudioConverter>> converter =
+              AudioConverter::Create(Pcm16(rate, channels), Pcm16(OpenAiTtsEngine::kSampleRate, 1));
           if (!converter.ok()) return converter.status();
           converter_ = *std::move(converter);
         }
@@ -115,8 +115,8 @@ class SpeechStream {
         const uint16_t bits = Le16(held_.data() + at + 22);
         if ((format != 1 && format != 0xFFFE) || bits != 16) {
           return absl::InternalError(
-              absl::StrCat("malformed speech: the WAV is not 16-bit PCM (format ", format,
-                           ", ", bits, " bits)"));
+              absl::StrCat("malformed speech: the WAV is not 16-bit PCM (format ", format, ", ",
+                           bits, " bits)"));
         }
       }
       at += 8 + size + (size & 1);

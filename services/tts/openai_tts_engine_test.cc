@@ -20,10 +20,10 @@
 namespace voxflow::tts {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using mocks::FakeAudioFault;
 using mocks::FakeOpenAiAudioServer;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using Endpoint = FakeOpenAiAudioServer::Endpoint;
 using Json = nlohmann::json;
 
@@ -159,11 +159,11 @@ TEST(OpenAiTtsEngineTest, ErrorsNameTheEndpoint) {
     FakeAudioFault fault;
     absl::StatusCode code;
   };
-  for (const Case& c : std::vector<Case>{{{.status = 401}, absl::StatusCode::kUnauthenticated},
-                                         {{.status = 500}, absl::StatusCode::kUnavailable},
-                                         {{.malformed = true}, absl::StatusCode::kInternal},
-                                         {{.first_byte_delay = absl::Seconds(2)},
-                                          absl::StatusCode::kDeadlineExceeded}}) {
+  for (const Case& c : std::vector<Case>{
+           {{.status = 401}, absl::StatusCode::kUnauthenticated},
+           {{.status = 500}, absl::StatusCode::kUnavailable},
+           {{.malformed = true}, absl::StatusCode::kInternal},
+           {{.first_byte_delay = absl::Seconds(2)}, absl::StatusCode::kDeadlineExceeded}}) {
     server.Fail(Endpoint::kSpeech, c.fault);
     Spoken spoken = Speak(engine->get(), Config(), "Hello there.");
     server.Heal();
@@ -202,8 +202,8 @@ std::unique_ptr<FailoverTtsEngine> Chain(const std::string& base_url, absl::Time
   options.voices = {"alloy"};
   engines.push_back(*OpenAiTtsEngine::Create(options));
   engines.push_back(*EspeakEngine::Create());
-  return std::make_unique<FailoverTtsEngine>(std::move(engines), breaker,
-                                             [now] { return *now; }, 2);
+  return std::make_unique<FailoverTtsEngine>(
+      std::move(engines), breaker, [now] { return *now; }, 2);
 }
 
 TEST(FailoverTtsEngineTest, EspeakSpeaksTheSentenceWhenTheRemoteProviderFails) {
@@ -237,7 +237,8 @@ TEST(FailoverTtsEngineTest, EspeakSpeaksTheSentenceWhenTheRemoteProviderFails) {
 TEST(FailoverTtsEngineTest, TheBreakerSkipsAFailingServerThenProbesIt) {
   FakeOpenAiAudioServer server;
   absl::Time now = absl::Now();
-  auto engine = Chain(server.base_url(), &now, {.failures_to_open = 2, .cooldown = absl::Seconds(10)});
+  auto engine =
+      Chain(server.base_url(), &now, {.failures_to_open = 2, .cooldown = absl::Seconds(10)});
   server.Fail(Endpoint::kSpeech, {.status = 503});
   for (int i = 0; i < 2; ++i) Speak(engine.get(), Config(), "One.");
   EXPECT_EQ(engine->chain().breaker_state(0), CircuitBreaker::State::kOpen);

@@ -22,8 +22,8 @@ std::function<void()> TtsEngine::RenderAsync(const RenderRequest& request,
 absl::Status TtsEngine::CheckProvider(absl::string_view requested) const {
   if (requested.empty() || requested == name()) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat("config.provider ", QuoteClientValue(requested),
-                                                 " is not served here (this server runs ",
-                                                 name(), ")"));
+                                                 " is not served here (this server runs ", name(),
+                                                 ")"));
 }
 
 }  // namespace voxflow::tts

@@ -19,7 +19,7 @@ namespace voxflow::tts {
 
 struct RenderRequest {
   std::string text;
-  std::string voice;  // A name from Voices(); resolved by ResolveVoice.
+  std::string voice;     // A name from Voices(); resolved by ResolveVoice.
   std::string language;  // The config's (a fallback provider picks its own voice for it).
   std::string provider;  // The config's; empty for the server's default.
   float speaking_rate = 1.0f;

@@ -39,8 +39,8 @@ class SynthesizeStream final
             service_->options_.limits);
         if (!session.ok()) return session.status();
         // A remote provider's failure comes later, on its thread: it ends the stream.
-        std::weak_ptr<SynthesizeStream> weak = std::static_pointer_cast<SynthesizeStream>(
-            this->shared_from_this());
+        std::weak_ptr<SynthesizeStream> weak =
+            std::static_pointer_cast<SynthesizeStream>(this->shared_from_this());
         (*session)->SetFailureHandler([weak](const absl::Status& status) {
           if (auto self = weak.lock()) self->EndStream(status);
         });

@@ -304,8 +304,7 @@ void TtsSession::Start(Sentence sentence, uint64_t id) {
   callbacks.on_done = [this, rendering](const absl::Status& status) {
     OnRendered(rendering, status);
   };
-  std::function<void()> abort =
-      engine_->RenderAsync(request, native_format_, std::move(callbacks));
+  std::function<void()> abort = engine_->RenderAsync(request, native_format_, std::move(callbacks));
   bool cancelled = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -346,7 +345,9 @@ void TtsSession::OnRendered(const std::shared_ptr<Rendering>& rendering, absl::S
     if (!status.ok() && failure_.ok()) failure_ = status;  // Cancelled.
     idle_.notify_all();
   }
-  if (pump) PumpLoop().IgnoreError();  // Failures went to Fail. A rendering finished on the engine's thread: the next one starts.
+  if (pump)
+    PumpLoop().IgnoreError();  // Failures went to Fail. A rendering finished on the engine's
+                               // thread: the next one starts.
 }
 
 void TtsSession::Fail(const absl::Status& status) {

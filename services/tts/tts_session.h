@@ -125,7 +125,7 @@ class TtsSession {
   bool final_sent_ = false;
   Done finish_done_;
   absl::Status failure_;
-  std::function<void()> abort_;  // The rendering in flight's.
+  std::function<void()> abort_;              // The rendering in flight's.
   std::unique_ptr<OpusStreamEncoder> opus_;  // For OPUS output.
 };
 

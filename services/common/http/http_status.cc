@@ -22,9 +22,10 @@ absl::Status HttpStatusError(long http, absl::string_view endpoint, absl::string
       return absl::NotFoundError(what);
     case 429: {
       absl::Status status = absl::ResourceExhaustedError(absl::StrCat(
-          what, retry_after.empty()
-                    ? ""
-                    : absl::StrCat(" (Retry-After: ", absl::CEscape(retry_after.substr(0, 40)), ")")));
+          what,
+          retry_after.empty()
+              ? ""
+              : absl::StrCat(" (Retry-After: ", absl::CEscape(retry_after.substr(0, 40)), ")")));
       if (std::optional<absl::Duration> wait = ParseRetryAfter(retry_after, now)) {
         SetRetryAfter(status, *wait);
       }

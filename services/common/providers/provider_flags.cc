@@ -6,10 +6,10 @@
 #include "absl/flags/reflection.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "services/common/logging.h"
 #include "services/common/security.h"
 
@@ -78,15 +78,16 @@ absl::StatusOr<ProviderSelection> SelectProviders(const ProviderFlags& flags,
                               " does not run (add it, e.g. --providers=openai,", offline, ")"));
     }
     selection.providers = {"openai", std::string(offline)};
-    selection.note = absl::StrCat(openai_settings.front(),
-                                  " is set: providers openai, then ", offline, " as its fallback");
+    selection.note = absl::StrCat(openai_settings.front(), " is set: providers openai, then ",
+                                  offline, " as its fallback");
   }
   if (selection.providers.empty()) selection.providers = {std::string(offline)};
   if (std::find(selection.providers.begin(), selection.providers.end(), "openai") !=
       selection.providers.end()) {
     if (flags.openai_base_url.empty()) {
-      return Bad("openai_base_url", "the openai provider needs its server's URL, e.g. "
-                                    "http://127.0.0.1:8000/v1");
+      return Bad("openai_base_url",
+                 "the openai provider needs its server's URL, e.g. "
+                 "http://127.0.0.1:8000/v1");
     }
     if (!absl::StartsWith(flags.openai_base_url, "http://") &&
         !absl::StartsWith(flags.openai_base_url, "https://")) {
@@ -106,7 +107,8 @@ absl::StatusOr<ProviderSelection> SelectProviders(const ProviderFlags& flags,
     }
     selection.openai.ca_file = flags.openai_ca_file;
     if (flags.openai_timeout_ms < 100 || flags.openai_timeout_ms > 600000) {
-      return Bad("openai_timeout_ms", absl::StrCat(flags.openai_timeout_ms, " is not in 100..600000"));
+      return Bad("openai_timeout_ms",
+                 absl::StrCat(flags.openai_timeout_ms, " is not in 100..600000"));
     }
     selection.openai.first_byte_timeout = absl::Milliseconds(flags.openai_timeout_ms);
     if (flags.openai_max_retries < 0 || flags.openai_max_retries > 5) {

@@ -68,8 +68,8 @@ void SetBreakerState(const std::string& service, const std::string& provider,
   Families::Get().breaker.Add({{"service", service}, {"provider", provider}}).Set(value);
 }
 
-void ObserveRequest(const std::string& service, const std::string& provider,
-                    absl::Duration request, absl::Duration first_byte) {
+void ObserveRequest(const std::string& service, const std::string& provider, absl::Duration request,
+                    absl::Duration first_byte) {
   Families& f = Families::Get();
   f.request_seconds.Add({{"service", service}, {"provider", provider}}, DurationBuckets())
       .Observe(absl::ToDoubleSeconds(request));

@@ -20,8 +20,8 @@ void CountRequest(const std::string& service, const std::string& provider,
 void CountSwitch(const std::string& service, const std::string& from, const std::string& to);
 void SetBreakerState(const std::string& service, const std::string& provider,
                      CircuitBreaker::State state);
-void ObserveRequest(const std::string& service, const std::string& provider,
-                    absl::Duration request, absl::Duration first_byte);
+void ObserveRequest(const std::string& service, const std::string& provider, absl::Duration request,
+                    absl::Duration first_byte);
 
 }  // namespace voxflow::provider_metrics
 

@@ -85,8 +85,7 @@ TEST(ProviderChainTest, SkipsAnOpenBreakerButNeverTheLastProvider) {
 
 TEST(ProviderChainTest, CancelledRequestsDoNotCountAgainstAProvider) {
   FakeClock clock;
-  ProviderChain chain("stt", {"openai", "pocketsphinx"}, {.failures_to_open = 1},
-                      clock.AsClock());
+  ProviderChain chain("stt", {"openai", "pocketsphinx"}, {.failures_to_open = 1}, clock.AsClock());
   chain.RecordFailure(0, absl::CancelledError("caller gone"), std::nullopt);
   EXPECT_EQ(chain.breaker_state(0), State::kClosed);
 }
@@ -104,9 +103,8 @@ TEST(ProviderChainTest, RefusesAnUnknownProviderQuotedAndCut) {
 }
 
 TEST(RetryPolicyTest, RetriesWhatMayChangeWithinTheBudget) {
-  const RetryPolicy policy{.max_retries = 2,
-                           .budget = absl::Milliseconds(1500),
-                           .backoff = absl::Milliseconds(100)};
+  const RetryPolicy policy{
+      .max_retries = 2, .budget = absl::Milliseconds(1500), .backoff = absl::Milliseconds(100)};
   EXPECT_EQ(RetryDelay(policy, absl::UnavailableError("500"), 1, absl::ZeroDuration()),
             absl::Milliseconds(100));
   EXPECT_EQ(RetryDelay(policy, absl::DeadlineExceededError("t"), 2, absl::Milliseconds(100)),

@@ -45,8 +45,8 @@ void RemoteRequest::Attempt() {
   if (callbacks_.on_attempt) callbacks_.on_attempt();
   std::weak_ptr<RemoteRequest> weak = weak_from_this();
   auto holder = std::make_shared<std::weak_ptr<HttpExchange>>();
-  std::shared_ptr<HttpExchange> exchange = HttpExchange::Start(
-      request_, callbacks_.on_body, [weak, holder](const absl::Status& status) {
+  std::shared_ptr<HttpExchange> exchange =
+      HttpExchange::Start(request_, callbacks_.on_body, [weak, holder](const absl::Status& status) {
         auto self = weak.lock();
         std::shared_ptr<HttpExchange> exchange = holder->lock();
         if (self) self->OnAttemptDone(exchange, status);
@@ -65,9 +65,9 @@ void RemoteRequest::OnAttemptDone(const std::shared_ptr<HttpExchange>& exchange,
                                   const absl::Status& status) {
   if (exchange != nullptr && status.ok()) {
     const absl::Time now = absl::Now();
-    provider_metrics::ObserveRequest(service_, provider_, now - exchange->started_at(),
-                                     exchange->first_byte_at().value_or(now) -
-                                         exchange->started_at());
+    provider_metrics::ObserveRequest(
+        service_, provider_, now - exchange->started_at(),
+        exchange->first_byte_at().value_or(now) - exchange->started_at());
   }
   if (status.ok() || status.code() == absl::StatusCode::kCancelled) return Finish(status);
   const bool may_retry = !callbacks_.may_retry || callbacks_.may_retry();
@@ -84,8 +84,8 @@ void RemoteRequest::OnAttemptDone(const std::shared_ptr<HttpExchange>& exchange,
   }
   if (!wait.has_value()) return Finish(status);
   ++retries_;
-  spdlog::info("{} provider {}: {}; trying again in {} ms", service_, provider_,
-               status.ToString(), absl::ToInt64Milliseconds(*wait));
+  spdlog::info("{} provider {}: {}; trying again in {} ms", service_, provider_, status.ToString(),
+               absl::ToInt64Milliseconds(*wait));
   std::weak_ptr<RemoteRequest> weak = weak_from_this();
   {
     std::lock_guard<std::mutex> lock(mu_);

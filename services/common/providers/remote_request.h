@@ -50,8 +50,8 @@ class RemoteRequest : public std::enable_shared_from_this<RemoteRequest> {
   void Abort();
 
  private:
-  RemoteRequest(HttpRequest request, RetryPolicy policy, std::string service,
-                std::string provider, Callbacks callbacks);
+  RemoteRequest(HttpRequest request, RetryPolicy policy, std::string service, std::string provider,
+                Callbacks callbacks);
   void Attempt();
   void OnAttemptDone(const std::shared_ptr<HttpExchange>& exchange, const absl::Status& status);
   void Finish(const absl::Status& status);

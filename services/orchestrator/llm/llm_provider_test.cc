@@ -61,9 +61,8 @@ TEST(LlmProviderTest, MistakesStopTheServerNamingPipelineStageAndParameter) {
 
 TEST(LlmProviderTest, ASettingOnlyOpenAiReadsChoosesIt) {
   std::string note;
-  auto chosen = ChooseLlmProvider({{"provider", ""}, {"base_url", "http://127.0.0.1:1/v1"},
-                                   {"model", "m"}},
-                                  &note);
+  auto chosen = ChooseLlmProvider(
+      {{"provider", ""}, {"base_url", "http://127.0.0.1:1/v1"}, {"model", "m"}}, &note);
   ASSERT_TRUE(chosen.ok());
   EXPECT_EQ(*chosen, "openai");
   EXPECT_THAT(note, HasSubstr("--llm_base_url is set"));

@@ -11,10 +11,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "services/common/logging.h"
 #include "services/common/http/curl_loop.h"
-#include "services/orchestrator/llm/llm_metrics.h"
 #include "services/common/http/http_status.h"
+#include "services/common/logging.h"
+#include "services/orchestrator/llm/llm_metrics.h"
 
 namespace voxflow::orchestrator {
 // The state of one request, seen from libcurl's callbacks.

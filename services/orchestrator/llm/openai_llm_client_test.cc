@@ -5,8 +5,8 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/orchestrator/llm/fake_openai_server.h"
 #include "services/common/http/retry_after.h"
+#include "services/orchestrator/llm/fake_openai_server.h"
 
 namespace voxflow::orchestrator {
 namespace {

@@ -9,10 +9,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "services/common/http/retry_after.h"
 #include "services/orchestrator/conversation_memory.h"
 #include "services/orchestrator/llm/llm_metrics.h"
 #include "services/orchestrator/llm/llm_provider.h"
-#include "services/common/http/retry_after.h"
 #include "services/orchestrator/llm/tool_declarations.h"
 #include "services/orchestrator/llm_client.h"
 #include "services/orchestrator/pipeline/stream_writer.h"
