@@ -195,17 +195,7 @@ std::function<void()> FailoverTtsEngine::RenderAsync(const RenderRequest& reques
 absl::Status FailoverTtsEngine::Render(const RenderRequest& request,
                                        const v1::AudioStreamFormat& native_format,
                                        const PcmSink& sink) {
-  absl::Notification done;
-  absl::Status result;
-  RenderCallbacks callbacks;
-  callbacks.on_pcm = sink;
-  callbacks.on_done = [&](const absl::Status& status) {
-    result = status;
-    done.Notify();
-  };
-  RenderAsync(request, native_format, std::move(callbacks));
-  done.WaitForNotification();
-  return result;
+  return RenderAndWait(request, native_format, sink);
 }
 
 }  // namespace voxflow::tts

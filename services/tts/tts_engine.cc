@@ -1,6 +1,7 @@
 #include "services/tts/tts_engine.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "services/common/logging.h"
 #include "services/tts/voice_selection.h"
 
@@ -17,6 +18,22 @@ std::function<void()> TtsEngine::RenderAsync(const RenderRequest& request,
   if (callbacks.on_provider) callbacks.on_provider(name());
   callbacks.on_done(Render(request, native_format, callbacks.on_pcm));
   return nullptr;
+}
+
+absl::Status TtsEngine::RenderAndWait(const RenderRequest& request,
+                                      const v1::AudioStreamFormat& native_format,
+                                      const PcmSink& sink) {
+  absl::Notification done;
+  absl::Status result;
+  RenderCallbacks callbacks;
+  callbacks.on_pcm = sink;
+  callbacks.on_done = [&](const absl::Status& status) {
+    result = status;
+    done.Notify();
+  };
+  RenderAsync(request, native_format, std::move(callbacks));
+  done.WaitForNotification();
+  return result;
 }
 
 absl::Status TtsEngine::CheckProvider(absl::string_view requested) const {

@@ -67,6 +67,10 @@ class TtsEngine {
                                             const v1::AudioStreamFormat& native_format,
                                             RenderCallbacks callbacks);
 
+  // Render for an engine that renders asynchronously: RenderAsync, waited for on this thread.
+  absl::Status RenderAndWait(const RenderRequest& request,
+                             const v1::AudioStreamFormat& native_format, const PcmSink& sink);
+
   // OK when SynthesisConfig.provider `requested` ("" for the default) is served here;
   // INVALID_ARGUMENT naming the field (the value quoted and cut) otherwise.
   virtual absl::Status CheckProvider(absl::string_view requested) const;
