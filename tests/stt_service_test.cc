@@ -404,6 +404,20 @@ TEST_F(OpenAiSttServiceTest, WhenTheRemoteProviderFailsPocketsphinxServesTheSame
                 R"(voxflow_provider_requests_total{outcome="ok",provider="openai",service="stt"})"),
             1);
   EXPECT_EQ(metrics.at(R"(voxflow_provider_breaker_state{provider="openai",service="stt"})"), 0);
+  // Every failed attempt by HTTP status: the 500 and its retry; the timeout (no time for a
+  // second); the cut answer and its retry.
+  EXPECT_EQ(
+      metrics.at(
+          R"(voxflow_provider_failed_attempts_total{provider="openai",service="stt",status="500"})"),
+      2);
+  EXPECT_EQ(
+      metrics.at(
+          R"(voxflow_provider_failed_attempts_total{provider="openai",service="stt",status="deadline_exceeded"})"),
+      1);
+  EXPECT_EQ(
+      metrics.at(
+          R"(voxflow_provider_failed_attempts_total{provider="openai",service="stt",status="unavailable"})"),
+      2);
   EXPECT_GE(
       metrics.at(R"(voxflow_provider_first_byte_seconds_count{provider="openai",service="stt"})"),
       1);

@@ -21,6 +21,13 @@ struct Families {
           .Name("voxflow_provider_switches_total")
           .Help("Utterances or sentences a provider failed and the next one in the chain served.")
           .Register(MetricsRegistry());
+  prometheus::Family<prometheus::Counter>& failed_attempts =
+      prometheus::BuildCounter()
+          .Name("voxflow_provider_failed_attempts_total")
+          .Help(
+              "Failed attempts of requests to remote speech providers, retried or not, by HTTP "
+              "status (or what went wrong when there was none).")
+          .Register(MetricsRegistry());
   prometheus::Family<prometheus::Gauge>& breaker =
       prometheus::BuildGauge()
           .Name("voxflow_provider_breaker_state")
@@ -66,6 +73,14 @@ void SetBreakerState(const std::string& service, const std::string& provider,
                        : state == CircuitBreaker::State::kOpen ? 1
                                                                : 2;
   Families::Get().breaker.Add({{"service", service}, {"provider", provider}}).Set(value);
+}
+
+void CountFailedAttempt(const std::string& service, const std::string& provider, long http_status,
+                        const absl::Status& failure) {
+  const std::string status = http_status >= 300 ? std::to_string(http_status) : CodeName(failure);
+  Families::Get()
+      .failed_attempts.Add({{"service", service}, {"provider", provider}, {"status", status}})
+      .Increment();
 }
 
 void ObserveRequest(const std::string& service, const std::string& provider, absl::Duration request,

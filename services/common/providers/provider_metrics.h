@@ -4,6 +4,9 @@
 //   voxflow_provider_breaker_state{service,provider}             0 closed, 1 open, 2 half-open
 //   voxflow_provider_request_seconds{service,provider}           request sent -> answer complete
 //   voxflow_provider_first_byte_seconds{service,provider}        request sent -> first byte
+//   voxflow_provider_failed_attempts_total{service,provider,status}  every failed attempt,
+//       retried or not: the HTTP status it answered ("429", "503"), else what went wrong
+//       ("unavailable": refused or cut off, "deadline_exceeded", "internal": malformed)
 #ifndef VOXFLOW_SERVICES_COMMON_PROVIDERS_PROVIDER_METRICS_H_
 #define VOXFLOW_SERVICES_COMMON_PROVIDERS_PROVIDER_METRICS_H_
 
@@ -20,6 +23,8 @@ void CountRequest(const std::string& service, const std::string& provider,
 void CountSwitch(const std::string& service, const std::string& from, const std::string& to);
 void SetBreakerState(const std::string& service, const std::string& provider,
                      CircuitBreaker::State state);
+void CountFailedAttempt(const std::string& service, const std::string& provider, long http_status,
+                        const absl::Status& failure);
 void ObserveRequest(const std::string& service, const std::string& provider, absl::Duration request,
                     absl::Duration first_byte);
 

@@ -70,6 +70,8 @@ void RemoteRequest::OnAttemptDone(const std::shared_ptr<HttpExchange>& exchange,
         exchange->first_byte_at().value_or(now) - exchange->started_at());
   }
   if (status.ok() || status.code() == absl::StatusCode::kCancelled) return Finish(status);
+  provider_metrics::CountFailedAttempt(service_, provider_,
+                                       exchange != nullptr ? exchange->http_status() : 0, status);
   const bool may_retry = !callbacks_.may_retry || callbacks_.may_retry();
   // The budget counts the time the failed attempts took, not only the waits: a caller is
   // waiting, and a provider that hung until its timeout has used it up.
