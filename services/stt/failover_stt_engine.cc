@@ -41,25 +41,13 @@ class FailoverRun final : public std::enable_shared_from_this<FailoverRun> {
       recognizer = current_;
       index = index_;
     }
-    absl::Status status = recognizer->Process(pcm);
-    while (!status.ok() && !Cancelled(status)) {
-      // The audio so far, again, to the next provider, here: the stream is waiting anyway.
-      absl::StatusOr<size_t> next = FailOver(index, status);
-      if (!next.ok()) return next.status();
-      index = *next;
-      status = Replay(index);
-    }
-    return status;
+    const absl::Status status = recognizer->Process(pcm);
+    // The audio so far, again, to the next provider, here: the stream is waiting anyway.
+    return status.ok() ? status : FailOverFrom(index, status).status();
   }
 
   void Finish(Recognizer::Done done) {
-    Recognizer* recognizer;
-    size_t index;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      recognizer = current_;
-      index = index_;
-    }
+    const auto [recognizer, index] = Current();
     FinishWith(recognizer, index, std::move(done));
   }
 
@@ -119,12 +107,23 @@ class FailoverRun final : public std::enable_shared_from_this<FailoverRun> {
     sink_(std::move(response));  // Quick (it queues), and never calls back into us.
   }
 
-  // Records `failure` of provider `index`; the provider to try next, or the failure itself.
-  absl::StatusOr<size_t> FailOver(size_t index, const absl::Status& failure) {
-    std::optional<size_t> next = engine_->NextFor(index, config_.language());
-    engine_->chain().RecordFailure(index, failure, next);
-    if (!next.has_value()) return failure;
-    return *next;
+  std::pair<Recognizer*, size_t> Current() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return {current_, index_};
+  }
+
+  // Provider `index` failed with `failure` (recorded here): the next ones hear the kept audio
+  // until one takes it. The provider that serves now, or the last failure.
+  absl::StatusOr<size_t> FailOverFrom(size_t index, absl::Status failure) {
+    while (!Cancelled(failure)) {
+      const std::optional<size_t> next = engine_->NextFor(index, config_.language());
+      engine_->chain().RecordFailure(index, failure, next);
+      if (!next.has_value()) break;
+      index = *next;
+      failure = Replay(index);
+      if (failure.ok()) return index;
+    }
+    return failure;
   }
 
   // Provider `index` takes over: it hears the kept audio.
@@ -158,35 +157,19 @@ class FailoverRun final : public std::enable_shared_from_this<FailoverRun> {
 
   void FinishWith(Recognizer* recognizer, size_t index, Recognizer::Done done) {
     auto self = shared_from_this();
-    recognizer->FinishAsync([self, index, done](const absl::Status& status) mutable {
+    recognizer->FinishAsync([self, index, done](const absl::Status& status) {
       if (status.ok()) {
         self->engine_->chain().RecordSuccess(index);
         return done(status);
       }
       if (self->Cancelled(status)) return done(status);
-      absl::StatusOr<size_t> next = self->FailOver(index, status);
-      if (!next.ok()) return done(next.status());
       // The fallback recognises on its own threads: this may be the HTTP loop's.
-      self->engine_->replay_pool().Submit(
-          [self, next = *next, done]() mutable { self->ReplayAndFinish(next, std::move(done)); });
+      self->engine_->replay_pool().Submit([self, index, status, done] {
+        const absl::StatusOr<size_t> served = self->FailOverFrom(index, status);
+        if (!served.ok()) return done(served.status());
+        self->FinishWith(self->Current().first, *served, done);
+      });
     });
-  }
-
-  void ReplayAndFinish(size_t index, Recognizer::Done done) {
-    absl::Status status = Replay(index);
-    while (!status.ok() && !Cancelled(status)) {
-      absl::StatusOr<size_t> next = FailOver(index, status);
-      if (!next.ok()) return done(next.status());
-      index = *next;
-      status = Replay(index);
-    }
-    if (!status.ok()) return done(status);
-    Recognizer* recognizer;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      recognizer = current_;
-    }
-    FinishWith(recognizer, index, std::move(done));
   }
 
   FailoverSttEngine* const engine_;
