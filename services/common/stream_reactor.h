@@ -124,6 +124,13 @@ class StreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::Byt
   virtual absl::Status HandleRequest(Request request) = 0;
   // On the strand, after the last request, when the client half-closes.
   virtual absl::Status HandleEndOfInput() = 0;
+  // On the strand: the client's end of input, by a request of the subclass's protocol or by the
+  // half-close that follows it; HandleEndOfInput runs for the first only.
+  absl::Status EndOfInput() {
+    if (end_of_input_) return absl::OkStatus();
+    end_of_input_ = true;
+    return HandleEndOfInput();
+  }
   // Whether an OK HandleEndOfInput ends the stream at once; false when the subclass calls
   // EndStream itself later (a conversation finishes its last turn first).
   virtual bool EndsOnEndOfInput() const { return true; }
@@ -171,7 +178,7 @@ class StreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::Byt
       strand_->Post([self] {
         if (self->Ending()) return;
         ScopedLogContext log_context(self->log_context_);
-        const absl::Status status = self->HandleEndOfInput();
+        const absl::Status status = self->EndOfInput();
         if (!status.ok() || self->EndsOnEndOfInput()) self->EndStream(status);
       });
       return;
@@ -317,6 +324,7 @@ class StreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::Byt
   std::mutex mu_;
   grpc::ByteBuffer request_;
   uint64_t requests_read_ = 0;  // gRPC threads, one read at a time.
+  bool end_of_input_ = false;   // The strand's.
   std::deque<grpc::ByteBuffer> outbound_;
   size_t unread_bytes_ = 0;
   bool writing_ = false;

@@ -53,7 +53,7 @@ class RecognizeStream final
         return (*session)->PushAudio(request.audio());
       }
       case v1::RecognizeRequest::kEndOfInput:
-        return HandleEndOfInput();
+        return EndOfInput();
       default:
         return absl::InvalidArgumentError("empty request: set config, audio or end_of_input");
     }
@@ -65,9 +65,6 @@ class RecognizeStream final
     }
     // The stream ends when the engine has answered, which a remote provider does later, on
     // another thread (no thread waits for it).
-    // An end_of_input and then the client's half-close: the first ends the stream.
-    if (end_of_input_) return absl::OkStatus();
-    end_of_input_ = true;
     auto self = this->shared_from_this();
     session()->Finish([this, self](const absl::Status& status) { EndStream(status); });
     return absl::OkStatus();
@@ -86,7 +83,6 @@ class RecognizeStream final
   SttService* const service_;
   const uint64_t id_;
   const std::string client_;
-  bool end_of_input_ = false;  // The strand's.
   std::atomic<int> results_{0};
   bool logged_audio_ = false;
 };

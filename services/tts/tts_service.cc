@@ -56,7 +56,7 @@ class SynthesizeStream final
         return session.ok() ? (*session)->Flush() : session.status();
       }
       case v1::SynthesizeRequest::kEndOfInput:
-        return HandleEndOfInput();
+        return EndOfInput();
       default:
         return absl::InvalidArgumentError("empty request: set config, text, flush or end_of_input");
     }
@@ -68,9 +68,6 @@ class SynthesizeStream final
     }
     // The stream ends once every sentence has been spoken, which a remote provider does later,
     // on its own thread.
-    // An end_of_input and then the client's half-close: the first ends the stream.
-    if (end_of_input_) return absl::OkStatus();
-    end_of_input_ = true;
     auto self = this->shared_from_this();
     session()->FinishAsync([this, self](const absl::Status& status) { EndStream(status); });
     return absl::OkStatus();
@@ -89,7 +86,6 @@ class SynthesizeStream final
   TtsService* const service_;
   const uint64_t id_;
   const std::string client_;
-  bool end_of_input_ = false;  // The strand's.
 };
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* TtsService::StreamingSynthesize(
