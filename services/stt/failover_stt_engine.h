@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "services/common/providers/provider_chain.h"
+#include "services/common/providers/served_provider.h"
 #include "services/common/worker_pool.h"
 #include "services/stt/stt_engine.h"
 
@@ -29,7 +30,7 @@ class FailoverSttEngine final : public SttEngine {
   std::vector<std::string> Languages() const override;
   bool SupportsLanguage(absl::string_view language) const override;
   absl::Status CheckProvider(absl::string_view requested) const override {
-    return chain_.CheckRequested(requested);
+    return CheckServedProvider(requested, chain_.names());
   }
   v1::AudioStreamFormat NativeFormat(const v1::AudioStreamFormat& input) const override {
     return engines_.front()->NativeFormat(input);

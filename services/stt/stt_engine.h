@@ -13,9 +13,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "services/common/logging.h"
+#include "services/common/providers/served_provider.h"
 #include "voxflow/v1/stt.pb.h"
 
 namespace voxflow::stt {
@@ -55,10 +54,7 @@ class SttEngine {
   // OK when RecognitionConfig.provider `requested` ("" for the default) is served by this engine;
   // INVALID_ARGUMENT naming the field otherwise.
   virtual absl::Status CheckProvider(absl::string_view requested) const {
-    if (requested.empty() || requested == name()) return absl::OkStatus();
-    return absl::InvalidArgumentError(absl::StrCat("config.provider ", QuoteClientValue(requested),
-                                                   " is not served here (this server runs ", name(),
-                                                   ")"));
+    return CheckServedProvider(requested, {name()});
   }
   // The format Process() wants, given the stream's format (mocks take it as it is).
   virtual v1::AudioStreamFormat NativeFormat(const v1::AudioStreamFormat& input) const = 0;

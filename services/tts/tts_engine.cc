@@ -1,8 +1,7 @@
 #include "services/tts/tts_engine.h"
 
-#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
-#include "services/common/logging.h"
+#include "services/common/providers/served_provider.h"
 #include "services/tts/voice_selection.h"
 
 namespace voxflow::tts {
@@ -37,10 +36,7 @@ absl::Status TtsEngine::RenderAndWait(const RenderRequest& request,
 }
 
 absl::Status TtsEngine::CheckProvider(absl::string_view requested) const {
-  if (requested.empty() || requested == name()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat("config.provider ", QuoteClientValue(requested),
-                                                 " is not served here (this server runs ", name(),
-                                                 ")"));
+  return CheckServedProvider(requested, {name()});
 }
 
 }  // namespace voxflow::tts

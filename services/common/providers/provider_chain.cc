@@ -2,9 +2,7 @@
 
 #include <utility>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "services/common/logging.h"
 #include "services/common/providers/provider_metrics.h"
 #include "spdlog/spdlog.h"
 
@@ -26,16 +24,6 @@ ProviderChain::ProviderChain(std::string service, std::vector<std::string> names
 }
 
 std::string ProviderChain::Describe() const { return absl::StrJoin(names_, ", "); }
-
-absl::Status ProviderChain::CheckRequested(absl::string_view requested) const {
-  if (requested.empty()) return absl::OkStatus();
-  for (const std::string& name : names_) {
-    if (name == requested) return absl::OkStatus();
-  }
-  return absl::InvalidArgumentError(absl::StrCat("config.provider ", QuoteClientValue(requested),
-                                                 " is not served here (this server runs ",
-                                                 Describe(), ")"));
-}
 
 size_t ProviderChain::First(absl::string_view requested) {
   size_t start = 0;

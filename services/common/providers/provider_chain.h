@@ -30,8 +30,6 @@ class ProviderChain {
   // "openai, pocketsphinx".
   std::string Describe() const;
 
-  // INVALID_ARGUMENT naming config.provider (quoted and cut) when `requested` is not run here.
-  absl::Status CheckRequested(absl::string_view requested) const;
   // The provider a request starts with.
   size_t First(absl::string_view requested);
   // The provider after `current` to fall back to (nullopt at the end of the chain).

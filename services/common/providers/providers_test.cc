@@ -7,6 +7,7 @@
 #include "services/common/providers/circuit_breaker.h"
 #include "services/common/providers/provider_chain.h"
 #include "services/common/providers/retry_policy.h"
+#include "services/common/providers/served_provider.h"
 
 namespace voxflow {
 namespace {
@@ -93,9 +94,9 @@ TEST(ProviderChainTest, CancelledRequestsDoNotCountAgainstAProvider) {
 TEST(ProviderChainTest, RefusesAnUnknownProviderQuotedAndCut) {
   FakeClock clock;
   ProviderChain chain("stt", {"openai", "pocketsphinx"}, {}, clock.AsClock());
-  EXPECT_TRUE(chain.CheckRequested("").ok());
-  EXPECT_TRUE(chain.CheckRequested("pocketsphinx").ok());
-  const absl::Status status = chain.CheckRequested(std::string(65536, 'x'));
+  EXPECT_TRUE(CheckServedProvider("", chain.names()).ok());
+  EXPECT_TRUE(CheckServedProvider("pocketsphinx", chain.names()).ok());
+  const absl::Status status = CheckServedProvider(std::string(65536, 'x'), chain.names());
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), ::testing::HasSubstr("config.provider 'xxx"));
   EXPECT_THAT(status.message(), ::testing::HasSubstr("openai, pocketsphinx"));
