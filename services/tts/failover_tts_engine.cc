@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <set>
 #include <utility>
 
 #include "absl/synchronization/notification.h"
@@ -14,13 +15,6 @@ std::vector<std::string> Names(const std::vector<std::unique_ptr<TtsEngine>>& en
   std::vector<std::string> names;
   for (const auto& engine : engines) names.push_back(engine->name());
   return names;
-}
-
-bool HasVoice(const TtsEngine& engine, const std::string& voice) {
-  for (const v1::Voice& v : engine.Voices()) {
-    if (v.name() == voice) return true;
-  }
-  return false;
 }
 
 bool SameFormat(const v1::AudioStreamFormat& a, const v1::AudioStreamFormat& b) {
@@ -41,7 +35,7 @@ class FailoverRendering final : public std::enable_shared_from_this<FailoverRend
   void Attempt(size_t index) {
     TtsEngine& provider = engine_->engine(index);
     RenderRequest request = request_;
-    if (!HasVoice(provider, request.voice)) {
+    if (!engine_->HasVoice(index, request.voice)) {
       // A fallback speaks in its own voice for the language.
       absl::StatusOr<std::string> voice = provider.ResolveVoice("", request.language);
       if (!voice.ok()) return Failed(index, voice.status());
@@ -141,26 +135,29 @@ FailoverTtsEngine::FailoverTtsEngine(std::vector<std::unique_ptr<TtsEngine>> eng
                                      int fallback_threads)
     : engines_(std::move(engines)),
       chain_("tts", Names(engines_), breaker, std::move(clock)),
-      fallback_pool_(std::max(1, fallback_threads)) {}
-
-std::vector<v1::Voice> FailoverTtsEngine::Voices() const {
-  std::vector<v1::Voice> all;
+      fallback_pool_(std::max(1, fallback_threads)) {
+  // The engines' voices are fixed once they are made: listed once, not per sentence.
   for (const auto& engine : engines_) {
+    std::set<std::string>& names = voice_names_.emplace_back();
     for (v1::Voice& voice : engine->Voices()) {
-      const bool seen = std::any_of(all.begin(), all.end(),
+      names.insert(voice.name());
+      const bool seen = std::any_of(voices_.begin(), voices_.end(),
                                     [&](const v1::Voice& v) { return v.name() == voice.name(); });
       if (!seen) {
         if (voice.provider().empty()) voice.set_provider(engine->name());
-        all.push_back(std::move(voice));
+        voices_.push_back(std::move(voice));
       }
     }
   }
-  return all;
+}
+
+bool FailoverTtsEngine::HasVoice(size_t index, const std::string& voice) const {
+  return voice_names_[index].contains(voice);
 }
 
 const TtsEngine* FailoverTtsEngine::Owner(const std::string& voice) const {
-  for (const auto& engine : engines_) {
-    if (HasVoice(*engine, voice)) return engine.get();
+  for (size_t i = 0; i < engines_.size(); ++i) {
+    if (HasVoice(i, voice)) return engines_[i].get();
   }
   return nullptr;
 }

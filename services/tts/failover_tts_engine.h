@@ -9,10 +9,12 @@
 #define VOXFLOW_SERVICES_TTS_FAILOVER_TTS_ENGINE_H_
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "services/common/providers/provider_chain.h"
+#include "services/common/providers/served_provider.h"
 #include "services/common/worker_pool.h"
 #include "services/tts/tts_engine.h"
 
@@ -26,11 +28,11 @@ class FailoverTtsEngine final : public TtsEngine {
                     CircuitBreaker::Clock clock, int fallback_threads);
 
   std::string name() const override { return chain_.Describe(); }
-  std::vector<v1::Voice> Voices() const override;
+  std::vector<v1::Voice> Voices() const override { return voices_; }
   absl::StatusOr<std::string> ResolveVoice(const std::string& voice,
                                            const std::string& language) const override;
   absl::Status CheckProvider(absl::string_view requested) const override {
-    return chain_.CheckRequested(requested);
+    return CheckServedProvider(requested, chain_.names());
   }
   v1::AudioStreamFormat NativeFormat(const std::string& voice,
                                      const v1::AudioStreamFormat& requested) const override;
@@ -41,6 +43,8 @@ class FailoverTtsEngine final : public TtsEngine {
                                     RenderCallbacks callbacks) override;
 
   ProviderChain& chain() { return chain_; }
+  // Whether engine `index` has `voice`.
+  bool HasVoice(size_t index, const std::string& voice) const;
   TtsEngine& engine(size_t index) { return *engines_[index]; }
   WorkerPool& fallback_pool() { return fallback_pool_; }
 
@@ -49,6 +53,8 @@ class FailoverTtsEngine final : public TtsEngine {
   const TtsEngine* Owner(const std::string& voice) const;
 
   std::vector<std::unique_ptr<TtsEngine>> engines_;
+  std::vector<v1::Voice> voices_;                   // Every engine's, the first of a name.
+  std::vector<std::set<std::string>> voice_names_;  // By engine.
   ProviderChain chain_;
   WorkerPool fallback_pool_;
 };
