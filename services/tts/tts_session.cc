@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "services/common/audio_chunk.h"
 #include "services/common/audio_converter.h"
 #include "services/common/opus_codec.h"
@@ -150,18 +151,13 @@ void TtsSession::FinishAsync(Done done) {
 }
 
 absl::Status TtsSession::Finish() {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool over = false;
+  absl::Notification finished;
   absl::Status result;
   FinishAsync([&](const absl::Status& status) {
-    std::lock_guard<std::mutex> lock(mu);
     result = status;
-    over = true;
-    cv.notify_all();
+    finished.Notify();
   });
-  std::unique_lock<std::mutex> lock(mu);
-  cv.wait(lock, [&] { return over; });
+  finished.WaitForNotification();
   return result;
 }
 
@@ -280,10 +276,6 @@ void TtsSession::Start(Sentence sentence, uint64_t id) {
   callbacks.on_pcm = [this, rendering](absl::string_view pcm) {
     Rendering& r = *rendering;
     if (cancelled_) return false;
-    if (r.out.size() == r.sent && r.sent > 0) {  // A fallback's rendering starts afresh.
-      r.out.clear();
-      r.sent = 0;
-    }
     absl::StatusOr<std::string> converted = r.converter->Convert(pcm);
     if (!converted.ok()) {
       r.failure = converted.status();
