@@ -50,16 +50,7 @@ FakeOpenAiAudioServer::FakeOpenAiAudioServer(FakeAudioServerOptions options)
   });
   server_->Post("/v1/audio/transcriptions", [this](const httplib::Request& request,
                                                    httplib::Response& response) {
-    Request seen;
-    seen.path = request.path;
-    seen.authorization = request.get_header_value("Authorization");
-    seen.content_type = request.get_header_value("Content-Type");
-    seen.received = request_arrived;
-    for (const auto& [name, part] : request.files) {
-      seen.fields.emplace(name, part.content);
-      if (!part.filename.empty()) seen.filenames[name] = part.filename;
-    }
-    const size_t index = Record(seen);
+    const size_t index = Record(request);
     const FakeAudioFault fault = TakeFault(Endpoint::kTranscriptions);
     if (!Pause(fault.first_byte_delay)) return;
     auto answer = [&](int status, const std::string& body, const char* type) {
@@ -161,13 +152,7 @@ FakeOpenAiAudioServer::FakeOpenAiAudioServer(FakeAudioServerOptions options)
 
   server_->Post("/v1/audio/speech", [this](const httplib::Request& request,
                                            httplib::Response& response) {
-    Request seen;
-    seen.path = request.path;
-    seen.authorization = request.get_header_value("Authorization");
-    seen.content_type = request.get_header_value("Content-Type");
-    seen.body = request.body;
-    seen.received = request_arrived;
-    const size_t index = Record(seen);
+    const size_t index = Record(request);
     const FakeAudioFault fault = TakeFault(Endpoint::kSpeech);
     if (!Pause(fault.first_byte_delay)) return;
     auto answer = [&](int status, const std::string& body) {
@@ -292,9 +277,22 @@ FakeAudioFault FakeOpenAiAudioServer::TakeFault(Endpoint endpoint) {
   return it->second.first;
 }
 
-size_t FakeOpenAiAudioServer::Record(Request request) {
+size_t FakeOpenAiAudioServer::Record(const httplib::Request& request) {
+  Request seen;
+  seen.path = request.path;
+  seen.authorization = request.get_header_value("Authorization");
+  seen.content_type = request.get_header_value("Content-Type");
+  seen.received = request_arrived;
+  if (request.is_multipart_form_data()) {
+    for (const auto& [name, part] : request.files) {
+      seen.fields.emplace(name, part.content);
+      if (!part.filename.empty()) seen.filenames[name] = part.filename;
+    }
+  } else {
+    seen.body = request.body;
+  }
   std::lock_guard<std::mutex> lock(mu_);
-  requests_.push_back(std::move(request));
+  requests_.push_back(std::move(seen));
   arrived_.notify_all();
   return requests_.size() - 1;
 }

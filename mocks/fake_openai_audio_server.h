@@ -26,7 +26,8 @@
 
 namespace httplib {
 class Server;
-}
+struct Request;
+}  // namespace httplib
 
 namespace voxflow::stt {
 class PocketsphinxEngine;
@@ -89,7 +90,7 @@ class FakeOpenAiAudioServer {
 
  private:
   FakeAudioFault TakeFault(Endpoint endpoint);
-  size_t Record(Request request);
+  size_t Record(const httplib::Request& request);
   void Update(size_t index, absl::Time first_byte, absl::Time answered, int status);
   std::string Transcribe(const std::string& wav);
   // Sleeps; false when the server is stopping.

@@ -47,6 +47,19 @@ testing::VoiceStack RemoteStack(const FakeOpenAiAudioServer& fake, const std::st
        "--openai_timeout_ms=1000"});
 }
 
+// A caller who says `said` into an open microphone after 300 ms of silence, and keeps it open;
+// the call once its first turn completed (null if it did not within 30 s).
+std::unique_ptr<ConverseClient> Say(const testing::VoiceStack& stack, const std::string& said) {
+  auto client = std::make_unique<ConverseClient>(
+      grpc::CreateChannel(stack.orchestrator->address(), grpc::InsecureChannelCredentials()),
+      Config());
+  Microphone mic(*client);
+  mic.Play(testing::SilencePcm16k(300));
+  mic.Play(Speech(said));
+  if (!client->WaitForTurn(1, absl::Seconds(30))) return nullptr;
+  return client;
+}
+
 TEST(SpeechProvidersTest, TheCallerIsHeardAndAnsweredByTheRemoteServers) {
   mocks::FakeAudioServerOptions options;
   options.speech_chunk_ms = 40;
@@ -55,14 +68,9 @@ TEST(SpeechProvidersTest, TheCallerIsHeardAndAnsweredByTheRemoteServers) {
   fake.ScriptTranscripts({"what time is it"});
   const testing::VoiceStack stack = RemoteStack(fake, "openai", "openai");
   ASSERT_TRUE(stack.ok());
-  ConverseClient client(
-      grpc::CreateChannel(stack.orchestrator->address(), grpc::InsecureChannelCredentials()),
-      Config());
-  Microphone mic(client);
-  mic.Play(testing::SilencePcm16k(300));
-  mic.Play(Speech("tell me the time please"));
-  ASSERT_TRUE(client.WaitForTurn(1, absl::Seconds(30)));
-  mic.Stop();
+  std::unique_ptr<ConverseClient> call = Say(stack, "tell me the time please");
+  ASSERT_NE(call, nullptr) << "no turn completed";
+  ConverseClient& client = *call;
   const v1::TurnCompleted* turn = client.turn(1);
   ASSERT_NE(turn, nullptr);
   EXPECT_EQ(turn->transcript(), "what time is it");  // The fake's words, not what was said.
@@ -107,14 +115,9 @@ TEST(SpeechProvidersTest, WhenTheRemoteServersFailTheOfflineEnginesServeTheSameT
   fake.Fail(FakeOpenAiAudioServer::Endpoint::kSpeech, {.status = 503});
   const testing::VoiceStack stack = RemoteStack(fake, "openai,pocketsphinx", "openai,espeak-ng");
   ASSERT_TRUE(stack.ok());
-  ConverseClient client(
-      grpc::CreateChannel(stack.orchestrator->address(), grpc::InsecureChannelCredentials()),
-      Config());
-  Microphone mic(client);
-  mic.Play(testing::SilencePcm16k(300));
-  mic.Play(Speech("the weather is nice today"));
-  ASSERT_TRUE(client.WaitForTurn(1, absl::Seconds(30)));
-  mic.Stop();
+  std::unique_ptr<ConverseClient> call = Say(stack, "the weather is nice today");
+  ASSERT_NE(call, nullptr) << "no turn completed";
+  ConverseClient& client = *call;
   const v1::TurnCompleted* turn = client.turn(1);
   ASSERT_NE(turn, nullptr);
   EXPECT_THAT(turn->transcript(), HasSubstr("nice today"));  // Pocketsphinx heard it.
