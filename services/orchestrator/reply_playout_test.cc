@@ -31,7 +31,7 @@ std::unique_ptr<ReplyPlayout> MakePlayout() {
 
 TEST(ReplyPlayoutTest, SendsTheLeadAtOnceThenFollowsRealTime) {
   auto playout = MakePlayout();
-  Turn turn(nullptr, 1, std::nullopt, nullptr);
+  Turn turn({}, "s", nullptr, 1, std::nullopt, nullptr);
   ASSERT_TRUE(playout->Push(Audio(200)).ok());
   turn.heard.Take("hello", 200);
   const absl::Time t0 = absl::Now();
@@ -44,7 +44,7 @@ TEST(ReplyPlayoutTest, SendsTheLeadAtOnceThenFollowsRealTime) {
 
 TEST(ReplyPlayoutTest, APauseHoldsTheReplyWhereItIs) {
   auto playout = MakePlayout();
-  Turn turn(nullptr, 1, std::nullopt, nullptr);
+  Turn turn({}, "s", nullptr, 1, std::nullopt, nullptr);
   ASSERT_TRUE(playout->Push(Audio(200)).ok());
   const absl::Time t0 = absl::Now();
   playout->Pace(t0, turn);

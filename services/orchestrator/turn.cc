@@ -4,19 +4,19 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "services/orchestrator/converse_session.h"
+#include "services/orchestrator/voice_metrics.h"
 
 namespace voxflow::orchestrator {
 
-Turn::Turn(std::shared_ptr<ConverseSession> session, int id, std::optional<std::string> text,
+Turn::Turn(std::weak_ptr<TurnHost> host, std::string session_id,
+           std::shared_ptr<const v1::SessionConfig> config, int id, std::optional<std::string> text,
            std::shared_ptr<Utterance> utterance)
-    : session_(std::move(session)),
+    : host_(std::move(host)),
+      session_id_(std::move(session_id)),
+      config_(std::move(config)),
       id_(id),
       text_(std::move(text)),
       utterance_(std::move(utterance)) {}
-
-const std::string& Turn::session_id() const { return session_->session_id_; }
-const v1::SessionConfig& Turn::config() const { return session_->config_; }
 
 void Turn::Mark(TurnMark mark, absl::Time when) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -68,8 +68,10 @@ void Turn::OnTranscript(const v1::Transcript& transcript) {
     std::lock_guard<std::mutex> lock(mu_);
     transcript_ = text;
   }
+  std::shared_ptr<TurnHost> host = host_.lock();
+  if (host == nullptr) return;
   const std::vector<absl::string_view> words = absl::StrSplit(text, ' ', absl::SkipEmpty());
-  session_->OnHeardWords(this, static_cast<int>(words.size()));
+  host->OnHeardWords(id_, static_cast<int>(words.size()));
   if (!transcript.is_final() && !config().interim_results()) return;
   if (transcript.is_final() && text.empty()) return;
   v1::ConverseEvent event;
@@ -78,15 +80,17 @@ void Turn::OnTranscript(const v1::Transcript& transcript) {
   out->set_is_final(transcript.is_final());
   out->set_confidence(transcript.confidence());
   out->set_turn_id(id_);
-  session_->Send(std::move(event));
+  host->Send(std::move(event));
 }
 
 void Turn::OnSpeechEvent(const v1::SpeechEvent& speech) {
+  std::shared_ptr<TurnHost> host = host_.lock();
+  if (host == nullptr) return;
   const bool ended = speech.type() == v1::SpeechEvent::END_OF_UTTERANCE;
-  session_->SendTelemetry(
+  host->SendTelemetry(
       ended ? "stt.end_of_utterance" : "stt.speech_started",
       {{"turn_id", absl::StrCat(id_)}, {"offset_ms", absl::StrCat(speech.offset_ms())}});
-  if (ended) session_->OnRecognizerEndpoint(this);
+  if (ended) host->OnRecognizerEndpoint(id_);
 }
 
 void Turn::OnReplyText(absl::string_view piece, bool is_final) {
@@ -98,15 +102,21 @@ void Turn::OnReplyText(absl::string_view piece, bool is_final) {
   event.mutable_reply_text()->set_text(std::string(piece));
   event.mutable_reply_text()->set_is_final(is_final);
   event.mutable_reply_text()->set_turn_id(id_);
-  session_->Send(std::move(event));
+  if (std::shared_ptr<TurnHost> host = host_.lock()) host->Send(std::move(event));
 }
 
 ReplyOffer Turn::TryReplyAudio(v1::AudioChunk& audio, const std::string& text) {
-  return session_->TryOfferReplyAudio(this, audio, text);
+  std::shared_ptr<TurnHost> host = host_.lock();
+  return host == nullptr ? ReplyOffer::kRefused : host->OfferReplyAudio(id_, audio, text);
 }
 
 void Turn::WhenReplyRoom(size_t bytes, std::function<void()> on_room) {
-  session_->WhenReplyRoom(this, bytes, std::move(on_room));
+  std::shared_ptr<TurnHost> host = host_.lock();
+  if (host == nullptr) {
+    on_room();  // The output takes no more of this turn.
+    return;
+  }
+  host->WhenReplyRoom(id_, bytes, std::move(on_room));
 }
 
 void Turn::OnLlmReport(const LlmReport& report) {
@@ -122,7 +132,12 @@ void Turn::OnLlmReport(const LlmReport& report) {
 
 void Turn::CallTool(const LlmToolCall& call, absl::Duration timeout,
                     const std::shared_ptr<CancellationToken>& cancel, LlmToolAnswerSink answer) {
-  session_->CallTool(this, call, timeout, cancel, std::move(answer));
+  std::shared_ptr<TurnHost> host = host_.lock();
+  if (host == nullptr) {
+    answer(LlmToolAnswer{"", "the session is over"});
+    return;
+  }
+  host->CallTool(id_, call, timeout, cancel, std::move(answer));
 }
 
 void Turn::OnDegraded(absl::string_view stage, absl::string_view degradation,

@@ -1,6 +1,7 @@
 // Turn: one user utterance (or typed text) and the reply to it; the TurnEnvironment its stages
-// see. The stages' callbacks go to the session that owns the turn; the fields under "session
-// state" are guarded by the session's mutex.
+// see. What the stages report goes to its TurnHost (the session that owns the turn, held weakly:
+// once the session is gone, reports are dropped and reply audio refused); the fields under
+// "session state" are guarded by the session's mutex.
 #ifndef VOXFLOW_SERVICES_ORCHESTRATOR_TURN_H_
 #define VOXFLOW_SERVICES_ORCHESTRATOR_TURN_H_
 
@@ -15,20 +16,20 @@
 #include "services/orchestrator/listening/utterance.h"
 #include "services/orchestrator/pipeline/dag_runner.h"
 #include "services/orchestrator/stages/turn_environment.h"
+#include "services/orchestrator/turn_host.h"
 
 namespace voxflow::orchestrator {
 
-class ConverseSession;
-
 class Turn final : public TurnEnvironment {
  public:
-  // `utterance` is null for a typed turn.
-  Turn(std::shared_ptr<ConverseSession> session, int id, std::optional<std::string> text,
+  // `utterance` is null for a typed turn; `config` is the session's, with its defaults filled in.
+  Turn(std::weak_ptr<TurnHost> host, std::string session_id,
+       std::shared_ptr<const v1::SessionConfig> config, int id, std::optional<std::string> text,
        std::shared_ptr<Utterance> utterance);
 
   int turn_id() const override { return id_; }
-  const std::string& session_id() const override;
-  const v1::SessionConfig& config() const override;
+  const std::string& session_id() const override { return session_id_; }
+  const v1::SessionConfig& config() const override { return *config_; }
   const std::optional<std::string>& text_input() const override { return text_; }
   void Mark(TurnMark mark, absl::Time when) override;
   std::optional<InputItem> NextInput(const std::shared_ptr<CancellationToken>& cancel) override;
@@ -62,7 +63,6 @@ class Turn final : public TurnEnvironment {
   const std::shared_ptr<Utterance>& utterance() const { return utterance_; }
 
   // Session state.
-  std::shared_ptr<DagRun> run;
   bool released = false;  // Its held stages may run: it owns the output.
   bool dag_done = false;
   bool completed = false;
@@ -74,7 +74,9 @@ class Turn final : public TurnEnvironment {
   HeardReply heard;
 
  private:
-  const std::shared_ptr<ConverseSession> session_;
+  const std::weak_ptr<TurnHost> host_;
+  const std::string session_id_;
+  const std::shared_ptr<const v1::SessionConfig> config_;
   const int id_;
   const std::optional<std::string> text_;
   const std::shared_ptr<Utterance> utterance_;

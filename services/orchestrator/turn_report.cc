@@ -4,6 +4,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "services/orchestrator/voice_metrics.h"
+#include "spdlog/spdlog.h"
 
 namespace voxflow::orchestrator {
 namespace {
@@ -88,6 +90,58 @@ v1::TurnCompleted TurnReport(const Turn& turn, const std::string& reply, absl::T
     }
   }
   return completed;
+}
+
+CompletedTurn CompleteTurn(const Turn& turn, const PipelineGraph& pipeline,
+                           const std::string& session_id, ConversationMemory& memory,
+                           absl::Time now) {
+  CompletedTurn done;
+  const TurnResult& result = turn.result;
+  const int id = turn.turn_id();
+  done.transcript = turn.transcript();
+  bool failed = false;
+  for (const StageRecord& stage : result.stages) failed |= stage.outcome == StageOutcome::kFail;
+  if (done.transcript.empty() && !turn.text_input().has_value() && !failed) {
+    done.discarded = true;
+    return done;
+  }
+  done.events = StageErrors(turn);
+  for (const v1::ConverseEvent& error : done.events) {
+    spdlog::warn("session {} turn {}: {}", session_id, id, error.error().message());
+  }
+
+  std::string failed_tts;
+  for (size_t i = 0; i < result.stages.size(); ++i) {
+    if (result.stages[i].outcome == StageOutcome::kFail &&
+        pipeline.stages()[i].spec.type() == "tts") {
+      failed_tts = result.stages[i].name;
+    }
+  }
+  done.reply = turn.reply();
+  if (turn.interrupted || !failed_tts.empty()) {
+    done.reply = turn.heard.HeardText();
+    if (!done.transcript.empty()) {
+      // Memory keeps only what the user heard (replacing what save_memory wrote, if it ran).
+      Exchange exchange{id, done.transcript, done.reply, true};
+      if (absl::Status s = memory.Record(session_id, std::move(exchange)); !s.ok()) {
+        spdlog::warn("session {} turn {}: cannot save the heard reply: {}", session_id, id,
+                     s.ToString());
+      }
+    }
+  }
+
+  v1::ConverseEvent event;
+  *event.mutable_turn_completed() = TurnReport(turn, done.reply, now);
+  const v1::LatencyBreakdown& latency = event.turn_completed().latency();
+  const absl::Time end_of_speech = turn.MarkTime(TurnMark::kEndOfSpeech);
+  VoiceMetrics::RecordTurn(
+      result, turn.first_audio_sent - end_of_speech,
+      turn.first_audio_sent != absl::InfinitePast() && end_of_speech != absl::InfinitePast());
+  if (latency.endpointing_delay_ms() >= 0 && !turn.text_input().has_value()) {
+    VoiceMetrics::RecordEndpointing(absl::Milliseconds(latency.endpointing_delay_ms()));
+  }
+  done.events.push_back(std::move(event));
+  return done;
 }
 
 }  // namespace voxflow::orchestrator

@@ -1,5 +1,6 @@
 // What a finished turn tells the caller: an ErrorEvent per failed stage and the TurnCompleted
-// (transcript, reply as heard, degradations, latency breakdown).
+// (transcript, reply as heard, degradations, latency breakdown); and what completing it changes
+// beyond the caller: memory keeps the reply as heard, the metrics count the turn.
 #ifndef VOXFLOW_SERVICES_ORCHESTRATOR_TURN_REPORT_H_
 #define VOXFLOW_SERVICES_ORCHESTRATOR_TURN_REPORT_H_
 
@@ -7,6 +8,8 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "services/orchestrator/conversation_memory.h"
+#include "services/orchestrator/pipeline/pipeline_graph.h"
 #include "services/orchestrator/turn.h"
 #include "voxflow/v1/orchestrator.pb.h"
 
@@ -19,6 +22,20 @@ std::vector<v1::ConverseEvent> StageErrors(const Turn& turn);
 // The TurnCompleted of `turn`, finished at `now`; `reply` is what the caller heard. Its
 // degradations list every stage that failed.
 v1::TurnCompleted TurnReport(const Turn& turn, const std::string& reply, absl::Time now);
+
+// Completing a turn of session `session_id` (its stages from `pipeline`) at `now`: the events
+// for the caller, in order (the stage errors, then TurnCompleted). Sound without words (noise,
+// a cough, silence at END_OF_INPUT) is `discarded`: no turn to answer, no events. A reply cut
+// short (barge-in, or its tts failing mid-reply) is reported, and kept in `memory`, as heard.
+struct CompletedTurn {
+  bool discarded = false;
+  std::vector<v1::ConverseEvent> events;
+  std::string transcript;
+  std::string reply;  // As heard.
+};
+CompletedTurn CompleteTurn(const Turn& turn, const PipelineGraph& pipeline,
+                           const std::string& session_id, ConversationMemory& memory,
+                           absl::Time now);
 
 }  // namespace voxflow::orchestrator
 

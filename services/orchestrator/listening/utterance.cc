@@ -2,7 +2,7 @@
 
 namespace voxflow::orchestrator {
 
-void Utterance::Append(InputItem item) {
+void Utterance::Append(InputItem item, Wake wake) {
   std::function<void()> on_items;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -11,13 +11,13 @@ void Utterance::Append(InputItem item) {
     // With no reader watching, the item waits for the stt stage's start on another thread.
     if (!on_items_) ++item.hand_overs;
     items_.push_back(std::move(item));
-    on_items = on_items_;
+    if (wake == Wake::kNow) on_items = on_items_;
   }
   changed_.notify_all();
   if (on_items) on_items();
 }
 
-void Utterance::End(absl::Time when) {
+void Utterance::End(absl::Time when, Wake wake) {
   std::function<void()> on_items;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -27,9 +27,19 @@ void Utterance::End(absl::Time when) {
     end.end_of_utterance = true;
     end.received = when;
     items_.push_back(std::move(end));
-    on_items = on_items_;
+    if (wake == Wake::kNow) on_items = on_items_;
   }
   changed_.notify_all();
+  if (on_items) on_items();
+}
+
+void Utterance::WakeReader() {
+  std::function<void()> on_items;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (items_.empty()) return;
+    on_items = on_items_;
+  }
   if (on_items) on_items();
 }
 

@@ -13,7 +13,7 @@
 #include <optional>
 
 #include "services/common/cancellation.h"
-#include "services/orchestrator/stages/turn_environment.h"
+#include "services/orchestrator/listening/input_item.h"
 
 namespace voxflow::orchestrator {
 
@@ -23,10 +23,17 @@ class Utterance {
 
   int index() const { return index_; }
 
+  // When the reader hears of what was appended: now, on the appending thread, or `kLater`, when
+  // the appender calls WakeReader (the session appends under its lock and wakes the reader, whose
+  // stage writes to its backend, once it has released it).
+  enum class Wake { kNow, kLater };
+
   // Session side. Append after End is ignored (the session never does it).
-  void Append(InputItem item);
+  void Append(InputItem item, Wake wake = Wake::kNow);
   // Ends the utterance: the reader gets an end_of_utterance item after the last frame.
-  void End(absl::Time when);
+  void End(absl::Time when, Wake wake = Wake::kNow);
+  // Calls the watcher, if one watches and items wait.
+  void WakeReader();
   bool ended() const;
   // Audio appended so far, in input bytes (for the sample-count invariant).
   size_t bytes() const;

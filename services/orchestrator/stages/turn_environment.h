@@ -12,22 +12,13 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "services/common/cancellation.h"
+#include "services/orchestrator/listening/input_item.h"
 #include "services/orchestrator/llm_client.h"
 #include "voxflow/v1/audio.pb.h"
 #include "voxflow/v1/orchestrator.pb.h"
 #include "voxflow/v1/stt.pb.h"
 
 namespace voxflow::orchestrator {
-
-// One item of an utterance: user audio, or its end.
-struct InputItem {
-  v1::AudioChunk audio;
-  bool end_of_utterance = false;
-  absl::Time received;  // When it arrived from the caller.
-  // Queues it waited in for another thread on its way to the stt stream: the stream's strand,
-  // the ticker (audio held for a missing chunk), the stt stage's start (audio heard before it).
-  int hand_overs = 0;
-};
 
 // Moments of a turn, for its latency breakdown.
 enum class TurnMark {

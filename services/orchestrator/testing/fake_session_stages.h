@@ -4,15 +4,21 @@
 #ifndef VOXFLOW_SERVICES_ORCHESTRATOR_TESTING_FAKE_SESSION_STAGES_H_
 #define VOXFLOW_SERVICES_ORCHESTRATOR_TESTING_FAKE_SESSION_STAGES_H_
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "services/common/cancellation.h"
 #include "services/orchestrator/listening/voice_activity_detector.h"
 #include "services/orchestrator/stages/turn_environment.h"
 
@@ -54,6 +60,73 @@ class FakeStt final : public Stage {
 
  private:
   TurnEnvironment* const turn_;
+};
+
+// What WatchingStt saw: how often its watcher ran, and how often under the session's lock.
+struct LockProbe {
+  std::function<bool()> lock_held;
+  std::atomic<int> wakes{0};
+  std::atomic<int> under_lock{0};
+};
+
+// stt, event-driven like the real stage (WatchInput, TryNextInput): where the real stage writes
+// each frame to its backend stream, this one asks `probe` whether the session's lock is held.
+// The transcript is FakeStt's.
+class WatchingStt final : public Stage {
+ public:
+  WatchingStt(TurnEnvironment* turn, std::shared_ptr<LockProbe> probe)
+      : turn_(turn), probe_(std::move(probe)) {}
+  StageResult Run(StageContext& context) override {
+    struct Wakes {
+      std::mutex mu;
+      std::condition_variable changed;
+      int count = 0;
+    };
+    auto wakes = std::make_shared<Wakes>();
+    auto wake = [wakes] {
+      {
+        std::lock_guard<std::mutex> lock(wakes->mu);
+        ++wakes->count;
+      }
+      wakes->changed.notify_all();
+    };
+    ScopedCancelCallback on_cancel(context.cancellation(), [wake](const absl::Status&) { wake(); });
+    turn_->WatchInput([wake, probe = probe_] {
+      if (probe->lock_held()) ++probe->under_lock;
+      ++probe->wakes;
+      wake();
+    });
+    size_t bytes = 0;
+    bool voice = false;
+    LoudnessVad vad;
+    while (!context.cancelled()) {
+      int seen;
+      {
+        std::lock_guard<std::mutex> lock(wakes->mu);
+        seen = wakes->count;
+      }
+      std::optional<InputItem> item = turn_->TryNextInput();
+      if (!item.has_value()) {
+        std::unique_lock<std::mutex> lock(wakes->mu);
+        wakes->changed.wait(lock, [&] { return wakes->count != seen; });
+        continue;
+      }
+      if (item->end_of_utterance) break;
+      bytes += item->audio.data().size();
+      voice |= vad.IsSpeech(item->audio.data());
+    }
+    turn_->StopWatchingInput();
+    if (context.cancelled()) return StageResult::Cancel("cancelled");
+    v1::Transcript transcript;
+    transcript.set_is_final(true);
+    transcript.set_text(voice ? absl::StrCat(bytes, " bytes") : "");
+    turn_->OnTranscript(transcript);
+    return StageResult::Ok({{"transcript", transcript.text()}});
+  }
+
+ private:
+  TurnEnvironment* const turn_;
+  const std::shared_ptr<LockProbe> probe_;
 };
 
 // llm + tts in one: the reply text, then `reply_ms` of audio in 20 ms chunks.

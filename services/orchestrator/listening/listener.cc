@@ -1,0 +1,174 @@
+#include "services/orchestrator/listening/listener.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "services/common/audio_chunk.h"
+
+namespace voxflow::orchestrator {
+
+Listener::Listener(Options options, v1::AudioStreamFormat format,
+                   std::unique_ptr<streaming::JitterBuffer> input,
+                   std::unique_ptr<VoiceActivityDetector> vad, EndpointingSettings endpointing,
+                   BargeInSettings barge_in, ListenerHooks* hooks)
+    : options_(options),
+      format_(std::move(format)),
+      input_(std::move(input)),
+      vad_(std::move(vad)),
+      segmenter_(endpointing),
+      barge_in_(barge_in),
+      hooks_(hooks),
+      bytes_per_ms_(static_cast<double>(*BytesForDuration(1000, format_)) / 1000.0) {}
+
+absl::Status Listener::Push(v1::AudioChunk chunk, absl::Time now, int hand_overs) {
+  if (chunk.sequence() != 0) client_sequences_ = true;
+  if (!client_sequences_) chunk.set_sequence(arrival_counter_);
+  ++arrival_counter_;
+  if (absl::Status s = input_->Push(std::move(chunk), now); !s.ok()) return s;
+  Drain(/*all=*/false, now, hand_overs);
+  return absl::OkStatus();
+}
+
+void Listener::Drain(bool all, absl::Time now, int hand_overs) {
+  const double frame_ms = options_.frame_ms;
+  const size_t bytes_per_frame = static_cast<size_t>(*BytesPerFrame(format_));
+  const size_t frame_frames = *BytesForDuration(frame_ms, format_) / bytes_per_frame;
+  if (all) input_->StartPlayout();
+  while (true) {
+    const streaming::JitterBufferStats stats = input_->stats();
+    streaming::PlayoutFrame frame;
+    if (all) {
+      if (stats.bytes_buffered == 0) break;
+      frame = input_->ReadFrames(std::min(frame_frames, stats.bytes_buffered / bytes_per_frame));
+    } else if (input_->ContiguousFrames() >= frame_frames) {
+      // In-order audio is heard at once: pacing it to a playout cadence would only add delay.
+      // The target delay bounds how long a missing chunk is waited for; after that the read
+      // conceals the gap and moves on.
+      input_->StartPlayout();
+      frame = input_->ReadFrames(frame_frames);
+    } else if (stats.duration_ms >= options_.input_target_ms + frame_ms) {
+      frame = input_->Read(frame_ms);
+    } else {
+      break;
+    }
+    if (frame.prebuffering || frame.data.empty()) break;
+    InputItem item;
+    item.audio.set_data(std::move(frame.data));
+    item.audio.set_format(format_.format());
+    item.audio.set_sample_rate(format_.sample_rate());
+    item.audio.set_channels(format_.channels());
+    item.audio.set_sequence(input_sequence_++);
+    item.audio.set_timestamp_ms(frame.media_ms);
+    item.received = now;
+    item.hand_overs = hand_overs;
+    Hear(std::move(item), now);
+  }
+}
+
+void Listener::Hear(InputItem item, absl::Time now) {
+  const size_t bytes = item.audio.data().size();
+  const double ms = bytes / bytes_per_ms_;
+  const auto start_ms = static_cast<int64_t>(stream_ms_);
+  stream_ms_ += ms;
+  const bool voiced = vad_->IsSpeech(item.audio.data());
+  if (voiced) {
+    if (first_voiced_ == absl::InfinitePast()) first_voiced_ = now;
+    last_voiced_ = now;
+  }
+  const UtteranceSegmenter::Events events = segmenter_.Push(start_ms, ms, voiced);
+  if (events.false_start) first_voiced_ = last_voiced_ = absl::InfinitePast();  // Not speech.
+  accounting_.pushed += bytes;
+
+  if (open_ != nullptr) {
+    accounting_.in_utterances += bytes;
+    open_->Append(std::move(item), Utterance::Wake::kLater);
+    WakeLater(open_);
+  } else {
+    accounting_.pending += bytes;
+    leading_.push_back(std::move(item));
+    // Before speech, keep only the last leading_silence_ms (`pending` is what leading_ holds):
+    // older silence goes nowhere.
+    while (segmenter_.phase() == UtteranceSegmenter::Phase::kSilence && leading_.size() > 1 &&
+           (accounting_.pending - leading_.front().audio.data().size()) / bytes_per_ms_ >=
+               options_.leading_silence_ms) {
+      const size_t dropped = leading_.front().audio.data().size();
+      accounting_.pending -= dropped;
+      accounting_.silence_dropped += dropped;
+      leading_.pop_front();
+    }
+  }
+  if (events.confirmed && open_ == nullptr) StartUtterance(now);
+  Apply(barge_in_.OnFrame(events, segmenter_, static_cast<int64_t>(stream_ms_), ms, voiced,
+                          hooks_->ReplyPlaying()));
+  if (events.ended) EndUtterance(EndReason::kEndpoint, now);
+}
+
+void Listener::StartUtterance(absl::Time now) {
+  auto utterance = std::make_shared<Utterance>(++accounting_.utterances);
+  for (InputItem& item : leading_) {
+    accounting_.pending -= item.audio.data().size();
+    accounting_.in_utterances += item.audio.data().size();
+    utterance->Append(std::move(item), Utterance::Wake::kLater);
+  }
+  leading_.clear();
+  open_ = utterance;
+  // Where the speech began; an utterance END_OF_INPUT made of sound that was not speech begins
+  // where it was declared.
+  const bool heard = segmenter_.phase() != UtteranceSegmenter::Phase::kSilence;
+  hooks_->OnUtteranceStarted(
+      std::move(utterance),
+      std::min(now, first_voiced_ == absl::InfinitePast() ? now : first_voiced_),
+      heard ? segmenter_.speech_start_ms() : static_cast<int64_t>(stream_ms_));
+}
+
+void Listener::EndUtterance(EndReason reason, absl::Time now) {
+  if (open_ == nullptr && !leading_.empty()) {
+    // END_OF_INPUT says "that was an utterance" even when the detector heard no speech (a
+    // push-to-talk client decides for itself); a half-close only while speech is going on.
+    const bool speaking = segmenter_.phase() != UtteranceSegmenter::Phase::kSilence;
+    if (reason == EndReason::kEndOfInput || (reason == EndReason::kHalfClose && speaking)) {
+      StartUtterance(now);
+    } else if (reason == EndReason::kHalfClose) {
+      for (const InputItem& item : leading_) {  // Trailing silence: no utterance follows.
+        accounting_.pending -= item.audio.data().size();
+        accounting_.silence_dropped += item.audio.data().size();
+      }
+      leading_.clear();
+    }
+  }
+  segmenter_.Reset();
+  const absl::Time last_voiced = last_voiced_;
+  first_voiced_ = last_voiced_ = absl::InfinitePast();  // The next utterance's is yet to come.
+  if (open_ == nullptr) return;
+  std::shared_ptr<Utterance> utterance = std::move(open_);
+  open_ = nullptr;
+  utterance->End(now, Utterance::Wake::kLater);
+  WakeLater(utterance);
+  // End of speech is when the caller's last voiced audio arrived; without any (END_OF_INPUT after
+  // sound the detector did not take for speech), when the utterance was declared over.
+  const bool voiced = last_voiced != absl::InfinitePast();
+  hooks_->OnUtteranceEnded(voiced ? last_voiced : now, now,
+                           voiced ? segmenter_.speech_end_ms() : static_cast<int64_t>(stream_ms_));
+  Apply(barge_in_.OnFrame({.ended = true}, segmenter_, static_cast<int64_t>(stream_ms_), 0, false,
+                          hooks_->ReplyPlaying()));
+}
+
+void Listener::OnWords(int words) { Apply(barge_in_.OnWords(words, segmenter_)); }
+
+void Listener::Apply(BargeInDetector::Action action) {
+  if (action != BargeInDetector::Action::kNone) hooks_->OnVoiceOverReply(action);
+}
+
+void Listener::WakeLater(const std::shared_ptr<Utterance>& utterance) {
+  if (to_wake_.empty() || to_wake_.back() != utterance) to_wake_.push_back(utterance);
+}
+
+std::vector<std::shared_ptr<Utterance>> Listener::TakeReadersToWake() {
+  return std::exchange(to_wake_, {});
+}
+
+void Listener::WakeReaders(std::vector<std::shared_ptr<Utterance>> utterances) {
+  for (const std::shared_ptr<Utterance>& utterance : utterances) utterance->WakeReader();
+}
+
+}  // namespace voxflow::orchestrator

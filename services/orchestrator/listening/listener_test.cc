@@ -1,0 +1,185 @@
+// Listener alone: a fake detector (loud samples are voice), fake hooks recording what it reports,
+// and the time passed in by the test (no clock is read).
+#include "services/orchestrator/listening/listener.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "services/common/audio_chunk.h"
+
+namespace voxflow::orchestrator {
+namespace {
+
+constexpr size_t kChunk = 640;  // 20 ms of 16 kHz mono PCM16.
+
+class LoudVad final : public VoiceActivityDetector {
+ public:
+  bool IsSpeech(absl::string_view frame) override {
+    for (size_t i = 0; i + 1 < frame.size(); i += 2) {
+      int16_t v;
+      std::memcpy(&v, frame.data() + i, 2);
+      if (std::abs(v) > 1000) return true;
+    }
+    return false;
+  }
+};
+
+std::string Voice(int ms) {
+  std::string pcm;
+  for (int i = 0; i < 16 * ms; ++i) {
+    const int16_t v = i % 2 ? 8000 : -8000;
+    pcm.append(reinterpret_cast<const char*>(&v), 2);
+  }
+  return pcm;
+}
+std::string Silence(int ms) { return std::string(32 * ms, '\0'); }
+
+class RecordingHooks final : public ListenerHooks {
+ public:
+  struct Started {
+    std::shared_ptr<Utterance> utterance;
+    absl::Time speech_began;
+    int64_t stream_ms;
+  };
+  struct Ended {
+    absl::Time end_of_speech;
+    absl::Time declared;
+    int64_t stream_ms;
+  };
+  void OnUtteranceStarted(std::shared_ptr<Utterance> utterance, absl::Time speech_began,
+                          int64_t stream_ms) override {
+    started.push_back({std::move(utterance), speech_began, stream_ms});
+  }
+  void OnUtteranceEnded(absl::Time end_of_speech, absl::Time declared, int64_t stream_ms) override {
+    ended.push_back({end_of_speech, declared, stream_ms});
+  }
+  void OnVoiceOverReply(BargeInDetector::Action action) override { actions.push_back(action); }
+  bool ReplyPlaying() const override { return reply_playing; }
+
+  std::vector<Started> started;
+  std::vector<Ended> ended;
+  std::vector<BargeInDetector::Action> actions;
+  bool reply_playing = false;
+};
+
+class ListenerTest : public ::testing::Test {
+ protected:
+  ListenerTest() : t0_(absl::FromUnixSeconds(1000)), now_(t0_) {
+    streaming::JitterBufferOptions input;
+    input.target_duration_ms = 40;
+    input.max_duration_ms = 2000;
+    input.format = v1::PCM16;
+    input.sample_rate = 16000;
+    input.channels = 1;
+    input.max_compression = 0;
+    auto buffer = streaming::JitterBuffer::Create(input);
+    EXPECT_TRUE(buffer.ok()) << buffer.status();
+    listener_ = std::make_unique<Listener>(
+        Listener::Options{.frame_ms = 20, .leading_silence_ms = 200, .input_target_ms = 40},
+        MakeStreamFormat(v1::PCM16, 16000, 1), *std::move(buffer), std::make_unique<LoudVad>(),
+        EndpointingSettings{.silence_ms = 300, .min_speech_ms = 100, .max_utterance_ms = 20000},
+        BargeInSettings{.enabled = true, .min_speech_ms = 200}, &hooks_);
+  }
+
+  // `pcm` in 20 ms chunks, one per 20 ms of the test's time.
+  void Push(const std::string& pcm) {
+    for (size_t at = 0; at < pcm.size(); at += kChunk) {
+      v1::AudioChunk chunk;
+      chunk.set_data(pcm.substr(at, kChunk));
+      chunk.set_format(v1::PCM16);
+      chunk.set_sample_rate(16000);
+      chunk.set_channels(1);
+      chunk.set_sequence(++sequence_);
+      ASSERT_TRUE(listener_->Push(std::move(chunk), now_, 0).ok());
+      pushed_ += kChunk;
+      now_ += absl::Milliseconds(20);
+    }
+  }
+
+  const absl::Time t0_;
+  absl::Time now_;
+  RecordingHooks hooks_;
+  std::unique_ptr<Listener> listener_;
+  uint64_t sequence_ = 0;
+  uint64_t pushed_ = 0;
+};
+
+TEST_F(ListenerTest, SpeechIsOneUtteranceWithItsLeadingSilenceAndEndsAfterSilenceMs) {
+  Push(Silence(1000));
+  Push(Voice(400));
+  Push(Silence(500));
+  ASSERT_EQ(hooks_.started.size(), 1u);
+  ASSERT_EQ(hooks_.ended.size(), 1u);
+  EXPECT_EQ(hooks_.started[0].stream_ms, 1000) << "where the speech began";
+  EXPECT_EQ(hooks_.started[0].speech_began, t0_ + absl::Milliseconds(1000));
+  EXPECT_EQ(hooks_.ended[0].stream_ms, 1400);
+  EXPECT_EQ(hooks_.ended[0].end_of_speech, t0_ + absl::Milliseconds(1380))
+      << "the arrival of the last voiced frame";
+  EXPECT_GE(hooks_.ended[0].declared - hooks_.ended[0].end_of_speech, absl::Milliseconds(300));
+
+  const InputAccounting& a = listener_->accounting();
+  EXPECT_EQ(a.pushed, pushed_);
+  EXPECT_EQ(a.utterances, 1);
+  EXPECT_EQ(a.in_utterances + a.silence_dropped + a.pending, pushed_) << "nothing lost";
+  const Utterance& utterance = *hooks_.started[0].utterance;
+  EXPECT_TRUE(utterance.ended());
+  EXPECT_EQ(utterance.bytes(), a.in_utterances);
+  // 200 ms of leading silence kept, 800 ms let go; the utterance runs to its declared end.
+  EXPECT_EQ(a.silence_dropped, 32u * 800);
+  EXPECT_FALSE(listener_->utterance_open());
+}
+
+TEST_F(ListenerTest, ReadersAreWokenOnlyWhenTheOwnerSaysSo) {
+  Push(Voice(200));  // Confirmed: the utterance is open.
+  ASSERT_EQ(hooks_.started.size(), 1u);
+  std::shared_ptr<Utterance> utterance = hooks_.started[0].utterance;
+  int wakes = 0;
+  utterance->Watch([&] { ++wakes; });
+  EXPECT_EQ(wakes, 1) << "items waited when it started watching";
+  listener_->TakeReadersToWake();
+  Push(Voice(100));
+  EXPECT_EQ(wakes, 1) << "appending under the owner's lock wakes nobody";
+  std::vector<std::shared_ptr<Utterance>> readers = listener_->TakeReadersToWake();
+  ASSERT_EQ(readers.size(), 1u);
+  Listener::WakeReaders(std::move(readers));
+  EXPECT_EQ(wakes, 2);
+  EXPECT_TRUE(listener_->TakeReadersToWake().empty());
+}
+
+TEST_F(ListenerTest, VoiceOverAPlayingReplyPausesThenInterruptsOrResumes) {
+  hooks_.reply_playing = true;
+  Push(Voice(60));
+  ASSERT_FALSE(hooks_.actions.empty());
+  EXPECT_EQ(hooks_.actions[0], BargeInDetector::Action::kPause);
+  Push(Silence(400));  // A burst: the reply resumes.
+  EXPECT_EQ(hooks_.actions.back(), BargeInDetector::Action::kResume);
+  hooks_.actions.clear();
+  Push(Voice(300));  // Confirmed speech over it: an interruption.
+  ASSERT_EQ(hooks_.actions.size(), 2u);
+  EXPECT_EQ(hooks_.actions[0], BargeInDetector::Action::kPause);
+  EXPECT_EQ(hooks_.actions[1], BargeInDetector::Action::kInterrupt);
+}
+
+TEST_F(ListenerTest, EndOfInputDeclaresAnUtteranceWithoutVoiceAndHangUpLetsSilenceGo) {
+  Push(Silence(100));
+  listener_->Drain(/*all=*/true, now_, 0);
+  listener_->EndUtterance(Listener::EndReason::kEndOfInput, now_);
+  ASSERT_EQ(hooks_.started.size(), 1u);
+  ASSERT_EQ(hooks_.ended.size(), 1u);
+  EXPECT_EQ(hooks_.ended[0].end_of_speech, now_) << "no voice: the end is when it was declared";
+  EXPECT_EQ(hooks_.started[0].utterance->bytes(), pushed_);
+
+  Push(Silence(100));
+  listener_->Drain(/*all=*/true, now_, 0);
+  listener_->EndUtterance(Listener::EndReason::kHalfClose, now_);
+  EXPECT_EQ(hooks_.started.size(), 1u) << "trailing silence is no utterance";
+  const InputAccounting& a = listener_->accounting();
+  EXPECT_EQ(a.pending, 0u);
+  EXPECT_EQ(a.in_utterances + a.silence_dropped, pushed_);
+}
+
+}  // namespace
+}  // namespace voxflow::orchestrator

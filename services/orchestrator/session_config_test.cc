@@ -1,0 +1,139 @@
+// Session config without a session: each field checked and named, the server's defaults filled
+// in, the session's parts built.
+#include "services/orchestrator/session_config.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/orchestrator/pipeline/pipeline_spec_loader.h"
+#include "services/orchestrator/testing/fake_session_stages.h"
+
+namespace voxflow::orchestrator {
+namespace {
+
+using ::testing::HasSubstr;
+
+class SessionConfigTest : public ::testing::Test {
+ protected:
+  SessionConfigTest() {
+    auto spec = ParsePipelineSpec(R"(
+      name: "fake"
+      stages { name: "stt" type: "stt" }
+      stages { name: "reply" type: "reply" depends_on: "stt" })",
+                                  "fake");
+    EXPECT_TRUE(spec.ok()) << spec.status();
+    auto registry = PipelineRegistry::Create({*spec}, {"stt", "reply"});
+    EXPECT_TRUE(registry.ok()) << registry.status();
+    registry_ = std::make_unique<PipelineRegistry>(*std::move(registry));
+    services_.pipelines = registry_.get();
+    services_.vad_factory =
+        [](const v1::AudioStreamFormat&) -> absl::StatusOr<std::unique_ptr<VoiceActivityDetector>> {
+      return std::make_unique<testing::LoudnessVad>();
+    };
+  }
+
+  static v1::SessionConfig Pcm16() {
+    v1::SessionConfig config;
+    config.mutable_input_format()->set_format(v1::PCM16);
+    config.mutable_input_format()->set_sample_rate(16000);
+    config.mutable_input_format()->set_channels(1);
+    *config.mutable_output_format() = config.input_format();
+    return config;
+  }
+
+  absl::StatusOr<SessionSetup> Build(const v1::SessionConfig& config) {
+    return BuildSessionSetup(config, services_, [](std::string) {
+      return [](absl::string_view, const streaming::EventAttributes&) {};
+    });
+  }
+
+  std::unique_ptr<PipelineRegistry> registry_;
+  SessionServices services_;
+};
+
+TEST_F(SessionConfigTest, TheServerDefaultsAreFilledInForTheStages) {
+  services_.options.endpointing.silence_ms = 700;
+  services_.options.barge_in.min_words = 2;
+  v1::SessionConfig config = Pcm16();
+  config.mutable_endpointing()->set_min_speech_ms(300);
+  absl::StatusOr<SessionSetup> setup = Build(config);
+  ASSERT_TRUE(setup.ok()) << setup.status();
+  EXPECT_EQ(setup->config->endpointing().silence_ms(), 700);
+  EXPECT_EQ(setup->config->endpointing().min_speech_ms(), 300);
+  EXPECT_EQ(setup->endpointing.min_speech_ms, 300);
+  EXPECT_EQ(setup->config->barge_in().min_words(), 2);
+  EXPECT_TRUE(setup->config->barge_in().enabled());
+  EXPECT_EQ(setup->config->language(), "en-US");
+  EXPECT_EQ(setup->pipeline->name(), "fake");
+  EXPECT_EQ(setup->input_target_ms, services_.options.input_target_ms);
+  EXPECT_NE(setup->input_buffer, nullptr);
+  EXPECT_NE(setup->playout, nullptr);
+  EXPECT_NE(setup->vad, nullptr);
+  EXPECT_EQ(setup->opus_in, nullptr);
+}
+
+TEST_F(SessionConfigTest, OpusIsHandledAsPcm16Inside) {
+  v1::SessionConfig config = Pcm16();
+  config.mutable_input_format()->set_format(v1::OPUS);
+  config.mutable_input_format()->set_sample_rate(48000);
+  absl::StatusOr<SessionSetup> setup = Build(config);
+  ASSERT_TRUE(setup.ok()) << setup.status();
+  EXPECT_EQ(setup->wire_input_format.format(), v1::OPUS);
+  EXPECT_EQ(setup->config->input_format().format(), v1::PCM16);
+  EXPECT_EQ(setup->config->input_format().sample_rate(), 48000);
+  EXPECT_NE(setup->opus_in, nullptr);
+}
+
+TEST_F(SessionConfigTest, OutOfRangeTurnTakingSettingsNameTheField) {
+  v1::SessionConfig config = Pcm16();
+  config.mutable_endpointing()->set_max_utterance_ms(500);
+  EXPECT_THAT(Build(config).status().message(),
+              HasSubstr("config.endpointing.max_utterance_ms 500"));
+  config = Pcm16();
+  config.mutable_barge_in()->set_min_speech_ms(10);
+  EXPECT_THAT(Build(config).status().message(), HasSubstr("config.barge_in.min_speech_ms 10"));
+  config = Pcm16();
+  config.mutable_endpointing()->set_max_utterance_ms(1000);
+  config.mutable_endpointing()->set_min_speech_ms(1500);
+  EXPECT_THAT(Build(config).status().message(),
+              HasSubstr("max_utterance_ms 1000 must be longer than min_speech_ms 1500"));
+}
+
+TEST_F(SessionConfigTest, BadFieldsAreNamedAndClientValuesCut) {
+  v1::SessionConfig config = Pcm16();
+  config.set_pipeline(std::string(100 * 1024, 'p'));  // Not echoed whole.
+  const absl::Status unknown = Build(config).status();
+  EXPECT_THAT(unknown.message(), HasSubstr("config.pipeline: unknown pipeline 'ppp"));
+  EXPECT_LT(unknown.message().size(), 300u);
+  config = Pcm16();
+  config.set_session_id("a b");
+  EXPECT_THAT(Build(config).status().message(), HasSubstr("config.session_id may only use"));
+  config = Pcm16();
+  config.mutable_input_jitter_buffer()->set_max_delay_ms(-1);
+  EXPECT_THAT(Build(config).status().message(),
+              HasSubstr("config.input_jitter_buffer: durations must not be negative"));
+  config = Pcm16();
+  config.mutable_output_format()->set_sample_rate(0);
+  EXPECT_THAT(Build(config).status().message(), HasSubstr("config.output_format"));
+  config = Pcm16();
+  config.mutable_llm()->set_temperature(5);
+  EXPECT_THAT(Build(config).status().message(), HasSubstr("config.llm.temperature 5"));
+}
+
+TEST(CheckLlmSettingsTest, OutOfBoundsNameTheField) {
+  v1::LlmSettings llm;
+  llm.set_temperature(3);
+  EXPECT_THAT(CheckLlmSettings(llm).message(),
+              HasSubstr("config.llm.temperature 3 is not in 0..2"));
+  llm.clear_temperature();
+  llm.set_system_prompt(std::string(8001, 'a'));
+  EXPECT_THAT(CheckLlmSettings(llm).message(), HasSubstr("config.llm.system_prompt of 8001 bytes"));
+  llm.set_system_prompt(std::string("caf\xc3", 4));
+  EXPECT_THAT(CheckLlmSettings(llm).message(), HasSubstr("config.llm.system_prompt"));
+  llm.set_system_prompt("Be brief.");
+  llm.set_model("llama3");
+  llm.set_temperature(0.7f);
+  EXPECT_TRUE(CheckLlmSettings(llm).ok());
+}
+
+}  // namespace
+}  // namespace voxflow::orchestrator
