@@ -30,16 +30,19 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "services/common/cancellation.h"
-#include "services/common/opus_codec.h"
+#include "services/orchestrator/client_tools.h"
 #include "services/orchestrator/listening/listener.h"
 #include "services/orchestrator/pipeline/dag_runner.h"
 #include "services/orchestrator/reply_output.h"
+#include "services/orchestrator/session_events.h"
+#include "services/orchestrator/session_lifetime.h"
 #include "services/orchestrator/session_mutex.h"
 #include "services/orchestrator/session_services.h"
-#include "services/orchestrator/tool_calls.h"
 #include "services/orchestrator/turn.h"
 #include "services/orchestrator/turn_host.h"
+#include "services/orchestrator/turn_queue.h"
 #include "services/orchestrator/voice_metrics.h"
+#include "services/orchestrator/wire_input.h"
 #include "voxflow/v1/orchestrator.pb.h"
 
 namespace voxflow::orchestrator {
@@ -48,12 +51,12 @@ class ConverseSession : public TurnHost,
                         private ListenerHooks,
                         public std::enable_shared_from_this<ConverseSession> {
  public:
-  using EventSink = std::function<void(v1::ConverseEvent)>;
-  using EndSink = std::function<void(const absl::Status&)>;
+  using EventSink = SessionEvents::EventSink;
+  using EndSink = SessionEvents::EndSink;
 
   static std::shared_ptr<ConverseSession> Create(const SessionServices& services, EventSink send,
                                                  EndSink end);
-  ~ConverseSession() override;
+  ~ConverseSession() override = default;
 
   // The stream's requests, in order. An error ends the stream with it (INVALID_ARGUMENT for a
   // malformed request).
@@ -91,12 +94,6 @@ class ConverseSession : public TurnHost,
 
  private:
   using Lock = std::unique_lock<SessionMutex>;
-  // A turn in the queue, and its DAG once started (the queue owns the run; the run owns the
-  // stage factories, which hold the turn).
-  struct QueuedTurn {
-    std::shared_ptr<Turn> turn;
-    std::shared_ptr<DagRun> run;
-  };
 
   ConverseSession(const SessionServices& services, EventSink send, EndSink end);
 
@@ -115,6 +112,12 @@ class ConverseSession : public TurnHost,
   static int RequestHandOvers();
   static constexpr int kFromBuffer = 1;
   void StartTypedTurnLocked(std::string text);
+  // Whether turn `turn_id`'s utterance is the one open.
+  bool ListeningToLocked(int turn_id) const {
+    return !closed_ && listening_ != nullptr && listening_->turn_id() == turn_id;
+  }
+  std::shared_ptr<Turn> NewTurnLocked(std::optional<std::string> text,
+                                      std::shared_ptr<Utterance> utterance);
 
   // ListenerHooks (under the lock).
   void OnUtteranceStarted(std::shared_ptr<Utterance> utterance, absl::Time speech_began,
@@ -124,7 +127,6 @@ class ConverseSession : public TurnHost,
   bool ReplyPlaying() const override;
 
   void InterruptLocked(absl::string_view reason);
-  void PaceOutputLocked(absl::Time now, int hand_overs);
   void WakeReplyRoomLocked();
   void StartTurnLocked(const std::shared_ptr<Turn>& turn);
   // The front turn owns the output: let its held stages run.
@@ -134,39 +136,23 @@ class ConverseSession : public TurnHost,
   // Completes the front turn: its report, memory after a barge-in.
   void CompleteTurnLocked(const Turn& turn, absl::Time now);
   void MaybeEndStreamLocked();
-  void EndStream(const absl::Status& status);
-  void SendUserSpeech(v1::UserSpeech::Type type, int64_t stream_ms, int turn_id);
   // Adds what the buffers counted since the last report to the metrics.
   void ReportTotalsLocked();
-  absl::Status HandleToolResult(const v1::ToolResult& result);
 
-  // Puts the session back on the ticker if it left it.
-  void WakeTicksLocked();
   // Whether Tick has nothing to do until the next request or timeout.
   bool IdleLocked() const;
-  // Leaves the ticker: a timer wakes the session when its idle or duration limit is due.
-  void SleepLocked(absl::Time now);
-  // Ends the stream if the session ran past its duration or idle limit.
-  void CheckLimitsLocked(absl::Time now);
 
   const SessionServices services_;
   const std::shared_ptr<CancellationToken> token_;
 
-  std::mutex sink_mu_;  // Guards the sinks against Close.
-  EventSink send_;
-  EndSink end_;
+  SessionEvents events_;
 
   // Set once by Configure (on the strand) before anything else reads them.
   bool configured_ = false;
   std::shared_ptr<const v1::SessionConfig> config_;
   std::string session_id_;
   std::shared_ptr<const PipelineGraph> pipeline_;
-  bool telemetry_ = false;
-  // What the client's audio arrives in (config_->input_format() is what it is handled in: PCM16
-  // for OPUS), and the decoder of an OPUS stream (strand only).
-  v1::AudioStreamFormat wire_input_format_;
-  std::unique_ptr<OpusStreamDecoder> opus_in_;
-  uint64_t opus_sequence_ = 0;
+  std::unique_ptr<WireInput> wire_input_;  // Strand only.
 
   SessionMutex mu_;
   std::vector<std::function<void()>> deferred_;  // Run by Unlock.
@@ -178,18 +164,11 @@ class ConverseSession : public TurnHost,
   std::shared_ptr<Turn> listening_;  // The turn whose utterance is open, if it started.
 
   // Turns in order; the front owns the output, the others listen or wait (held).
-  std::deque<QueuedTurn> turns_;
+  TurnQueue turns_;
   int turns_started_ = 0;
-  StreamTotals reported_;  // What the metrics have been told of so far.
-  const absl::Time created_;
-  std::atomic<int64_t> last_request_ns_;
-  bool expired_ = false;
-  // Whether the session is on the ticker (or about to be): set by WakeTicksLocked, cleared by an
-  // idle Tick.
-  bool ticking_ = false;
-  std::function<void()> wake_ticks_;
-  ToolCalls tool_calls_;
-  int64_t wake_timer_ = 0;   // Wakes an idle session when a timeout is due.
+  StreamTotals reported_;     // What the metrics have been told of so far.
+  SessionLifetime lifetime_;  // Limits, and whether the session is on the ticker.
+  ClientTools client_tools_;
   bool id_claimed_ = false;  // session_id_ is held in services_.live_sessions.
 };
 

@@ -7,6 +7,8 @@
 #include <set>
 #include <string>
 
+#include "absl/status/statusor.h"
+
 namespace voxflow::orchestrator {
 
 class LiveSessions {
@@ -20,6 +22,11 @@ class LiveSessions {
   mutable std::mutex mu_;
   std::set<std::string> ids_;
 };
+
+// The id of a new session: `requested` (config.session_id, checked already), or a new random one
+// when it is empty; claimed in `live` (null: not tracked). ALREADY_EXISTS naming the field when
+// `requested` names a conversation in progress.
+absl::StatusOr<std::string> ClaimSessionId(LiveSessions* live, const std::string& requested);
 
 }  // namespace voxflow::orchestrator
 

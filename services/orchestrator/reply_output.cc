@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "services/orchestrator/turn_telemetry.h"
+#include "services/orchestrator/voice_metrics.h"
 #include "spdlog/spdlog.h"
 
 namespace voxflow::orchestrator {
@@ -47,6 +49,29 @@ void ReplyOutput::Close() {
 ReplyPlayout::Paced ReplyOutput::Pace(absl::Time now) {
   if (playing_ == nullptr) return {};
   return playout_->Pace(now, *playing_);
+}
+
+void ReplyOutput::SendDue(absl::Time now, int hand_overs, SessionEvents& events) {
+  if (playing_ == nullptr) return;
+  Turn& turn = *playing_;
+  ReplyPlayout::Paced paced = playout_->Pace(now, turn);
+  for (v1::ConverseEvent& frame : paced.frames) {
+    if (frame.has_reply_audio()) VoiceMetrics::CountHandOvers(HandOverDirection::kOut, hand_overs);
+    events.Send(std::move(frame));
+  }
+  if (paced.underrun_started) {
+    streaming::EventAttributes attributes = ReplyAttributes(turn);
+    attributes["buffer"] = "output";
+    events.SendTelemetry("stream.buffer_underrun", attributes);
+  }
+}
+
+void ReplyOutput::Hold(bool paused, double stream_ms, SessionEvents& events) {
+  if (playing_ == nullptr) return;
+  playout_->set_paused(paused);
+  VoiceMetrics::CountBargeIn(paused ? "paused" : "resumed");
+  events.SendTelemetry(paused ? "turn.reply_paused" : "turn.reply_resumed",
+                       ReplyAttributes(*playing_, stream_ms));
 }
 
 bool ReplyOutput::Playing() const {

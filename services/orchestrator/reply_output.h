@@ -16,6 +16,7 @@
 
 #include "absl/time/time.h"
 #include "services/orchestrator/reply_playout.h"
+#include "services/orchestrator/session_events.h"
 #include "services/orchestrator/stages/turn_environment.h"
 #include "services/orchestrator/turn.h"
 #include "voxflow/v1/audio.pb.h"
@@ -41,6 +42,9 @@ class ReplyOutput {
 
   // The playing turn's frames due at `now`.
   ReplyPlayout::Paced Pace(absl::Time now);
+  // Sends them to `events` (and a telemetry event when the caller's audio runs out mid-reply);
+  // each frame counts `hand_overs` (the voxflow_chunk_hand_overs metric).
+  void SendDue(absl::Time now, int hand_overs, SessionEvents& events);
   // Reply audio is going out (or held by a pause): voice over it is a barge-in.
   bool Playing() const;
   // Audio still to send of the playing turn's reply.
@@ -49,6 +53,9 @@ class ReplyOutput {
   // Voice over the reply: hold it, or let it go on.
   void Pause() { playout_->set_paused(true); }
   void Resume() { playout_->set_paused(false); }
+  // The same, counted (voxflow_barge_ins) and told to `events` (turn.reply_paused, _resumed) with
+  // the input stream's position `stream_ms`.
+  void Hold(bool paused, double stream_ms, SessionEvents& events);
   // Barge-in: the caller hears nothing more of the playing turn; returns the ms dropped.
   double Flush(absl::Time now) { return playout_->Flush(now); }
   // The playing turn's reply is over: ready for the next.

@@ -214,6 +214,16 @@ absl::StatusOr<SessionSetup> BuildSessionSetup(const v1::SessionConfig& requeste
   return setup;
 }
 
+std::unique_ptr<Listener> MakeListener(SessionSetup& setup, const SessionOptions& options,
+                                       ListenerHooks* hooks) {
+  return std::make_unique<Listener>(
+      Listener::Options{.frame_ms = options.frame_ms,
+                        .leading_silence_ms = options.leading_silence_ms,
+                        .input_target_ms = setup.input_target_ms},
+      setup.config->input_format(), std::move(setup.input_buffer), std::move(setup.vad),
+      setup.endpointing, setup.barge_in, hooks);
+}
+
 absl::Status CheckLlmSettings(const v1::LlmSettings& llm) {
   if (llm.system_prompt().size() > 8000) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -14,6 +14,7 @@
 #include "services/common/streaming/events.h"
 #include "services/common/streaming/jitter_buffer.h"
 #include "services/orchestrator/listening/barge_in_detector.h"
+#include "services/orchestrator/listening/listener.h"
 #include "services/orchestrator/listening/utterance_segmenter.h"
 #include "services/orchestrator/listening/voice_activity_detector.h"
 #include "services/orchestrator/pipeline/pipeline_graph.h"
@@ -48,6 +49,10 @@ using BufferEmitterFactory = std::function<streaming::EventEmitter(std::string b
 absl::StatusOr<SessionSetup> BuildSessionSetup(const v1::SessionConfig& requested,
                                                const SessionServices& services,
                                                const BufferEmitterFactory& emitter_for);
+
+// The session's listener, from the parts `setup` built (moved out of it), reporting to `hooks`.
+std::unique_ptr<Listener> MakeListener(SessionSetup& setup, const SessionOptions& options,
+                                       ListenerHooks* hooks);
 
 // INVALID_ARGUMENT naming the field of config.llm that is out of bounds.
 absl::Status CheckLlmSettings(const v1::LlmSettings& llm);

@@ -29,6 +29,35 @@ const char* RequestName(const v1::ConverseRequest& request) {
   }
 }
 
+absl::Status CheckRequestOrder(const v1::ConverseRequest& request, bool configured) {
+  if (request.request_case() == v1::ConverseRequest::REQUEST_NOT_SET) {
+    return absl::InvalidArgumentError("empty request: set config, audio, text or control");
+  }
+  const bool config = request.request_case() == v1::ConverseRequest::kConfig;
+  if (config && configured) {
+    return absl::InvalidArgumentError(
+        "config sent twice: only the first request may be a SessionConfig");
+  }
+  if (!config && !configured) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        RequestName(request), " before config: the first request must be a SessionConfig"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckControl(const v1::Control& control) {
+  if (control.type() == v1::Control::END_OF_INPUT || control.type() == v1::Control::INTERRUPT) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("control.type must be END_OF_INPUT (1) or INTERRUPT (2), got ",
+                   static_cast<int>(control.type())));
+}
+
+std::string DtmfText(const v1::Dtmf& dtmf) {
+  return absl::StrCat("The caller pressed ", dtmf.digits(), " on the keypad.");
+}
+
 absl::StatusOr<std::string> TypedText(const v1::TextInput& input) {
   std::string text(absl::StripAsciiWhitespace(input.text()));
   if (text.empty()) return absl::InvalidArgumentError("text.text is empty");

@@ -4,6 +4,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "services/common/logging.h"
 #include "services/orchestrator/voice_metrics.h"
 #include "spdlog/spdlog.h"
 
@@ -102,6 +104,7 @@ CompletedTurn CompleteTurn(const Turn& turn, const PipelineGraph& pipeline,
   bool failed = false;
   for (const StageRecord& stage : result.stages) failed |= stage.outcome == StageOutcome::kFail;
   if (done.transcript.empty() && !turn.text_input().has_value() && !failed) {
+    spdlog::debug("session {} turn {} discarded: no words recognised", session_id, id);
     done.discarded = true;
     return done;
   }
@@ -140,6 +143,15 @@ CompletedTurn CompleteTurn(const Turn& turn, const PipelineGraph& pipeline,
   if (latency.endpointing_delay_ms() >= 0 && !turn.text_input().has_value()) {
     VoiceMetrics::RecordEndpointing(absl::Milliseconds(latency.endpointing_delay_ms()));
   }
+  // What was said is conversation content: at debug only (docs/ARCHITECTURE.md, "Logs").
+  spdlog::info(
+      "session {} turn {} done: transcript_chars={} reply_chars={} interrupted={} "
+      "voice_to_voice_ms={} total_ms={} degradations=[{}]",
+      session_id, id, done.transcript.size(), done.reply.size(), turn.interrupted,
+      latency.voice_to_voice_ms(), latency.turn_total_ms(),
+      absl::StrJoin(result.degradations, ","));
+  spdlog::debug("session {} turn {} transcript={} reply={}", session_id, id,
+                QuoteClientValue(done.transcript, 4096), QuoteClientValue(done.reply, 4096));
   done.events.push_back(std::move(event));
   return done;
 }

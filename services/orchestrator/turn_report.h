@@ -27,6 +27,7 @@ v1::TurnCompleted TurnReport(const Turn& turn, const std::string& reply, absl::T
 // for the caller, in order (the stage errors, then TurnCompleted). Sound without words (noise,
 // a cough, silence at END_OF_INPUT) is `discarded`: no turn to answer, no events. A reply cut
 // short (barge-in, or its tts failing mid-reply) is reported, and kept in `memory`, as heard.
+// The turn is logged (its sizes and latency; what was said at debug only).
 struct CompletedTurn {
   bool discarded = false;
   std::vector<v1::ConverseEvent> events;
