@@ -24,13 +24,7 @@ namespace {
 
 struct Environment {
   Environment() {
-    absl::StatusOr<v1::PipelineSpec> spec = ParsePipelineSpec(R"(
-      name: "fake"
-      stages { name: "stt" type: "stt" }
-      stages { name: "reply" type: "reply" depends_on: "stt" })",
-                                                              "fake");
-    registry =
-        std::make_unique<PipelineRegistry>(*PipelineRegistry::Create({*spec}, {"stt", "reply"}));
+    registry = testing::FakePipelines();
     services.pipelines = registry.get();
     services.memory = &memory;
     services.live_sessions = &live_sessions;

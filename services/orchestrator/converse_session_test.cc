@@ -23,42 +23,23 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 constexpr absl::Duration kDeadline = absl::Seconds(20);
-constexpr size_t kChunk = 640;  // 20 ms of 16 kHz mono PCM16.
 
 using testing::FakeReply;
 using testing::FakeStt;
+using testing::kChunk;
 using testing::LockProbe;
 using testing::LoudnessVad;
+using testing::Silence;
+using testing::Voice;
 using testing::WatchingStt;
-
-std::string Voice(int ms) {
-  std::string pcm;
-  for (int i = 0; i < 16 * ms; ++i) {
-    const int16_t v = i % 2 ? 8000 : -8000;
-    pcm.append(reinterpret_cast<const char*>(&v), 2);
-  }
-  return pcm;
-}
-std::string Silence(int ms) { return std::string(32 * ms, '\0'); }
 
 class Harness {
  public:
   explicit Harness(int reply_ms = 400) {
-    auto spec = ParsePipelineSpec(R"(
-      name: "fake"
-      stages { name: "stt" type: "stt" }
-      stages { name: "reply" type: "reply" depends_on: "stt" })",
-                                  "fake");
-    EXPECT_TRUE(spec.ok()) << spec.status();
-    auto registry = PipelineRegistry::Create({*spec}, {"stt", "reply"});
-    EXPECT_TRUE(registry.ok()) << registry.status();
-    registry_ = std::make_unique<PipelineRegistry>(*std::move(registry));
+    registry_ = testing::FakePipelines();
     services_.pipelines = registry_.get();
     services_.memory = &memory_;
-    services_.vad_factory =
-        [](const v1::AudioStreamFormat&) -> absl::StatusOr<std::unique_ptr<VoiceActivityDetector>> {
-      return std::make_unique<LoudnessVad>();
-    };
+    services_.vad_factory = testing::LoudnessVadFactory();
     services_.stage_factories = [reply_ms](TurnEnvironment* turn) {
       StageFactories factories;
       factories["stt"] = [turn](const v1::StageSpec&) { return std::make_unique<FakeStt>(turn); };

@@ -4,30 +4,15 @@
 
 #include "gtest/gtest.h"
 #include "services/common/audio_chunk.h"
+#include "services/orchestrator/testing/test_playout.h"
 
 namespace voxflow::orchestrator {
 namespace {
 
-v1::AudioChunk Audio(int ms) {
-  v1::AudioChunk chunk;
-  chunk.set_data(std::string(32 * ms, '\1'));
-  chunk.set_format(v1::PCM16);
-  chunk.set_sample_rate(16000);
-  chunk.set_channels(1);
-  return chunk;
-}
+using testing::ReplyAudio;
 
 std::unique_ptr<ReplyOutput> MakeOutput() {
-  streaming::JitterBufferOptions buffer;
-  buffer.target_duration_ms = 0;
-  buffer.max_duration_ms = 5000;
-  buffer.order_by_sequence = false;
-  buffer.max_compression = 0;
-  auto jitter = streaming::JitterBuffer::Create(buffer);
-  EXPECT_TRUE(jitter.ok()) << jitter.status();
-  return std::make_unique<ReplyOutput>(std::make_unique<ReplyPlayout>(
-      *std::move(jitter), MakeStreamFormat(v1::PCM16, 16000, 1),
-      ReplyPlayout::Options{.frame_ms = 20, .lead_ms = 60, .max_buffered_ms = 300}));
+  return std::make_unique<ReplyOutput>(testing::MakeTestPlayout(/*max_buffered_ms=*/300));
 }
 
 std::shared_ptr<Turn> MakeTurn(int id) {
@@ -40,10 +25,10 @@ TEST(ReplyOutputTest, OnlyThePlayingTurnIsTaken) {
   auto output = MakeOutput();
   auto first = MakeTurn(1);
   auto second = MakeTurn(2);
-  v1::AudioChunk audio = Audio(100);
+  v1::AudioChunk audio = ReplyAudio(100);
   EXPECT_EQ(output->Offer(1, audio, "hi"), ReplyOffer::kRefused) << "no turn plays yet";
   output->Play(first);
-  v1::AudioChunk later = Audio(100);
+  v1::AudioChunk later = ReplyAudio(100);
   EXPECT_EQ(output->Offer(2, later, "next"), ReplyOffer::kRefused) << "waits its turn";
   EXPECT_EQ(output->Offer(1, audio, "hi"), ReplyOffer::kTaken);
   EXPECT_TRUE(output->HasAudio());
@@ -62,9 +47,9 @@ TEST(ReplyOutputTest, TheWaiterGoesOnOnceThereIsRoom) {
   auto output = MakeOutput();
   auto turn = MakeTurn(1);
   output->Play(turn);
-  v1::AudioChunk audio = Audio(280);
+  v1::AudioChunk audio = ReplyAudio(280);
   ASSERT_EQ(output->Offer(1, audio, "a"), ReplyOffer::kTaken);
-  v1::AudioChunk more = Audio(100);
+  v1::AudioChunk more = ReplyAudio(100);
   ASSERT_EQ(output->Offer(1, more, "b"), ReplyOffer::kFull);
   bool woken = false;
   output->AwaitRoom(1, 32 * 100, [&] { woken = true; });
@@ -83,7 +68,7 @@ TEST(ReplyOutputTest, BargeInFlushesAndFreesTheWaiter) {
   auto output = MakeOutput();
   auto turn = MakeTurn(1);
   output->Play(turn);
-  v1::AudioChunk audio = Audio(280);
+  v1::AudioChunk audio = ReplyAudio(280);
   ASSERT_EQ(output->Offer(1, audio, "a"), ReplyOffer::kTaken);
   output->AwaitRoom(1, 32 * 100, [] {});
   output->Pace(kT0);
@@ -94,7 +79,7 @@ TEST(ReplyOutputTest, BargeInFlushesAndFreesTheWaiter) {
   EXPECT_FALSE(output->HasAudio());
   EXPECT_FALSE(output->Playing());
   EXPECT_NE(output->TakeWokenWaiter(), nullptr) << "its turn plays no more";
-  v1::AudioChunk late = Audio(20);
+  v1::AudioChunk late = ReplyAudio(20);
   EXPECT_EQ(output->Offer(1, late, "c"), ReplyOffer::kRefused);
 }
 
@@ -104,7 +89,7 @@ TEST(ReplyOutputTest, ClosingDropsTheWaiterAndRefusesAudio) {
   output->AwaitRoom(1, 32 * 100, [] { FAIL() << "a closed session's stage is cancelled"; });
   output->Close();
   EXPECT_EQ(output->TakeWokenWaiter(), nullptr);
-  v1::AudioChunk audio = Audio(20);
+  v1::AudioChunk audio = ReplyAudio(20);
   EXPECT_EQ(output->Offer(1, audio, "a"), ReplyOffer::kRefused);
 }
 

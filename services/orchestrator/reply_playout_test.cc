@@ -3,36 +3,20 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "services/common/audio_chunk.h"
+#include "services/orchestrator/testing/test_playout.h"
 
 namespace voxflow::orchestrator {
 namespace {
 
-v1::AudioChunk Audio(int ms) {
-  v1::AudioChunk chunk;
-  chunk.set_data(std::string(32 * ms, '\1'));
-  chunk.set_format(v1::PCM16);
-  chunk.set_sample_rate(16000);
-  chunk.set_channels(1);
-  return chunk;
-}
+using testing::ReplyAudio;
 
-std::unique_ptr<ReplyPlayout> MakePlayout() {
-  streaming::JitterBufferOptions buffer;
-  buffer.target_duration_ms = 0;
-  buffer.max_duration_ms = 5000;
-  buffer.order_by_sequence = false;
-  buffer.max_compression = 0;
-  auto jitter = streaming::JitterBuffer::Create(buffer);
-  EXPECT_TRUE(jitter.ok()) << jitter.status();
-  return std::make_unique<ReplyPlayout>(
-      *std::move(jitter), MakeStreamFormat(v1::PCM16, 16000, 1),
-      ReplyPlayout::Options{.frame_ms = 20, .lead_ms = 60, .max_buffered_ms = 1000});
-}
+// Room for 1 s of reply audio.
+std::unique_ptr<ReplyPlayout> MakePlayout() { return testing::MakeTestPlayout(1000); }
 
 TEST(ReplyPlayoutTest, SendsTheLeadAtOnceThenFollowsRealTime) {
   auto playout = MakePlayout();
   Turn turn({}, "s", nullptr, 1, std::nullopt, nullptr);
-  ASSERT_TRUE(playout->Push(Audio(200)).ok());
+  ASSERT_TRUE(playout->Push(ReplyAudio(200)).ok());
   turn.heard.Take("hello", 200);
   const absl::Time t0 = absl::Now();
   EXPECT_EQ(playout->Pace(t0, turn).frames.size(), 3u);  // 60 ms ahead.
@@ -45,7 +29,7 @@ TEST(ReplyPlayoutTest, SendsTheLeadAtOnceThenFollowsRealTime) {
 TEST(ReplyPlayoutTest, APauseHoldsTheReplyWhereItIs) {
   auto playout = MakePlayout();
   Turn turn({}, "s", nullptr, 1, std::nullopt, nullptr);
-  ASSERT_TRUE(playout->Push(Audio(200)).ok());
+  ASSERT_TRUE(playout->Push(ReplyAudio(200)).ok());
   const absl::Time t0 = absl::Now();
   playout->Pace(t0, turn);
   playout->set_paused(true);
@@ -60,7 +44,7 @@ TEST(ReplyPlayoutTest, APauseHoldsTheReplyWhereItIs) {
 TEST(ReplyPlayoutTest, RoomIsBoundedByMaxBuffered) {
   auto playout = MakePlayout();
   EXPECT_TRUE(playout->HasRoomFor(32 * 2000)) << "an empty buffer takes any chunk";
-  ASSERT_TRUE(playout->Push(Audio(900)).ok());
+  ASSERT_TRUE(playout->Push(ReplyAudio(900)).ok());
   EXPECT_TRUE(playout->HasRoomFor(32 * 100));
   EXPECT_FALSE(playout->HasRoomFor(32 * 120));
 }

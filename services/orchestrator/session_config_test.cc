@@ -15,20 +15,9 @@ using ::testing::HasSubstr;
 class SessionConfigTest : public ::testing::Test {
  protected:
   SessionConfigTest() {
-    auto spec = ParsePipelineSpec(R"(
-      name: "fake"
-      stages { name: "stt" type: "stt" }
-      stages { name: "reply" type: "reply" depends_on: "stt" })",
-                                  "fake");
-    EXPECT_TRUE(spec.ok()) << spec.status();
-    auto registry = PipelineRegistry::Create({*spec}, {"stt", "reply"});
-    EXPECT_TRUE(registry.ok()) << registry.status();
-    registry_ = std::make_unique<PipelineRegistry>(*std::move(registry));
+    registry_ = testing::FakePipelines();
     services_.pipelines = registry_.get();
-    services_.vad_factory =
-        [](const v1::AudioStreamFormat&) -> absl::StatusOr<std::unique_ptr<VoiceActivityDetector>> {
-      return std::make_unique<testing::LoudnessVad>();
-    };
+    services_.vad_factory = testing::LoudnessVadFactory();
   }
 
   static v1::SessionConfig Pcm16() {

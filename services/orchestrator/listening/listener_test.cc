@@ -9,33 +9,15 @@
 
 #include "gtest/gtest.h"
 #include "services/common/audio_chunk.h"
+#include "services/orchestrator/testing/test_audio.h"
 
 namespace voxflow::orchestrator {
 namespace {
 
-constexpr size_t kChunk = 640;  // 20 ms of 16 kHz mono PCM16.
-
-class LoudVad final : public VoiceActivityDetector {
- public:
-  bool IsSpeech(absl::string_view frame) override {
-    for (size_t i = 0; i + 1 < frame.size(); i += 2) {
-      int16_t v;
-      std::memcpy(&v, frame.data() + i, 2);
-      if (std::abs(v) > 1000) return true;
-    }
-    return false;
-  }
-};
-
-std::string Voice(int ms) {
-  std::string pcm;
-  for (int i = 0; i < 16 * ms; ++i) {
-    const int16_t v = i % 2 ? 8000 : -8000;
-    pcm.append(reinterpret_cast<const char*>(&v), 2);
-  }
-  return pcm;
-}
-std::string Silence(int ms) { return std::string(32 * ms, '\0'); }
+using testing::kChunk;
+using testing::LoudnessVad;
+using testing::Silence;
+using testing::Voice;
 
 class RecordingHooks final : public ListenerHooks {
  public:
@@ -79,7 +61,7 @@ class ListenerTest : public ::testing::Test {
     EXPECT_TRUE(buffer.ok()) << buffer.status();
     listener_ = std::make_unique<Listener>(
         Listener::Options{.frame_ms = 20, .leading_silence_ms = 200, .input_target_ms = 40},
-        MakeStreamFormat(v1::PCM16, 16000, 1), *std::move(buffer), std::make_unique<LoudVad>(),
+        MakeStreamFormat(v1::PCM16, 16000, 1), *std::move(buffer), std::make_unique<LoudnessVad>(),
         EndpointingSettings{.silence_ms = 300, .min_speech_ms = 100, .max_utterance_ms = 20000},
         BargeInSettings{.enabled = true, .min_speech_ms = 200}, &hooks_);
   }

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -20,22 +21,47 @@
 #include "absl/strings/string_view.h"
 #include "services/common/cancellation.h"
 #include "services/orchestrator/listening/voice_activity_detector.h"
+#include "services/orchestrator/pipeline/pipeline_registry.h"
+#include "services/orchestrator/pipeline/pipeline_spec_loader.h"
 #include "services/orchestrator/stages/turn_environment.h"
+#include "services/orchestrator/testing/test_audio.h"
 
 namespace voxflow::orchestrator::testing {
 
-// Voice is any sample louder than 1000: the test decides what the detector hears.
-class LoudnessVad final : public VoiceActivityDetector {
- public:
-  bool IsSpeech(absl::string_view frame) override {
-    for (size_t i = 0; i + 1 < frame.size(); i += 2) {
-      int16_t v;
-      std::memcpy(&v, frame.data() + i, 2);
-      if (std::abs(v) > 1000) return true;
-    }
-    return false;
+// What the fake stt stages report: the transcript "<bytes> bytes" (empty without voice).
+inline StageResult ReportHeard(TurnEnvironment& turn, StageContext& context, size_t bytes,
+                               bool voice) {
+  if (context.cancelled()) return StageResult::Cancel("cancelled");
+  v1::Transcript transcript;
+  transcript.set_is_final(true);
+  transcript.set_text(voice ? absl::StrCat(bytes, " bytes") : "");
+  turn.OnTranscript(transcript);
+  return StageResult::Ok({{"transcript", transcript.text()}});
+}
+
+// The pipeline the fakes run: stt, then a reply (llm + tts) from its transcript.
+inline std::unique_ptr<PipelineRegistry> FakePipelines() {
+  auto spec = ParsePipelineSpec(R"(
+      name: "fake"
+      stages { name: "stt" type: "stt" }
+      stages { name: "reply" type: "reply" depends_on: "stt" })",
+                                "fake");
+  auto registry = spec.ok() ? PipelineRegistry::Create({*spec}, {"stt", "reply"})
+                            : absl::StatusOr<PipelineRegistry>(spec.status());
+  if (!registry.ok()) {  // The spec above is the fakes' own: a broken one is a broken build.
+    std::fprintf(stderr, "FakePipelines: %s\n", registry.status().ToString().c_str());
+    std::abort();
   }
-};
+  return std::make_unique<PipelineRegistry>(*std::move(registry));
+}
+
+// One LoudnessVad per session.
+inline VadFactory LoudnessVadFactory() {
+  return
+      [](const v1::AudioStreamFormat&) -> absl::StatusOr<std::unique_ptr<VoiceActivityDetector>> {
+        return std::make_unique<LoudnessVad>();
+      };
+}
 
 // stt: reads its utterance to the end; the transcript is "<bytes> bytes" (empty if no voice).
 class FakeStt final : public Stage {
@@ -50,12 +76,7 @@ class FakeStt final : public Stage {
       bytes += item->audio.data().size();
       voice |= vad.IsSpeech(item->audio.data());
     }
-    if (context.cancelled()) return StageResult::Cancel("cancelled");
-    v1::Transcript transcript;
-    transcript.set_is_final(true);
-    transcript.set_text(voice ? absl::StrCat(bytes, " bytes") : "");
-    turn_->OnTranscript(transcript);
-    return StageResult::Ok({{"transcript", transcript.text()}});
+    return ReportHeard(*turn_, context, bytes, voice);
   }
 
  private:
@@ -116,12 +137,7 @@ class WatchingStt final : public Stage {
       voice |= vad.IsSpeech(item->audio.data());
     }
     turn_->StopWatchingInput();
-    if (context.cancelled()) return StageResult::Cancel("cancelled");
-    v1::Transcript transcript;
-    transcript.set_is_final(true);
-    transcript.set_text(voice ? absl::StrCat(bytes, " bytes") : "");
-    turn_->OnTranscript(transcript);
-    return StageResult::Ok({{"transcript", transcript.text()}});
+    return ReportHeard(*turn_, context, bytes, voice);
   }
 
  private:
