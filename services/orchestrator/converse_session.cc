@@ -155,7 +155,8 @@ void ConverseSession::StartTypedTurnLocked(std::string text) {
 std::shared_ptr<Turn> ConverseSession::NewTurnLocked(std::optional<std::string> text,
                                                      std::shared_ptr<Utterance> utterance) {
   return std::make_shared<Turn>(weak_from_this(), session_id_, config_, ++turns_started_,
-                                std::move(text), std::move(utterance));
+                                std::move(text), std::move(utterance),
+                                TurnClock{services_.clock, services_.timers});
 }
 
 void ConverseSession::OnUtteranceStarted(std::shared_ptr<Utterance> utterance,

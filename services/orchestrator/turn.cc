@@ -10,13 +10,14 @@ namespace voxflow::orchestrator {
 
 Turn::Turn(std::weak_ptr<TurnHost> host, std::string session_id,
            std::shared_ptr<const v1::SessionConfig> config, int id, std::optional<std::string> text,
-           std::shared_ptr<Utterance> utterance)
+           std::shared_ptr<Utterance> utterance, TurnClock clock)
     : host_(std::move(host)),
       session_id_(std::move(session_id)),
       config_(std::move(config)),
       id_(id),
       text_(std::move(text)),
-      utterance_(std::move(utterance)) {}
+      utterance_(std::move(utterance)),
+      clock_(std::move(clock)) {}
 
 void Turn::Mark(TurnMark mark, absl::Time when) {
   std::lock_guard<std::mutex> lock(mu_);

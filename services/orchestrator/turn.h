@@ -25,12 +25,13 @@ class Turn final : public TurnEnvironment {
   // `utterance` is null for a typed turn; `config` is the session's, with its defaults filled in.
   Turn(std::weak_ptr<TurnHost> host, std::string session_id,
        std::shared_ptr<const v1::SessionConfig> config, int id, std::optional<std::string> text,
-       std::shared_ptr<Utterance> utterance);
+       std::shared_ptr<Utterance> utterance, TurnClock clock = {});
 
   int turn_id() const override { return id_; }
   const std::string& session_id() const override { return session_id_; }
   const v1::SessionConfig& config() const override { return *config_; }
   const std::optional<std::string>& text_input() const override { return text_; }
+  const TurnClock& clock() const override { return clock_; }
   void Mark(TurnMark mark, absl::Time when) override;
   std::optional<InputItem> NextInput(const std::shared_ptr<CancellationToken>& cancel) override;
   bool WatchInput(std::function<void()> on_input) override;
@@ -80,6 +81,7 @@ class Turn final : public TurnEnvironment {
   const int id_;
   const std::optional<std::string> text_;
   const std::shared_ptr<Utterance> utterance_;
+  const TurnClock clock_;
   mutable std::mutex mu_;
   std::map<TurnMark, absl::Time> marks_;
   std::string transcript_;  // The latest final: the utterance so far.

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/common/audio_chunk.h"
 #include "services/common/logging.h"
+#include "services/common/speech_stream.h"
 #include "services/common/stream_reactor.h"
 #include "spdlog/spdlog.h"
 
@@ -12,43 +13,37 @@ namespace voxflow::stt {
 
 // One StreamingRecognize call.
 class RecognizeStream final
-    : public SessionStreamReactor<v1::RecognizeRequest, v1::RecognizeResponse, SttSession> {
+    : public SpeechStream<v1::RecognizeRequest, v1::RecognizeResponse, SttSession> {
  public:
-  RecognizeStream(SttService* service, uint64_t id, std::string client)
-      : SessionStreamReactor(
-            service->pool_,
-            {.service = "stt", .max_unread_bytes = service->options_.max_unread_bytes},
-            "RecognitionConfig"),
-        service_(service),
-        id_(id),
-        client_(std::move(client)) {}
+  RecognizeStream(SpeechStreams* streams, uint64_t id, std::string client, SttEngine* engine,
+                  WorkerPool* pool, const SttServiceOptions* options)
+      : SpeechStream(streams, id, std::move(client), pool, options->max_unread_bytes,
+                     "RecognitionConfig"),
+        engine_(engine),
+        options_(options) {}
 
  private:
   absl::Status HandleRequest(v1::RecognizeRequest request) override {
     switch (request.request_case()) {
-      case v1::RecognizeRequest::kConfig: {
-        if (absl::Status s = CheckFirstConfig(); !s.ok()) return s;
-        if (absl::Status s = service_->engine_->CheckProvider(request.config().provider());
-            !s.ok()) {
-          return s;
-        }
-        absl::StatusOr<std::unique_ptr<SttSession>> session = SttSession::Create(
-            service_->engine_, request.config(),
-            [this](v1::RecognizeResponse response) {
-              ++results_;
-              Send(std::move(response));
-            },
-            service_->options_.limits);
-        if (!session.ok()) return session.status();
-        SetSession(*std::move(session));
-        return absl::OkStatus();
-      }
+      case v1::RecognizeRequest::kConfig:
+        return StartSession([&]() -> absl::StatusOr<std::unique_ptr<SttSession>> {
+          if (absl::Status s = engine_->CheckProvider(request.config().provider()); !s.ok()) {
+            return s;
+          }
+          return SttSession::Create(
+              engine_, request.config(),
+              [this](v1::RecognizeResponse response) {
+                ++results_;
+                Send(std::move(response));
+              },
+              options_->limits);
+        });
       case v1::RecognizeRequest::kAudio: {
         absl::StatusOr<SttSession*> session = RequireSession("audio");
         if (!session.ok()) return session.status();
         if (!logged_audio_ && spdlog::should_log(spdlog::level::debug)) {
           logged_audio_ = true;  // Binary-safe: a size and a base64 sample, never raw bytes.
-          spdlog::debug("stt stream {} first audio {}", id_, AudioForLog(request.audio().data()));
+          spdlog::debug("stt stream {} first audio {}", id(), AudioForLog(request.audio().data()));
         }
         return (*session)->PushAudio(request.audio());
       }
@@ -59,41 +54,26 @@ class RecognizeStream final
     }
   }
 
-  absl::Status HandleEndOfInput() override {
-    if (session() == nullptr) {
-      return absl::InvalidArgumentError("stream ended before a RecognitionConfig was sent");
-    }
-    // The stream ends when the engine has answered, which a remote provider does later, on
-    // another thread (no thread waits for it).
-    auto self = this->shared_from_this();
-    session()->Finish([this, self](const absl::Status& status) { EndStream(status); });
-    return absl::OkStatus();
+  void FinishSession(std::function<void(const absl::Status&)> done) override {
+    session()->Finish(std::move(done));
   }
 
-  bool EndsOnEndOfInput() const override { return false; }
-
-  void HandleDone(const absl::Status& status) override {
+  void LogDone(const absl::Status& status) override {
     spdlog::info(
-        "stt stream {} provider={} audio_ms={:.0f} results={} duration_s={:.3f} outcome={}", id_,
-        service_->engine_->name(), session() ? session()->audio_ms() : 0.0, results_.load(),
+        "stt stream {} provider={} audio_ms={:.0f} results={} duration_s={:.3f} outcome={}", id(),
+        engine_->name(), session() ? session()->audio_ms() : 0.0, results_.load(),
         elapsed_seconds(), status.ok() ? "OK" : status.ToString());
-    service_->stream_limit_.Release(client_);
   }
 
-  SttService* const service_;
-  const uint64_t id_;
-  const std::string client_;
+  SttEngine* const engine_;
+  const SttServiceOptions* const options_;
   std::atomic<int> results_{0};
   bool logged_audio_ = false;
 };
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* SttService::StreamingRecognize(
     grpc::CallbackServerContext* context) {
-  std::string client = ClientKey(*context);
-  auto stream = std::make_shared<RecognizeStream>(this, next_stream_id_++, client);
-  stream->SetLogContextFrom(*context);
-  stream->Start(context, stream_limit_.Admit(client));
-  return stream.get();
+  return streams_.Open<RecognizeStream>(context, engine_, pool_, &options_);
 }
 
 grpc::ServerUnaryReactor* SttService::Recognize(grpc::CallbackServerContext* context,

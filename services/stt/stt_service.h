@@ -3,10 +3,9 @@
 #ifndef VOXFLOW_SERVICES_STT_STT_SERVICE_H_
 #define VOXFLOW_SERVICES_STT_STT_SERVICE_H_
 
-#include <atomic>
 #include <string>
 
-#include "services/common/stream_limit.h"
+#include "services/common/speech_stream.h"
 #include "services/common/stream_reactor.h"
 #include "services/common/worker_pool.h"
 #include "services/stt/stt_engine.h"
@@ -40,16 +39,13 @@ class SttService final : public SttRawService {
                                       grpc::ByteBuffer* response) override;
 
  private:
-  friend class RecognizeStream;
-
   SttEngine* const engine_;
   WorkerPool* const pool_;
   const SttServiceOptions options_;
   absl::Status Recognize(const v1::RecognizeClipRequest& request,
                          v1::RecognizeClipResponse* response);
 
-  StreamLimit stream_limit_{options_.max_streams, options_.max_streams_per_client, "stt"};
-  std::atomic<uint64_t> next_stream_id_{1};
+  SpeechStreams streams_{options_.max_streams, options_.max_streams_per_client, "stt"};
 };
 
 }  // namespace voxflow::stt

@@ -7,46 +7,44 @@
 #include "absl/strings/str_cat.h"
 #include "services/common/audio_chunk.h"
 #include "services/common/logging.h"
+#include "services/common/speech_stream.h"
 #include "services/common/stream_reactor.h"
 #include "spdlog/spdlog.h"
 
 namespace voxflow::tts {
+
 // One StreamingSynthesize call.
 class SynthesizeStream final
-    : public SessionStreamReactor<v1::SynthesizeRequest, v1::SynthesizeResponse, TtsSession> {
+    : public SpeechStream<v1::SynthesizeRequest, v1::SynthesizeResponse, TtsSession> {
  public:
-  SynthesizeStream(TtsService* service, uint64_t id, std::string client)
-      : SessionStreamReactor(
-            service->pool_,
-            {.service = "tts", .max_unread_bytes = service->options_.max_unread_bytes},
-            "SynthesisConfig"),
-        service_(service),
-        id_(id),
-        client_(std::move(client)) {}
+  SynthesizeStream(SpeechStreams* streams, uint64_t id, std::string client, TtsEngine* engine,
+                   WorkerPool* pool, const TtsServiceOptions* options)
+      : SpeechStream(streams, id, std::move(client), pool, options->max_unread_bytes,
+                     "SynthesisConfig"),
+        engine_(engine),
+        options_(options) {}
 
  private:
   absl::Status HandleRequest(v1::SynthesizeRequest request) override {
     switch (request.request_case()) {
-      case v1::SynthesizeRequest::kConfig: {
-        if (absl::Status s = CheckFirstConfig(); !s.ok()) return s;
-        if (absl::Status s = service_->engine_->CheckProvider(request.config().provider());
-            !s.ok()) {
-          return s;
-        }
-        absl::StatusOr<std::unique_ptr<TtsSession>> session = TtsSession::Create(
-            service_->engine_, request.config(),
-            [this](v1::SynthesizeResponse response) { Send(std::move(response)); },
-            service_->options_.limits);
-        if (!session.ok()) return session.status();
-        // A remote provider's failure comes later, on its thread: it ends the stream.
-        std::weak_ptr<SynthesizeStream> weak =
-            std::static_pointer_cast<SynthesizeStream>(this->shared_from_this());
-        (*session)->SetFailureHandler([weak](const absl::Status& status) {
-          if (auto self = weak.lock()) self->EndStream(status);
+      case v1::SynthesizeRequest::kConfig:
+        return StartSession([&]() -> absl::StatusOr<std::unique_ptr<TtsSession>> {
+          if (absl::Status s = engine_->CheckProvider(request.config().provider()); !s.ok()) {
+            return s;
+          }
+          absl::StatusOr<std::unique_ptr<TtsSession>> session = TtsSession::Create(
+              engine_, request.config(),
+              [this](v1::SynthesizeResponse response) { Send(std::move(response)); },
+              options_->limits);
+          if (!session.ok()) return session.status();
+          // A remote provider's failure comes later, on its thread: it ends the stream.
+          std::weak_ptr<SynthesizeStream> weak =
+              std::static_pointer_cast<SynthesizeStream>(this->shared_from_this());
+          (*session)->SetFailureHandler([weak](const absl::Status& status) {
+            if (auto self = weak.lock()) self->EndStream(status);
+          });
+          return session;
         });
-        SetSession(*std::move(session));
-        return absl::OkStatus();
-      }
       case v1::SynthesizeRequest::kText: {
         absl::StatusOr<TtsSession*> session = RequireSession("text");
         return session.ok() ? (*session)->PushText(request.text()) : session.status();
@@ -62,39 +60,25 @@ class SynthesizeStream final
     }
   }
 
-  absl::Status HandleEndOfInput() override {
-    if (session() == nullptr) {
-      return absl::InvalidArgumentError("stream ended before a SynthesisConfig was sent");
-    }
-    // The stream ends once every sentence has been spoken, which a remote provider does later,
-    // on its own thread.
-    auto self = this->shared_from_this();
-    session()->FinishAsync([this, self](const absl::Status& status) { EndStream(status); });
-    return absl::OkStatus();
+  // Every sentence is spoken first, which a remote provider does later, on its own thread.
+  void FinishSession(std::function<void(const absl::Status&)> done) override {
+    session()->FinishAsync(std::move(done));
   }
 
-  bool EndsOnEndOfInput() const override { return false; }
-
-  void HandleDone(const absl::Status& status) override {
+  void LogDone(const absl::Status& status) override {
     spdlog::info("tts stream {} provider={} voice={} audio_bytes={} duration_s={:.3f} outcome={}",
-                 id_, service_->engine_->name(), session() ? session()->voice() : "",
+                 id(), engine_->name(), session() ? session()->voice() : "",
                  session() ? session()->audio_bytes_sent() : 0, elapsed_seconds(),
                  status.ok() ? "OK" : status.ToString());
-    service_->stream_limit_.Release(client_);
   }
 
-  TtsService* const service_;
-  const uint64_t id_;
-  const std::string client_;
+  TtsEngine* const engine_;
+  const TtsServiceOptions* const options_;
 };
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* TtsService::StreamingSynthesize(
     grpc::CallbackServerContext* context) {
-  std::string client = ClientKey(*context);
-  auto stream = std::make_shared<SynthesizeStream>(this, next_stream_id_++, client);
-  stream->SetLogContextFrom(*context);
-  stream->Start(context, stream_limit_.Admit(client));
-  return stream.get();
+  return streams_.Open<SynthesizeStream>(context, engine_, pool_, &options_);
 }
 
 grpc::ServerUnaryReactor* TtsService::Synthesize(grpc::CallbackServerContext* context,

@@ -3,9 +3,7 @@
 #ifndef VOXFLOW_SERVICES_TTS_TTS_SERVICE_H_
 #define VOXFLOW_SERVICES_TTS_TTS_SERVICE_H_
 
-#include <atomic>
-
-#include "services/common/stream_limit.h"
+#include "services/common/speech_stream.h"
 #include "services/common/stream_reactor.h"
 #include "services/common/worker_pool.h"
 #include "services/tts/tts_engine.h"
@@ -44,16 +42,13 @@ class TtsService final : public TtsRawService {
                                        grpc::ByteBuffer* response) override;
 
  private:
-  friend class SynthesizeStream;
-
   TtsEngine* const engine_;
   WorkerPool* const pool_;
   const TtsServiceOptions options_;
   absl::Status Synthesize(const v1::SynthesizeClipRequest& request,
                           v1::SynthesizeClipResponse* response);
 
-  StreamLimit stream_limit_{options_.max_streams, options_.max_streams_per_client, "tts"};
-  std::atomic<uint64_t> next_stream_id_{1};
+  SpeechStreams streams_{options_.max_streams, options_.max_streams_per_client, "tts"};
 };
 
 }  // namespace voxflow::tts

@@ -94,7 +94,7 @@ class LlmStage::Attempt : public std::enable_shared_from_this<Attempt> {
     self_ = shared_from_this();
     const std::shared_ptr<Attempt> keep = self_;  // A model may answer within Start.
     tokens_before_ = stage_->tokens_sent_;
-    asked_ = absl::Now();
+    asked_ = environment_->clock().Now();
     client_->Start(
         std::move(request), [this](absl::string_view token) { OnToken(token); },
         [this](const absl::Status& status) { OnDone(status); }, context.cancellation());
@@ -104,8 +104,9 @@ class LlmStage::Attempt : public std::enable_shared_from_this<Attempt> {
   void OnToken(absl::string_view token) {
     reply_.append(token.data(), token.size());
     if (token_index_++ >= stage_->tokens_sent_) {
-      if (stage_->tokens_sent_++ == 0) LlmMetrics::ObserveFirstToken(absl::Now() - asked_);
-      environment_->Mark(TurnMark::kLlmFirstToken, absl::Now());
+      if (stage_->tokens_sent_++ == 0)
+        LlmMetrics::ObserveFirstToken(environment_->clock().Now() - asked_);
+      environment_->Mark(TurnMark::kLlmFirstToken, environment_->clock().Now());
       environment_->OnReplyText(token, /*is_final=*/false);
     }
     for (std::string& sentence : splitter_.Append(token)) StreamSentence(std::move(sentence));
@@ -152,7 +153,7 @@ class LlmStage::Attempt : public std::enable_shared_from_this<Attempt> {
         absl::Status(status.code(),
                      absl::StrCat(status.message(), " (after ", context.attempt(),
                                   context.attempt() == 1 ? " attempt)" : " attempts)")));
-    environment_->Mark(TurnMark::kLlmFirstToken, absl::Now());
+    environment_->Mark(TurnMark::kLlmFirstToken, environment_->clock().Now());
     environment_->OnReplyText(fallback, /*is_final=*/false);
     environment_->OnReplyText("", /*is_final=*/true);
     StreamSentence(fallback);

@@ -18,10 +18,10 @@
 #include "services/orchestrator/llm/fake_openai_server.h"
 #include "services/orchestrator/stages/backend_call.h"
 #include "services/orchestrator/stages/conversation_stages.h"
-#include "services/orchestrator/stages/fake_turn_environment.h"
 #include "services/orchestrator/stages/llm_stage.h"
 #include "services/orchestrator/stages/stt_stage.h"
 #include "services/orchestrator/stages/tts_stage.h"
+#include "services/orchestrator/testing/fake_turn_environment.h"
 #include "services/stt/stt_service.h"
 #include "services/tts/tts_service.h"
 
@@ -208,6 +208,36 @@ TEST(TtsStageTest, AFullOutputPausesTheStreamAndLosesNothing) {
   EXPECT_EQ(turn.room_waits(), 5);
   EXPECT_EQ(turn.reply_audio(),
             mocks::MockTtsEngine::AudioFor("It is sunny and warm today.", 64, Pcm16k()));
+}
+
+// The stage marks the turn on the session's clock, not the machine's.
+TEST(TtsStageTest, MarksTheTurnWithTheSessionsClock) {
+  StreamingTts tts;
+  FakeTurnEnvironment& turn = tts.turn;
+  const absl::Time session_time = absl::FromUnixSeconds(1000);
+  turn.set_now(session_time);
+  TtsStage stage(&turn, &tts.backend);
+  ASSERT_TRUE(tts.stream->TryPut("It is sunny."));
+  tts.stream->Close();
+  StageContext context = tts.attempt.Context();
+  ASSERT_EQ(stage.Run(context).outcome, StageOutcome::kOk);
+  EXPECT_EQ(turn.mark_time(TurnMark::kFirstSentence), session_time);
+  EXPECT_EQ(turn.mark_time(TurnMark::kTtsFirstByte), session_time);
+}
+
+// Cancelled before it starts: the attempt reports the cancellation and opens no call.
+TEST(TtsStageTest, AnAttemptCancelledBeforeItStartsOpensNoCall) {
+  StreamingTts tts;
+  FakeTurnEnvironment& turn = tts.turn;
+  TtsStage stage(&turn, &tts.backend);
+  ASSERT_TRUE(tts.stream->TryPut("It is sunny."));
+  tts.stream->Close();
+  tts.attempt.token->Cancel(absl::CancelledError("barge-in"));
+  StageContext context = tts.attempt.Context();
+  const StageResult result = stage.Run(context);
+  EXPECT_EQ(result.outcome, StageOutcome::kCancel);
+  EXPECT_FALSE(turn.marked(TurnMark::kFirstSentence));
+  EXPECT_TRUE(turn.reply_audio().empty());
 }
 
 TEST(TtsStageTest, OutputRefusedMidReplyCancels) {

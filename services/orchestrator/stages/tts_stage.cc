@@ -6,11 +6,10 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "services/common/audio_chunk.h"
 #include "services/common/client_stream.h"
-#include "services/common/timer_queue.h"
 #include "services/orchestrator/llm_client.h"
+#include "services/orchestrator/stages/backend_attempt.h"
 #include "services/orchestrator/stages/backend_call.h"
 #include "voxflow/v1/tts.grpc.pb.h"
 
@@ -19,18 +18,15 @@ namespace {
 
 using TtsStream = ClientStream<v1::SynthesizeRequest, v1::SynthesizeResponse>;
 
-// One attempt: alive from Start until it has reported (it holds itself meanwhile); timers and
+// One attempt: alive from Start until it has reported (BackendAttempt holds it); timers and
 // callbacks that outlive it reach it through weak pointers. Lock order: mu_, then progress.
-class TtsAttempt : public std::enable_shared_from_this<TtsAttempt> {
+class TtsAttempt final : public BackendAttempt<v1::SynthesizeRequest, v1::SynthesizeResponse> {
  public:
   TtsAttempt(TurnEnvironment* environment, const Backend* backend,
              std::shared_ptr<TtsStage::Progress> progress, std::shared_ptr<StageContext> context,
              AsyncStage::Done done, int chunk_ms)
-      : environment_(environment),
-        backend_(backend),
+      : BackendAttempt(environment, backend, std::move(context), std::move(done)),
         progress_(std::move(progress)),
-        context_(std::move(context)),
-        done_(std::move(done)),
         chunk_ms_(chunk_ms) {}
 
   void Start();
@@ -50,40 +46,22 @@ class TtsAttempt : public std::enable_shared_from_this<TtsAttempt> {
   // Offers audio to the session's output. Refused: the call is aborted (nobody takes the rest).
   // Full: the audio is held and offered again once there is room.
   ReplyOffer Offer(HeldAudio held);
-  void OnCancel();
-  void CheckConnected();
-  std::shared_ptr<TtsStream> Stream();  // Null once the call is done.
-  void OnCallDone(const grpc::Status& status);
-  StageResult Result(const grpc::Status& status);
-  void Finish(StageResult result);
+  StageResult Result(const grpc::Status& status) override;
 
-  TurnEnvironment* const environment_;
-  const Backend* const backend_;
   const std::shared_ptr<TtsStage::Progress> progress_;
-  std::shared_ptr<StageContext> context_;
-  AsyncStage::Done done_;
   const int chunk_ms_;
-  std::shared_ptr<TtsAttempt> self_;
   TextStream* source_ = nullptr;  // The llm's sentences; null: the reply split at Start.
-  int64_t cancel_callback_ = -1;  // Set in Start, before anything can finish the attempt.
 
-  std::mutex mu_;
-  size_t next_ = 0;                    // The next of progress_->sentences to send.
-  std::shared_ptr<TtsStream> stream_;  // Released when the call is done.
-  bool call_open_ = false;
-  bool call_done_ = false;
+  // Under mu_.
+  size_t next_ = 0;  // The next of progress_->sentences to send.
   bool end_sent_ = false;
   bool write_failed_ = false;
   bool output_refused_ = false;
-  bool got_response_ = false;
-  bool unreachable_ = false;
-  bool finished_ = false;
   std::optional<HeldAudio> held_;
-  int64_t connect_timer_ = 0;
 };
 
 void TtsAttempt::Start() {
-  self_ = shared_from_this();
+  if (!Begin()) return;
   const std::string producer =
       context_->spec().streams_from().empty() ? "" : context_->spec().streams_from(0);
   source_ = context_->StreamFrom(producer);
@@ -104,10 +82,6 @@ void TtsAttempt::Start() {
       progress_->input_done = true;
     }
   }
-  std::weak_ptr<TtsAttempt> weak = weak_from_this();
-  cancel_callback_ = context_->cancellation()->OnCancel([weak](const absl::Status&) {
-    if (auto self = weak.lock()) self->OnCancel();
-  });
   Pump();
 }
 
@@ -116,7 +90,7 @@ void TtsAttempt::Pump() {
   std::optional<StageResult> nothing_to_say;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (finished_ || call_done_ || end_sent_ || context_->cancelled()) return;
+    if (reported_ || call_done_ || end_sent_ || context_->cancelled()) return;
     bool at_end = false;
     while (true) {
       std::optional<std::string> sentence;
@@ -139,6 +113,7 @@ void TtsAttempt::Pump() {
       }
       if (!sentence.has_value()) break;
       if (!call_open_) OpenCallLocked();
+      if (stream_ == nullptr) break;  // Cancelled, or over: reported.
       v1::SynthesizeRequest piece;
       piece.mutable_text()->set_text(*sentence + " ");
       piece.mutable_text()->set_piece_id(absl::StrCat(next_ - 1));
@@ -168,11 +143,11 @@ void TtsAttempt::Pump() {
     }
   }
   if (nothing_to_say.has_value()) {
-    Finish(*std::move(nothing_to_say));
+    Report(*std::move(nothing_to_say));
     return;
   }
   if (wait_for_more) {
-    std::weak_ptr<TtsAttempt> weak = weak_from_this();
+    std::weak_ptr<TtsAttempt> weak = WeakSelf<TtsAttempt>();
     source_->NotifyWhenReadable([weak] {
       if (auto self = weak.lock()) self->Pump();
     });
@@ -180,22 +155,18 @@ void TtsAttempt::Pump() {
 }
 
 void TtsAttempt::OpenCallLocked() {
-  environment_->Mark(TurnMark::kFirstSentence, absl::Now());
   TtsStream::Options options;
   options.take_response = [this](v1::SynthesizeResponse& response) {
     return TakeResponse(response);
   };
-  options.on_done = [this](const grpc::Status& status) { OnCallDone(status); };
-  stream_ = std::make_shared<TtsStream>(std::move(options));
-  grpc::ClientContext* call = stream_->context();
-  call->set_deadline(absl::ToChronoTime(CallDeadline(*context_)));
-  call->set_wait_for_ready(true);  // Given up on by CheckConnected.
-  TagWithConversation(*call);
-  auto stub = v1::TextToSpeech::NewStub(backend_->channel());
-  stub->async()->StreamingSynthesize(call, stream_.get());
-  stream_->Start();
-  call_open_ = true;
-
+  std::shared_ptr<TtsStream> call = BackendAttempt::OpenCallLocked(
+      std::move(options), [this](grpc::ClientContext* context, TtsStream* stream) {
+        v1::TextToSpeech::NewStub(backend_->channel())
+            ->async()
+            ->StreamingSynthesize(context, stream);
+      });
+  if (call == nullptr) return;
+  environment_->Mark(TurnMark::kFirstSentence, environment_->clock().Now());
   const v1::SessionConfig& session = environment_->config();
   v1::SynthesizeRequest request;
   v1::SynthesisConfig* config = request.mutable_config();
@@ -203,19 +174,12 @@ void TtsAttempt::OpenCallLocked() {
   config->set_language(session.language().empty() ? "en-US" : session.language());
   *config->mutable_output_format() = session.output_format();
   config->set_chunk_duration_ms(chunk_ms_);
-  stream_->WriteNoWait(std::move(request));
-
-  backend_->channel()->GetState(/*try_to_connect=*/true);
-  std::weak_ptr<TtsAttempt> weak = weak_from_this();
-  connect_timer_ =
-      TimerQueue::Default().Schedule(absl::Now() + backend_->connect_timeout(), [weak] {
-        if (auto self = weak.lock()) self->CheckConnected();
-      });
+  call->WriteNoWait(std::move(request));
 }
 
 bool TtsAttempt::TakeResponse(v1::SynthesizeResponse& response) {
   if (response.audio().data().empty()) return true;
-  environment_->Mark(TurnMark::kTtsFirstByte, absl::Now());
+  environment_->Mark(TurnMark::kTtsFirstByte, environment_->clock().Now());
   {
     std::lock_guard<std::mutex> lock(mu_);
     got_response_ = true;
@@ -244,7 +208,7 @@ void TtsAttempt::OnRoom() {
     held_.reset();
   }
   if (Offer(*std::move(held)) == ReplyOffer::kTaken) {
-    if (std::shared_ptr<TtsStream> stream = Stream()) stream->ResumeReads();
+    if (std::shared_ptr<TtsStream> call = stream()) call->ResumeReads();
   }
 }
 
@@ -256,7 +220,7 @@ ReplyOffer TtsAttempt::Offer(HeldAudio held) {
       std::lock_guard<std::mutex> lock(mu_);
       output_refused_ = true;
     }
-    if (std::shared_ptr<TtsStream> stream = Stream()) stream->Abort();  // Nobody takes the rest.
+    AbortCall();  // Nobody takes the rest.
     return offer;
   }
   // Full: hold it until the session's pacing has made room, then offer it again.
@@ -265,59 +229,11 @@ ReplyOffer TtsAttempt::Offer(HeldAudio held) {
     std::lock_guard<std::mutex> lock(mu_);
     held_ = std::move(held);
   }
-  std::weak_ptr<TtsAttempt> weak = weak_from_this();
+  std::weak_ptr<TtsAttempt> weak = WeakSelf<TtsAttempt>();
   environment_->WhenReplyRoom(bytes, [weak] {
     if (auto self = weak.lock()) self->OnRoom();
   });
   return offer;
-}
-
-void TtsAttempt::OnCancel() {
-  bool open;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    open = call_open_;
-  }
-  if (open) {
-    if (std::shared_ptr<TtsStream> stream = Stream()) stream->Abort();  // OnCallDone reports.
-  } else {
-    Finish(StageResult::Cancel(context_->cancellation()->reason().message()));
-  }
-}
-
-void TtsAttempt::CheckConnected() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (call_done_ || got_response_) return;
-    if (backend_->channel()->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY) return;
-    unreachable_ = true;
-  }
-  if (std::shared_ptr<TtsStream> stream = Stream()) stream->Abort();
-}
-
-std::shared_ptr<TtsStream> TtsAttempt::Stream() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return stream_;
-}
-
-void TtsAttempt::OnCallDone(const grpc::Status& status) {
-  int64_t timer;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    call_done_ = true;
-    timer = connect_timer_;
-  }
-  TimerQueue::Default().Cancel(timer);
-  StageResult result = Result(status);
-  std::shared_ptr<TtsStream> stream;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stream = std::move(stream_);
-  }
-  // The call's objects go before the result does (we are in its last reaction, which allows
-  // it): a caller that tears gRPC down after the result finds nothing of ours left.
-  stream.reset();
-  Finish(std::move(result));
 }
 
 StageResult TtsAttempt::Result(const grpc::Status& status) {
@@ -331,23 +247,8 @@ StageResult TtsAttempt::Result(const grpc::Status& status) {
   if (context_->cancelled() || output_refused_) {
     return StageResult::Cancel(context_->cancellation()->reason().message());
   }
-  if (unreachable_) return StageResult::Retry(NotReachable(*backend_));
-  if (!status.ok()) return Unfinished(FromGrpc(status, *backend_));
+  if (std::optional<StageResult> failed = CallFailureLocked(status)) return *std::move(failed);
   return StageResult::Fail(absl::InternalError("tts stream ended early"));
-}
-
-void TtsAttempt::Finish(StageResult result) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (finished_) return;
-    finished_ = true;
-  }
-  context_->cancellation()->RemoveCallback(cancel_callback_);
-  // The attempt is over: nothing of it uses the context after this, and it may go now.
-  context_.reset();
-  AsyncStage::Done done = std::move(done_);
-  std::shared_ptr<TtsAttempt> keep = std::move(self_);
-  done(std::move(result));
 }
 
 }  // namespace

@@ -3,7 +3,15 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "absl/time/clock.h"
+
 namespace voxflow::orchestrator {
+
+absl::Time TurnClock::Now() const { return now ? now() : absl::Now(); }
+
+int64_t TurnClock::After(absl::Duration delay, std::function<void()> callback) const {
+  return timers->Schedule(absl::Now() + delay, std::move(callback));
+}
 
 bool TurnEnvironment::OnReplyAudio(v1::AudioChunk audio, const std::string& text,
                                    const CancellationToken& cancel) {

@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "services/common/cancellation.h"
+#include "services/common/timer_queue.h"
 #include "services/orchestrator/listening/input_item.h"
 #include "services/orchestrator/llm_client.h"
 #include "voxflow/v1/audio.pb.h"
@@ -32,6 +33,19 @@ enum class TurnMark {
 
 enum class ReplyOffer { kTaken, kFull, kRefused };
 
+// Where the stages of a turn read the time and set their timers: the session's, so that a test
+// drives what they mark. Timers run on the queue's own (real) time; `After` is relative for
+// that reason.
+struct TurnClock {
+  std::function<absl::Time()> now;  // Null: absl::Now.
+  TimerQueue* timers = &TimerQueue::Default();
+
+  absl::Time Now() const;
+  // Runs `callback` on the timer queue `delay` from now; returns the timer's id for Cancel.
+  int64_t After(absl::Duration delay, std::function<void()> callback) const;
+  void Cancel(int64_t timer) const { timers->Cancel(timer); }
+};
+
 class TurnEnvironment {
  public:
   virtual ~TurnEnvironment() = default;
@@ -41,6 +55,8 @@ class TurnEnvironment {
   virtual const v1::SessionConfig& config() const = 0;
   // The user's text for a typed turn; nullopt for a spoken one.
   virtual const std::optional<std::string>& text_input() const = 0;
+  // The session's clock and timers.
+  virtual const TurnClock& clock() const = 0;
 
   // Records `mark` at `when` (the first time only).
   virtual void Mark(TurnMark mark, absl::Time when) = 0;

@@ -1,7 +1,8 @@
 // FakeTurnEnvironment: a TurnEnvironment for driving one stage in a test (Pipecat's run_test
-// shape): the utterance it reads, and everything it reports, recorded.
-#ifndef VOXFLOW_SERVICES_ORCHESTRATOR_STAGES_FAKE_TURN_ENVIRONMENT_H_
-#define VOXFLOW_SERVICES_ORCHESTRATOR_STAGES_FAKE_TURN_ENVIRONMENT_H_
+// shape): the utterance it reads, the time it reads (a test's, when set), and everything it
+// reports, recorded.
+#ifndef VOXFLOW_SERVICES_ORCHESTRATOR_TESTING_FAKE_TURN_ENVIRONMENT_H_
+#define VOXFLOW_SERVICES_ORCHESTRATOR_TESTING_FAKE_TURN_ENVIRONMENT_H_
 
 #include <atomic>
 #include <map>
@@ -24,6 +25,10 @@ class FakeTurnEnvironment final : public TurnEnvironment {
   v1::SessionConfig& mutable_config() { return config_; }
   void set_text_input(std::string text) { text_ = std::move(text); }
   Utterance& utterance() { return utterance_; }
+  // The time the stage reads from now on (the real clock until set).
+  void set_now(absl::Time now) {
+    clock_.now = [now] { return now; };
+  }
   // Output refused from this chunk on (a session whose reply was interrupted).
   void refuse_audio_after(int chunks) { refuse_after_ = chunks; }
 
@@ -31,6 +36,7 @@ class FakeTurnEnvironment final : public TurnEnvironment {
   const std::string& session_id() const override { return session_id_; }
   const v1::SessionConfig& config() const override { return config_; }
   const std::optional<std::string>& text_input() const override { return text_; }
+  const TurnClock& clock() const override { return clock_; }
   void Mark(TurnMark mark, absl::Time when) override {
     std::lock_guard<std::mutex> lock(mu_);
     marks_.emplace(mark, when);
@@ -120,6 +126,12 @@ class FakeTurnEnvironment final : public TurnEnvironment {
     std::lock_guard<std::mutex> lock(mu_);
     return marks_.count(mark) > 0;
   }
+  // When `mark` was recorded (InfinitePast: never).
+  absl::Time mark_time(TurnMark mark) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = marks_.find(mark);
+    return it == marks_.end() ? absl::InfinitePast() : it->second;
+  }
   std::vector<v1::Transcript> transcripts() const {
     std::lock_guard<std::mutex> lock(mu_);
     return transcripts_;
@@ -149,6 +161,7 @@ class FakeTurnEnvironment final : public TurnEnvironment {
   const std::string session_id_ = "s-test";
   v1::SessionConfig config_;
   std::optional<std::string> text_;
+  TurnClock clock_;
   Utterance utterance_{1};
   int refuse_after_ = -1;
   int full_ = 0;
@@ -169,4 +182,4 @@ class FakeTurnEnvironment final : public TurnEnvironment {
 
 }  // namespace voxflow::orchestrator
 
-#endif  // VOXFLOW_SERVICES_ORCHESTRATOR_STAGES_FAKE_TURN_ENVIRONMENT_H_
+#endif  // VOXFLOW_SERVICES_ORCHESTRATOR_TESTING_FAKE_TURN_ENVIRONMENT_H_
