@@ -7,17 +7,16 @@
 //   stt_server --provider=mock --mock_transcriptions='hello there|how are you'
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
 #include "mocks/mock_stt_engine.h"
 #include "services/common/providers/provider_flags.h"
 #include "services/common/server.h"
+#include "services/common/speech_server.h"
 #include "services/common/worker_pool.h"
 #include "services/stt/failover_stt_engine.h"
 #include "services/stt/openai_stt_engine.h"
@@ -77,76 +76,60 @@ absl::StatusOr<std::unique_ptr<voxflow::stt::SttEngine>> MockEngineFromFlags() {
   return std::make_unique<voxflow::mocks::MockSttEngine>(options);
 }
 
+// One provider's engine.
+absl::StatusOr<std::unique_ptr<voxflow::stt::SttEngine>> MakeEngine(
+    const std::string& provider, const voxflow::ProviderSelection& selection) {
+  if (provider == "mock") return MockEngineFromFlags();
+  if (provider == "pocketsphinx") {
+    voxflow::stt::PocketsphinxOptions options;
+    options.model_dir = absl::GetFlag(FLAGS_model_dir);
+    absl::StatusOr<std::unique_ptr<voxflow::stt::PocketsphinxEngine>> engine =
+        voxflow::stt::PocketsphinxEngine::Create(options);
+    if (!engine.ok()) {
+      return absl::FailedPreconditionError(engine.status().ToString());  // Exit 1: not a flag.
+    }
+    return std::unique_ptr<voxflow::stt::SttEngine>(*std::move(engine));
+  }
+  voxflow::stt::OpenAiSttOptions options;
+  options.server = selection.openai;
+  options.response_format = absl::GetFlag(FLAGS_openai_response_format);
+  if (options.response_format != "verbose_json" && options.response_format != "json") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--openai_response_format: '", options.response_format, "' is not verbose_json or json"));
+  }
+  options.stream = absl::GetFlag(FLAGS_openai_stream);
+  options.max_audio_s = absl::GetFlag(FLAGS_openai_max_audio_s);
+  if (options.max_audio_s < 1 || options.max_audio_s > 1500) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--openai_max_audio_s: ", options.max_audio_s, " is not in 1..1500"));
+  }
+  std::fprintf(stderr, "stt: provider openai at %s, model %s\n", options.server.base_url.c_str(),
+               options.server.model.c_str());
+  return std::make_unique<voxflow::stt::OpenAiSttEngine>(std::move(options));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   voxflow::BlockTerminationSignals();
   absl::SetProgramUsageMessage("Voxflow speech-to-text service.");
   absl::ParseCommandLine(argc, argv);
-
-  absl::StatusOr<voxflow::ProviderSelection> selection =
-      voxflow::SelectProviders(voxflow::ProviderFlagsFromCommandLine(),
-                               {"pocketsphinx", "openai", "mock"}, "pocketsphinx", "whisper-1");
-  if (!selection.ok()) {
-    std::fprintf(stderr, "stt: %s\n", std::string(selection.status().message()).c_str());
-    return 2;
-  }
-  if (!selection->note.empty()) std::fprintf(stderr, "stt: %s\n", selection->note.c_str());
-  const std::string format = absl::GetFlag(FLAGS_openai_response_format);
-  if (format != "verbose_json" && format != "json") {
-    std::fprintf(stderr, "stt: --openai_response_format: '%s' is not verbose_json or json\n",
-                 format.c_str());
-    return 2;
-  }
-  std::vector<std::unique_ptr<voxflow::stt::SttEngine>> engines;
-  for (const std::string& provider : selection->providers) {
-    if (provider == "mock") {
-      absl::StatusOr<std::unique_ptr<voxflow::stt::SttEngine>> mock = MockEngineFromFlags();
-      if (!mock.ok()) {
-        std::fprintf(stderr, "stt: %s\n", std::string(mock.status().message()).c_str());
-        return 2;
-      }
-      engines.push_back(*std::move(mock));
-    } else if (provider == "pocketsphinx") {
-      voxflow::stt::PocketsphinxOptions options;
-      options.model_dir = absl::GetFlag(FLAGS_model_dir);
-      auto pocketsphinx = voxflow::stt::PocketsphinxEngine::Create(options);
-      if (!pocketsphinx.ok()) {
-        std::fprintf(stderr, "stt: %s\n", pocketsphinx.status().ToString().c_str());
-        return 1;
-      }
-      engines.push_back(*std::move(pocketsphinx));
-    } else {
-      voxflow::stt::OpenAiSttOptions options;
-      options.server = selection->openai;
-      options.response_format = format;
-      options.stream = absl::GetFlag(FLAGS_openai_stream);
-      options.max_audio_s = absl::GetFlag(FLAGS_openai_max_audio_s);
-      if (options.max_audio_s < 1 || options.max_audio_s > 1500) {
-        std::fprintf(stderr, "stt: --openai_max_audio_s: %d is not in 1..1500\n",
-                     options.max_audio_s);
-        return 2;
-      }
-      std::fprintf(stderr, "stt: provider openai at %s, model %s\n",
-                   options.server.base_url.c_str(), options.server.model.c_str());
-      engines.push_back(std::make_unique<voxflow::stt::OpenAiSttEngine>(std::move(options)));
-    }
-  }
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  auto engine = std::make_unique<voxflow::stt::FailoverSttEngine>(
-      std::move(engines), selection->breaker, [] { return absl::Now(); }, cores);
-
-  const int workers = absl::GetFlag(FLAGS_workers) > 0
-                          ? absl::GetFlag(FLAGS_workers)
-                          : static_cast<int>(2 * std::max(1u, std::thread::hardware_concurrency()));
-  voxflow::WorkerPool pool(workers);
-  voxflow::ServerOptions options =
-      voxflow::ServerOptionsFromFlags("stt", absl::GetFlag(FLAGS_port));
-  voxflow::stt::SttServiceOptions service_options;
-  service_options.max_streams = absl::GetFlag(FLAGS_max_streams);
-  service_options.max_streams_per_client = options.max_streams_per_client;
-  service_options.max_unread_bytes = options.max_unread_bytes;
-  voxflow::stt::SttService service(engine.get(), &pool, service_options);
-  options.health_services = {"voxflow.v1.SpeechToText"};
-  return voxflow::RunServerUntilSignal(options, {&service});
+  voxflow::SpeechServerSpec<voxflow::stt::SttEngine> spec;
+  spec.name = "stt";
+  spec.providers = {"pocketsphinx", "openai", "mock"};
+  spec.offline_provider = "pocketsphinx";
+  spec.default_openai_model = "whisper-1";
+  spec.health_service = "voxflow.v1.SpeechToText";
+  spec.port = absl::GetFlag(FLAGS_port);
+  spec.workers = absl::GetFlag(FLAGS_workers);
+  spec.make_engine = MakeEngine;
+  spec.make_service = [](voxflow::stt::SttEngine* engine, voxflow::WorkerPool* pool,
+                         const voxflow::ServerOptions& server) {
+    voxflow::stt::SttServiceOptions options;
+    options.max_streams = absl::GetFlag(FLAGS_max_streams);
+    options.max_streams_per_client = server.max_streams_per_client;
+    options.max_unread_bytes = server.max_unread_bytes;
+    return std::make_unique<voxflow::stt::SttService>(engine, pool, options);
+  };
+  return voxflow::RunSpeechServer<voxflow::stt::SttEngine, voxflow::stt::FailoverSttEngine>(spec);
 }

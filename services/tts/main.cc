@@ -7,16 +7,16 @@
 //   tts_server --provider=mock        deterministic audio for tests
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
 #include "mocks/mock_tts_engine.h"
 #include "services/common/providers/provider_flags.h"
 #include "services/common/server.h"
+#include "services/common/speech_server.h"
 #include "services/common/worker_pool.h"
 #include "services/tts/espeak_engine.h"
 #include "services/tts/failover_tts_engine.h"
@@ -45,79 +45,73 @@ ABSL_FLAG(bool, mock_hang, false, "Mock: never produce audio (to exercise deadli
 ABSL_FLAG(int, mock_chunk_delay_ms, 0, "Mock: pause before every chunk (slowness).");
 ABSL_FLAG(uint32_t, mock_seed, 42, "Mock: seed of failures.");
 
+namespace {
+
+// One provider's engine.
+absl::StatusOr<std::unique_ptr<voxflow::tts::TtsEngine>> MakeEngine(
+    const std::string& provider, const voxflow::ProviderSelection& selection) {
+  if (provider == "mock") {
+    voxflow::mocks::MockTtsOptions options;
+    options.bytes_per_char = absl::GetFlag(FLAGS_mock_bytes_per_char);
+    options.latency_ms = absl::GetFlag(FLAGS_mock_latency_ms);
+    options.fail_rate = absl::GetFlag(FLAGS_mock_fail_rate);
+    options.fail_after_chunks = absl::GetFlag(FLAGS_mock_fail_after_chunks);
+    options.hang = absl::GetFlag(FLAGS_mock_hang);
+    options.chunk_delay_ms = absl::GetFlag(FLAGS_mock_chunk_delay_ms);
+    options.seed = absl::GetFlag(FLAGS_mock_seed);
+    return std::make_unique<voxflow::mocks::MockTtsEngine>(options);
+  }
+  if (provider == "espeak-ng") {
+    auto espeak = voxflow::tts::EspeakEngine::Create();
+    if (!espeak.ok()) {
+      return absl::FailedPreconditionError(espeak.status().ToString());  // Exit 1: not a flag.
+    }
+    return std::unique_ptr<voxflow::tts::TtsEngine>(*std::move(espeak));
+  }
+  voxflow::tts::OpenAiTtsOptions options;
+  options.server = selection.openai;
+  options.response_format = absl::GetFlag(FLAGS_openai_response_format);
+  options.voices = absl::StrSplit(absl::GetFlag(FLAGS_openai_voices), ',', absl::SkipEmpty());
+  options.languages =
+      absl::StrSplit(absl::GetFlag(FLAGS_openai_voice_languages), ',', absl::SkipEmpty());
+  if (options.languages.empty()) {
+    return absl::InvalidArgumentError("--openai_voice_languages is empty");
+  }
+  auto openai = voxflow::tts::OpenAiTtsEngine::Create(std::move(options));
+  if (!openai.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--openai_response_format: ", openai.status().message()));
+  }
+  std::fprintf(stderr, "tts: provider openai at %s, model %s, %zu voices\n",
+               selection.openai.base_url.c_str(), selection.openai.model.c_str(),
+               (*openai)->Voices().size());
+  return std::unique_ptr<voxflow::tts::TtsEngine>(*std::move(openai));
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   voxflow::BlockTerminationSignals();
   absl::SetProgramUsageMessage("Voxflow text-to-speech service.");
   absl::ParseCommandLine(argc, argv);
-
-  absl::StatusOr<voxflow::ProviderSelection> selection =
-      voxflow::SelectProviders(voxflow::ProviderFlagsFromCommandLine(),
-                               {"espeak-ng", "openai", "mock"}, "espeak-ng", "tts-1");
-  if (!selection.ok()) {
-    std::fprintf(stderr, "tts: %s\n", std::string(selection.status().message()).c_str());
-    return 2;
-  }
-  if (!selection->note.empty()) std::fprintf(stderr, "tts: %s\n", selection->note.c_str());
-  std::vector<std::unique_ptr<voxflow::tts::TtsEngine>> engines;
-  for (const std::string& provider : selection->providers) {
-    if (provider == "mock") {
-      voxflow::mocks::MockTtsOptions options;
-      options.bytes_per_char = absl::GetFlag(FLAGS_mock_bytes_per_char);
-      options.latency_ms = absl::GetFlag(FLAGS_mock_latency_ms);
-      options.fail_rate = absl::GetFlag(FLAGS_mock_fail_rate);
-      options.fail_after_chunks = absl::GetFlag(FLAGS_mock_fail_after_chunks);
-      options.hang = absl::GetFlag(FLAGS_mock_hang);
-      options.chunk_delay_ms = absl::GetFlag(FLAGS_mock_chunk_delay_ms);
-      options.seed = absl::GetFlag(FLAGS_mock_seed);
-      engines.push_back(std::make_unique<voxflow::mocks::MockTtsEngine>(options));
-    } else if (provider == "espeak-ng") {
-      auto espeak = voxflow::tts::EspeakEngine::Create();
-      if (!espeak.ok()) {
-        std::fprintf(stderr, "tts: %s\n", espeak.status().ToString().c_str());
-        return 1;
-      }
-      engines.push_back(*std::move(espeak));
-    } else {
-      voxflow::tts::OpenAiTtsOptions options;
-      options.server = selection->openai;
-      options.response_format = absl::GetFlag(FLAGS_openai_response_format);
-      options.voices = absl::StrSplit(absl::GetFlag(FLAGS_openai_voices), ',', absl::SkipEmpty());
-      options.languages =
-          absl::StrSplit(absl::GetFlag(FLAGS_openai_voice_languages), ',', absl::SkipEmpty());
-      if (options.languages.empty()) {
-        std::fprintf(stderr, "tts: --openai_voice_languages is empty\n");
-        return 2;
-      }
-      auto openai = voxflow::tts::OpenAiTtsEngine::Create(std::move(options));
-      if (!openai.ok()) {
-        std::fprintf(stderr, "tts: --openai_response_format: %s\n",
-                     std::string(openai.status().message()).c_str());
-        return 2;
-      }
-      std::fprintf(stderr, "tts: provider openai at %s, model %s, %zu voices\n",
-                   selection->openai.base_url.c_str(), selection->openai.model.c_str(),
-                   (*openai)->Voices().size());
-      engines.push_back(*std::move(openai));
-    }
-  }
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  auto engine = std::make_unique<voxflow::tts::FailoverTtsEngine>(
-      std::move(engines), selection->breaker, [] { return absl::Now(); }, cores);
-
-  const int workers = absl::GetFlag(FLAGS_workers) > 0
-                          ? absl::GetFlag(FLAGS_workers)
-                          : static_cast<int>(2 * std::max(1u, std::thread::hardware_concurrency()));
-  voxflow::WorkerPool pool(workers);
-  voxflow::ServerOptions options =
-      voxflow::ServerOptionsFromFlags("tts", absl::GetFlag(FLAGS_port));
-  voxflow::tts::TtsServiceOptions service_options;
-  service_options.max_streams = absl::GetFlag(FLAGS_max_streams);
-  service_options.max_streams_per_client = options.max_streams_per_client;
-  service_options.max_unread_bytes = options.max_unread_bytes;
-  service_options.max_response_bytes = static_cast<size_t>(options.max_message_bytes);
-  service_options.limits.max_stream_bytes =
-      static_cast<size_t>(absl::GetFlag(FLAGS_max_text_bytes));
-  voxflow::tts::TtsService service(engine.get(), &pool, service_options);
-  options.health_services = {"voxflow.v1.TextToSpeech"};
-  return voxflow::RunServerUntilSignal(options, {&service});
+  voxflow::SpeechServerSpec<voxflow::tts::TtsEngine> spec;
+  spec.name = "tts";
+  spec.providers = {"espeak-ng", "openai", "mock"};
+  spec.offline_provider = "espeak-ng";
+  spec.default_openai_model = "tts-1";
+  spec.health_service = "voxflow.v1.TextToSpeech";
+  spec.port = absl::GetFlag(FLAGS_port);
+  spec.workers = absl::GetFlag(FLAGS_workers);
+  spec.make_engine = MakeEngine;
+  spec.make_service = [](voxflow::tts::TtsEngine* engine, voxflow::WorkerPool* pool,
+                         const voxflow::ServerOptions& server) {
+    voxflow::tts::TtsServiceOptions options;
+    options.max_streams = absl::GetFlag(FLAGS_max_streams);
+    options.max_streams_per_client = server.max_streams_per_client;
+    options.max_unread_bytes = server.max_unread_bytes;
+    options.max_response_bytes = static_cast<size_t>(server.max_message_bytes);
+    options.limits.max_stream_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_text_bytes));
+    return std::make_unique<voxflow::tts::TtsService>(engine, pool, options);
+  };
+  return voxflow::RunSpeechServer<voxflow::tts::TtsEngine, voxflow::tts::FailoverTtsEngine>(spec);
 }
