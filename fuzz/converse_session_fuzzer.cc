@@ -125,7 +125,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   bool ended = false;
   for (int step = 0; step < 200 && !in.empty() && !ended; ++step) {
     absl::Status status;
-    const int64_t kind = in.IntInRange(0, 7);
+    const int64_t kind = in.IntInRange(0, 8);
     if (trace) std::fprintf(stderr, "step %d: kind %lld\n", step, static_cast<long long>(kind));
     switch (kind) {
       case 0: {  // Wire bytes, as a client could send them.
@@ -172,6 +172,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 7:
         now += absl::Milliseconds(in.IntInRange(0, 100));
         session->Tick(now);
+        break;
+      case 8:  // The hang-up: requests already read may still be handled after it.
+        session->Close();
         break;
     }
     if (trace) std::fprintf(stderr, "step %d: %s\n", step, status.ToString().c_str());

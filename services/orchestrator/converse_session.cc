@@ -61,7 +61,7 @@ absl::Status ConverseSession::HandleRequest(v1::ConverseRequest request) {
       absl::StatusOr<std::string> text = TypedText(request.text());
       if (!text.ok()) return text.status();
       Lock lock(mu_);
-      StartTypedTurnLocked(*std::move(text));
+      if (!closed_) StartTypedTurnLocked(*std::move(text));
       Unlock(lock);
       return absl::OkStatus();
     }
@@ -79,7 +79,7 @@ absl::Status ConverseSession::HandleRequest(v1::ConverseRequest request) {
       if (absl::Status s = CheckDtmf(request.dtmf()); !s.ok()) return s;
       SendTelemetry("input.dtmf", {{"digits", request.dtmf().digits()}});
       Lock lock(mu_);
-      StartTypedTurnLocked(DtmfText(request.dtmf()));
+      if (!closed_) StartTypedTurnLocked(DtmfText(request.dtmf()));
       Unlock(lock);
       return absl::OkStatus();
     }
@@ -90,7 +90,9 @@ absl::Status ConverseSession::HandleRequest(v1::ConverseRequest request) {
   }
   if (absl::Status s = CheckControl(request.control()); !s.ok()) return s;
   Lock lock(mu_);
-  if (request.control().type() == v1::Control::END_OF_INPUT) {
+  if (closed_) {
+    // A request read before the hang-up: the turns and the open utterance went with Close().
+  } else if (request.control().type() == v1::Control::END_OF_INPUT) {
     const absl::Time now = Now();
     listener_->Drain(/*all=*/true, now, RequestHandOvers());
     listener_->EndUtterance(Listener::EndReason::kEndOfInput, now);
@@ -141,6 +143,7 @@ absl::Status ConverseSession::PushAudio(v1::AudioChunk chunk) {
   if (!taken.ok()) return taken.status();
   if (!taken->has_value()) return absl::OkStatus();
   Lock lock(mu_);
+  if (closed_) return absl::OkStatus();  // Read before the hang-up (see HandleRequest).
   request_hand_overs_ = RequestHandOvers();
   absl::Status pushed = listener_->Push(**std::move(taken), Now(), request_hand_overs_);
   Unlock(lock);
@@ -359,6 +362,7 @@ absl::Status ConverseSession::HandleEndOfInput() {
     return absl::InvalidArgumentError("stream ended before a SessionConfig was sent");
   }
   Lock lock(mu_);
+  if (closed_) return absl::OkStatus();  // The half-close of a stream that was cancelled.
   lifetime_.Wake();
   ending_ = true;
   const absl::Time now = Now();

@@ -516,6 +516,28 @@ TEST(ConverseSessionTest, HangingUpDuringAReplyFreesTheSession) {
   EXPECT_TRUE(watched.expired()) << "the session outlived its call";
 }
 
+// A hang-up races the requests already read: a client that cancels mid-utterance can have its
+// half-close, its END_OF_INPUT or more audio handled after Close(). They change nothing.
+TEST(ConverseSessionTest, RequestsThatArriveAfterCloseChangeNothing) {
+  Harness h;
+  ASSERT_TRUE(h.Start(Endpointing(/*silence_ms=*/300)).ok());
+  h.Push(Voice(300));  // An utterance is open: its turn is listening.
+  ASSERT_TRUE(h.WaitFor([](const std::vector<v1::ConverseEvent>& events) {
+    for (const auto& e : events) {
+      if (e.has_user_speech() && e.user_speech().type() == v1::UserSpeech::STARTED) return true;
+    }
+    return false;
+  }));
+  h.Close();
+  h.Push(Voice(200));
+  h.Control(v1::Control::END_OF_INPUT);
+  EXPECT_TRUE(h.session()->HandleEndOfInput().ok());
+  v1::ConverseRequest text;
+  text.mutable_text()->set_text("still there?");
+  EXPECT_TRUE(h.HandleRequest(text).ok());
+  EXPECT_THAT(h.turns(), SizeIs(0));
+}
+
 // An idle session (a config, then nothing) costs no ticks: it leaves the ticker, and comes back
 // on its next request or when its idle limit is due.
 TEST(ConverseSessionTest, AnIdleSessionLeavesTheTickerUntilARequestOrATimeout) {
