@@ -444,11 +444,4 @@ void ConverseSession::Close() {
   if (id_claimed) services_.live_sessions->Release(session_id);  // After its memory is gone.
 }
 
-void ConverseSession::Send(v1::ConverseEvent event) { events_.Send(std::move(event)); }
-
-void ConverseSession::SendTelemetry(absl::string_view name,
-                                    const streaming::EventAttributes& attributes) {
-  events_.SendTelemetry(name, attributes);
-}
-
 }  // namespace voxflow::orchestrator

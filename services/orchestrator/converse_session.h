@@ -82,8 +82,11 @@ class ConverseSession : public TurnHost,
   bool LockHeldByThisThread() const { return mu_.HeldByThisThread(); }
 
   // TurnHost: what the turns' stages report (stage threads).
-  void Send(v1::ConverseEvent event) override;
-  void SendTelemetry(absl::string_view name, const streaming::EventAttributes& attributes) override;
+  void Send(v1::ConverseEvent event) override { events_.Send(std::move(event)); }
+  void SendTelemetry(absl::string_view name,
+                     const streaming::EventAttributes& attributes) override {
+    events_.SendTelemetry(name, attributes);
+  }
   void OnHeardWords(int turn_id, int words) override;
   void OnRecognizerEndpoint(int turn_id) override;
   ReplyOffer OfferReplyAudio(int turn_id, v1::AudioChunk& audio, const std::string& text) override;

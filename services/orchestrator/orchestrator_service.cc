@@ -11,17 +11,19 @@ namespace voxflow::orchestrator {
 // client.
 class ConverseStream final : public StreamReactor<v1::ConverseRequest, v1::ConverseEvent> {
  public:
-  ConverseStream(OrchestratorService* service, std::string client)
-      : StreamReactor(service->pool_, {.service = "orchestrator",
-                                       .max_unread_bytes = service->options_.max_unread_bytes,
-                                       .handle_inline = true}),
-        service_(service),
+  // `services`, `pool`, `ticker` and `limit` are the service's and outlive the stream.
+  ConverseStream(const SessionServices& services, WorkerPool* pool, size_t max_unread_bytes,
+                 SessionTicker* ticker, StreamLimit* limit, std::string client)
+      : StreamReactor(pool, {.service = "orchestrator",
+                             .max_unread_bytes = max_unread_bytes,
+                             .handle_inline = true}),
+        limit_(limit),
         client_(std::move(client)) {
     session_ = ConverseSession::Create(
-        service->services_, [this](v1::ConverseEvent event) { Send(std::move(event)); },
+        services, [this](v1::ConverseEvent event) { Send(std::move(event)); },
         [this](const absl::Status& status) { EndStream(status); });
     std::weak_ptr<ConverseSession> weak = session_;
-    session_->SetTickWaker([ticker = &service->ticker_, weak] {
+    session_->SetTickWaker([ticker, weak] {
       ticker->Add([weak](absl::Time now) {
         auto session = weak.lock();
         return session != nullptr && session->Tick(now);
@@ -41,10 +43,10 @@ class ConverseStream final : public StreamReactor<v1::ConverseRequest, v1::Conve
     session_->Close();  // After this the session no longer calls Send or EndStream.
     spdlog::info("session {} ended: {}", session_->session_id(),
                  status.ok() ? "OK" : status.ToString());
-    service_->session_limit_.Release(client_);
+    limit_->Release(client_);
   }
 
-  OrchestratorService* const service_;
+  StreamLimit* const limit_;
   const std::string client_;
   std::shared_ptr<ConverseSession> session_;
 };
@@ -52,7 +54,8 @@ class ConverseStream final : public StreamReactor<v1::ConverseRequest, v1::Conve
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* OrchestratorService::Converse(
     grpc::CallbackServerContext* context) {
   std::string client = ClientKey(*context);
-  auto stream = std::make_shared<ConverseStream>(this, client);
+  auto stream = std::make_shared<ConverseStream>(services_, pool_, options_.max_unread_bytes,
+                                                 &ticker_, &session_limit_, client);
   stream->Start(context, session_limit_.Admit(client));
   return stream.get();
 }

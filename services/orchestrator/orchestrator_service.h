@@ -40,8 +40,6 @@ class OrchestratorService final : public OrchestratorRawService {
   int active_sessions() const { return session_limit_.active(); }
 
  private:
-  friend class ConverseStream;
-
   const SessionServices services_;
   WorkerPool* const pool_;
   const OrchestratorServiceOptions options_;
