@@ -1,11 +1,15 @@
 // Opus over Converse end to end: real orchestrator, mock STT and TTS processes. The caller's
 // speech goes in as Opus packets (one per chunk) and the reply comes back as Opus packets.
+#include <algorithm>
+#include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
@@ -89,6 +93,86 @@ TEST(OpusConverseTest, SpeechInAndReplyOutAsOpusPackets) {
   EXPECT_LE(decoded_bytes, expected + 4 * 640);
   client.CloseSend();
   EXPECT_TRUE(client.Finish().ok());
+}
+
+// A caller who just talks over a network that jitters: Opus packets sent at real time, each
+// delayed by up to 40 ms either way (seeded), so that they arrive out of order; no END_OF_INPUT
+// (the server's endpointing ends the turn). What the recognizer gets must be exactly what it
+// gets from the same packets in order, and turn.stats must say what the network did.
+struct OpusCall {
+  std::string transcript;  // The mock STT's: bytes of decoded audio in the utterance.
+  std::map<std::string, std::string> stats;
+};
+
+OpusCall CallWithJitter(const std::string& address, const std::vector<std::string>& packets,
+                        double jitter_ms) {
+  const v1::AudioStreamFormat opus = MakeStreamFormat(v1::OPUS, 16000, 1);
+  v1::SessionConfig config;
+  *config.mutable_input_format() = opus;
+  *config.mutable_output_format() = MakeStreamFormat(v1::PCM16, 16000, 1);
+  config.set_telemetry(true);
+  ConverseClient client(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()), config);
+  std::mt19937 random(24);
+  std::uniform_real_distribution<double> jitter(-jitter_ms, jitter_ms);
+  std::vector<std::pair<double, uint64_t>> schedule;  // (send at ms, sequence)
+  for (uint64_t i = 0; i < packets.size(); ++i) {
+    schedule.emplace_back(40.0 + 20.0 * static_cast<double>(i) + jitter(random), i + 1);
+  }
+  std::sort(schedule.begin(), schedule.end());
+  const absl::Time start = absl::Now();
+  for (const auto& [at, sequence] : schedule) {
+    absl::SleepFor(start + absl::Milliseconds(at) - absl::Now());
+    v1::ConverseRequest request;
+    v1::AudioChunk* audio = request.mutable_audio();
+    audio->set_format(v1::OPUS);
+    audio->set_sample_rate(16000);
+    audio->set_channels(1);
+    audio->set_sequence(sequence);
+    audio->set_data(packets[sequence - 1]);
+    EXPECT_TRUE(client.Send(request));
+  }
+  OpusCall call;
+  EXPECT_TRUE(client.WaitFor([](const std::vector<TimedEvent>& events) {
+    for (const TimedEvent& e : events) {
+      if (e.event.has_telemetry() && e.event.telemetry().name() == "turn.stats") return true;
+    }
+    return false;
+  })) << "the turn did not end";
+  if (const v1::TurnCompleted* turn = client.turn(1)) call.transcript = turn->transcript();
+  for (const TimedEvent& e : client.Filter(v1::ConverseEvent::kTelemetry)) {
+    if (e.event.telemetry().name() != "turn.stats") continue;
+    for (const auto& [key, value] : e.event.telemetry().attributes()) call.stats[key] = value;
+  }
+  client.CloseSend();
+  EXPECT_TRUE(client.Finish().ok());
+  return call;
+}
+
+TEST(OpusConverseTest, PacketsReorderedByNetworkJitterLoseNothing) {
+  const testing::VoiceStack stack = testing::StartVoiceStack(
+      {"--provider=mock", "--mock_latency_ms=0", "--mock_transcriptions={bytes}"},
+      {"--provider=mock", "--mock_latency_ms=0"});
+  ASSERT_TRUE(stack.ok());
+  const v1::AudioStreamFormat opus = MakeStreamFormat(v1::OPUS, 16000, 1);
+  auto encoder = *OpusStreamEncoder::Create(opus);
+  // Half a second of silence, a question, a second and a half of silence (the turn ends in it).
+  const std::string pcm = std::string(16000, '\0') + testing::SpeechPcm16k("what time is it") +
+                          std::string(48000, '\0');
+  std::vector<std::string> packets = *encoder->Encode(pcm);
+  std::vector<std::string> last = *encoder->Flush();
+  packets.insert(packets.end(), last.begin(), last.end());
+
+  const OpusCall in_order = CallWithJitter(stack.orchestrator->address(), packets, 0);
+  const OpusCall jittered = CallWithJitter(stack.orchestrator->address(), packets, 40);
+  ASSERT_FALSE(in_order.transcript.empty());
+  EXPECT_EQ(jittered.transcript, in_order.transcript) << "the recognizer heard other audio";
+  EXPECT_EQ(in_order.stats.at("input_reordered"), "0");
+  EXPECT_NE(jittered.stats.at("input_reordered"), "0") << "the network did not reorder";
+  for (const OpusCall* call : {&in_order, &jittered}) {
+    EXPECT_EQ(call->stats.at("input_lost"), "0");
+    EXPECT_EQ(call->stats.at("input_late"), "0");
+    EXPECT_EQ(call->stats.at("input_concealed_ms"), "0.0");
+  }
 }
 
 TEST(OpusConverseTest, CorruptPacketsAndRatesOpusDoesNotCodeAreRefused) {

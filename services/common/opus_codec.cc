@@ -58,7 +58,8 @@ absl::StatusOr<std::unique_ptr<OpusStreamDecoder>> OpusStreamDecoder::Create(
 
 OpusStreamDecoder::~OpusStreamDecoder() { opus_decoder_destroy(decoder_); }
 
-absl::StatusOr<std::string> OpusStreamDecoder::Decode(absl::string_view packet, uint64_t sequence) {
+absl::StatusOr<int> OpusStreamDecoder::PacketSamples(absl::string_view packet,
+                                                     uint64_t sequence) const {
   const auto* bytes = reinterpret_cast<const unsigned char*>(packet.data());
   const int samples =
       opus_decoder_get_nb_samples(decoder_, bytes, static_cast<opus_int32>(packet.size()));
@@ -70,6 +71,21 @@ absl::StatusOr<std::string> OpusStreamDecoder::Decode(absl::string_view packet, 
     return absl::InvalidArgumentError(
         absl::StrCat("audio chunk ", sequence, ": an Opus packet longer than 120 ms"));
   }
+  return samples;
+}
+
+absl::StatusOr<double> OpusStreamDecoder::PacketMs(absl::string_view packet,
+                                                   uint64_t sequence) const {
+  absl::StatusOr<int> samples = PacketSamples(packet, sequence);
+  if (!samples.ok()) return samples.status();
+  return *samples * 1000.0 / sample_rate_;
+}
+
+absl::StatusOr<std::string> OpusStreamDecoder::Decode(absl::string_view packet, uint64_t sequence) {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(packet.data());
+  absl::StatusOr<int> counted = PacketSamples(packet, sequence);
+  if (!counted.ok()) return counted.status();
+  const int samples = *counted;
   std::string pcm;
   if (sequence != 0 && last_sequence_ != 0) {
     if (sequence <= last_sequence_) {
@@ -81,10 +97,15 @@ absl::StatusOr<std::string> OpusStreamDecoder::Decode(absl::string_view packet, 
     const int frame = std::max(last_frame_samples_, sample_rate_ / 50);
     const uint64_t max_missing =
         static_cast<uint64_t>(sample_rate_ / 1000 * kMaxConcealedMs / frame);
-    for (uint64_t i = 0; i < std::min(missing, max_missing); ++i) {
+    const uint64_t concealed_packets = std::min(missing, max_missing);
+    for (uint64_t i = 0; i < concealed_packets; ++i) {
       std::string concealed(static_cast<size_t>(frame * channels_) * 2, '\0');
-      const int n = opus_decode(decoder_, nullptr, 0,
-                                reinterpret_cast<opus_int16*>(concealed.data()), frame, 0);
+      // The packet just before this one can be rebuilt from this one's in-band FEC, when the
+      // sender coded it (decode_fec without it is plain concealment).
+      const bool fec = i + 1 == concealed_packets;
+      const int n = opus_decode(
+          decoder_, fec ? bytes : nullptr, fec ? static_cast<opus_int32>(packet.size()) : 0,
+          reinterpret_cast<opus_int16*>(concealed.data()), frame, fec ? 1 : 0);
       if (n > 0) {
         concealed.resize(static_cast<size_t>(n * channels_) * 2);
         pcm += concealed;

@@ -48,6 +48,8 @@ class OpusStreamDecoder {
   // one decoded is late and gives no audio. INVALID_ARGUMENT naming the chunk for bytes that are
   // not an Opus packet.
   absl::StatusOr<std::string> Decode(absl::string_view packet, uint64_t sequence);
+  // The duration of `packet` without decoding it; the same INVALID_ARGUMENT as Decode.
+  absl::StatusOr<double> PacketMs(absl::string_view packet, uint64_t sequence) const;
 
   int64_t concealed_ms() const { return concealed_ms_; }
   int64_t late_packets() const { return late_packets_; }
@@ -55,6 +57,8 @@ class OpusStreamDecoder {
  private:
   OpusStreamDecoder(OpusDecoder* decoder, int sample_rate, int channels)
       : decoder_(decoder), sample_rate_(sample_rate), channels_(channels) {}
+
+  absl::StatusOr<int> PacketSamples(absl::string_view packet, uint64_t sequence) const;
 
   OpusDecoder* const decoder_;
   const int sample_rate_;

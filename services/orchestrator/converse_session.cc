@@ -59,11 +59,7 @@ absl::Status ConverseSession::HandleRequest(v1::ConverseRequest request) {
       return client_tools_.Answer(request.tool_result());
     case v1::ConverseRequest::kText: {
       absl::StatusOr<std::string> text = TypedText(request.text());
-      if (!text.ok()) return text.status();
-      Lock lock(mu_);
-      if (!closed_) StartTypedTurnLocked(*std::move(text));
-      Unlock(lock);
-      return absl::OkStatus();
+      return text.ok() ? StartTypedTurn(*std::move(text)) : text.status();
     }
     case v1::ConverseRequest::kPlayback: {
       const v1::PlaybackProgress& playback = request.playback();
@@ -78,10 +74,7 @@ absl::Status ConverseSession::HandleRequest(v1::ConverseRequest request) {
     case v1::ConverseRequest::kDtmf: {
       if (absl::Status s = CheckDtmf(request.dtmf()); !s.ok()) return s;
       SendTelemetry("input.dtmf", {{"digits", request.dtmf().digits()}});
-      Lock lock(mu_);
-      if (!closed_) StartTypedTurnLocked(DtmfText(request.dtmf()));
-      Unlock(lock);
-      return absl::OkStatus();
+      return StartTypedTurn(DtmfText(request.dtmf()));
     }
     case v1::ConverseRequest::kControl:
       break;
@@ -93,6 +86,7 @@ absl::Status ConverseSession::HandleRequest(v1::ConverseRequest request) {
   if (closed_) {
     // A request read before the hang-up: the turns and the open utterance went with Close().
   } else if (request.control().type() == v1::Control::END_OF_INPUT) {
+    (void)PushToListenerLocked(wire_input_->Flush());  // Decoded here: they fit the format.
     const absl::Time now = Now();
     listener_->Drain(/*all=*/true, now, RequestHandOvers());
     listener_->EndUtterance(Listener::EndReason::kEndOfInput, now);
@@ -119,7 +113,8 @@ absl::Status ConverseSession::Configure(const v1::SessionConfig& requested) {
   events_.SetSession(session_id_, config.telemetry());
   pipeline_ = setup->pipeline;
   wire_input_ = std::make_unique<WireInput>(setup->wire_input_format, std::move(setup->opus_in),
-                                            services_.options.max_chunk_bytes);
+                                            services_.options.max_chunk_bytes,
+                                            OpusReorderWaitMs(setup->input_target_ms));
   listener_ = MakeListener(*setup, services_.options, static_cast<ListenerHooks*>(this));
   output_ = std::make_unique<ReplyOutput>(std::move(setup->playout));
   configured_ = true;
@@ -132,27 +127,31 @@ absl::Status ConverseSession::Configure(const v1::SessionConfig& requested) {
   return absl::OkStatus();
 }
 
-void ConverseSession::CallTool(int turn_id, const LlmToolCall& call, absl::Duration timeout,
-                               const std::shared_ptr<CancellationToken>& cancel,
-                               LlmToolAnswerSink answer) {
-  client_tools_.Call(turn_id, call, timeout, cancel, std::move(answer));
-}
-
 absl::Status ConverseSession::PushAudio(v1::AudioChunk chunk) {
-  absl::StatusOr<std::optional<v1::AudioChunk>> taken = wire_input_->Take(std::move(chunk));
+  absl::StatusOr<std::vector<v1::AudioChunk>> taken = wire_input_->Take(std::move(chunk));
   if (!taken.ok()) return taken.status();
-  if (!taken->has_value()) return absl::OkStatus();
   Lock lock(mu_);
   if (closed_) return absl::OkStatus();  // Read before the hang-up (see HandleRequest).
-  request_hand_overs_ = RequestHandOvers();
-  absl::Status pushed = listener_->Push(**std::move(taken), Now(), request_hand_overs_);
+  absl::Status pushed = PushToListenerLocked(*std::move(taken));
   Unlock(lock);
-  if (!pushed.ok()) return absl::InvalidArgumentError(absl::StrCat("audio: ", pushed.message()));
+  return pushed;
+}
+
+absl::Status ConverseSession::PushToListenerLocked(std::vector<v1::AudioChunk> chunks) {
+  wire_stats_ = wire_input_->stats();  // On the strand, for readers under the lock.
+  request_hand_overs_ = RequestHandOvers();
+  for (v1::AudioChunk& chunk : chunks) {
+    absl::Status pushed = listener_->Push(std::move(chunk), Now(), request_hand_overs_);
+    if (!pushed.ok()) return absl::InvalidArgumentError(absl::StrCat("audio: ", pushed.message()));
+  }
   return absl::OkStatus();
 }
 
-void ConverseSession::StartTypedTurnLocked(std::string text) {
-  StartTurnLocked(NewTurnLocked(std::move(text), nullptr));
+absl::Status ConverseSession::StartTypedTurn(std::string text) {
+  Lock lock(mu_);
+  if (!closed_) StartTurnLocked(NewTurnLocked(std::move(text), nullptr));
+  Unlock(lock);
+  return absl::OkStatus();
 }
 
 std::shared_ptr<Turn> ConverseSession::NewTurnLocked(std::optional<std::string> text,
@@ -297,7 +296,7 @@ void ConverseSession::CompleteTurnLocked(const Turn& turn, absl::Time now) {
   ReportTotalsLocked();
   for (v1::ConverseEvent& event : done.events) Send(std::move(event));
   if (config_->telemetry()) {
-    SendTelemetry("turn.stats", TurnStatsAttributes(turn, listener_->input_stats(),
+    SendTelemetry("turn.stats", TurnStatsAttributes(turn, InputStatsLocked(),
                                                     listener_->accounting(), output_->underruns()));
   }
 }
@@ -311,9 +310,7 @@ void ConverseSession::MaybeEndStreamLocked() {
 
 void ConverseSession::ReportTotalsLocked() {
   if (!configured_) return;
-  StreamTotals now;
-  now.input_concealed_ms = listener_->input_stats().concealed_ms;
-  now.output_underruns = output_->underruns();
+  const StreamTotals now = StreamTotals::Of(InputStatsLocked(), output_->underruns());
   VoiceMetrics::AddTotals(now, reported_);
   reported_ = now;
 }
@@ -365,6 +362,7 @@ absl::Status ConverseSession::HandleEndOfInput() {
   if (closed_) return absl::OkStatus();  // The half-close of a stream that was cancelled.
   lifetime_.Wake();
   ending_ = true;
+  (void)PushToListenerLocked(wire_input_->Flush());
   const absl::Time now = Now();
   listener_->Drain(/*all=*/true, now, RequestHandOvers());
   listener_->EndUtterance(Listener::EndReason::kHalfClose, now);

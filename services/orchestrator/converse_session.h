@@ -93,7 +93,9 @@ class ConverseSession : public TurnHost,
   void WhenReplyRoom(int turn_id, size_t bytes, std::function<void()> on_room) override;
   void CallTool(int turn_id, const LlmToolCall& call, absl::Duration timeout,
                 const std::shared_ptr<CancellationToken>& cancel,
-                LlmToolAnswerSink answer) override;
+                LlmToolAnswerSink answer) override {
+    client_tools_.Call(turn_id, call, timeout, cancel, std::move(answer));
+  }
 
  private:
   using Lock = std::unique_lock<SessionMutex>;
@@ -107,6 +109,13 @@ class ConverseSession : public TurnHost,
 
   absl::Status Configure(const v1::SessionConfig& requested);
   absl::Status PushAudio(v1::AudioChunk chunk);
+  absl::Status PushToListenerLocked(std::vector<v1::AudioChunk> chunks);
+  // The listener's jitter buffer's counts with what happened to Opus packets before it.
+  streaming::JitterBufferStats InputStatsLocked() const {
+    streaming::JitterBufferStats stats = listener_->input_stats();
+    wire_stats_.AddTo(stats);
+    return stats;
+  }
   // Queues a chunk waited in for another thread before the session handles it (the
   // voxflow_chunk_hand_overs metric). A request is handled on the gRPC thread that read it (none)
   // unless its stream's strand was busy (one: the strand's pool). Audio held in a buffer and sent
@@ -114,7 +123,7 @@ class ConverseSession : public TurnHost,
   // the thread that read it from the TTS service has none.
   static int RequestHandOvers();
   static constexpr int kFromBuffer = 1;
-  void StartTypedTurnLocked(std::string text);
+  absl::Status StartTypedTurn(std::string text);
   // Whether turn `turn_id`'s utterance is the one open.
   bool ListeningToLocked(int turn_id) const {
     return !closed_ && listening_ != nullptr && listening_->turn_id() == turn_id;
@@ -156,6 +165,7 @@ class ConverseSession : public TurnHost,
   std::string session_id_;
   std::shared_ptr<const PipelineGraph> pipeline_;
   std::unique_ptr<WireInput> wire_input_;  // Strand only.
+  WireInputStats wire_stats_;              // wire_input_'s, as of the last audio pushed.
 
   SessionMutex mu_;
   std::vector<std::function<void()>> deferred_;  // Run by Unlock.

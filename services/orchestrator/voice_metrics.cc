@@ -1,5 +1,7 @@
 #include "services/orchestrator/voice_metrics.h"
 
+#include <tuple>
+
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/histogram.h"
@@ -57,6 +59,13 @@ struct Families {
       prometheus::BuildCounter()
           .Name("voxflow_jitter_concealed_seconds_total")
           .Help("Audio made up by jitter-buffer concealment.")
+          .Register(MetricsRegistry());
+  prometheus::Family<prometheus::Counter>& input_chunks =
+      prometheus::BuildCounter()
+          .Name("voxflow_input_chunks_total")
+          .Help(
+              "Caller audio chunks (Opus packets) that arrived out of order, by what became "
+              "of them: reordered (put back in place), late (dropped), lost (never came).")
           .Register(MetricsRegistry());
 
   prometheus::Family<prometheus::Histogram>& hand_overs =
@@ -134,6 +143,14 @@ void VoiceMetrics::AddTotals(const StreamTotals& now, const StreamTotals& before
   if (now.output_underruns > before.output_underruns) {
     f.underruns.Add({{"buffer", "output"}})
         .Increment(static_cast<double>(now.output_underruns - before.output_underruns));
+  }
+  for (const auto& [outcome, count, counted] :
+       {std::tuple{"reordered", now.input_reordered, before.input_reordered},
+        std::tuple{"late", now.input_late, before.input_late},
+        std::tuple{"lost", now.input_lost, before.input_lost}}) {
+    if (count > counted) {
+      f.input_chunks.Add({{"outcome", outcome}}).Increment(static_cast<double>(count - counted));
+    }
   }
   if (now.input_concealed_ms > before.input_concealed_ms) {
     f.concealed.Add({{"buffer", "input"}})

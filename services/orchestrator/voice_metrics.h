@@ -16,6 +16,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "services/common/streaming/jitter_buffer.h"
 #include "services/orchestrator/pipeline/dag_runner.h"
 
 namespace voxflow::orchestrator {
@@ -25,7 +26,18 @@ struct StreamTotals {
   int64_t queue_dropped = 0;
   double queue_throttled_ms = 0;
   double input_concealed_ms = 0;
+  int64_t input_reordered = 0;  // Chunks (Opus packets with them) put back in order,
+  int64_t input_late = 0;       // dropped for arriving after their place,
+  int64_t input_lost = 0;       // and given up.
   int64_t output_underruns = 0;
+
+  static StreamTotals Of(const streaming::JitterBufferStats& input, int64_t output_underruns) {
+    return {.input_concealed_ms = input.concealed_ms,
+            .input_reordered = input.reordered,
+            .input_late = input.late,
+            .input_lost = input.lost,
+            .output_underruns = output_underruns};
+  }
 };
 
 enum class HandOverDirection { kIn, kOut };
