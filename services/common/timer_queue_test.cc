@@ -3,10 +3,10 @@
 #include <atomic>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "services/common/cancellation.h"
+#include "services/common/notification.h"
 
 namespace voxflow {
 namespace {
@@ -15,7 +15,7 @@ TEST(TimerQueueTest, RunsCallbacksInTimeOrder) {
   TimerQueue timers;
   std::mutex mu;
   std::vector<int> order;
-  absl::Notification done;
+  Notification done;
   const absl::Time now = absl::Now();
   timers.Schedule(now + absl::Milliseconds(30), [&] {
     std::lock_guard<std::mutex> lock(mu);
@@ -38,7 +38,7 @@ TEST(TimerQueueTest, RunsCallbacksInTimeOrder) {
 TEST(TimerQueueTest, CancelledTimerNeverRuns) {
   TimerQueue timers;
   std::atomic<bool> ran{false};
-  absl::Notification later;
+  Notification later;
   const int64_t id = timers.Schedule(absl::Now() + absl::Milliseconds(20), [&] { ran = true; });
   EXPECT_TRUE(timers.Cancel(id));
   EXPECT_FALSE(timers.Cancel(id));

@@ -3,8 +3,8 @@
 #include <optional>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
+#include "services/common/notification.h"
 
 namespace voxflow::orchestrator {
 namespace {
@@ -64,7 +64,7 @@ TEST_F(ClientToolsTest, ASecondCallOfAWaitingIdIsAnsweredWithAnErrorAtOnce) {
 }
 
 TEST_F(ClientToolsTest, NoResultInTimeTellsTheModelSo) {
-  absl::Notification answered;
+  Notification answered;
   LlmToolAnswer answer;
   tools_.Call(1, LlmToolCall{"c1", "slow", "{}"}, absl::Milliseconds(1), cancel_,
               [&](LlmToolAnswer a) {

@@ -3,9 +3,9 @@
 #include <atomic>
 #include <mutex>
 
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "services/common/notification.h"
 #include "services/common/timer_queue.h"
 
 namespace voxflow::orchestrator {
@@ -69,7 +69,7 @@ TEST(SessionLifetimeTest, SleepingSessionIsWokenWhenALimitFallsDue) {
   const absl::Time created = absl::Now() - absl::Seconds(20);
   SessionLifetime lifetime(absl::ZeroDuration(), absl::Seconds(10), &timers, created);
   std::atomic<int> wakes = 0;
-  absl::Notification woken;
+  Notification woken;
   {
     std::lock_guard<std::mutex> lock(mu);
     lifetime.SetWaker([&] {

@@ -8,12 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mocks/fake_openai_audio_server.h"
 #include "mocks/mock_stt_engine.h"
+#include "services/common/notification.h"
 #include "services/common/wav_bytes.h"
 #include "services/stt/failover_stt_engine.h"
 #include "services/stt/stt_session.h"
@@ -280,7 +280,7 @@ TEST(OpenAiSttEngineTest, CancelAbortsTheRequestAtOnce) {
   chunk.set_channels(1);
   chunk.set_data(Speech());
   ASSERT_TRUE((*session)->PushAudio(chunk).ok());
-  absl::Notification done;
+  Notification done;
   absl::Status status;
   (*session)->Finish([&](const absl::Status& s) {
     status = s;

@@ -5,9 +5,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/synchronization/notification.h"
 #include "services/common/audio_chunk.h"
 #include "services/common/logging.h"
+#include "services/common/notification.h"
 
 namespace voxflow::stt {
 
@@ -98,7 +98,7 @@ void SttSession::Finish(Recognizer::Done done) {
 }
 
 absl::Status SttSession::FinishAndWait() {
-  absl::Notification finished;
+  Notification finished;
   absl::Status result;
   Finish([&](const absl::Status& status) {
     result = status;

@@ -6,10 +6,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "nlohmann/json.hpp"
 #include "services/common/audio_converter.h"
 #include "services/common/logging.h"
+#include "services/common/notification.h"
 #include "spdlog/spdlog.h"
 
 namespace voxflow::tts {
@@ -170,7 +170,7 @@ std::vector<std::string> ServerVoices(const RemoteServerOptions& server) {
   HttpRequest request = RemoteHttpRequest(server, "/audio/voices");
   request.method_get = true;
   std::string body;
-  absl::Notification done;
+  Notification done;
   absl::Status status;
   auto exchange = HttpExchange::Start(
       request,

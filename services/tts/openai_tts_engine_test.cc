@@ -7,12 +7,12 @@
 #include <string>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mocks/fake_openai_audio_server.h"
 #include "nlohmann/json.hpp"
+#include "services/common/notification.h"
 #include "services/tts/espeak_engine.h"
 #include "services/tts/failover_tts_engine.h"
 #include "services/tts/tts_session.h"
@@ -179,7 +179,7 @@ TEST(OpenAiTtsEngineTest, CancelAbortsTheRequestAtOnce) {
   FakeOpenAiAudioServer server(fake);
   auto engine = OpenAiTtsEngine::Create(Options(server.base_url()));
   ASSERT_TRUE(engine.ok());
-  absl::Notification audio;
+  Notification audio;
   auto session = TtsSession::Create(engine->get(), Config(), [&](v1::SynthesizeResponse r) {
     if (!r.audio().data().empty() && !audio.HasBeenNotified()) audio.Notify();
   });

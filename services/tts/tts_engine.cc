@@ -1,6 +1,6 @@
 #include "services/tts/tts_engine.h"
 
-#include "absl/synchronization/notification.h"
+#include "services/common/notification.h"
 #include "services/common/providers/served_provider.h"
 #include "services/tts/voice_selection.h"
 
@@ -22,7 +22,7 @@ std::function<void()> TtsEngine::RenderAsync(const RenderRequest& request,
 absl::Status TtsEngine::RenderAndWait(const RenderRequest& request,
                                       const v1::AudioStreamFormat& native_format,
                                       const PcmSink& sink) {
-  absl::Notification done;
+  Notification done;
   absl::Status result;
   RenderCallbacks callbacks;
   callbacks.on_pcm = sink;

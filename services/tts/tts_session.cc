@@ -5,9 +5,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "services/common/audio_chunk.h"
 #include "services/common/audio_converter.h"
+#include "services/common/notification.h"
 #include "services/common/opus_codec.h"
 #include "services/common/utf8.h"
 
@@ -151,7 +151,7 @@ void TtsSession::FinishAsync(Done done) {
 }
 
 absl::Status TtsSession::Finish() {
-  absl::Notification finished;
+  Notification finished;
   absl::Status result;
   FinishAsync([&](const absl::Status& status) {
     result = status;

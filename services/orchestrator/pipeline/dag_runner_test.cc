@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/common/notification.h"
 #include "services/orchestrator/pipeline/pipeline_spec_loader.h"
 
 namespace voxflow::orchestrator {
@@ -83,7 +83,7 @@ class DagRunnerTest : public ::testing::Test {
 };
 
 TEST_F(DagRunnerTest, IndependentStagesRunInParallelAndSeeOnlyTheirDependencies) {
-  absl::Notification a_started, b_started;
+  Notification a_started, b_started;
   fns_["a"] = [&](StageContext&) {
     a_started.Notify();
     // Only finishes if b runs at the same time.
@@ -146,7 +146,7 @@ TEST_F(DagRunnerTest, SkipCountsAsDoneButConditionalDependentsSkip) {
 }
 
 TEST_F(DagRunnerTest, FailureFailsTheTurnFastAndCancelsRunningStages) {
-  absl::Notification b_running;
+  Notification b_running;
   fns_["a"] = [&](StageContext&) {
     b_running.WaitForNotificationWithTimeout(kDeadline);
     return StageResult::Fail(absl::UnavailableError("llm backend down"));
@@ -205,7 +205,7 @@ TEST_F(DagRunnerTest, DegradePolicyGivesDependentsTheFallbackOutput) {
 }
 
 TEST_F(DagRunnerTest, CancelStopsTheTurnAndKeepsPartialResults) {
-  absl::Notification b_running;
+  Notification b_running;
   fns_["a"] = [&](StageContext&) {
     b_running.WaitForNotificationWithTimeout(kDeadline);
     return StageResult::Cancel("guard said stop", {{"partial", "half a reply"}});
@@ -293,7 +293,7 @@ TEST_F(DagRunnerTest, TimeoutCancelsTheAttemptAndFailsOrDegrades) {
 }
 
 TEST_F(DagRunnerTest, StreamingConsumerStartsWithItsProducerAndGetsItemsInOrder) {
-  absl::Notification first_item_consumed;
+  Notification first_item_consumed;
   absl::Time producer_end;
   fns_["producer"] = [&](StageContext& context) {
     context.StreamOut("one.");
@@ -325,7 +325,7 @@ TEST_F(DagRunnerTest, StreamingConsumerStartsWithItsProducerAndGetsItemsInOrder)
 }
 
 TEST_F(DagRunnerTest, ExternalCancelStopsRunningStagesAndStartsNothingNew) {
-  absl::Notification running;
+  Notification running;
   fns_["a"] = [&](StageContext& context) {
     running.Notify();
     return BlockUntilCancelled(context);
@@ -343,7 +343,7 @@ TEST_F(DagRunnerTest, ExternalCancelStopsRunningStagesAndStartsNothingNew) {
 }
 
 TEST_F(DagRunnerTest, CancellingStagesByTypeLetsTheOthersFinish) {
-  absl::Notification running;
+  Notification running;
   fns_["llm"] = [&](StageContext& context) {
     running.Notify();
     return BlockUntilCancelled(context);
@@ -373,7 +373,7 @@ TEST_F(DagRunnerTest, CancellingStagesByTypeLetsTheOthersFinish) {
 }
 
 TEST_F(DagRunnerTest, HeldStagesWaitForReleaseWhileTheOthersRun) {
-  absl::Notification listened;
+  Notification listened;
   std::atomic<bool> released{false};
   fns_["listen"] = [&](StageContext&) {
     listened.Notify();
