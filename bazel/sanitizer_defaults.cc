@@ -21,6 +21,11 @@ const char* __tsan_default_suppressions() {
          // gRPC's inline C++ (in our binaries) reading a call's status, which gRPC's threads
          // wrote and handed over through its completion queue (uninstrumented).
          "race:grpc::internal::CallOpClientRecvStatus::FinishOp\n"
+         // absl::Status shares an error's message by reference count: Ref is inline (seen),
+         // the last Unref decrements and frees inside libabsl_status (unseen). An error made on
+         // one thread and let go last on another (an HTTP failure on the curl thread, read by
+         // the caller) is otherwise reported as the free racing the caller's copy.
+         "race:absl::*::Status::Unref\n"
          "deadlock:libgrpc.so\n"
          "deadlock:libabsl_\n"
          // File-descriptor "races" on gRPC's own epoll set (created and waited on by its threads).

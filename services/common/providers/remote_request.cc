@@ -44,14 +44,28 @@ RemoteRequest::RemoteRequest(HttpRequest request, RetryPolicy policy, std::strin
 void RemoteRequest::Attempt() {
   if (callbacks_.on_attempt) callbacks_.on_attempt();
   std::weak_ptr<RemoteRequest> weak = weak_from_this();
-  auto holder = std::make_shared<std::weak_ptr<HttpExchange>>();
+  // The exchange for its own done callback, which can run on the loop's thread before Start has
+  // returned here (a refused connection): then it finds none and the attempt's timings are not
+  // observed.
+  struct Holder {
+    std::mutex mu;
+    std::weak_ptr<HttpExchange> exchange;
+  };
+  auto holder = std::make_shared<Holder>();
   std::shared_ptr<HttpExchange> exchange =
       HttpExchange::Start(request_, callbacks_.on_body, [weak, holder](const absl::Status& status) {
         auto self = weak.lock();
-        std::shared_ptr<HttpExchange> exchange = holder->lock();
+        std::shared_ptr<HttpExchange> exchange;
+        {
+          std::lock_guard<std::mutex> lock(holder->mu);
+          exchange = holder->exchange.lock();
+        }
         if (self) self->OnAttemptDone(exchange, status);
       });
-  *holder = exchange;
+  {
+    std::lock_guard<std::mutex> lock(holder->mu);
+    holder->exchange = exchange;
+  }
   bool abort;
   {
     std::lock_guard<std::mutex> lock(mu_);
