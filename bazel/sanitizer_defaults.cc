@@ -18,6 +18,9 @@ const char* __tsan_default_suppressions() {
          // spdlog's loggers are made in libspdlog (uninstrumented) by main() and reach the
          // request threads through gRPC's start-up, which TSan cannot see either.
          "race:libspdlog.so\n"
+         // cpp-httplib (the tests' fake model and audio servers): a global buffer its own
+         // worker threads share, inside the uninstrumented library.
+         "race:libcpp-httplib.so\n"
          // gRPC's inline C++ (in our binaries) reading a call's status, which gRPC's threads
          // wrote and handed over through its completion queue (uninstrumented).
          "race:grpc::internal::CallOpClientRecvStatus::FinishOp\n"

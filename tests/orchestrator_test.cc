@@ -23,6 +23,7 @@
 #include "mocks/mock_tts_engine.h"
 #include "tests/util/converse_client.h"
 #include "tests/util/fixtures.h"
+#include "tests/util/metrics_scrape.h"
 #include "tests/util/server_process.h"
 
 namespace voxflow {
@@ -494,7 +495,7 @@ TEST_F(OrchestratorTest, HundredConcurrentSessionsGetTheirOwnResults) {
 TEST(OrchestratorBackendTest, ClientDisconnectReleasesTheBackendStream) {
   // The STT service admits one stream: a stream leaked by the first session would starve the
   // second.
-  auto stt = ServerProcess::Start(kStt, SttArgs({"--max_streams=1"}));
+  auto stt = ServerProcess::Start(kStt, SttArgs({"--max_streams=1", "--metrics_port=0"}));
   ASSERT_TRUE(stt.ok()) << stt.status();
   auto tts = ServerProcess::Start(kTts, TtsArgs());
   ASSERT_TRUE(tts.ok()) << tts.status();
@@ -515,6 +516,11 @@ TEST(OrchestratorBackendTest, ClientDisconnectReleasesTheBackendStream) {
     leaving.Cancel();
     EXPECT_EQ(leaving.Finish().error_code(), grpc::StatusCode::CANCELLED);
   }
+  // The cancel reaches the STT service over the network a little later (a slow machine, TSan):
+  // wait for the stream to be released there; a leaked one never is.
+  ASSERT_TRUE(testing::WaitForMetric(
+      (*stt)->metrics_port(), "voxflow_active_streams{service=\"stt\"}", 0, absl::Seconds(20)))
+      << "the STT stream of the session that left was not released";
   for (int turn = 1; turn <= 2; ++turn) {
     ConverseClient next(channel, Config());
     ASSERT_TRUE(next.SendAudio(kWeatherAudio, Pcm16k()));
