@@ -101,8 +101,9 @@ absl::StatusOr<std::string> OpusStreamDecoder::Decode(absl::string_view packet, 
     for (uint64_t i = 0; i < concealed_packets; ++i) {
       std::string concealed(static_cast<size_t>(frame * channels_) * 2, '\0');
       // The packet just before this one can be rebuilt from this one's in-band FEC, when the
-      // sender coded it (decode_fec without it is plain concealment).
-      const bool fec = i + 1 == concealed_packets;
+      // sender coded it (decode_fec without it is plain concealment); only when it is the last
+      // concealed (a gap longer than the bound is not concealed whole).
+      const bool fec = concealed_packets == missing && i + 1 == missing;
       const int n = opus_decode(
           decoder_, fec ? bytes : nullptr, fec ? static_cast<opus_int32>(packet.size()) : 0,
           reinterpret_cast<opus_int16*>(concealed.data()), frame, fec ? 1 : 0);

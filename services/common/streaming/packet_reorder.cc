@@ -19,27 +19,26 @@ std::vector<SequencedPacket> PacketReorder::Push(SequencedPacket packet) {
     return out;
   }
   if (packet.sequence < highest_) ++stats_.reordered;
-  if (highest_ == 0) highest_ = packet.sequence;
   if (packet.sequence > highest_) highest_ = packet.sequence;
   waiting_ms_ += packet.duration_ms;
   const uint64_t sequence = packet.sequence;
   waiting_.emplace(sequence, std::move(packet));
-  Release(out);
+  Release(out, /*give_up_gaps=*/false);
   return out;
 }
 
-void PacketReorder::Release(std::vector<SequencedPacket>& out) {
+void PacketReorder::Release(std::vector<SequencedPacket>& out, bool give_up_gaps) {
   if (next_ == 0) {
     // The first packets may come in any order too: the stream starts at the lowest of them once
     // max_wait_ms of audio is in (a delay at the start of the call only).
-    if (waiting_ms_ < max_wait_ms_) return;
+    if (waiting_.empty() || (!give_up_gaps && waiting_ms_ < max_wait_ms_)) return;
     next_ = waiting_.begin()->first;
   }
   while (!waiting_.empty()) {
     auto first = waiting_.begin();
     if (first->first != next_) {
       // A gap: wait for it while little audio waits behind it.
-      if (waiting_ms_ < max_wait_ms_) return;
+      if (!give_up_gaps && waiting_ms_ < max_wait_ms_) return;
       stats_.lost += static_cast<int64_t>(first->first - next_);
     }
     next_ = first->first + 1;
@@ -52,14 +51,7 @@ void PacketReorder::Release(std::vector<SequencedPacket>& out) {
 
 std::vector<SequencedPacket> PacketReorder::Flush() {
   std::vector<SequencedPacket> out;
-  for (auto& [sequence, packet] : waiting_) {
-    if (next_ == 0) next_ = sequence;
-    if (sequence != next_) stats_.lost += static_cast<int64_t>(sequence - next_);
-    next_ = sequence + 1;
-    out.push_back(std::move(packet));
-  }
-  waiting_.clear();
-  waiting_ms_ = 0;
+  Release(out, /*give_up_gaps=*/true);
   return out;
 }
 

@@ -40,7 +40,8 @@ class PacketReorder {
   const PacketReorderStats& stats() const { return stats_; }
 
  private:
-  void Release(std::vector<SequencedPacket>& out);
+  // Moves the packets now due to `out`; with `give_up_gaps`, all of them.
+  void Release(std::vector<SequencedPacket>& out, bool give_up_gaps);
 
   const double max_wait_ms_;
   uint64_t next_ = 0;     // The sequence due next; 0 until the stream's start is known.
