@@ -198,6 +198,7 @@ int RunServerUntilSignal(const ServerOptions& options,
                absl::FormatDuration(options.drain_timeout));
   if (options.on_terminating) options.on_terminating();
   (*server)->Shutdown();
+  if (options.on_stopped) options.on_stopped();
   spdlog::info("stopped");
   return 0;
 }

@@ -45,6 +45,10 @@ struct ServerOptions {
   // signal, before the gRPC server drains (that listener drains first).
   std::function<absl::Status()> on_started;
   std::function<void()> on_terminating;
+  // RunServerUntilSignal: called once every call is done, before the gRPC server is destroyed. A
+  // server whose calls finish from a WorkerPool stops the pool here: a task may still be
+  // returning from a call's Finish after gRPC has run the call's OnDone.
+  std::function<void()> on_stopped;
 };
 
 class Server {

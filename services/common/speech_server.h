@@ -75,6 +75,7 @@ int RunSpeechServer(const SpeechServerSpec<Engine>& spec) {
   WorkerPool pool(spec.workers > 0 ? spec.workers : 2 * cores);
   ServerOptions options = ServerOptionsFromFlags(spec.name, spec.port);
   options.health_services = {spec.health_service};
+  options.on_stopped = [&pool] { pool.Stop(); };
   std::unique_ptr<grpc::Service> service = spec.make_service(&engine, &pool, options);
   return RunServerUntilSignal(options, {service.get()});
 }

@@ -5,6 +5,7 @@
 namespace voxflow {
 
 WorkerPool::WorkerPool(int threads) {
+  running_threads_ = std::max(threads, 1);
   for (int i = 0; i < std::max(threads, 1); ++i) {
     threads_.emplace_back([this] {
       while (true) {
@@ -12,7 +13,10 @@ WorkerPool::WorkerPool(int threads) {
         {
           std::unique_lock<std::mutex> lock(mu_);
           ready_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
-          if (tasks_.empty()) return;  // Stopping, and nothing left.
+          if (tasks_.empty()) {  // Stopping, and nothing left.
+            --running_threads_;
+            return;
+          }
           task = std::move(tasks_.front());
           tasks_.pop_front();
         }
@@ -22,9 +26,12 @@ WorkerPool::WorkerPool(int threads) {
   }
 }
 
-WorkerPool::~WorkerPool() {
+WorkerPool::~WorkerPool() { Stop(); }
+
+void WorkerPool::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
     stopping_ = true;
   }
   ready_.notify_all();
@@ -34,9 +41,13 @@ WorkerPool::~WorkerPool() {
 void WorkerPool::Submit(std::function<void()> task) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    tasks_.push_back(std::move(task));
+    if (running_threads_ > 0) {
+      tasks_.push_back(std::move(task));
+      ready_.notify_one();
+      return;
+    }
   }
-  ready_.notify_one();
+  task();
 }
 
 void Strand::Post(std::function<void()> task) {

@@ -16,17 +16,24 @@ namespace voxflow {
 class WorkerPool {
  public:
   explicit WorkerPool(int threads);
-  ~WorkerPool();  // Runs what is queued, then joins.
+  ~WorkerPool();  // Stop().
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
+  // Runs `task` on a pool thread; once the pool has stopped, on the caller's thread (nothing
+  // submitted is ever dropped).
   void Submit(std::function<void()> task);
+  // Runs what is queued (and what those tasks submit), then joins the threads. Idempotent. A
+  // server stops its pool once its calls are done and before the gRPC server is destroyed: a
+  // task may still be returning from a call's Finish after the call's OnDone.
+  void Stop();
 
  private:
   std::mutex mu_;
   std::condition_variable ready_;
   std::deque<std::function<void()>> tasks_;
   bool stopping_ = false;
+  int running_threads_ = 0;  // Threads not yet returned (0 once stopped).
   std::vector<std::thread> threads_;
 };
 

@@ -21,6 +21,23 @@ TEST(WorkerPoolTest, RunsEveryTaskBeforeShutdown) {
   EXPECT_EQ(ran.load(), 1000);
 }
 
+TEST(WorkerPoolTest, StopRunsWhatTasksSubmitAndLaterSubmitsRunOnTheCaller) {
+  WorkerPool pool(2);
+  std::atomic<int> ran{0};
+  for (int i = 0; i < 100; ++i) {
+    pool.Submit([&] {
+      ++ran;
+      pool.Submit([&] { ++ran; });  // Submitted while stopping: still runs on the pool.
+    });
+  }
+  pool.Stop();
+  EXPECT_EQ(ran.load(), 200);
+  std::thread::id ran_on;
+  pool.Submit([&] { ran_on = std::this_thread::get_id(); });
+  EXPECT_EQ(ran_on, std::this_thread::get_id());
+  pool.Stop();  // Idempotent.
+}
+
 TEST(StrandTest, RunsItsTasksInOrderOneAtATime) {
   std::vector<std::vector<int>> seen(4);
   std::atomic<int> concurrent{0}, max_concurrent{0};

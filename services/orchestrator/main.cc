@@ -190,5 +190,6 @@ int main(int argc, char** argv) {
                                .max_sessions_per_client = options.max_streams_per_client,
                                .max_unread_bytes = options.max_unread_bytes});
   options.health_services = {"voxflow.v1.Orchestrator"};
+  options.on_stopped = [&pool] { pool.Stop(); };
   return voxflow::RunServerUntilSignal(options, {&service});
 }

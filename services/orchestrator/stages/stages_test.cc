@@ -78,7 +78,12 @@ class SpeechServices {
     server_ = builder.BuildAndStart();
     address_ = absl::StrCat("127.0.0.1:", port);
   }
-  ~SpeechServices() { server_->Shutdown(absl::ToChronoTime(absl::Now())); }
+  // The pool stops after every call is done and before the server goes: a pool task may still be
+  // returning from a call's Finish.
+  ~SpeechServices() {
+    server_->Shutdown(absl::ToChronoTime(absl::Now()));
+    pool_.Stop();
+  }
   const std::string& address() const { return address_; }
 
  private:
