@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "grpc/grpc.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
@@ -42,6 +43,17 @@ InputItem Audio(size_t bytes) {
   item.audio.set_channels(1);
   return item;
 }
+
+// gRPC stays initialized for the whole test binary, as it is in a server process: otherwise each
+// test that creates the first gRPC object starts gRPC's internal threads and the last one to go
+// ends them, and TSan (which cannot see those threads' exit through Debian's uninstrumented
+// libgpr) takes a later test's stack for memory they still read.
+class GrpcForTheWholeBinary : public ::testing::Environment {
+ public:
+  void SetUp() override { grpc_init(); }
+  void TearDown() override { grpc_shutdown(); }
+};
+const auto* const kGrpc = ::testing::AddGlobalTestEnvironment(new GrpcForTheWholeBinary);
 
 // A context for one attempt of a stage spec.
 struct Attempt {
