@@ -175,7 +175,10 @@ class RemoteProviderScaleTest : public ::testing::Test {
 
   void SetUp() override {
     mocks::FakeAudioServerOptions options;
-    options.threads = kStreams + 10;
+    // A thread per connection, with room for the connections curl opens beside its kept-alive
+    // ones (each held up to the fake's 1 s keep-alive): with kStreams + 10, 9 of 100 streams
+    // once waited past the 20 s timeout for a thread on a loaded machine.
+    options.threads = 3 * kStreams;
     options.transcription_delay = absl::Seconds(2);  // Every request in flight together.
     options.speech_chunk_ms = 40;
     options.speech_chunk_interval = absl::Milliseconds(100);  // A sentence streams for seconds.

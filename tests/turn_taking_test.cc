@@ -21,6 +21,7 @@
 #include "tests/util/fixtures.h"
 #include "tests/util/metrics_scrape.h"
 #include "tests/util/microphone.h"
+#include "tests/util/room_audio.h"
 #include "voxflow/v1/stt.grpc.pb.h"
 
 namespace voxflow {
@@ -397,6 +398,73 @@ TEST(RealEnginesTurnTakingTest, ThreeQuestionsWithPausesAreThreeTurns) {
   ASSERT_THAT(turns, SizeIs(3));
   for (size_t i = 0; i < turns.size(); ++i) {
     EXPECT_EQ(turns[i].event.turn_completed().transcript(), alone[i]) << "question " << i + 1;
+  }
+}
+
+// A caller in a noisy room, who just talks: three questions at about -20 dBFS over continuous
+// noise (a car's brown rumble at -25 dBFS, 5 dB under the voice; pink noise at -30 dBFS), each
+// asked once the answer to the one before has played, the microphone never stopping. With
+// WebRTC's detector alone the questions ran together into one turn cut 10-17 s later; here each is
+// a turn of its own, answered once, and the noise interrupts no answer.
+TEST(RealEnginesTurnTakingTest, ACallerInANoisyRoomIsAnsweredOncePerQuestion) {
+  auto stt = testing::StartServer("services/stt/stt_server", {"--provider=pocketsphinx"});
+  auto tts = testing::StartServer("services/tts/tts_server", {"--provider=espeak-ng"});
+  ASSERT_TRUE(stt && tts);
+  auto orchestrator = testing::StartServer("services/orchestrator/orchestrator_server",
+                                           {absl::StrCat("--stt_target=", stt->address()),
+                                            absl::StrCat("--tts_target=", tts->address())});
+  ASSERT_NE(orchestrator, nullptr);
+  auto channel = grpc::CreateChannel(orchestrator->address(), grpc::InsecureChannelCredentials());
+  const std::vector<std::string> questions = {"what is the weather like today", "hello how are you",
+                                              "what did i say"};
+  constexpr size_t kMs = 16;  // Samples per ms.
+  for (const auto& [noise, dbfs] : std::vector<std::pair<testing::Noise, double>>{
+           {testing::Noise::kBrown, -25}, {testing::Noise::kPink, -30}}) {
+    SCOPED_TRACE(absl::StrCat(testing::NoiseName(noise), " noise at ", dbfs, " dBFS"));
+    // The room: one stretch of noise, played on piece by piece, the questions mixed into it.
+    const testing::Samples room = testing::MakeNoise(noise, 120000 * kMs, dbfs, 11, {});
+    size_t played = 0;
+    Microphone* microphone = nullptr;
+    auto play = [&](const testing::Samples& voice) {
+      testing::Samples piece(room.begin() + static_cast<std::ptrdiff_t>(played),
+                             room.begin() + static_cast<std::ptrdiff_t>(played + voice.size()));
+      testing::MixInto(piece, voice, 0);
+      played += piece.size();
+      return microphone->PlayAndWait(testing::ToPcm16(piece));
+    };
+    auto quiet = [&](int ms) { return play(testing::Samples(ms * kMs, 0.0f)); };
+    v1::SessionConfig config;  // The default voice_chat pipeline and detector.
+    *config.mutable_input_format() = Pcm16k();
+    *config.mutable_output_format() = Pcm16k();
+    config.set_telemetry(true);
+    ConverseClient client(channel, config);
+    Microphone mic(client);
+    microphone = &mic;
+    quiet(1000);
+    for (size_t i = 0; i < questions.size(); ++i) {
+      play(testing::AtLevel(testing::FromPcm16(SpeechPcm16k(questions[i])), -20));
+      // The room goes on until the answer has played, and a moment after.
+      const int turn = static_cast<int>(i) + 1;
+      const absl::Time deadline = absl::Now() + absl::Seconds(40);
+      while (client.turn(turn) == nullptr && absl::Now() < deadline && played < room.size() / 2) {
+        quiet(200);
+      }
+      ASSERT_NE(client.turn(turn), nullptr) << "question " << turn << " was not answered";
+      quiet(800);
+    }
+    client.CloseSend();
+    ASSERT_TRUE(client.Finish().ok());
+    const auto turns = client.Filter(Case::kTurnCompleted);
+    ASSERT_THAT(turns, SizeIs(3)) << "three questions, three turns";
+    for (const TimedEvent& turn : turns) {
+      const v1::TurnCompleted& completed = turn.event.turn_completed();
+      EXPECT_FALSE(completed.transcript().empty()) << "turn " << completed.turn_id();
+      EXPECT_FALSE(completed.reply().empty()) << "turn " << completed.turn_id();
+      EXPECT_FALSE(completed.interrupted()) << "turn " << completed.turn_id();
+    }
+    for (const TimedEvent& e : client.Filter(Case::kTelemetry)) {
+      EXPECT_NE(e.event.telemetry().name(), "turn.discarded") << "the noise made an utterance";
+    }
   }
 }
 

@@ -59,6 +59,8 @@ ABSL_FLAG(int, speech_ms, 1000, "User speech per turn.");
 ABSL_FLAG(int, late_chunk_ms, 100,
           "A session is not at real time if any chunk's round trip exceeds this.");
 ABSL_FLAG(int, connections, 8, "Client connections the sessions are spread over.");
+ABSL_FLAG(std::vector<std::string>, orchestrator_flags, {},
+          "Extra orchestrator flags, comma-separated (e.g. --voice_detector=webrtc).");
 ABSL_FLAG(bool, baseline, true, "Also run the bare relay for each N.");
 ABSL_FLAG(bool, stop_at_first_miss, false, "End the sweep at the first N not held at real time.");
 
@@ -602,10 +604,13 @@ stages { name: "save_memory" kind: WORK type: "memory_write" depends_on: "llm" f
       Start("services/tts/tts_server", {"--provider=mock", "--mock_latency_ms=0",
                                         absl::StrCat("--mock_bytes_per_char=", kTtsBytesPerChar),
                                         "--max_streams=100000", "--log_level=warn"});
-  auto orchestrator = Start(
-      "services/orchestrator/orchestrator_server",
-      {absl::StrCat("--stt_target=", stt->address()), absl::StrCat("--tts_target=", tts->address()),
-       "--pipelines_dir=" + pipelines_dir, "--max_sessions=100000", "--log_level=warn"});
+  std::vector<std::string> orchestrator_args = {
+      absl::StrCat("--stt_target=", stt->address()), absl::StrCat("--tts_target=", tts->address()),
+      "--pipelines_dir=" + pipelines_dir, "--max_sessions=100000", "--log_level=warn"};
+  for (const std::string& flag : absl::GetFlag(FLAGS_orchestrator_flags)) {
+    orchestrator_args.push_back(flag);
+  }
+  auto orchestrator = Start("services/orchestrator/orchestrator_server", orchestrator_args);
   auto echo = Start("bench/load/relay_baseline", {"--role=echo", "--log_level=warn"});
   auto relay =
       Start("bench/load/relay_baseline",

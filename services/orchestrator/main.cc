@@ -52,6 +52,9 @@ ABSL_FLAG(int, endpointing_silence_ms, 500,
 ABSL_FLAG(int, endpointing_min_speech_ms, 150,
           "Default speech an utterance needs to start a turn (shorter sounds start none).");
 ABSL_FLAG(int, endpointing_max_utterance_ms, 20000, "Default longest utterance; cut there.");
+ABSL_FLAG(std::string, voice_detector, "noise_robust",
+          "Default voice activity detector: noise_robust (ignores steady noise, bursts and quieter "
+          "background voices) or webrtc (WebRTC's GMM detector alone; cheaper).");
 ABSL_FLAG(bool, barge_in, true, "Default: the user's voice over a reply may interrupt it.");
 ABSL_FLAG(int, barge_in_min_speech_ms, 400,
           "Default speech over a reply that interrupts it (shorter sounds pause it, then it "
@@ -173,6 +176,16 @@ int main(int argc, char** argv) {
   services.options.endpointing.silence_ms = absl::GetFlag(FLAGS_endpointing_silence_ms);
   services.options.endpointing.min_speech_ms = absl::GetFlag(FLAGS_endpointing_min_speech_ms);
   services.options.endpointing.max_utterance_ms = absl::GetFlag(FLAGS_endpointing_max_utterance_ms);
+  const std::string detector = absl::GetFlag(FLAGS_voice_detector);
+  if (detector == "webrtc") {
+    services.options.voice_detector = voxflow::v1::VOICE_DETECTOR_WEBRTC;
+  } else if (detector == "noise_robust") {
+    services.options.voice_detector = voxflow::v1::VOICE_DETECTOR_NOISE_ROBUST;
+  } else {
+    std::fprintf(stderr, "orchestrator: --voice_detector=%s: expected noise_robust or webrtc\n",
+                 detector.c_str());
+    return 2;
+  }
   services.options.barge_in.enabled = absl::GetFlag(FLAGS_barge_in);
   services.options.barge_in.min_speech_ms = absl::GetFlag(FLAGS_barge_in_min_speech_ms);
   services.options.barge_in.min_words = absl::GetFlag(FLAGS_barge_in_min_words);

@@ -189,8 +189,17 @@ absl::StatusOr<SessionSetup> BuildSessionSetup(const v1::SessionConfig& requeste
   if (!output.ok()) return output.status();
 
   if (absl::Status s = TurnTakingSettings(config, options, setup); !s.ok()) return s;
-  auto vad = services.vad_factory ? services.vad_factory(config.input_format())
-                                  : CreateWebRtcVad(config.input_format());
+  if (!v1::VoiceDetector_IsValid(config.voice_detector())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config.voice_detector: unknown value ", config.voice_detector(),
+        " (VOICE_DETECTOR_UNSPECIFIED, VOICE_DETECTOR_WEBRTC or VOICE_DETECTOR_NOISE_ROBUST)"));
+  }
+  if (config.voice_detector() == v1::VOICE_DETECTOR_UNSPECIFIED) {
+    config.set_voice_detector(options.voice_detector);
+  }
+  auto vad = services.vad_factory
+                 ? services.vad_factory(config.input_format(), config.voice_detector())
+                 : CreateVoiceActivityDetector(config.input_format(), config.voice_detector());
   if (!vad.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("config.input_format: no voice activity detection: ", vad.status().message()));

@@ -60,6 +60,29 @@ TEST_F(SessionConfigTest, TheServerDefaultsAreFilledInForTheStages) {
   EXPECT_EQ(setup->opus_in, nullptr);
 }
 
+TEST_F(SessionConfigTest, TheVoiceDetectorIsTheServersUnlessChosenAndAnUnknownOneIsNamed) {
+  std::vector<v1::VoiceDetector> asked;
+  services_.vad_factory = [&asked](const v1::AudioStreamFormat& format, v1::VoiceDetector kind) {
+    asked.push_back(kind);
+    return testing::LoudnessVadFactory()(format, kind);
+  };
+  services_.options.voice_detector = v1::VOICE_DETECTOR_WEBRTC;
+  v1::SessionConfig config = Pcm16();
+  absl::StatusOr<SessionSetup> setup = Build(config);
+  ASSERT_TRUE(setup.ok()) << setup.status();
+  EXPECT_EQ(setup->config->voice_detector(), v1::VOICE_DETECTOR_WEBRTC);
+  config.set_voice_detector(v1::VOICE_DETECTOR_NOISE_ROBUST);
+  setup = Build(config);
+  ASSERT_TRUE(setup.ok()) << setup.status();
+  EXPECT_EQ(setup->config->voice_detector(), v1::VOICE_DETECTOR_NOISE_ROBUST);
+  EXPECT_EQ(asked, (std::vector<v1::VoiceDetector>{v1::VOICE_DETECTOR_WEBRTC,
+                                                   v1::VOICE_DETECTOR_NOISE_ROBUST}));
+  config.set_voice_detector(static_cast<v1::VoiceDetector>(7));
+  const absl::Status status = Build(config).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("config.voice_detector: unknown value 7"));
+}
+
 TEST_F(SessionConfigTest, OpusIsHandledAsPcm16Inside) {
   v1::SessionConfig config = Pcm16();
   config.mutable_input_format()->set_format(v1::OPUS);

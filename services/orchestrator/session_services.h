@@ -32,6 +32,8 @@ struct SessionOptions {
   int leading_silence_ms = 1000;
   EndpointingSettings endpointing;  // Defaults for SessionConfig.endpointing.
   BargeInSettings barge_in;         // Defaults for SessionConfig.barge_in.
+  // Default for SessionConfig.voice_detector.
+  v1::VoiceDetector voice_detector = v1::VOICE_DETECTOR_NOISE_ROBUST;
   size_t max_chunk_bytes = 1 << 20;
   // A conversation longer than this ends with DEADLINE_EXCEEDED (zero: no limit).
   absl::Duration max_session_duration = absl::ZeroDuration();
@@ -54,7 +56,7 @@ struct SessionServices {
   const VoiceCatalog* voices = nullptr;
   // The ids of the live conversations (an id is refused while in use); null: not checked.
   LiveSessions* live_sessions = nullptr;
-  // One voice activity detector per session; null: WebRTC's.
+  // One voice activity detector per session; null: CreateVoiceActivityDetector.
   VadFactory vad_factory;
   // A turn's stages (tests drive the session with fakes); null: the built-in stage types over
   // `stt`, `tts` and `memory`.

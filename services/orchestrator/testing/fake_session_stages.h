@@ -57,10 +57,10 @@ inline std::unique_ptr<PipelineRegistry> FakePipelines() {
 
 // One LoudnessVad per session.
 inline VadFactory LoudnessVadFactory() {
-  return
-      [](const v1::AudioStreamFormat&) -> absl::StatusOr<std::unique_ptr<VoiceActivityDetector>> {
-        return std::make_unique<LoudnessVad>();
-      };
+  return [](const v1::AudioStreamFormat&,
+            v1::VoiceDetector) -> absl::StatusOr<std::unique_ptr<VoiceActivityDetector>> {
+    return std::make_unique<LoudnessVad>();
+  };
 }
 
 // stt: reads its utterance to the end; the transcript is "<bytes> bytes" (empty if no voice).

@@ -1,0 +1,375 @@
+// The listening benchmark's detector part: each candidate voice activity detector, with the
+// session's own endpointing (UtteranceSegmenter) and barge-in rule (BargeInDetector) on top, hears
+// a caller in a room, in process and faster than real time. Seeded, so runs repeat exactly.
+//
+// - questions: three spoken questions (espeak-ng, -20 dBFS) 1.5 s apart under continuous noise
+//   (white, pink, brown, babble, music, hum at -50..-25 dBFS): questions heard once each, merged,
+//   cut only by max_utterance_ms, spurious utterances, end of speech -> end of utterance.
+// - bars: the caller silent over a reply, six 400 ms bars of noise and then 4 s of it at -25 dBFS:
+//   reply pauses and false barge-ins.
+// - onset: a soft question (-35 and -40 dBFS) in a quiet room: heard, and how late its onset.
+// - cpu: detector time per second of audio.
+//
+//   bazel run -c opt //bench/listening:detector_bench
+//   bazel run -c opt //bench/listening:detector_bench -- --candidates=gmm,robust
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "bench/listening/candidate_detectors.h"
+#include "services/orchestrator/listening/barge_in_detector.h"
+#include "services/orchestrator/listening/utterance_segmenter.h"
+#include "tests/util/fixtures.h"
+#include "tests/util/room_audio.h"
+
+ABSL_FLAG(std::string, candidates, "", "Comma-separated candidate names (empty: all).");
+ABSL_FLAG(int, silence_ms, 500, "Endpointing silence_ms.");
+ABSL_FLAG(int, min_speech_ms, 150, "Endpointing min_speech_ms.");
+ABSL_FLAG(int, barge_in_min_speech_ms, 400, "Barge-in min_speech_ms.");
+ABSL_FLAG(uint32_t, seed, 1, "Seed of the noises.");
+ABSL_FLAG(double, harmonicity, voxflow::orchestrator::NoiseRobustVadOptions().min_harmonicity,
+          "The robust candidate's min_harmonicity.");
+ABSL_FLAG(double, floor_snr_db, voxflow::orchestrator::NoiseRobustVadOptions().floor_snr_db,
+          "The robust candidate's floor_snr_db.");
+ABSL_FLAG(double, foreground_margin_db,
+          voxflow::orchestrator::NoiseRobustVadOptions().foreground_margin_db,
+          "The robust candidate's foreground_margin_db.");
+ABSL_FLAG(int, voicing_hold_ms, voxflow::orchestrator::NoiseRobustVadOptions().voicing_hold_ms,
+          "The robust candidate's voicing_hold_ms.");
+ABSL_FLAG(bool, details, false, "Print every case, not only the summary.");
+ABSL_FLAG(std::string, trace, "",
+          "NOISE:DBFS (e.g. pink:-25): only that case, with each candidate's voiced frames.");
+
+namespace voxflow::bench {
+namespace {
+
+using orchestrator::BargeInDetector;
+using orchestrator::BargeInSettings;
+using orchestrator::EndpointingSettings;
+using orchestrator::UtteranceSegmenter;
+using orchestrator::VoiceActivityDetector;
+using testing::AllNoises;
+using testing::AtLevel;
+using testing::FromPcm16;
+using testing::MakeNoise;
+using testing::MixInto;
+using testing::Noise;
+using testing::NoiseName;
+using testing::Samples;
+using testing::ToPcm16;
+
+constexpr int kFrameMs = 20;
+constexpr size_t kFrameSamples = 16 * kFrameMs;
+constexpr size_t kMs = 16;  // Samples per ms.
+
+struct Span {
+  size_t begin, end;  // Samples.
+};
+
+struct Utterance {
+  int64_t start_ms, end_ms;
+  bool cut = false;  // Ended by max_utterance_ms.
+};
+
+// The detector's verdict per frame, through the segmenter.
+std::vector<Utterance> Segment(VoiceActivityDetector& vad, const Samples& audio,
+                               std::vector<bool>* voiced_frames = nullptr) {
+  EndpointingSettings settings;
+  settings.silence_ms = absl::GetFlag(FLAGS_silence_ms);
+  settings.min_speech_ms = absl::GetFlag(FLAGS_min_speech_ms);
+  UtteranceSegmenter segmenter(settings);
+  const std::string pcm = ToPcm16(audio);
+  std::vector<Utterance> out;
+  bool open = false;
+  for (size_t at = 0; at + kFrameSamples * 2 <= pcm.size(); at += kFrameSamples * 2) {
+    const int64_t ms = static_cast<int64_t>(at / 2 / kMs);
+    const bool voiced = vad.IsSpeech(absl::string_view(pcm).substr(at, kFrameSamples * 2));
+    if (voiced_frames != nullptr) voiced_frames->push_back(voiced);
+    const double speaking_for = static_cast<double>(ms - segmenter.speech_start_ms());
+    const auto events = segmenter.Push(ms, kFrameMs, voiced);
+    if (events.confirmed) {
+      out.push_back({segmenter.speech_start_ms(), 0});
+      open = true;
+    }
+    if (events.ended && open) {
+      out.back().end_ms = ms + kFrameMs;
+      out.back().cut = speaking_for + kFrameMs >= settings.max_utterance_ms;
+      open = false;
+    }
+  }
+  if (open) out.back().end_ms = static_cast<int64_t>(audio.size() / kMs);
+  return out;
+}
+
+struct QuestionsResult {
+  int heard_once = 0, merged = 0, missed = 0, spurious = 0, cut = 0;
+  double worst_end_lag_ms = 0;  // End of speech -> end of utterance, the worst question.
+};
+
+QuestionsResult RunQuestions(const CandidateFactory& make, const std::vector<Samples>& questions,
+                             Noise noise, double dbfs, const std::vector<Samples>& voices,
+                             uint32_t seed) {
+  std::vector<Span> spans;
+  size_t at = 2000 * kMs;
+  for (const Samples& q : questions) {
+    spans.push_back({at, at + q.size()});
+    at += q.size() + 1500 * kMs;
+  }
+  Samples audio(at + 1000 * kMs, 0.0f);
+  for (size_t i = 0; i < questions.size(); ++i) MixInto(audio, questions[i], spans[i].begin);
+  MixInto(audio, MakeNoise(noise, audio.size(), dbfs, seed, voices), 0);
+  auto vad = make();
+  std::vector<bool> voiced;
+  const std::vector<Utterance> utterances = Segment(*vad, audio, &voiced);
+  if (absl::GetFlag(FLAGS_trace) == absl::StrCat(NoiseName(noise), ":", dbfs)) {
+    std::string line;
+    for (size_t f = 0; f < voiced.size(); ++f) {
+      bool in_speech = false;
+      for (const Span& s : spans)
+        in_speech |= f * kFrameSamples >= s.begin && f * kFrameSamples < s.end;
+      line += voiced[f] ? (in_speech ? '#' : '!') : (in_speech ? '_' : '.');
+    }
+    std::printf(
+        "  trace (20 ms frames; # voiced speech, _ unvoiced speech, ! voiced noise):\n  %s\n",
+        line.c_str());
+  }
+  QuestionsResult result;
+  std::vector<int> hits(spans.size(), 0);
+  for (const Utterance& u : utterances) {
+    int overlaps = 0;
+    for (size_t i = 0; i < spans.size(); ++i) {
+      const int64_t b = static_cast<int64_t>(spans[i].begin / kMs);
+      const int64_t e = static_cast<int64_t>(spans[i].end / kMs);
+      if (u.start_ms < e && u.end_ms > b) {
+        ++overlaps;
+        ++hits[i];
+        result.worst_end_lag_ms =
+            std::max(result.worst_end_lag_ms, static_cast<double>(u.end_ms - e));
+      }
+    }
+    if (overlaps == 0) ++result.spurious;
+    if (overlaps > 1) ++result.merged;
+    if (u.cut) ++result.cut;
+  }
+  for (int h : hits) {
+    if (h == 0) ++result.missed;
+    if (h == 1) ++result.heard_once;
+  }
+  if (result.merged > 0) result.heard_once = 0;
+  return result;
+}
+
+struct BarsResult {
+  int pauses = 0, interrupts = 0;
+};
+
+// The caller silent over a reply that plays throughout: bars of noise, then continuous noise.
+BarsResult RunBars(const CandidateFactory& make, Noise noise, double dbfs,
+                   const std::vector<Samples>& voices, uint32_t seed) {
+  Samples audio = MakeNoise(Noise::kWhite, 14000 * kMs, -70, seed + 1, voices);
+  for (int bar = 0; bar < 6; ++bar) {
+    MixInto(audio, MakeNoise(noise, 400 * kMs, dbfs, seed + 10 + bar, voices),
+            (2000 + 1400 * bar) * kMs);
+  }
+  MixInto(audio, MakeNoise(noise, 4000 * kMs, dbfs, seed + 20, voices), 10000 * kMs);
+  auto vad = make();
+  EndpointingSettings endpointing;
+  endpointing.silence_ms = absl::GetFlag(FLAGS_silence_ms);
+  endpointing.min_speech_ms = absl::GetFlag(FLAGS_min_speech_ms);
+  UtteranceSegmenter segmenter(endpointing);
+  BargeInSettings barge;
+  barge.min_speech_ms = absl::GetFlag(FLAGS_barge_in_min_speech_ms);
+  BargeInDetector detector(barge);
+  const std::string pcm = ToPcm16(audio);
+  BarsResult result;
+  for (size_t at = 0; at + kFrameSamples * 2 <= pcm.size(); at += kFrameSamples * 2) {
+    const int64_t ms = static_cast<int64_t>(at / 2 / kMs);
+    const bool voiced = vad->IsSpeech(absl::string_view(pcm).substr(at, kFrameSamples * 2));
+    const auto events = segmenter.Push(ms, kFrameMs, voiced);
+    const auto action = detector.OnFrame(events, segmenter, ms, kFrameMs, voiced, true);
+    if (action == BargeInDetector::Action::kPause) ++result.pauses;
+    if (action == BargeInDetector::Action::kInterrupt) {
+      ++result.interrupts;
+      detector.Reset();
+    }
+  }
+  return result;
+}
+
+struct OnsetResult {
+  bool heard = false;
+  double onset_delay_ms = 0;  // First voiced frame after the speech began.
+  double voiced_share = 0;    // Of the speech's frames.
+};
+
+OnsetResult RunOnset(const CandidateFactory& make, const Samples& question, double dbfs,
+                     uint32_t seed) {
+  const size_t begin = 2000 * kMs;
+  Samples audio = MakeNoise(Noise::kPink, begin + question.size() + 1000 * kMs, -65, seed, {});
+  MixInto(audio, AtLevel(question, dbfs), begin);
+  auto vad = make();
+  std::vector<bool> voiced;
+  const std::vector<Utterance> utterances = Segment(*vad, audio, &voiced);
+  OnsetResult result;
+  const size_t first = begin / kFrameSamples, last = (begin + question.size()) / kFrameSamples;
+  int count = 0;
+  for (size_t f = first; f < last && f < voiced.size(); ++f) {
+    if (voiced[f] && count == 0) result.onset_delay_ms = static_cast<double>(f - first) * kFrameMs;
+    count += voiced[f];
+  }
+  result.voiced_share = static_cast<double>(count) / static_cast<double>(last - first);
+  for (const Utterance& u : utterances) {
+    if (u.start_ms < static_cast<int64_t>((begin + question.size()) / kMs) &&
+        u.end_ms > static_cast<int64_t>(begin / kMs)) {
+      result.heard = true;
+    }
+  }
+  return result;
+}
+
+double CpuMsPerAudioSecond(const CandidateFactory& make, const Samples& audio) {
+  auto vad = make();
+  const std::string pcm = ToPcm16(audio);
+  const auto start = std::chrono::steady_clock::now();
+  for (size_t at = 0; at + kFrameSamples * 2 <= pcm.size(); at += kFrameSamples * 2) {
+    vad->IsSpeech(absl::string_view(pcm).substr(at, kFrameSamples * 2));
+  }
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return ms / (static_cast<double>(audio.size()) / 16000);
+}
+
+int Main() {
+  const uint32_t seed = absl::GetFlag(FLAGS_seed);
+  const std::vector<std::string> texts = {"what time is it", "how is the weather in paris today",
+                                          "can you book a table for two at eight"};
+  const std::vector<std::string> babble_texts = {"i would like to hear some music",
+                                                 "tell me a story please",
+                                                 "thank you very much",
+                                                 "how far is the station from here",
+                                                 "the meeting was moved to thursday afternoon",
+                                                 "she sells sea shells by the sea shore"};
+  std::vector<Samples> questions, voices;
+  for (const auto& t : texts)
+    questions.push_back(AtLevel(FromPcm16(testing::SpeechPcm16k(t)), -20));
+  for (const auto& t : babble_texts) voices.push_back(FromPcm16(testing::SpeechPcm16k(t)));
+
+  orchestrator::NoiseRobustVadOptions robust;
+  robust.min_harmonicity = absl::GetFlag(FLAGS_harmonicity);
+  robust.floor_snr_db = absl::GetFlag(FLAGS_floor_snr_db);
+  robust.foreground_margin_db = absl::GetFlag(FLAGS_foreground_margin_db);
+  robust.voicing_hold_ms = absl::GetFlag(FLAGS_voicing_hold_ms);
+  std::vector<Candidate> candidates = AllCandidates(robust);
+  const std::string wanted = absl::GetFlag(FLAGS_candidates);
+  if (!wanted.empty()) {
+    std::vector<std::string> names = absl::StrSplit(wanted, ',');
+    std::vector<Candidate> chosen;
+    for (const Candidate& c : candidates) {
+      if (std::find(names.begin(), names.end(), c.name) != names.end()) chosen.push_back(c);
+    }
+    candidates = chosen;
+  }
+
+  struct Case {
+    Noise noise;
+    double dbfs;
+  };
+  std::vector<Case> cases = {{Noise::kNone, -90}};
+  for (Noise noise : AllNoises()) {
+    for (double dbfs : {-50.0, -40.0, -35.0, -30.0, -25.0}) cases.push_back({noise, dbfs});
+  }
+  const bool details = absl::GetFlag(FLAGS_details);
+  std::printf(
+      "speech at -20 dBFS; silence_ms=%d min_speech_ms=%d barge_in_min_speech_ms=%d seed=%u\n",
+      absl::GetFlag(FLAGS_silence_ms), absl::GetFlag(FLAGS_min_speech_ms),
+      absl::GetFlag(FLAGS_barge_in_min_speech_ms), seed);
+  const int goal_lag = absl::GetFlag(FLAGS_silence_ms) + 200;
+  for (const Candidate& candidate : candidates) {
+    std::printf("\n== %s: %s\n", candidate.name.c_str(), candidate.description.c_str());
+    // Goals: stationary (white/pink/brown/hum) to -25 and babble to -35 every question heard once
+    // and ended within silence_ms + 200 ms.
+    int goal_cases = 0, goal_met = 0;
+    int total_once = 0, total_questions = 0, total_spurious = 0, total_cut = 0, total_merged = 0;
+    std::vector<std::string> failures;
+    for (const Case& c : cases) {
+      if (!absl::GetFlag(FLAGS_trace).empty() &&
+          absl::GetFlag(FLAGS_trace) != absl::StrCat(NoiseName(c.noise), ":", c.dbfs)) {
+        continue;
+      }
+      const QuestionsResult r = RunQuestions(candidate.make, questions, c.noise, c.dbfs, voices,
+                                             seed + static_cast<uint32_t>(c.dbfs * -7));
+      total_once += r.heard_once;
+      total_questions += static_cast<int>(questions.size());
+      total_spurious += r.spurious;
+      total_cut += r.cut;
+      total_merged += r.merged;
+      const bool in_goal = c.noise == Noise::kNone ||
+                           ((c.noise == Noise::kWhite || c.noise == Noise::kPink ||
+                             c.noise == Noise::kBrown || c.noise == Noise::kHum) &&
+                            c.dbfs <= -25) ||
+                           (c.noise == Noise::kBabble && c.dbfs <= -35);
+      const bool met = r.heard_once == static_cast<int>(questions.size()) && r.spurious == 0 &&
+                       r.cut == 0 && r.worst_end_lag_ms <= goal_lag;
+      if (in_goal) {
+        ++goal_cases;
+        goal_met += met;
+      }
+      if (details || (in_goal && !met)) {
+        std::printf(
+            "  questions %-6s %4.0f dBFS: once %d/3 merged %d missed %d spurious %d cut %d "
+            "end lag %5.0f ms%s\n",
+            NoiseName(c.noise), c.dbfs, r.heard_once, r.merged, r.missed, r.spurious, r.cut,
+            r.worst_end_lag_ms, in_goal && !met ? "  << goal missed" : "");
+      }
+    }
+    std::printf(
+        "  questions: %d/%d heard once, %d merged, %d spurious, %d cut; goal cases met "
+        "%d/%d\n",
+        total_once, total_questions, total_merged, total_spurious, total_cut, goal_met, goal_cases);
+    if (!absl::GetFlag(FLAGS_trace).empty()) continue;
+    int pauses = 0, interrupts = 0, stationary_interrupts = 0;
+    for (Noise noise : AllNoises()) {
+      const BarsResult b = RunBars(candidate.make, noise, -25, voices, seed);
+      pauses += b.pauses;
+      interrupts += b.interrupts;
+      if (noise != Noise::kBabble && noise != Noise::kMusic) stationary_interrupts += b.interrupts;
+      if (details || b.interrupts > 0) {
+        std::printf("  bars %-6s -25 dBFS: pauses %d false barge-ins %d\n", NoiseName(noise),
+                    b.pauses, b.interrupts);
+      }
+    }
+    std::printf("  bars at -25 dBFS: %d pauses, %d false barge-ins (%d from stationary noise)\n",
+                pauses, interrupts, stationary_interrupts);
+    for (double dbfs : {-35.0, -40.0}) {
+      for (size_t q = 0; q < questions.size(); ++q) {
+        const OnsetResult o = RunOnset(candidate.make, questions[q], dbfs, seed);
+        std::printf("  onset \"%s\" at %.0f dBFS: %s, first voiced %3.0f ms, voiced %2.0f%%\n",
+                    texts[q].c_str(), dbfs, o.heard ? "heard" : "MISSED", o.onset_delay_ms,
+                    100 * o.voiced_share);
+      }
+    }
+    Samples cpu_audio = MakeNoise(Noise::kPink, 30000 * kMs, -30, seed, voices);
+    for (size_t i = 0; i < 10; ++i) MixInto(cpu_audio, questions[i % 3], (i * 3000 + 200) * kMs);
+    std::printf("  cpu: %.3f ms per audio second\n",
+                CpuMsPerAudioSecond(candidate.make, cpu_audio));
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace voxflow::bench
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return voxflow::bench::Main();
+}
