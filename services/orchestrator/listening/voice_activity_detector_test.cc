@@ -1,8 +1,6 @@
 // WebRTC's detector on real speech (espeak-ng) and on noise.
 #include "services/orchestrator/listening/voice_activity_detector.h"
 
-#include <espeak-ng/speak_lib.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -13,29 +11,16 @@
 #include "gtest/gtest.h"
 #include "services/common/audio_chunk.h"
 #include "services/common/audio_converter.h"
+#include "services/orchestrator/testing/test_speech.h"
 
 namespace voxflow::orchestrator {
 namespace {
 
-std::vector<int16_t>* speech_samples = nullptr;
-
-int Collect(short* wav, int samples, espeak_EVENT*) {
-  if (wav != nullptr) speech_samples->insert(speech_samples->end(), wav, wav + samples);
-  return 0;
-}
-
 // "what is the weather like today" at espeak-ng's rate (22050 Hz), as PCM16 bytes.
 std::string Speech(int* rate) {
-  static std::vector<int16_t> samples;
-  static int sample_rate = 0;
-  if (sample_rate == 0) {
-    speech_samples = &samples;
-    sample_rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, nullptr, 0);
-    espeak_SetSynthCallback(Collect);
-    const char text[] = "what is the weather like today";
-    espeak_Synth(text, sizeof(text), 0, POS_CHARACTER, 0, espeakCHARS_AUTO, nullptr, nullptr);
-    espeak_Synchronize();
-  }
+  static const std::vector<int16_t> samples =
+      testing::Spoken("what is the weather like today", rate);
+  static const int sample_rate = *rate;
   *rate = sample_rate;
   return std::string(reinterpret_cast<const char*>(samples.data()), samples.size() * 2);
 }

@@ -1,0 +1,179 @@
+#include "services/orchestrator/listening/echo_canceller.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/audio_converter.h"
+#include "webrtc/common.h"
+#include "webrtc/modules/audio_processing/include/audio_processing.h"
+#include "webrtc/modules/interface/module_common_types.h"
+
+namespace voxflow::orchestrator {
+namespace {
+
+// Reply audio the caller's audio has not caught up with: beyond this (2 s) the oldest goes, as
+// the echo canceller cannot reach that far back anyway.
+constexpr size_t kMaxFarMs = 2000;
+
+float BlockDb(const int16_t* block, size_t samples) {
+  double energy = 0;
+  for (size_t i = 0; i < samples; ++i) energy += double(block[i]) * block[i];
+  return static_cast<float>(10 * std::log10(energy / static_cast<double>(samples) + 1.0));
+}
+
+}  // namespace
+
+void EchoDelay::Push(const int16_t* far, const int16_t* near, size_t samples) {
+  far_db_.push_back(BlockDb(far, samples));
+  near_db_.push_back(BlockDb(near, samples));
+  if (far_db_.size() > kWindow + kMaxDelay) {
+    far_db_.pop_front();
+    near_db_.pop_front();
+  }
+  if (++since_estimate_ >= kEvery && far_db_.size() >= kMinWindow + kMaxDelay) {
+    since_estimate_ = 0;
+    Estimate();
+  }
+}
+
+void EchoDelay::Estimate() {
+  // near[t] against far[t - d], over the last window blocks (fewer at the start), for each d:
+  // the envelopes with their means taken off.
+  const size_t n = near_db_.size();
+  const size_t window = n - kMaxDelay;
+  std::vector<double> near(near_db_.begin() + (n - window), near_db_.end());
+  double near_mean = 0;
+  for (double v : near) near_mean += v;
+  near_mean /= window;
+  double near_energy = 0;
+  for (double& v : near) {
+    v -= near_mean;
+    near_energy += v * v;
+  }
+  double best = 0;
+  size_t best_delay = 0;
+  for (size_t d = 0; d <= kMaxDelay; ++d) {
+    const size_t from = n - window - d;
+    double far_mean = 0;
+    for (size_t i = 0; i < window; ++i) far_mean += far_db_[from + i];
+    far_mean /= window;
+    double cross = 0, far_energy = 0;
+    for (size_t i = 0; i < window; ++i) {
+      const double f = far_db_[from + i] - far_mean;
+      cross += near[i] * f;
+      far_energy += f * f;
+    }
+    if (far_energy <= 0 || near_energy <= 0) continue;
+    const double c = cross / std::sqrt(far_energy * near_energy);
+    if (c > best) {
+      best = c;
+      best_delay = d;
+    }
+  }
+  confidence_ = best;
+  if (best >= kConfident) delay_blocks_ = static_cast<int>(best_delay);
+}
+
+bool EchoCanceller::SupportsNearFormat(const v1::AudioStreamFormat& near) {
+  const int rate = near.sample_rate();
+  return near.format() == v1::PCM16 && near.channels() == 1 &&
+         (rate == 8000 || rate == 16000 || rate == 32000 || rate == 48000);
+}
+
+absl::StatusOr<std::unique_ptr<EchoCanceller>> EchoCanceller::Create(
+    const v1::AudioStreamFormat& near, const v1::AudioStreamFormat& far) {
+  if (!SupportsNearFormat(near)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("echo cancellation needs mono PCM16 input at 8, 16, 32 or 48 kHz (this is ",
+                     v1::AudioFormat_Name(near.format()), " at ", near.sample_rate(), " Hz, ",
+                     near.channels(), " channels)"));
+  }
+  std::unique_ptr<AudioConverter> far_converter;
+  if (far.format() != near.format() || far.sample_rate() != near.sample_rate() ||
+      far.channels() != near.channels()) {
+    auto converter = AudioConverter::Create(far, near);
+    if (!converter.ok()) return converter.status();
+    far_converter = *std::move(converter);
+  }
+  webrtc::Config config;
+  // The echo of a reply played on a speakerphone comes back 40-400 ms later: EchoDelay finds
+  // how much later and the canceller is told (its own delay-agnostic mode did not reach past
+  // about 200 ms); the extended filter covers the room's tail.
+  config.Set<webrtc::ExtendedFilter>(new webrtc::ExtendedFilter(true));
+
+  std::unique_ptr<webrtc::AudioProcessing> apm(webrtc::AudioProcessing::Create(config));
+  if (apm == nullptr) return absl::InternalError("webrtc AudioProcessing::Create failed");
+  webrtc::EchoCancellation* aec = apm->echo_cancellation();
+  if (aec->enable_drift_compensation(false) != 0 ||
+      aec->set_suppression_level(webrtc::EchoCancellation::kLowSuppression) != 0 ||
+      aec->enable_metrics(true) != 0 || aec->enable_delay_logging(true) != 0 ||
+      aec->Enable(true) != 0) {
+    return absl::InternalError("webrtc echo cancellation cannot be configured");
+  }
+  return std::unique_ptr<EchoCanceller>(
+      new EchoCanceller(near.sample_rate(), std::move(far_converter), std::move(apm)));
+}
+
+EchoCanceller::EchoCanceller(int rate, std::unique_ptr<AudioConverter> far_converter,
+                             std::unique_ptr<webrtc::AudioProcessing> apm)
+    : rate_(rate),
+      block_samples_(static_cast<size_t>(rate / 100)),
+      far_converter_(std::move(far_converter)),
+      apm_(std::move(apm)),
+      frame_(std::make_unique<webrtc::AudioFrame>()) {}
+
+EchoCanceller::~EchoCanceller() = default;
+
+void EchoCanceller::OnReplyPlayed(absl::string_view pcm) {
+  absl::StatusOr<std::string> converted =
+      far_converter_ != nullptr ? far_converter_->Convert(pcm) : std::string(pcm);
+  if (!converted.ok()) return;
+  const size_t samples = converted->size() / 2;
+  for (size_t i = 0; i < samples; ++i) {
+    int16_t v;
+    std::memcpy(&v, converted->data() + 2 * i, 2);
+    far_.push_back(v);
+  }
+  const size_t max = static_cast<size_t>(rate_) * kMaxFarMs / 1000;
+  if (far_.size() > max) far_.erase(far_.begin(), far_.begin() + (far_.size() - max));
+}
+
+std::string EchoCanceller::Process(absl::string_view pcm) {
+  std::string out(pcm);
+  const size_t block_bytes = block_samples_ * 2;
+  std::vector<int16_t> block(block_samples_);
+  for (size_t at = 0; at + block_bytes <= out.size(); at += block_bytes) {
+    // The far end paired with this block: the oldest reply audio not yet paired (silence when
+    // no reply is playing). The canceller finds how much later its echo comes.
+    for (size_t i = 0; i < block_samples_; ++i) {
+      block[i] = far_.empty() ? 0 : far_.front();
+      if (!far_.empty()) far_.pop_front();
+    }
+    delay_.Push(block.data(), reinterpret_cast<const int16_t*>(out.data() + at), block_samples_);
+    frame_->UpdateFrame(0, 0, block.data(), block_samples_, rate_,
+                        webrtc::AudioFrame::kNormalSpeech, webrtc::AudioFrame::kVadUnknown, 1);
+    if (apm_->AnalyzeReverseStream(frame_.get()) != webrtc::AudioProcessing::kNoError) continue;
+    std::memcpy(block.data(), out.data() + at, block_bytes);
+    frame_->UpdateFrame(0, 0, block.data(), block_samples_, rate_,
+                        webrtc::AudioFrame::kNormalSpeech, webrtc::AudioFrame::kVadUnknown, 1);
+    apm_->set_stream_delay_ms(delay_.delay_ms());
+    if (apm_->ProcessStream(frame_.get()) != webrtc::AudioProcessing::kNoError) continue;
+    std::memcpy(out.data() + at, frame_->data_, block_bytes);
+    ++stats_.blocks;
+    stats_.echo_blocks += apm_->echo_cancellation()->stream_has_echo();
+  }
+  // The canceller's own figures, once a second of audio.
+  if (stats_.blocks >= metrics_at_ + 100) {
+    metrics_at_ = stats_.blocks;
+    webrtc::EchoCancellation::Metrics metrics;
+    if (apm_->echo_cancellation()->GetMetrics(&metrics) == 0) {
+      stats_.erle_db = metrics.echo_return_loss_enhancement.average;
+    }
+    stats_.delay_ms = delay_.delay_ms();
+  }
+  return out;
+}
+
+}  // namespace voxflow::orchestrator

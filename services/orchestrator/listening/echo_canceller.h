@@ -1,0 +1,102 @@
+// EchoCanceller: takes the reply's own voice out of the caller's audio. A speakerphone (or a phone
+// or browser without echo cancellation) sends the reply back into the microphone 40-400 ms later;
+// the server knows exactly what it sent, so it can cancel that echo itself, before voice detection
+// and recognition. WebRTC's echo canceller (Debian's libwebrtc-audio-processing: AEC with the
+// extended filter and delay-agnostic mode, which finds the delay itself), with the reply audio as
+// sent (after pacing, before encoding) as its far end.
+//
+// Not thread-safe: its owner (the listener, under the session's lock) calls it.
+#ifndef VOXFLOW_SERVICES_ORCHESTRATOR_LISTENING_ECHO_CANCELLER_H_
+#define VOXFLOW_SERVICES_ORCHESTRATOR_LISTENING_ECHO_CANCELLER_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "voxflow/v1/audio.pb.h"
+
+namespace webrtc {
+class AudioProcessing;
+class AudioFrame;
+}  // namespace webrtc
+
+namespace voxflow {
+class AudioConverter;
+}  // namespace voxflow
+
+namespace voxflow::orchestrator {
+
+// How much later the reply comes back in the caller's audio: the delay that best lines up the
+// energy envelopes (10 ms blocks) of the reply sent and the caller's audio, 0..500 ms, looked for
+// every half second over the last 3 s (from 1.5 s in). Pure arithmetic, no clock.
+class EchoDelay {
+ public:
+  // One 10 ms block of each: the reply paired with this moment, and the caller's audio.
+  void Push(const int16_t* far, const int16_t* near, size_t samples);
+  // The estimate in ms (0 until the first confident one).
+  int delay_ms() const { return delay_blocks_ * 10; }
+  // How well the envelopes lined up at that delay (normalized correlation, 0..1).
+  double confidence() const { return confidence_; }
+
+ private:
+  static constexpr size_t kWindow = 300;     // Blocks compared: 3 s.
+  static constexpr size_t kMinWindow = 100;  // The first estimate, after 1.5 s of both.
+  static constexpr size_t kMaxDelay = 50;    // Blocks: 500 ms.
+  static constexpr size_t kEvery = 50;       // Blocks between estimates.
+  static constexpr double kConfident = 0.5;
+  void Estimate();
+
+  std::deque<float> far_db_, near_db_;
+  size_t since_estimate_ = 0;
+  int delay_blocks_ = 0;
+  double confidence_ = 0;
+};
+
+class EchoCanceller {
+ public:
+  struct Stats {
+    uint64_t blocks = 0;       // 10 ms blocks of caller audio processed.
+    uint64_t echo_blocks = 0;  // Of them, blocks the canceller found echo in.
+    // Echo return loss enhancement (how much the canceller took off the echo), in dB, as WebRTC
+    // reports it; -100 before it has a figure.
+    double erle_db = -100;
+    int delay_ms = -1;  // The echo's delay as estimated (EchoDelay); -1 before the first second.
+  };
+
+  // `near`: the caller's audio as heard (PCM16 mono at 8, 16, 32 or 48 kHz); `far`: the reply
+  // audio as sent (PCM16, any rate and channels). Other near formats are INVALID_ARGUMENT.
+  static absl::StatusOr<std::unique_ptr<EchoCanceller>> Create(const v1::AudioStreamFormat& near,
+                                                               const v1::AudioStreamFormat& far);
+  ~EchoCanceller();
+
+  // Reply audio as it goes out to the caller, in the far format.
+  void OnReplyPlayed(absl::string_view pcm);
+  // The caller's audio, in the near format; returns it with the echo removed, the same length.
+  // Whole 10 ms blocks are processed; a part of a block left at the end goes through as it was.
+  std::string Process(absl::string_view pcm);
+
+  const Stats& stats() const { return stats_; }
+  static bool SupportsNearFormat(const v1::AudioStreamFormat& near);
+
+ private:
+  EchoCanceller(int rate, std::unique_ptr<AudioConverter> far_converter,
+                std::unique_ptr<webrtc::AudioProcessing> apm);
+
+  const int rate_;
+  const size_t block_samples_;
+  const std::unique_ptr<AudioConverter> far_converter_;  // Null: the far end is already as near.
+  const std::unique_ptr<webrtc::AudioProcessing> apm_;
+  const std::unique_ptr<webrtc::AudioFrame> frame_;
+  std::deque<int16_t> far_;  // Reply audio sent, not yet paired with a block of caller audio.
+  EchoDelay delay_;
+  Stats stats_;
+  uint64_t metrics_at_ = 0;  // stats_.blocks when the canceller's figures were last read.
+};
+
+}  // namespace voxflow::orchestrator
+
+#endif  // VOXFLOW_SERVICES_ORCHESTRATOR_LISTENING_ECHO_CANCELLER_H_
