@@ -78,7 +78,9 @@ void EchoDelay::Estimate() {
 
 bool EchoCanceller::SupportsNearFormat(const v1::AudioStreamFormat& near) {
   const int rate = near.sample_rate();
-  return near.format() == v1::PCM16 && near.channels() == 1 &&
+  const bool format =
+      near.format() == v1::PCM16 || near.format() == v1::MULAW || near.format() == v1::ALAW;
+  return format && near.channels() == 1 &&
          (rate == 8000 || rate == 16000 || rate == 32000 || rate == 48000);
 }
 
@@ -86,16 +88,27 @@ absl::StatusOr<std::unique_ptr<EchoCanceller>> EchoCanceller::Create(
     const v1::AudioStreamFormat& near, const v1::AudioStreamFormat& far) {
   if (!SupportsNearFormat(near)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("echo cancellation needs mono PCM16 input at 8, 16, 32 or 48 kHz (this is ",
+        absl::StrCat("echo cancellation needs mono PCM16, MULAW or ALAW input at 8, 16, 32 or "
+                     "48 kHz (this is ",
                      v1::AudioFormat_Name(near.format()), " at ", near.sample_rate(), " Hz, ",
                      near.channels(), " channels)"));
   }
-  std::unique_ptr<AudioConverter> far_converter;
-  if (far.format() != near.format() || far.sample_rate() != near.sample_rate() ||
-      far.channels() != near.channels()) {
-    auto converter = AudioConverter::Create(far, near);
+  v1::AudioStreamFormat pcm = near;
+  pcm.set_format(v1::PCM16);
+  std::unique_ptr<AudioConverter> far_converter, near_decoder, near_encoder;
+  if (far.format() != pcm.format() || far.sample_rate() != pcm.sample_rate() ||
+      far.channels() != pcm.channels()) {
+    auto converter = AudioConverter::Create(far, pcm);
     if (!converter.ok()) return converter.status();
     far_converter = *std::move(converter);
+  }
+  if (near.format() != v1::PCM16) {
+    auto decoder = AudioConverter::Create(near, pcm);
+    if (!decoder.ok()) return decoder.status();
+    auto encoder = AudioConverter::Create(pcm, near);
+    if (!encoder.ok()) return encoder.status();
+    near_decoder = *std::move(decoder);
+    near_encoder = *std::move(encoder);
   }
   webrtc::Config config;
   // The echo of a reply played on a speakerphone comes back 40-400 ms later: EchoDelay finds
@@ -105,6 +118,13 @@ absl::StatusOr<std::unique_ptr<EchoCanceller>> EchoCanceller::Create(
 
   std::unique_ptr<webrtc::AudioProcessing> apm(webrtc::AudioProcessing::Create(config));
   if (apm == nullptr) return absl::InternalError("webrtc AudioProcessing::Create failed");
+  // The int16 interface wants one rate for the caller's audio, the cleaned audio and the reply,
+  // set before the reply's first block.
+  const int rate = near.sample_rate();
+  if (apm->Initialize(rate, rate, rate, webrtc::AudioProcessing::kMono,
+                      webrtc::AudioProcessing::kMono, webrtc::AudioProcessing::kMono) != 0) {
+    return absl::InternalError("webrtc AudioProcessing cannot run at the input's rate");
+  }
   webrtc::EchoCancellation* aec = apm->echo_cancellation();
   if (aec->enable_drift_compensation(false) != 0 ||
       aec->set_suppression_level(webrtc::EchoCancellation::kLowSuppression) != 0 ||
@@ -113,14 +133,19 @@ absl::StatusOr<std::unique_ptr<EchoCanceller>> EchoCanceller::Create(
     return absl::InternalError("webrtc echo cancellation cannot be configured");
   }
   return std::unique_ptr<EchoCanceller>(
-      new EchoCanceller(near.sample_rate(), std::move(far_converter), std::move(apm)));
+      new EchoCanceller(near.sample_rate(), std::move(far_converter), std::move(near_decoder),
+                        std::move(near_encoder), std::move(apm)));
 }
 
 EchoCanceller::EchoCanceller(int rate, std::unique_ptr<AudioConverter> far_converter,
+                             std::unique_ptr<AudioConverter> near_decoder,
+                             std::unique_ptr<AudioConverter> near_encoder,
                              std::unique_ptr<webrtc::AudioProcessing> apm)
     : rate_(rate),
       block_samples_(static_cast<size_t>(rate / 100)),
       far_converter_(std::move(far_converter)),
+      near_decoder_(std::move(near_decoder)),
+      near_encoder_(std::move(near_encoder)),
       apm_(std::move(apm)),
       frame_(std::make_unique<webrtc::AudioFrame>()) {}
 
@@ -140,8 +165,16 @@ void EchoCanceller::OnReplyPlayed(absl::string_view pcm) {
   if (far_.size() > max) far_.erase(far_.begin(), far_.begin() + (far_.size() - max));
 }
 
-std::string EchoCanceller::Process(absl::string_view pcm) {
-  std::string out(pcm);
+std::string EchoCanceller::Process(absl::string_view audio) {
+  if (near_decoder_ == nullptr) return ProcessPcm16(std::string(audio));
+  absl::StatusOr<std::string> pcm = near_decoder_->Convert(audio);
+  if (!pcm.ok() || pcm->size() != audio.size() * 2) return std::string(audio);
+  absl::StatusOr<std::string> encoded = near_encoder_->Convert(ProcessPcm16(*std::move(pcm)));
+  if (!encoded.ok() || encoded->size() != audio.size()) return std::string(audio);
+  return *std::move(encoded);
+}
+
+std::string EchoCanceller::ProcessPcm16(std::string out) {
   const size_t block_bytes = block_samples_ * 2;
   std::vector<int16_t> block(block_samples_);
   for (size_t at = 0; at + block_bytes <= out.size(); at += block_bytes) {

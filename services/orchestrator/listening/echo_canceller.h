@@ -67,8 +67,9 @@ class EchoCanceller {
     int delay_ms = -1;  // The echo's delay as estimated (EchoDelay); -1 before the first second.
   };
 
-  // `near`: the caller's audio as heard (PCM16 mono at 8, 16, 32 or 48 kHz); `far`: the reply
-  // audio as sent (PCM16, any rate and channels). Other near formats are INVALID_ARGUMENT.
+  // `near`: the caller's audio as heard (PCM16, MULAW or ALAW, mono, at 8, 16, 32 or 48 kHz;
+  // G.711 is decoded, cleaned and encoded again); `far`: the reply audio as sent (any format the
+  // converter reads). Other near formats are INVALID_ARGUMENT.
   static absl::StatusOr<std::unique_ptr<EchoCanceller>> Create(const v1::AudioStreamFormat& near,
                                                                const v1::AudioStreamFormat& far);
   ~EchoCanceller();
@@ -84,11 +85,16 @@ class EchoCanceller {
 
  private:
   EchoCanceller(int rate, std::unique_ptr<AudioConverter> far_converter,
+                std::unique_ptr<AudioConverter> near_decoder,
+                std::unique_ptr<AudioConverter> near_encoder,
                 std::unique_ptr<webrtc::AudioProcessing> apm);
+  std::string ProcessPcm16(std::string pcm);
 
   const int rate_;
   const size_t block_samples_;
   const std::unique_ptr<AudioConverter> far_converter_;  // Null: the far end is already as near.
+  // G.711 near audio to PCM16 and back (same rate, sample for sample); null for PCM16.
+  const std::unique_ptr<AudioConverter> near_decoder_, near_encoder_;
   const std::unique_ptr<webrtc::AudioProcessing> apm_;
   const std::unique_ptr<webrtc::AudioFrame> frame_;
   std::deque<int16_t> far_;  // Reply audio sent, not yet paired with a block of caller audio.

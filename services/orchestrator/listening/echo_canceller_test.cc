@@ -175,6 +175,36 @@ TEST(EchoCancellerTest, TheCallersVoiceOverTheEchoStays) {
   EXPECT_GT(caller_voiced, caller_frames / 2) << "the caller over the echo is heard";
 }
 
+// A phone line: the reply sent as μ-law at 8 kHz, back in the caller's μ-law 150 ms later.
+TEST(EchoCancellerTest, CleansAPhoneLinesMuLawAudioSampleForSample) {
+  const std::vector<float> wide = Reply();
+  std::vector<float> reply(wide.size() / 2);
+  for (size_t i = 0; i < reply.size(); ++i) reply[i] = (wide[2 * i] + wide[2 * i + 1]) / 2;
+  // Microphone() counts in 16 kHz samples: its 75 ms is 1,200 samples, 150 ms at 8 kHz.
+  std::vector<float> mic = Microphone(reply, 75, 10, {}, 0);
+  const v1::AudioStreamFormat mulaw = MakeStreamFormat(v1::MULAW, 8000, 1);
+  auto canceller = EchoCanceller::Create(mulaw, mulaw);
+  ASSERT_TRUE(canceller.ok()) << canceller.status();
+  auto encode = *AudioConverter::Create(MakeStreamFormat(v1::PCM16, 8000, 1), mulaw);
+  auto decode = *AudioConverter::Create(mulaw, MakeStreamFormat(v1::PCM16, 8000, 1));
+  double in = 0, out = 0;
+  const size_t frame = 160, frames = mic.size() / frame;  // 20 ms at 8 kHz.
+  for (size_t f = 0; f < frames; ++f) {
+    (*canceller)->OnReplyPlayed(*encode->Convert(Pcm(reply, f * frame, frame)));
+    const std::string near = *encode->Convert(Pcm(mic, f * frame, frame));
+    const std::string cleaned = (*canceller)->Process(near);
+    ASSERT_EQ(cleaned.size(), near.size());
+    if (f >= frames / 2) {
+      in += Energy(*decode->Convert(near));
+      out += Energy(*decode->Convert(cleaned));
+    }
+  }
+  const double erle = 10 * std::log10(in / std::max(out, 1.0));
+  std::printf("mu-law at 8 kHz, 150 ms: echo down %.1f dB, delay estimated %d ms\n", erle,
+              (*canceller)->stats().delay_ms);
+  EXPECT_GT(erle, 15);
+}
+
 TEST(EchoCancellerTest, RefusesANearFormatItCannotProcess) {
   EXPECT_FALSE(EchoCanceller::Create(MakeStreamFormat(v1::PCM16, 44100, 1),
                                      MakeStreamFormat(v1::PCM16, 16000, 1))
@@ -184,6 +214,9 @@ TEST(EchoCancellerTest, RefusesANearFormatItCannotProcess) {
                    .ok());
   EXPECT_TRUE(EchoCanceller::Create(MakeStreamFormat(v1::PCM16, 8000, 1),
                                     MakeStreamFormat(v1::PCM16, 24000, 1))
+                  .ok());
+  EXPECT_TRUE(EchoCanceller::Create(MakeStreamFormat(v1::MULAW, 8000, 1),
+                                    MakeStreamFormat(v1::MULAW, 8000, 1))
                   .ok());
 }
 
