@@ -73,7 +73,10 @@ class FailoverRendering final : public std::enable_shared_from_this<FailoverRend
     bool aborted;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      abort_ = std::move(abort);
+      // The attempt may be over already (a failure answered at once, and the next provider done
+      // on the fallback pool): its abort, which holds this rendering through the attempt's
+      // callbacks, is then let go here, never kept (a cycle: ASan saw the sentence leak).
+      if (!done_) abort_ = std::move(abort);
       aborted = aborted_;
     }
     if (aborted) Abort();
