@@ -342,15 +342,11 @@ TEST_F(TurnTakingTest, OutOfRangeSettingsNameTheField) {
 
 // Real engines, a caller who just talks: three questions with pauses, no END_OF_INPUT.
 TEST(RealEnginesTurnTakingTest, ThreeQuestionsWithPausesAreThreeTurns) {
-  auto stt = testing::StartServer("services/stt/stt_server", {"--provider=pocketsphinx"});
   // The conversation below: 0.5 s silence, question 1, 1.5 s silence, question 2, 1.5 s silence,
   // question 3, 2 s silence, at real time.
-  auto tts = testing::StartServer("services/tts/tts_server", {"--provider=espeak-ng"});
-  ASSERT_TRUE(stt && tts);
-  auto orchestrator = testing::StartServer("services/orchestrator/orchestrator_server",
-                                           {absl::StrCat("--stt_target=", stt->address()),
-                                            absl::StrCat("--tts_target=", tts->address())});
-  ASSERT_NE(orchestrator, nullptr);
+  testing::VoiceStack stack =
+      testing::StartVoiceStack({"--provider=pocketsphinx"}, {"--provider=espeak-ng"});
+  ASSERT_TRUE(stack.ok());
 
   const std::vector<std::string> questions = {"what is the weather like today", "hello how are you",
                                               "what did i say"};
@@ -358,7 +354,8 @@ TEST(RealEnginesTurnTakingTest, ThreeQuestionsWithPausesAreThreeTurns) {
   *config.mutable_input_format() = Pcm16k();
   *config.mutable_output_format() = Pcm16k();
   config.set_telemetry(true);
-  auto channel = grpc::CreateChannel(orchestrator->address(), grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(stack.orchestrator->address(), grpc::InsecureChannelCredentials());
 
   // How pocketsphinx hears each question on its own: a conversation of that question alone, with
   // the same silence before it.
@@ -407,14 +404,11 @@ TEST(RealEnginesTurnTakingTest, ThreeQuestionsWithPausesAreThreeTurns) {
 // WebRTC's detector alone the questions ran together into one turn cut 10-17 s later; here each is
 // a turn of its own, answered once, and the noise interrupts no answer.
 TEST(RealEnginesTurnTakingTest, ACallerInANoisyRoomIsAnsweredOncePerQuestion) {
-  auto stt = testing::StartServer("services/stt/stt_server", {"--provider=pocketsphinx"});
-  auto tts = testing::StartServer("services/tts/tts_server", {"--provider=espeak-ng"});
-  ASSERT_TRUE(stt && tts);
-  auto orchestrator = testing::StartServer("services/orchestrator/orchestrator_server",
-                                           {absl::StrCat("--stt_target=", stt->address()),
-                                            absl::StrCat("--tts_target=", tts->address())});
-  ASSERT_NE(orchestrator, nullptr);
-  auto channel = grpc::CreateChannel(orchestrator->address(), grpc::InsecureChannelCredentials());
+  testing::VoiceStack stack =
+      testing::StartVoiceStack({"--provider=pocketsphinx"}, {"--provider=espeak-ng"});
+  ASSERT_TRUE(stack.ok());
+  auto channel =
+      grpc::CreateChannel(stack.orchestrator->address(), grpc::InsecureChannelCredentials());
   const std::vector<std::string> questions = {"what is the weather like today", "hello how are you",
                                               "what did i say"};
   constexpr size_t kMs = 16;  // Samples per ms.
