@@ -88,6 +88,7 @@ FakeOpenAiAudioServer::FakeOpenAiAudioServer(FakeAudioServerOptions options)
       if (!scripted_.empty()) {
         text = scripted_.front();
         scripted_.pop_front();
+        requests_[index].scripted = text;
       }
     }
     if (text.empty()) text = Transcribe(wav);

@@ -69,6 +69,7 @@ class FakeOpenAiAudioServer {
     absl::Time first_byte_sent;
     absl::Time answered;  // Its last byte written.
     int status = 200;
+    std::string scripted;  // The scripted transcript it was given (concurrent requests race).
   };
 
   explicit FakeOpenAiAudioServer(FakeAudioServerOptions options = {});
