@@ -23,14 +23,7 @@ constexpr size_t kFrameBytes = 640;  // 20 ms at 16 kHz.
 
 // `text` by espeak-ng at 16 kHz, as samples.
 std::vector<float> Speak(const std::string& text) {
-  int rate = 0;
-  const std::vector<int16_t> samples = testing::Spoken(text, &rate);
-  auto converter = AudioConverter::Create(MakeStreamFormat(v1::PCM16, rate, 1),
-                                          MakeStreamFormat(v1::PCM16, 16000, 1));
-  std::string pcm = *(*converter)
-                         ->Convert(absl::string_view(reinterpret_cast<const char*>(samples.data()),
-                                                     samples.size() * 2));
-  pcm += (*converter)->Flush();
+  const std::string pcm = testing::SpokenPcm16k(text);
   std::vector<float> out(pcm.size() / 2);
   for (size_t i = 0; i < out.size(); ++i) {
     int16_t v;

@@ -229,7 +229,7 @@ class NoiseRobustVad final : public BlockVad {
     double energy = 0;
     for (size_t i = 0; i < kBlockSamples; ++i) energy += double(block[i]) * block[i];
     energy /= kBlockSamples;
-    // The floor never counts as below -80 dBFS: digital silence is not a floor to beat by 6 dB.
+    // The floor never counts as below -80 dBFS: digital silence is no floor to be above.
     const double floor = std::max(floor_.Push(energy), kMinFloor);
     const double level_db = 10 * std::log10(std::max(energy, kMinFloor) / kFullScale);
     foreground_db_ -= options_.foreground_decay_db_per_s * kBlockMs / 1000;

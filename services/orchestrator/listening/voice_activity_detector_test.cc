@@ -120,13 +120,7 @@ std::string Mix(const std::string& speech, const std::string& noise, size_t offs
   return out;
 }
 
-std::string Speech16k() {
-  int rate = 0;
-  const std::string speech = Speech(&rate);
-  auto converter = AudioConverter::Create(Pcm16(rate), Pcm16(16000));
-  std::string out = *(*converter)->Convert(speech);
-  return out + (*converter)->Flush();
-}
+std::string Speech16k() { return testing::SpokenPcm16k("what is the weather like today"); }
 
 std::unique_ptr<VoiceActivityDetector> Robust() {
   auto vad = CreateVoiceActivityDetector(Pcm16(16000), v1::VOICE_DETECTOR_NOISE_ROBUST);

@@ -1,5 +1,6 @@
 // Real speech for the listening tests: `text` spoken by espeak-ng in process, at espeak-ng's own
-// rate. One espeak-ng for the whole test binary (it is a process-wide singleton).
+// rate (or resampled to 16 kHz). One espeak-ng for the whole test binary (it is a process-wide
+// singleton).
 #ifndef VOXFLOW_SERVICES_ORCHESTRATOR_TESTING_TEST_SPEECH_H_
 #define VOXFLOW_SERVICES_ORCHESTRATOR_TESTING_TEST_SPEECH_H_
 
@@ -9,6 +10,11 @@
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "services/common/audio_chunk.h"
+#include "services/common/audio_converter.h"
 
 namespace voxflow::orchestrator::testing {
 
@@ -40,6 +46,21 @@ inline std::vector<int16_t> Spoken(const std::string& text, int* rate) {
   internal::SpeechSink() = nullptr;
   *rate = sample_rate;
   return samples;
+}
+
+// `text` spoken by espeak-ng, resampled to 16 kHz mono PCM16 (bytes).
+inline std::string SpokenPcm16k(const std::string& text) {
+  int rate = 0;
+  const std::vector<int16_t> samples = Spoken(text, &rate);
+  auto converter = AudioConverter::Create(MakeStreamFormat(v1::PCM16, rate, 1),
+                                          MakeStreamFormat(v1::PCM16, 16000, 1));
+  if (!converter.ok()) return "";
+  absl::StatusOr<std::string> pcm =
+      (*converter)
+          ->Convert(
+              absl::string_view(reinterpret_cast<const char*>(samples.data()), samples.size() * 2));
+  if (!pcm.ok()) return "";
+  return *pcm + (*converter)->Flush();
 }
 
 }  // namespace voxflow::orchestrator::testing
