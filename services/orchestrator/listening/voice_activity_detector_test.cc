@@ -10,7 +10,6 @@
 
 #include "gtest/gtest.h"
 #include "services/common/audio_chunk.h"
-#include "services/common/audio_converter.h"
 #include "services/orchestrator/testing/test_speech.h"
 
 namespace voxflow::orchestrator {
