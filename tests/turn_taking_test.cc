@@ -22,6 +22,7 @@
 #include "tests/util/metrics_scrape.h"
 #include "tests/util/microphone.h"
 #include "tests/util/room_audio.h"
+#include "tests/util/speakerphone.h"
 #include "voxflow/v1/stt.grpc.pb.h"
 
 namespace voxflow {
@@ -460,6 +461,84 @@ TEST(RealEnginesTurnTakingTest, ACallerInANoisyRoomIsAnsweredOncePerQuestion) {
       EXPECT_NE(e.event.telemetry().name(), "turn.discarded") << "the noise made an utterance";
     }
   }
+}
+
+// A caller on a speakerphone: every reply comes back into the microphone 200 ms later, 10 dB
+// down (real engines, a real-time stream, never END_OF_INPUT). With server-side echo cancellation
+// the reply does not interrupt itself and its echo is not a question, while the caller's own
+// voice over the echo still interrupts it. Without it the reply paused itself again and again and
+// the agent answered its own words.
+TEST(RealEnginesTurnTakingTest, ACallerOnASpeakerphoneIsNotInterruptedByTheEcho) {
+  auto stt = testing::StartServer("services/stt/stt_server", {"--provider=pocketsphinx"});
+  auto tts = testing::StartServer("services/tts/tts_server", {"--provider=espeak-ng"});
+  ASSERT_TRUE(stt && tts);
+  auto orchestrator = testing::StartServer("services/orchestrator/orchestrator_server",
+                                           {absl::StrCat("--stt_target=", stt->address()),
+                                            absl::StrCat("--tts_target=", tts->address())});
+  ASSERT_NE(orchestrator, nullptr);
+  auto channel = grpc::CreateChannel(orchestrator->address(), grpc::InsecureChannelCredentials());
+  v1::SessionConfig config;  // The default voice_chat pipeline and detector.
+  *config.mutable_input_format() = Pcm16k();
+  *config.mutable_output_format() = Pcm16k();
+  config.set_telemetry(true);
+  config.set_echo_cancellation(v1::ECHO_CANCELLATION_ON);
+  ConverseClient client(channel, config);
+  Microphone mic(client);
+  testing::Speakerphone phone(client, mic, 200, 10, 5);
+  auto say = [&](const std::string& text) {
+    phone.Say(testing::AtLevel(testing::FromPcm16(SpeechPcm16k(text)), -20));
+  };
+  auto reply_over = [&](int turn) {
+    // The turn is over and the speaker has played all of it, echo included.
+    return [&, turn] { return client.turn(turn) != nullptr; };
+  };
+  ASSERT_TRUE(phone.ListenUntil([] { return false; }, absl::Seconds(1)) == false);
+  const std::vector<std::string> questions = {"what is the weather like today",
+                                              "hello how are you"};
+  for (size_t i = 0; i < questions.size(); ++i) {
+    say(questions[i]);
+    const int turn = static_cast<int>(i) + 1;
+    ASSERT_TRUE(phone.ListenUntil(reply_over(turn), absl::Seconds(40)))
+        << "question " << turn << " was not answered";
+    phone.ListenUntil([] { return false; }, absl::Seconds(1));  // The echo's tail.
+  }
+  // The caller talks over the third reply (and its echo): that interrupts it.
+  say("tell me a story please");
+  ASSERT_TRUE(phone.ListenUntil([&] { return !client.Filter(Case::kReplyAudio, 3).empty(); },
+                                absl::Seconds(40)));
+  phone.ListenUntil([] { return false; }, absl::Milliseconds(300));
+  say("stop what time is it");
+  ASSERT_TRUE(phone.ListenUntil(reply_over(4), absl::Seconds(40))) << "the barge-in was not a turn";
+  client.CloseSend();
+  ASSERT_TRUE(client.Finish().ok());
+
+  for (const TimedEvent& e : client.Filter(Case::kTelemetry)) {
+    const auto& t = e.event.telemetry();
+    if (t.name() != "turn.stats") continue;
+    std::printf("turn %s: echo delay %s ms, ERLE %s dB, echo in %s blocks\n",
+                t.attributes().at("turn_id").c_str(), t.attributes().at("echo_delay_ms").c_str(),
+                t.attributes().at("echo_erle_db").c_str(),
+                t.attributes().at("echo_blocks").c_str());
+  }
+  for (const TimedEvent& e : client.Filter(Case::kTurnCompleted)) {
+    std::printf("turn %d: \"%s\" -> \"%s\"%s\n", e.event.turn_completed().turn_id(),
+                e.event.turn_completed().transcript().c_str(),
+                e.event.turn_completed().reply().c_str(),
+                e.event.turn_completed().interrupted() ? " (interrupted)" : "");
+  }
+  const auto turns = client.Filter(Case::kTurnCompleted);
+  ASSERT_THAT(turns, SizeIs(4)) << "no turn from the echo";
+  for (int turn : {1, 2}) {
+    EXPECT_FALSE(client.turn(turn)->interrupted()) << "turn " << turn;
+    EXPECT_FALSE(client.turn(turn)->reply().empty()) << "turn " << turn;
+  }
+  EXPECT_TRUE(client.turn(3)->interrupted()) << "the caller's voice over the echo interrupts";
+  int self_pauses = 0;
+  for (const TimedEvent& e : client.Filter(Case::kTelemetry)) {
+    const auto& t = e.event.telemetry();
+    if (t.name() == "turn.reply_paused" && t.attributes().at("turn_id") != "3") ++self_pauses;
+  }
+  EXPECT_EQ(self_pauses, 0) << "the echo paused a reply";
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "services/common/logging.h"
 #include "services/common/worker_pool.h"
 #include "services/orchestrator/session_config.h"
@@ -191,7 +192,13 @@ void ConverseSession::OnVoiceOverReply(BargeInDetector::Action action) {
   }
   const bool pause = action == BargeInDetector::Action::kPause;
   output_->Hold(pause, listener_->stream_ms(), events_);
-  if (!pause) output_->SendDue(Now(), kFromBuffer, events_);
+  if (!pause) SendReplyDueLocked(Now(), kFromBuffer);
+}
+
+void ConverseSession::SendReplyDueLocked(absl::Time now, int hand_overs) {
+  const std::string played = output_->SendDue(now, hand_overs, events_);
+  // What the caller will hear is what may come back into their microphone.
+  if (!played.empty()) listener_->OnReplyPlayed(played);
 }
 
 void ConverseSession::OnHeardWords(int turn_id, int words) {
@@ -236,7 +243,7 @@ ReplyOffer ConverseSession::OfferReplyAudio(int turn_id, v1::AudioChunk& audio,
   if (closed_) return ReplyOffer::kRefused;
   const ReplyOffer offer = output_->Offer(turn_id, audio, text);
   // The first frame goes out now, on the thread that read it from the TTS service.
-  if (offer == ReplyOffer::kTaken) output_->SendDue(Now(), /*hand_overs=*/0, events_);
+  if (offer == ReplyOffer::kTaken) SendReplyDueLocked(Now(), /*hand_overs=*/0);
   return offer;
 }
 
@@ -264,7 +271,7 @@ void ConverseSession::OnTurnDone(const std::shared_ptr<Turn>& turn, const TurnRe
   // utterance, not audio nobody reads.
   if (listening_ == turn) listener_->EndUtterance(Listener::EndReason::kRecognizer, Now());
   if (!turns_.empty() && turns_.front() == turn) {
-    output_->SendDue(Now(), kFromBuffer, events_);  // A last short frame may go now.
+    SendReplyDueLocked(Now(), kFromBuffer);  // A last short frame may go now.
     MaybeCompleteTurnLocked(Now());
   }
   Unlock(lock);
@@ -296,8 +303,17 @@ void ConverseSession::CompleteTurnLocked(const Turn& turn, absl::Time now) {
   ReportTotalsLocked();
   for (v1::ConverseEvent& event : done.events) Send(std::move(event));
   if (config_->telemetry()) {
-    SendTelemetry("turn.stats", TurnStatsAttributes(turn, InputStatsLocked(),
-                                                    listener_->accounting(), output_->underruns()));
+    streaming::EventAttributes stats = TurnStatsAttributes(
+        turn, InputStatsLocked(), listener_->accounting(), output_->underruns());
+    if (const EchoCanceller* echo = listener_->echo_canceller(); echo != nullptr) {
+      // What the echo canceller saw so far: the echo's delay, how much it took off, and the
+      // share of the caller's audio it found echo in.
+      const EchoCanceller::Stats& e = echo->stats();
+      stats["echo_delay_ms"] = absl::StrCat(e.delay_ms);
+      stats["echo_erle_db"] = absl::StrFormat("%.1f", e.erle_db);
+      stats["echo_blocks"] = absl::StrCat(e.echo_blocks, "/", e.blocks);
+    }
+    SendTelemetry("turn.stats", stats);
   }
 }
 
@@ -384,7 +400,7 @@ bool ConverseSession::Tick(absl::Time now) {
     ScopedLogContext log_context(session_id_, 0);
     // Held for a missing chunk: the ticker takes over from the request's thread.
     listener_->Drain(/*all=*/false, now, request_hand_overs_ + kFromBuffer);
-    output_->SendDue(now, kFromBuffer, events_);
+    SendReplyDueLocked(now, kFromBuffer);
     WakeReplyRoomLocked();  // On this thread: the audio it takes goes out from here.
     MaybeCompleteTurnLocked(now);
   }

@@ -139,6 +139,8 @@ class ConverseSession : public TurnHost,
   bool ReplyPlaying() const override;
 
   void InterruptLocked(absl::string_view reason);
+  // The reply audio due at `now` goes out; the listener hears what went (its echo canceller).
+  void SendReplyDueLocked(absl::Time now, int hand_overs);
   void WakeReplyRoomLocked();
   void StartTurnLocked(const std::shared_ptr<Turn>& turn);
   // The front turn owns the output: let its held stages run.

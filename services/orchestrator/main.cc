@@ -55,6 +55,10 @@ ABSL_FLAG(int, endpointing_max_utterance_ms, 20000, "Default longest utterance; 
 ABSL_FLAG(std::string, voice_detector, "noise_robust",
           "Default voice activity detector: noise_robust (ignores steady noise, bursts and quieter "
           "background voices) or webrtc (WebRTC's GMM detector alone; cheaper).");
+ABSL_FLAG(std::string, echo_cancellation, "off",
+          "Default server-side echo cancellation (SessionConfig.echo_cancellation): off or on "
+          "(the reply's echo taken out of the caller's audio; mono PCM16/G.711 input at 8, 16, "
+          "32 or 48 kHz).");
 ABSL_FLAG(bool, barge_in, true, "Default: the user's voice over a reply may interrupt it.");
 ABSL_FLAG(int, barge_in_min_speech_ms, 400,
           "Default speech over a reply that interrupts it (shorter sounds pause it, then it "
@@ -184,6 +188,15 @@ int main(int argc, char** argv) {
   } else {
     std::fprintf(stderr, "orchestrator: --voice_detector=%s: expected noise_robust or webrtc\n",
                  detector.c_str());
+    return 2;
+  }
+  const std::string echo = absl::GetFlag(FLAGS_echo_cancellation);
+  if (echo == "on" || echo == "off") {
+    services.options.echo_cancellation =
+        echo == "on" ? voxflow::v1::ECHO_CANCELLATION_ON : voxflow::v1::ECHO_CANCELLATION_OFF;
+  } else {
+    std::fprintf(stderr, "orchestrator: --echo_cancellation=%s: expected off or on\n",
+                 echo.c_str());
     return 2;
   }
   services.options.barge_in.enabled = absl::GetFlag(FLAGS_barge_in);

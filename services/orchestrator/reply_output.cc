@@ -51,8 +51,8 @@ ReplyPlayout::Paced ReplyOutput::Pace(absl::Time now) {
   return playout_->Pace(now, *playing_);
 }
 
-void ReplyOutput::SendDue(absl::Time now, int hand_overs, SessionEvents& events) {
-  if (playing_ == nullptr) return;
+std::string ReplyOutput::SendDue(absl::Time now, int hand_overs, SessionEvents& events) {
+  if (playing_ == nullptr) return "";
   Turn& turn = *playing_;
   ReplyPlayout::Paced paced = playout_->Pace(now, turn);
   for (v1::ConverseEvent& frame : paced.frames) {
@@ -64,6 +64,7 @@ void ReplyOutput::SendDue(absl::Time now, int hand_overs, SessionEvents& events)
     attributes["buffer"] = "output";
     events.SendTelemetry("stream.buffer_underrun", attributes);
   }
+  return std::move(paced.pcm);
 }
 
 void ReplyOutput::Hold(bool paused, double stream_ms, SessionEvents& events) {

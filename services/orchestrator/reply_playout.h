@@ -28,6 +28,7 @@ class ReplyPlayout {
   // What one Pace() call produced.
   struct Paced {
     std::vector<v1::ConverseEvent> frames;  // ReplyAudio events, in order.
+    std::string pcm;  // Their audio as sent, before any encoding (the echo canceller's far end).
     bool underrun_started = false;  // The caller's audio ran out mid-reply (once per underrun).
   };
 

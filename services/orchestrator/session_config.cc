@@ -205,6 +205,23 @@ absl::StatusOr<SessionSetup> BuildSessionSetup(const v1::SessionConfig& requeste
         absl::StrCat("config.input_format: no voice activity detection: ", vad.status().message()));
   }
   setup.vad = *std::move(vad);
+  if (!v1::EchoCancellation_IsValid(config.echo_cancellation())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.echo_cancellation: unknown value ", config.echo_cancellation(),
+                     " (ECHO_CANCELLATION_UNSPECIFIED, ECHO_CANCELLATION_OFF or "
+                     "ECHO_CANCELLATION_ON)"));
+  }
+  if (config.echo_cancellation() == v1::ECHO_CANCELLATION_UNSPECIFIED) {
+    config.set_echo_cancellation(options.echo_cancellation);
+  }
+  if (config.echo_cancellation() == v1::ECHO_CANCELLATION_ON) {
+    auto echo = EchoCanceller::Create(config.input_format(), config.output_format());
+    if (!echo.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("config.echo_cancellation: ", echo.status().message()));
+    }
+    setup.echo = *std::move(echo);
+  }
   if (absl::Status s = CheckLlmSettings(config.llm()); !s.ok()) return s;
   if (services.voices != nullptr) {
     if (absl::Status s = services.voices->Check(config.voice(), config.language()); !s.ok()) {
@@ -225,12 +242,14 @@ absl::StatusOr<SessionSetup> BuildSessionSetup(const v1::SessionConfig& requeste
 
 std::unique_ptr<Listener> MakeListener(SessionSetup& setup, const SessionOptions& options,
                                        ListenerHooks* hooks) {
-  return std::make_unique<Listener>(
-      Listener::Options{.frame_ms = options.frame_ms,
-                        .leading_silence_ms = options.leading_silence_ms,
-                        .input_target_ms = setup.input_target_ms},
-      setup.config->input_format(), std::move(setup.input_buffer), std::move(setup.vad),
-      setup.endpointing, setup.barge_in, hooks);
+  auto listener =
+      std::make_unique<Listener>(Listener::Options{.frame_ms = options.frame_ms,
+                                                   .leading_silence_ms = options.leading_silence_ms,
+                                                   .input_target_ms = setup.input_target_ms},
+                                 setup.config->input_format(), std::move(setup.input_buffer),
+                                 std::move(setup.vad), setup.endpointing, setup.barge_in, hooks);
+  listener->UseEchoCanceller(std::move(setup.echo));
+  return listener;
 }
 
 absl::Status CheckLlmSettings(const v1::LlmSettings& llm) {

@@ -36,6 +36,7 @@ struct SessionSetup {
   int input_target_ms = 0;
   std::unique_ptr<ReplyPlayout> playout;
   std::unique_ptr<VoiceActivityDetector> vad;
+  std::unique_ptr<EchoCanceller> echo;  // Null: no echo cancellation.
   EndpointingSettings endpointing;
   BargeInSettings barge_in;
 };

@@ -83,6 +83,34 @@ TEST_F(SessionConfigTest, TheVoiceDetectorIsTheServersUnlessChosenAndAnUnknownOn
   EXPECT_THAT(status.message(), HasSubstr("config.voice_detector: unknown value 7"));
 }
 
+TEST_F(SessionConfigTest, EchoCancellationIsOffUnlessAskedAndNeedsAFormatItCanClean) {
+  v1::SessionConfig config = Pcm16();
+  absl::StatusOr<SessionSetup> setup = Build(config);
+  ASSERT_TRUE(setup.ok()) << setup.status();
+  EXPECT_EQ(setup->config->echo_cancellation(), v1::ECHO_CANCELLATION_OFF);
+  EXPECT_EQ(setup->echo, nullptr);
+  config.set_echo_cancellation(v1::ECHO_CANCELLATION_ON);
+  setup = Build(config);
+  ASSERT_TRUE(setup.ok()) << setup.status();
+  EXPECT_NE(setup->echo, nullptr);
+  services_.options.echo_cancellation = v1::ECHO_CANCELLATION_ON;
+  config.clear_echo_cancellation();
+  setup = Build(config);
+  ASSERT_TRUE(setup.ok()) << setup.status();
+  EXPECT_EQ(setup->config->echo_cancellation(), v1::ECHO_CANCELLATION_ON);
+  // Stereo input: nothing the canceller can clean sample for sample.
+  config.set_echo_cancellation(v1::ECHO_CANCELLATION_ON);
+  config.mutable_input_format()->set_channels(2);
+  absl::Status status = Build(config).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(),
+              HasSubstr("config.echo_cancellation: echo cancellation needs mono"));
+  config = Pcm16();
+  config.set_echo_cancellation(static_cast<v1::EchoCancellation>(9));
+  EXPECT_THAT(Build(config).status().message(),
+              HasSubstr("config.echo_cancellation: unknown value 9"));
+}
+
 TEST_F(SessionConfigTest, OpusIsHandledAsPcm16Inside) {
   v1::SessionConfig config = Pcm16();
   config.mutable_input_format()->set_format(v1::OPUS);

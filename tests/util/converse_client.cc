@@ -109,6 +109,13 @@ std::vector<TimedEvent> ConverseClient::events() const {
   return events_;
 }
 
+std::vector<TimedEvent> ConverseClient::EventsFrom(size_t from) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (from >= events_.size()) return {};
+  return std::vector<TimedEvent>(events_.begin() + static_cast<std::ptrdiff_t>(from),
+                                 events_.end());
+}
+
 std::vector<TimedEvent> ConverseClient::Filter(v1::ConverseEvent::EventCase kind,
                                                int turn_id) const {
   std::vector<TimedEvent> out;

@@ -49,6 +49,8 @@ class ConverseClient {
   // Waits for TurnCompleted of `turn_id`.
   bool WaitForTurn(int turn_id, absl::Duration timeout = absl::Seconds(30));
   std::vector<TimedEvent> events() const;
+  // The events from index `from` on (a reader that keeps up copies each event once).
+  std::vector<TimedEvent> EventsFrom(size_t from) const;
   // Events of one kind for one turn (turn_id 0: all turns).
   std::vector<TimedEvent> Filter(v1::ConverseEvent::EventCase kind, int turn_id = 0) const;
   std::string ReplyAudio(int turn_id) const;         // Concatenated reply audio of a turn.

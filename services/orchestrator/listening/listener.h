@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "services/common/streaming/jitter_buffer.h"
 #include "services/orchestrator/listening/barge_in_detector.h"
+#include "services/orchestrator/listening/echo_canceller.h"
 #include "services/orchestrator/listening/input_item.h"
 #include "services/orchestrator/listening/utterance.h"
 #include "services/orchestrator/listening/utterance_segmenter.h"
@@ -86,6 +87,12 @@ class Listener {
   // Ends the open utterance (END_OF_INPUT, the client's half-close, the recognizer's endpoint or
   // its turn giving up) and starts listening for the next one.
   void EndUtterance(EndReason reason, absl::Time now);
+  // Takes the reply's echo out of the caller's audio from now on, ahead of the detector and the
+  // recognizer (null: no echo cancellation).
+  void UseEchoCanceller(std::unique_ptr<EchoCanceller> echo) { echo_ = std::move(echo); }
+  // Reply audio as it went out to the caller (PCM16 in the output format).
+  void OnReplyPlayed(absl::string_view pcm);
+  const EchoCanceller* echo_canceller() const { return echo_.get(); }
   // The recognizer heard `words` words of the open utterance (barge-in may want them).
   void OnWords(int words);
   // The reply ended or was interrupted: barge-in forgets its pause.
@@ -113,6 +120,7 @@ class Listener {
   const v1::AudioStreamFormat format_;
   const std::unique_ptr<streaming::JitterBuffer> input_;
   const std::unique_ptr<VoiceActivityDetector> vad_;
+  std::unique_ptr<EchoCanceller> echo_;
   UtteranceSegmenter segmenter_;
   BargeInDetector barge_in_;
   ListenerHooks* const hooks_;
