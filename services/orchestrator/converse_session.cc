@@ -196,9 +196,9 @@ void ConverseSession::OnVoiceOverReply(BargeInDetector::Action action) {
 }
 
 void ConverseSession::SendReplyDueLocked(absl::Time now, int hand_overs) {
-  const std::string played = output_->SendDue(now, hand_overs, events_);
+  const ReplyOutput::Played played = output_->SendDue(now, hand_overs, events_);
   // What the caller will hear is what may come back into their microphone.
-  if (!played.empty()) listener_->OnReplyPlayed(played);
+  if (!played.pcm.empty()) listener_->OnReplyPlayed(played.pcm, played.starts);
 }
 
 void ConverseSession::OnHeardWords(int turn_id, int words) {

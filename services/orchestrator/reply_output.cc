@@ -51,8 +51,8 @@ ReplyPlayout::Paced ReplyOutput::Pace(absl::Time now) {
   return playout_->Pace(now, *playing_);
 }
 
-std::string ReplyOutput::SendDue(absl::Time now, int hand_overs, SessionEvents& events) {
-  if (playing_ == nullptr) return "";
+ReplyOutput::Played ReplyOutput::SendDue(absl::Time now, int hand_overs, SessionEvents& events) {
+  if (playing_ == nullptr) return {};
   Turn& turn = *playing_;
   ReplyPlayout::Paced paced = playout_->Pace(now, turn);
   for (v1::ConverseEvent& frame : paced.frames) {
@@ -64,7 +64,7 @@ std::string ReplyOutput::SendDue(absl::Time now, int hand_overs, SessionEvents& 
     attributes["buffer"] = "output";
     events.SendTelemetry("stream.buffer_underrun", attributes);
   }
-  return std::move(paced.pcm);
+  return {std::move(paced.pcm), paced.pcm_starts};
 }
 
 void ReplyOutput::Hold(bool paused, double stream_ms, SessionEvents& events) {

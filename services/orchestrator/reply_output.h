@@ -44,8 +44,13 @@ class ReplyOutput {
   ReplyPlayout::Paced Pace(absl::Time now);
   // Sends them to `events` (and a telemetry event when the caller's audio runs out mid-reply);
   // each frame counts `hand_overs` (the voxflow_chunk_hand_overs metric).
-  // Returns their audio as sent (PCM16 in the output format, before any encoding).
-  std::string SendDue(absl::Time now, int hand_overs, SessionEvents& events);
+  // Returns their audio as sent (PCM16 in the output format, before any encoding) and when it is
+  // due to play.
+  struct Played {
+    std::string pcm;
+    absl::Time starts;
+  };
+  Played SendDue(absl::Time now, int hand_overs, SessionEvents& events);
   // Reply audio is going out (or held by a pause): voice over it is a barge-in.
   bool Playing() const;
   // Audio still to send of the playing turn's reply.

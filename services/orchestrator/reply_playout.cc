@@ -58,6 +58,7 @@ ReplyPlayout::Paced ReplyPlayout::Pace(absl::Time now, Turn& turn) {
     v1::ConverseEvent event;
     v1::ReplyAudio* reply = event.mutable_reply_audio();
     v1::AudioChunk* audio = reply->mutable_audio();
+    if (paced.pcm.empty()) paced.pcm_starts = playout_end_;
     paced.pcm += frame.data;
     if (opus_ != nullptr) {
       // One 20 ms packet per frame; a reply's last, short frame is padded into one.

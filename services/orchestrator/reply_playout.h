@@ -29,6 +29,7 @@ class ReplyPlayout {
   struct Paced {
     std::vector<v1::ConverseEvent> frames;  // ReplyAudio events, in order.
     std::string pcm;  // Their audio as sent, before any encoding (the echo canceller's far end).
+    absl::Time pcm_starts;          // When the first of it is due to play.
     bool underrun_started = false;  // The caller's audio ran out mid-reply (once per underrun).
   };
 

@@ -151,10 +151,30 @@ EchoCanceller::EchoCanceller(int rate, std::unique_ptr<AudioConverter> far_conve
 
 EchoCanceller::~EchoCanceller() = default;
 
-void EchoCanceller::OnReplyPlayed(absl::string_view pcm) {
+int64_t EchoCanceller::IndexOf(absl::Time t) {
+  if (origin_ == absl::InfinitePast()) origin_ = t;
+  return static_cast<int64_t>(std::llround(absl::ToDoubleSeconds(t - origin_) * rate_));
+}
+
+void EchoCanceller::OnReplyPlayed(absl::string_view pcm, absl::Time starts) {
   absl::StatusOr<std::string> converted =
       far_converter_ != nullptr ? far_converter_->Convert(pcm) : std::string(pcm);
   if (!converted.ok()) return;
+  const int64_t at = IndexOf(starts);
+  const int64_t end = far_first_ + static_cast<int64_t>(far_.size());
+  const int64_t slack = rate_ / 500;  // 2 ms: frames due back to back, give or take rounding.
+  if (far_.empty() || at > end + slack || at < end - slack) {
+    // A new stretch of reply (or a jump in its timeline): what is held before it stays where it
+    // is due, silence fills the gap.
+    if (far_.empty() || at < far_first_) {
+      far_.clear();
+      far_first_ = at;
+    } else if (at > end) {
+      far_.insert(far_.end(), static_cast<size_t>(at - end), 0);
+    } else {
+      far_.resize(static_cast<size_t>(at - far_first_));  // Due again: the newer audio wins.
+    }
+  }
   const size_t samples = converted->size() / 2;
   for (size_t i = 0; i < samples; ++i) {
     int16_t v;
@@ -162,28 +182,47 @@ void EchoCanceller::OnReplyPlayed(absl::string_view pcm) {
     far_.push_back(v);
   }
   const size_t max = static_cast<size_t>(rate_) * kMaxFarMs / 1000;
-  if (far_.size() > max) far_.erase(far_.begin(), far_.begin() + (far_.size() - max));
+  if (far_.size() > max) {
+    const size_t drop = far_.size() - max;
+    far_.erase(far_.begin(), far_.begin() + static_cast<std::ptrdiff_t>(drop));
+    far_first_ += static_cast<int64_t>(drop);
+  }
 }
 
-std::string EchoCanceller::Process(absl::string_view audio) {
-  if (near_decoder_ == nullptr) return ProcessPcm16(std::string(audio));
+std::string EchoCanceller::Process(absl::string_view audio, absl::Time captured) {
+  if (near_decoder_ == nullptr) return ProcessPcm16(std::string(audio), captured);
   absl::StatusOr<std::string> pcm = near_decoder_->Convert(audio);
   if (!pcm.ok() || pcm->size() != audio.size() * 2) return std::string(audio);
-  absl::StatusOr<std::string> encoded = near_encoder_->Convert(ProcessPcm16(*std::move(pcm)));
+  absl::StatusOr<std::string> encoded =
+      near_encoder_->Convert(ProcessPcm16(*std::move(pcm), captured));
   if (!encoded.ok() || encoded->size() != audio.size()) return std::string(audio);
   return *std::move(encoded);
 }
 
-std::string EchoCanceller::ProcessPcm16(std::string out) {
+std::string EchoCanceller::ProcessPcm16(std::string out, absl::Time captured) {
+  // The caller's audio runs on by its own count; its arrival times only re-anchor it when they
+  // disagree by more than network jitter (30 ms), so jitter does not shift the pairing.
+  const int64_t expected = IndexOf(captured);
+  if (near_index_ < 0 || std::llabs(expected - near_index_) > rate_ * 30 / 1000) {
+    near_index_ = expected;
+  }
   const size_t block_bytes = block_samples_ * 2;
   std::vector<int16_t> block(block_samples_);
   for (size_t at = 0; at + block_bytes <= out.size(); at += block_bytes) {
-    // The far end paired with this block: the oldest reply audio not yet paired (silence when
-    // no reply is playing). The canceller finds how much later its echo comes.
-    for (size_t i = 0; i < block_samples_; ++i) {
-      block[i] = far_.empty() ? 0 : far_.front();
-      if (!far_.empty()) far_.pop_front();
+    // The far end paired with this block: the reply due to play at the same moment (silence
+    // where none is). The canceller is told how much later its echo comes.
+    while (!far_.empty() && far_first_ < near_index_) {
+      far_.pop_front();
+      ++far_first_;
     }
+    for (size_t i = 0; i < block_samples_; ++i) {
+      const int64_t index = near_index_ + static_cast<int64_t>(i);
+      const int64_t offset = index - far_first_;
+      block[i] = offset >= 0 && offset < static_cast<int64_t>(far_.size())
+                     ? far_[static_cast<size_t>(offset)]
+                     : 0;
+    }
+    near_index_ += static_cast<int64_t>(block_samples_);
     delay_.Push(block.data(), reinterpret_cast<const int16_t*>(out.data() + at), block_samples_);
     frame_->UpdateFrame(0, 0, block.data(), block_samples_, rate_,
                         webrtc::AudioFrame::kNormalSpeech, webrtc::AudioFrame::kVadUnknown, 1);

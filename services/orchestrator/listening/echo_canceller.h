@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "voxflow/v1/audio.pb.h"
 
 namespace webrtc {
@@ -74,11 +75,12 @@ class EchoCanceller {
                                                                const v1::AudioStreamFormat& far);
   ~EchoCanceller();
 
-  // Reply audio as it goes out to the caller, in the far format.
-  void OnReplyPlayed(absl::string_view pcm);
-  // The caller's audio, in the near format; returns it with the echo removed, the same length.
-  // Whole 10 ms blocks are processed; a part of a block left at the end goes through as it was.
-  std::string Process(absl::string_view pcm);
+  // Reply audio as it goes out to the caller, in the far format, due to play from `starts`.
+  void OnReplyPlayed(absl::string_view pcm, absl::Time starts);
+  // The caller's audio, in the near format, its first sample captured about `captured`; returns
+  // it with the echo removed, the same length. Whole 10 ms blocks are processed; a part of a
+  // block left at the end goes through as it was.
+  std::string Process(absl::string_view pcm, absl::Time captured);
 
   const Stats& stats() const { return stats_; }
   static bool SupportsNearFormat(const v1::AudioStreamFormat& near);
@@ -88,7 +90,9 @@ class EchoCanceller {
                 std::unique_ptr<AudioConverter> near_decoder,
                 std::unique_ptr<AudioConverter> near_encoder,
                 std::unique_ptr<webrtc::AudioProcessing> apm);
-  std::string ProcessPcm16(std::string pcm);
+  std::string ProcessPcm16(std::string pcm, absl::Time captured);
+  // The sample index of time `t` on the session's timeline (from the first time seen).
+  int64_t IndexOf(absl::Time t);
 
   const int rate_;
   const size_t block_samples_;
@@ -97,7 +101,13 @@ class EchoCanceller {
   const std::unique_ptr<AudioConverter> near_decoder_, near_encoder_;
   const std::unique_ptr<webrtc::AudioProcessing> apm_;
   const std::unique_ptr<webrtc::AudioFrame> frame_;
-  std::deque<int16_t> far_;  // Reply audio sent, not yet paired with a block of caller audio.
+  // Both sides on one timeline, in samples: the reply by when it is due to play, the caller's
+  // audio by when it was captured. A block of the caller's audio is paired with the reply due at
+  // the same moment, whatever the jitter of either stream; the echo's own delay is EchoDelay's.
+  absl::Time origin_ = absl::InfinitePast();
+  std::deque<int16_t> far_;  // Reply audio from far_first_ on, not yet paired.
+  int64_t far_first_ = 0;
+  int64_t near_index_ = -1;  // Where the next block of caller audio is; -1 before the first.
   EchoDelay delay_;
   Stats stats_;
   uint64_t metrics_at_ = 0;  // stats_.blocks when the canceller's figures were last read.

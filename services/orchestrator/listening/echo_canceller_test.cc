@@ -21,6 +21,11 @@ namespace {
 
 constexpr size_t kFrameBytes = 640;  // 20 ms at 16 kHz.
 
+// When frame `f` of a 20 ms stream plays or is captured: the reply and the microphone in step.
+absl::Time At(size_t f) {
+  return absl::UnixEpoch() + absl::Milliseconds(20 * static_cast<int64_t>(f));
+}
+
 // `text` by espeak-ng at 16 kHz, as samples.
 std::vector<float> Speak(const std::string& text) {
   const std::string pcm = testing::SpokenPcm16k(text);
@@ -111,9 +116,9 @@ TEST(EchoCancellerTest, TakesTheRepliesEchoOutOfTheMicrophone) {
     const size_t frames = mic.size() / (kFrameBytes / 2);
     for (size_t f = 0; f < frames; ++f) {
       const size_t at = f * kFrameBytes / 2;
-      (*canceller)->OnReplyPlayed(Pcm(reply, at, kFrameBytes / 2));
+      (*canceller)->OnReplyPlayed(Pcm(reply, at, kFrameBytes / 2), At(f));
       const std::string near = Pcm(mic, at, kFrameBytes / 2);
-      const std::string cleaned = (*canceller)->Process(near);
+      const std::string cleaned = (*canceller)->Process(near, At(f));
       ASSERT_EQ(cleaned.size(), near.size());
       if (f >= frames / 2) {  // Once it has learnt the echo path.
         in += Energy(near);
@@ -148,8 +153,8 @@ TEST(EchoCancellerTest, TheCallersVoiceOverTheEchoStays) {
   const size_t frames = mic.size() / (kFrameBytes / 2);
   for (size_t f = 0; f < frames; ++f) {
     const size_t at = f * kFrameBytes / 2;
-    (*canceller)->OnReplyPlayed(Pcm(reply, at, kFrameBytes / 2));
-    const std::string cleaned = (*canceller)->Process(Pcm(mic, at, kFrameBytes / 2));
+    (*canceller)->OnReplyPlayed(Pcm(reply, at, kFrameBytes / 2), At(f));
+    const std::string cleaned = (*canceller)->Process(Pcm(mic, at, kFrameBytes / 2), At(f));
     const bool voiced = (*vad)->IsSpeech(cleaned);
     const bool talking = at >= caller_at && at < caller_at + caller.size();
     if (talking) {
@@ -183,9 +188,9 @@ TEST(EchoCancellerTest, CleansAPhoneLinesMuLawAudioSampleForSample) {
   double in = 0, out = 0;
   const size_t frame = 160, frames = mic.size() / frame;  // 20 ms at 8 kHz.
   for (size_t f = 0; f < frames; ++f) {
-    (*canceller)->OnReplyPlayed(*encode->Convert(Pcm(reply, f * frame, frame)));
+    (*canceller)->OnReplyPlayed(*encode->Convert(Pcm(reply, f * frame, frame)), At(f));
     const std::string near = *encode->Convert(Pcm(mic, f * frame, frame));
-    const std::string cleaned = (*canceller)->Process(near);
+    const std::string cleaned = (*canceller)->Process(near, At(f));
     ASSERT_EQ(cleaned.size(), near.size());
     if (f >= frames / 2) {
       in += Energy(*decode->Convert(near));

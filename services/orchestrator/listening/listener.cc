@@ -65,12 +65,16 @@ void Listener::Drain(bool all, absl::Time now, int hand_overs) {
   }
 }
 
-void Listener::OnReplyPlayed(absl::string_view pcm) {
-  if (echo_ != nullptr) echo_->OnReplyPlayed(pcm);
+void Listener::OnReplyPlayed(absl::string_view pcm, absl::Time starts) {
+  if (echo_ != nullptr) echo_->OnReplyPlayed(pcm, starts);
 }
 
 void Listener::Hear(InputItem item, absl::Time now) {
-  if (echo_ != nullptr) *item.audio.mutable_data() = echo_->Process(item.audio.data());
+  if (echo_ != nullptr) {
+    // Captured one frame before it arrived, give or take the network.
+    const absl::Duration frame = absl::Milliseconds(item.audio.data().size() / bytes_per_ms_);
+    *item.audio.mutable_data() = echo_->Process(item.audio.data(), item.received - frame);
+  }
   const size_t bytes = item.audio.data().size();
   const double ms = bytes / bytes_per_ms_;
   const auto start_ms = static_cast<int64_t>(stream_ms_);

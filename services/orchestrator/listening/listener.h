@@ -90,8 +90,8 @@ class Listener {
   // Takes the reply's echo out of the caller's audio from now on, ahead of the detector and the
   // recognizer (null: no echo cancellation).
   void UseEchoCanceller(std::unique_ptr<EchoCanceller> echo) { echo_ = std::move(echo); }
-  // Reply audio as it went out to the caller (PCM16 in the output format).
-  void OnReplyPlayed(absl::string_view pcm);
+  // Reply audio as it went out to the caller (PCM16 in the output format), due from `starts`.
+  void OnReplyPlayed(absl::string_view pcm, absl::Time starts);
   const EchoCanceller* echo_canceller() const { return echo_.get(); }
   // The recognizer heard `words` words of the open utterance (barge-in may want them).
   void OnWords(int words);
