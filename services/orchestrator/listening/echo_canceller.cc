@@ -16,6 +16,9 @@ namespace {
 // Reply audio the caller's audio has not caught up with: beyond this (2 s) the oldest goes, as
 // the echo canceller cannot reach that far back anyway.
 constexpr size_t kMaxFarMs = 2000;
+// What is left of the echo's delay once the reply is shifted by the estimate: the canceller's own
+// (delay-agnostic) search covers it, and any drift of the caller's playout.
+constexpr int kResidualDelayMs = 60;
 
 float BlockDb(const int16_t* block, size_t samples) {
   double energy = 0;
@@ -115,6 +118,7 @@ absl::StatusOr<std::unique_ptr<EchoCanceller>> EchoCanceller::Create(
   // how much later and the canceller is told (its own delay-agnostic mode did not reach past
   // about 200 ms); the extended filter covers the room's tail.
   config.Set<webrtc::ExtendedFilter>(new webrtc::ExtendedFilter(true));
+  config.Set<webrtc::DelayAgnostic>(new webrtc::DelayAgnostic(true));
 
   std::unique_ptr<webrtc::AudioProcessing> apm(webrtc::AudioProcessing::Create(config));
   if (apm == nullptr) return absl::InternalError("webrtc AudioProcessing::Create failed");
@@ -211,26 +215,37 @@ std::string EchoCanceller::ProcessPcm16(std::string out, absl::Time captured) {
   for (size_t at = 0; at + block_bytes <= out.size(); at += block_bytes) {
     // The far end paired with this block: the reply due to play at the same moment (silence
     // where none is). The canceller is told how much later its echo comes.
-    while (!far_.empty() && far_first_ < near_index_) {
+    // Reply history the shifted pairing may still read: up to 500 ms back.
+    const int64_t keep_from = near_index_ - rate_ / 2;
+    while (!far_.empty() && far_first_ < keep_from) {
       far_.pop_front();
       ++far_first_;
     }
-    for (size_t i = 0; i < block_samples_; ++i) {
-      const int64_t index = near_index_ + static_cast<int64_t>(i);
+    auto far_at = [&](int64_t index) -> int16_t {
       const int64_t offset = index - far_first_;
-      block[i] = offset >= 0 && offset < static_cast<int64_t>(far_.size())
-                     ? far_[static_cast<size_t>(offset)]
-                     : 0;
+      return offset >= 0 && offset < static_cast<int64_t>(far_.size())
+                 ? far_[static_cast<size_t>(offset)]
+                 : int16_t{0};
+    };
+    for (size_t i = 0; i < block_samples_; ++i) {
+      block[i] = far_at(near_index_ + static_cast<int64_t>(i));
+    }
+    delay_.Push(block.data(), reinterpret_cast<const int16_t*>(out.data() + at), block_samples_);
+    // The canceller gets the reply shifted by most of the estimated delay; its delay-agnostic
+    // mode finds the rest and follows it as it moves.
+    const int64_t shift =
+        std::max<int64_t>(0, (delay_.delay_ms() - kResidualDelayMs) * rate_ / 1000);
+    for (size_t i = 0; i < block_samples_; ++i) {
+      block[i] = far_at(near_index_ - shift + static_cast<int64_t>(i));
     }
     near_index_ += static_cast<int64_t>(block_samples_);
-    delay_.Push(block.data(), reinterpret_cast<const int16_t*>(out.data() + at), block_samples_);
     frame_->UpdateFrame(0, 0, block.data(), block_samples_, rate_,
                         webrtc::AudioFrame::kNormalSpeech, webrtc::AudioFrame::kVadUnknown, 1);
     if (apm_->AnalyzeReverseStream(frame_.get()) != webrtc::AudioProcessing::kNoError) continue;
     std::memcpy(block.data(), out.data() + at, block_bytes);
     frame_->UpdateFrame(0, 0, block.data(), block_samples_, rate_,
                         webrtc::AudioFrame::kNormalSpeech, webrtc::AudioFrame::kVadUnknown, 1);
-    apm_->set_stream_delay_ms(delay_.delay_ms());
+    apm_->set_stream_delay_ms(kResidualDelayMs);
     if (apm_->ProcessStream(frame_.get()) != webrtc::AudioProcessing::kNoError) continue;
     std::memcpy(out.data() + at, frame_->data_, block_bytes);
     ++stats_.blocks;
