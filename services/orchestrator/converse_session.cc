@@ -312,6 +312,7 @@ void ConverseSession::CompleteTurnLocked(const Turn& turn, absl::Time now) {
       stats["echo_delay_ms"] = absl::StrCat(e.delay_ms);
       stats["echo_erle_db"] = absl::StrFormat("%.1f", e.erle_db);
       stats["echo_blocks"] = absl::StrCat(e.echo_blocks, "/", e.blocks);
+      stats["echo_suppressed_blocks"] = absl::StrCat(e.suppressed_blocks);
     }
     SendTelemetry("turn.stats", stats);
   }

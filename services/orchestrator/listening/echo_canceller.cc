@@ -20,12 +20,6 @@ constexpr size_t kMaxFarMs = 2000;
 // (delay-agnostic) search covers it, and any drift of the caller's playout.
 constexpr int kResidualDelayMs = 60;
 
-float BlockDb(const int16_t* block, size_t samples) {
-  double energy = 0;
-  for (size_t i = 0; i < samples; ++i) energy += double(block[i]) * block[i];
-  return static_cast<float>(10 * std::log10(energy / static_cast<double>(samples) + 1.0));
-}
-
 }  // namespace
 
 void EchoDelay::Push(const int16_t* far, const int16_t* near, size_t samples) {
@@ -231,6 +225,7 @@ std::string EchoCanceller::ProcessPcm16(std::string out, absl::Time captured) {
       block[i] = far_at(near_index_ + static_cast<int64_t>(i));
     }
     delay_.Push(block.data(), reinterpret_cast<const int16_t*>(out.data() + at), block_samples_);
+    reply_due_.assign(block.begin(), block.end());
     // The canceller gets the reply shifted by most of the estimated delay; its delay-agnostic
     // mode finds the rest and follows it as it moves.
     const int64_t shift =
@@ -247,6 +242,9 @@ std::string EchoCanceller::ProcessPcm16(std::string out, absl::Time captured) {
                         webrtc::AudioFrame::kNormalSpeech, webrtc::AudioFrame::kVadUnknown, 1);
     apm_->set_stream_delay_ms(kResidualDelayMs);
     if (apm_->ProcessStream(frame_.get()) != webrtc::AudioProcessing::kNoError) continue;
+    // What the canceller left of the echo goes too (suppressed: blocks the caller cannot have
+    // spoken in, given how loud the reply was).
+    suppressor_.Process(reply_due_.data(), frame_->data_, block_samples_, EchoLossDb());
     std::memcpy(out.data() + at, frame_->data_, block_bytes);
     ++stats_.blocks;
     stats_.echo_blocks += apm_->echo_cancellation()->stream_has_echo();
@@ -257,10 +255,19 @@ std::string EchoCanceller::ProcessPcm16(std::string out, absl::Time captured) {
     webrtc::EchoCancellation::Metrics metrics;
     if (apm_->echo_cancellation()->GetMetrics(&metrics) == 0) {
       stats_.erle_db = metrics.echo_return_loss_enhancement.average;
+      stats_.erl_db = metrics.echo_return_loss.average;
     }
     stats_.delay_ms = delay_.delay_ms();
+    stats_.suppressed_blocks = suppressor_.suppressed_blocks();
   }
   return out;
+}
+
+double EchoCanceller::EchoLossDb() const {
+  // Known once the delay is and the canceller has taken a real share off: the echo's own loss
+  // and what the canceller took, as it measured them.
+  if (delay_.delay_ms() <= 0 || stats_.erle_db < 10 || stats_.erl_db < 0) return -1;
+  return stats_.erl_db + stats_.erle_db;
 }
 
 }  // namespace voxflow::orchestrator

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "services/orchestrator/listening/residual_echo_suppressor.h"
 #include "voxflow/v1/audio.pb.h"
 
 namespace webrtc {
@@ -65,7 +66,11 @@ class EchoCanceller {
     // Echo return loss enhancement (how much the canceller took off the echo), in dB, as WebRTC
     // reports it; -100 before it has a figure.
     double erle_db = -100;
+    // Echo return loss (the echo's level under the reply's at the microphone), in dB, as
+    // WebRTC reports it; -100 before it has a figure.
+    double erl_db = -100;
     int delay_ms = -1;  // The echo's delay as estimated (EchoDelay); -1 before the first second.
+    uint64_t suppressed_blocks = 0;  // Blocks taken for what the canceller left of the echo.
   };
 
   // `near`: the caller's audio as heard (PCM16, MULAW or ALAW, mono, at 8, 16, 32 or 48 kHz;
@@ -93,6 +98,8 @@ class EchoCanceller {
   std::string ProcessPcm16(std::string pcm, absl::Time captured);
   // The sample index of time `t` on the session's timeline (from the first time seen).
   int64_t IndexOf(absl::Time t);
+  // How far under the reply its echo is once cancelled, as measured; negative while unknown.
+  double EchoLossDb() const;
 
   const int rate_;
   const size_t block_samples_;
@@ -109,6 +116,8 @@ class EchoCanceller {
   int64_t far_first_ = 0;
   int64_t near_index_ = -1;  // Where the next block of caller audio is; -1 before the first.
   EchoDelay delay_;
+  ResidualEchoSuppressor suppressor_;
+  std::vector<int16_t> reply_due_;  // The reply due at the block being processed.
   Stats stats_;
   uint64_t metrics_at_ = 0;  // stats_.blocks when the canceller's figures were last read.
 };

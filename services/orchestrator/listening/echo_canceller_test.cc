@@ -173,6 +173,35 @@ TEST(EchoCancellerTest, TheCallersVoiceOverTheEchoStays) {
   EXPECT_GT(caller_voiced, caller_frames / 2) << "the caller over the echo is heard";
 }
 
+// From the reply's first word, before the canceller has learnt the echo's path: what comes back
+// into the microphone (10 dB down, and a reflection 6 dB under that) is not voice: the residual
+// echo suppressor takes it.
+TEST(EchoCancellerTest, TheEchoIsNotVoiceEvenBeforeTheCancellerHasLearntIt) {
+  const std::vector<float> reply = Reply();
+  for (const int delay_ms : {60, 200, 300}) {
+    SCOPED_TRACE(absl::StrCat(delay_ms, " ms"));
+    const std::vector<float> mic = Microphone(reply, delay_ms, 10, {}, 0);
+    auto canceller = EchoCanceller::Create(MakeStreamFormat(v1::PCM16, 16000, 1),
+                                           MakeStreamFormat(v1::PCM16, 16000, 1));
+    ASSERT_TRUE(canceller.ok());
+    auto vad = CreateVoiceActivityDetector(MakeStreamFormat(v1::PCM16, 16000, 1),
+                                           v1::VOICE_DETECTOR_NOISE_ROBUST);
+    ASSERT_TRUE(vad.ok());
+    int voiced = 0, voiced_first_2s = 0;
+    const size_t frames = mic.size() / (kFrameBytes / 2);
+    for (size_t f = 0; f < frames; ++f) {
+      const size_t at = f * kFrameBytes / 2;
+      (*canceller)->OnReplyPlayed(Pcm(reply, at, kFrameBytes / 2), At(f));
+      const bool v = (*vad)->IsSpeech((*canceller)->Process(Pcm(mic, at, kFrameBytes / 2), At(f)));
+      voiced += v;
+      if (f < 100) voiced_first_2s += v;
+    }
+    std::printf("delay %d ms, echo 10 dB down (and a reflection): %d of %zu frames voiced (%d in the first 2 s)\n",
+                delay_ms, voiced, frames, voiced_first_2s);
+    EXPECT_LE(voiced, 3);
+  }
+}
+
 // A phone line: the reply sent as μ-law at 8 kHz, back in the caller's μ-law 150 ms later.
 TEST(EchoCancellerTest, CleansAPhoneLinesMuLawAudioSampleForSample) {
   const std::vector<float> wide = Reply();
