@@ -19,6 +19,14 @@ constexpr size_t kMaxFarMs = 2000;
 // What is left of the echo's delay once the reply is shifted by the estimate: the canceller's own
 // (delay-agnostic) search covers it, and any drift of the caller's playout.
 constexpr int kResidualDelayMs = 60;
+// A block of reply above this mean square (-50 dBFS) is the reply speaking: its echo is measured.
+constexpr double kEchoSourceEnergy = 10.7e3;
+
+double Energy(const int16_t* block, size_t samples) {
+  double energy = 0;
+  for (size_t i = 0; i < samples; ++i) energy += double(block[i]) * block[i];
+  return energy;
+}
 
 }  // namespace
 
@@ -126,8 +134,7 @@ absl::StatusOr<std::unique_ptr<EchoCanceller>> EchoCanceller::Create(
   webrtc::EchoCancellation* aec = apm->echo_cancellation();
   if (aec->enable_drift_compensation(false) != 0 ||
       aec->set_suppression_level(webrtc::EchoCancellation::kLowSuppression) != 0 ||
-      aec->enable_metrics(true) != 0 || aec->enable_delay_logging(true) != 0 ||
-      aec->Enable(true) != 0) {
+      aec->enable_delay_logging(true) != 0 || aec->Enable(true) != 0) {
     return absl::InternalError("webrtc echo cancellation cannot be configured");
   }
   return std::unique_ptr<EchoCanceller>(
@@ -233,6 +240,13 @@ std::string EchoCanceller::ProcessPcm16(std::string out, absl::Time captured) {
     for (size_t i = 0; i < block_samples_; ++i) {
       block[i] = far_at(near_index_ - shift + static_cast<int64_t>(i));
     }
+    // The reply this block's echo comes from, for the figures below.
+    double echo_source = 0;
+    const int64_t delay = static_cast<int64_t>(delay_.delay_ms()) * rate_ / 1000;
+    for (size_t i = 0; delay > 0 && i < block_samples_; ++i) {
+      const double v = far_at(near_index_ - delay + static_cast<int64_t>(i));
+      echo_source += v * v;
+    }
     near_index_ += static_cast<int64_t>(block_samples_);
     frame_->UpdateFrame(0, 0, block.data(), block_samples_, rate_,
                         webrtc::AudioFrame::kNormalSpeech, webrtc::AudioFrame::kVadUnknown, 1);
@@ -242,32 +256,48 @@ std::string EchoCanceller::ProcessPcm16(std::string out, absl::Time captured) {
                         webrtc::AudioFrame::kNormalSpeech, webrtc::AudioFrame::kVadUnknown, 1);
     apm_->set_stream_delay_ms(kResidualDelayMs);
     if (apm_->ProcessStream(frame_.get()) != webrtc::AudioProcessing::kNoError) continue;
+    if (echo_source > kEchoSourceEnergy * static_cast<double>(block_samples_)) {
+      ++measured_.blocks;
+      measured_.far += echo_source;
+      measured_.near += Energy(block.data(), block_samples_);
+      measured_.out += Energy(frame_->data_, block_samples_);
+    }
     // What the canceller left of the echo goes too (suppressed: blocks the caller cannot have
     // spoken in, given how loud the reply was).
-    suppressor_.Process(reply_due_.data(), frame_->data_, block_samples_, EchoLossDb());
+    suppressor_.Process(reply_due_.data(), frame_->data_, block_samples_, echo_loss_db_);
     std::memcpy(out.data() + at, frame_->data_, block_bytes);
     ++stats_.blocks;
     stats_.echo_blocks += apm_->echo_cancellation()->stream_has_echo();
   }
-  // The canceller's own figures, once a second of audio.
+  // The echo's figures, once a second of audio, from the blocks whose echo source played (in a
+  // pause between replies they would say nothing about the echo).
   if (stats_.blocks >= metrics_at_ + 100) {
     metrics_at_ = stats_.blocks;
-    webrtc::EchoCancellation::Metrics metrics;
-    if (apm_->echo_cancellation()->GetMetrics(&metrics) == 0) {
-      stats_.erle_db = metrics.echo_return_loss_enhancement.average;
-      stats_.erl_db = metrics.echo_return_loss.average;
+    if (measured_.blocks >= 20) {
+      stats_.erl_db = 10 * std::log10(measured_.far / std::max(measured_.near, 1.0));
+      stats_.erle_db = 10 * std::log10(measured_.near / std::max(measured_.out, 1.0));
+      LearnEchoLoss();
     }
+    measured_ = {};
     stats_.delay_ms = delay_.delay_ms();
     stats_.suppressed_blocks = suppressor_.suppressed_blocks();
   }
   return out;
 }
 
-double EchoCanceller::EchoLossDb() const {
-  // Known once the delay is and the canceller has taken a real share off: the echo's own loss
-  // and what the canceller took, as it measured them.
-  if (delay_.delay_ms() <= 0 || stats_.erle_db < 10 || stats_.erl_db < 0) return -1;
-  return stats_.erl_db + stats_.erle_db;
+void EchoCanceller::LearnEchoLoss() {
+  // Known once the delay is and the canceller has taken a real share off: what the canceller
+  // took, on top of the echo's own loss as measured (WebRTC reports that much later, after some
+  // 10 s; until then the least a speakerphone's echo has). The caller talking over the reply makes
+  // the canceller's figures fall for a while: the loss learnt falls by at most 1 dB a second, so
+  // it is not the caller's own voice that gets them suppressed.
+  if (delay_.delay_ms() <= 0 || stats_.erle_db < 10) {
+    if (echo_loss_db_ >= 0) echo_loss_db_ = std::max(0.0, echo_loss_db_ - 1);
+    return;
+  }
+  const double measured =
+      std::max(stats_.erl_db, ResidualEchoSuppressor::kMinEchoLossDb) + stats_.erle_db;
+  echo_loss_db_ = std::max(measured, echo_loss_db_ - 1);
 }
 
 }  // namespace voxflow::orchestrator

@@ -63,11 +63,11 @@ class EchoCanceller {
   struct Stats {
     uint64_t blocks = 0;       // 10 ms blocks of caller audio processed.
     uint64_t echo_blocks = 0;  // Of them, blocks the canceller found echo in.
-    // Echo return loss enhancement (how much the canceller took off the echo), in dB, as WebRTC
-    // reports it; -100 before it has a figure.
+    // Over the last second the reply spoke in (-100 before the echo's delay is known):
+    // echo return loss enhancement (how much the canceller took off the caller's audio), and
+    // echo return loss (how far under the reply the caller's audio was), in dB. Both read low
+    // while the caller talks over the reply.
     double erle_db = -100;
-    // Echo return loss (the echo's level under the reply's at the microphone), in dB, as
-    // WebRTC reports it; -100 before it has a figure.
     double erl_db = -100;
     int delay_ms = -1;  // The echo's delay as estimated (EchoDelay); -1 before the first second.
     uint64_t suppressed_blocks = 0;  // Blocks taken for what the canceller left of the echo.
@@ -98,8 +98,8 @@ class EchoCanceller {
   std::string ProcessPcm16(std::string pcm, absl::Time captured);
   // The sample index of time `t` on the session's timeline (from the first time seen).
   int64_t IndexOf(absl::Time t);
-  // How far under the reply its echo is once cancelled, as measured; negative while unknown.
-  double EchoLossDb() const;
+  // Updates echo_loss_db_ from the canceller's figures just read.
+  void LearnEchoLoss();
 
   const int rate_;
   const size_t block_samples_;
@@ -120,6 +120,14 @@ class EchoCanceller {
   std::vector<int16_t> reply_due_;  // The reply due at the block being processed.
   Stats stats_;
   uint64_t metrics_at_ = 0;  // stats_.blocks when the canceller's figures were last read.
+  // How far under the reply its echo is once cancelled, as learnt; negative while unknown.
+  double echo_loss_db_ = -1;
+  // Energies over the blocks whose echo source played, since the figures were last made: the
+  // echo source (the reply at the echo's delay), the caller's audio, and the canceller's output.
+  struct Measured {
+    int blocks = 0;
+    double far = 0, near = 0, out = 0;
+  } measured_;
 };
 
 }  // namespace voxflow::orchestrator

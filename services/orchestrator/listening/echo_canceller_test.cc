@@ -196,8 +196,10 @@ TEST(EchoCancellerTest, TheEchoIsNotVoiceEvenBeforeTheCancellerHasLearntIt) {
       voiced += v;
       if (f < 100) voiced_first_2s += v;
     }
-    std::printf("delay %d ms, echo 10 dB down (and a reflection): %d of %zu frames voiced (%d in the first 2 s)\n",
-                delay_ms, voiced, frames, voiced_first_2s);
+    std::printf(
+        "delay %d ms, echo 10 dB down (and a reflection): %d of %zu frames voiced (%d in the first "
+        "2 s)\n",
+        delay_ms, voiced, frames, voiced_first_2s);
     EXPECT_LE(voiced, 3);
   }
 }

@@ -24,7 +24,7 @@ class ResidualEchoSuppressor {
   // How far under the reply a caller may speak over it and still be heard once the canceller has
   // converged (its measured loss, less this margin, capped here).
   static constexpr double kMaxEchoLossDb = 30;
-  static constexpr double kMarginDb = 6;
+  static constexpr double kMarginDb = 10;
   // How much an echo block is turned down.
   static constexpr double kSuppressionDb = 30;
 
