@@ -1,5 +1,6 @@
 // Turn taking as a caller who just talks: continuous real-time audio (silence, speech, pauses,
 // noise), no END_OF_INPUT. Real orchestrator, mock STT and TTS processes on loopback.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -481,7 +482,7 @@ TEST(RealEnginesTurnTakingTest, ACallerOnASpeakerphoneIsNotInterruptedByTheEcho)
   *config.mutable_input_format() = Pcm16k();
   *config.mutable_output_format() = Pcm16k();
   config.set_telemetry(true);
-  config.set_echo_cancellation(v1::ECHO_CANCELLATION_ON);
+  // Echo cancellation as by default (AUTO): it must find the echo itself.
   ConverseClient client(channel, config);
   Microphone mic(client);
   testing::Speakerphone phone(client, mic, 200, 10, 5);
@@ -515,10 +516,13 @@ TEST(RealEnginesTurnTakingTest, ACallerOnASpeakerphoneIsNotInterruptedByTheEcho)
   for (const TimedEvent& e : client.Filter(Case::kTelemetry)) {
     const auto& t = e.event.telemetry();
     if (t.name() != "turn.stats") continue;
-    std::printf("turn %s: echo delay %s ms, ERLE %s dB, echo in %s blocks\n",
-                t.attributes().at("turn_id").c_str(), t.attributes().at("echo_delay_ms").c_str(),
-                t.attributes().at("echo_erle_db").c_str(),
-                t.attributes().at("echo_blocks").c_str());
+    std::printf(
+        "turn %s: echo %s (cancelling %s), delay %s ms, ERL %s dB, ERLE %s dB, "
+        "suppressed %s blocks\n",
+        t.attributes().at("turn_id").c_str(), t.attributes().at("echo").c_str(),
+        t.attributes().at("echo_cancelling").c_str(), t.attributes().at("echo_delay_ms").c_str(),
+        t.attributes().at("echo_erl_db").c_str(), t.attributes().at("echo_erle_db").c_str(),
+        t.attributes().at("echo_suppressed_blocks").c_str());
   }
   for (const TimedEvent& e : client.Filter(Case::kTurnCompleted)) {
     std::printf("turn %d: \"%s\" -> \"%s\"%s\n", e.event.turn_completed().turn_id(),
@@ -526,6 +530,14 @@ TEST(RealEnginesTurnTakingTest, ACallerOnASpeakerphoneIsNotInterruptedByTheEcho)
                 e.event.turn_completed().reply().c_str(),
                 e.event.turn_completed().interrupted() ? " (interrupted)" : "");
   }
+  const auto stats = client.Filter(Case::kTelemetry);
+  const auto last = std::find_if(stats.rbegin(), stats.rend(), [](const TimedEvent& e) {
+    return e.event.telemetry().name() == "turn.stats";
+  });
+  ASSERT_NE(last, stats.rend());
+  EXPECT_EQ(last->event.telemetry().attributes().at("echo"), "found");
+  EXPECT_EQ(last->event.telemetry().attributes().at("echo_cancelling"), "true")
+      << "AUTO turns the canceller on when it finds the echo";
   const auto turns = client.Filter(Case::kTurnCompleted);
   ASSERT_THAT(turns, SizeIs(4)) << "no turn from the echo";
   for (int turn : {1, 2}) {

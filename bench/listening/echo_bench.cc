@@ -50,6 +50,7 @@ using orchestrator::VoiceActivityDetector;
 using testing::Samples;
 
 constexpr int kFrameMs = 20;
+constexpr double kNoEcho = 1000;  // An echo loss that is no echo.
 
 enum class Line { kWideband, kPhone };
 
@@ -58,6 +59,8 @@ struct Case {
   int delay_ms;
   double loss_db;
   double drift;  // The caller's clock against the server's (0.001: 0.1 % fast).
+  testing::Noise noise = testing::Noise::kPink;  // The room's, at noise_dbfs.
+  double noise_dbfs = -60;
 };
 
 // What happened to one reply.
@@ -162,8 +165,23 @@ size_t VoiceOnset(const Samples& voice, size_t per_ms) {
 }
 
 // One session: three replies 1.5 s apart; over the third the caller asks a question.
-CaseResult RunCase(const Case& c, bool cancel, const std::vector<Samples>& replies,
-                   const Samples& question, uint32_t seed) {
+// The modes compared: no canceller (today), and SessionConfig.echo_cancellation's AUTO and ON.
+enum class Mode { kOff, kAuto, kOn };
+
+const char* ModeName(Mode mode) {
+  switch (mode) {
+    case Mode::kOff:
+      return "OFF (today's baseline)";
+    case Mode::kAuto:
+      return "AUTO";
+    case Mode::kOn:
+      return "ON";
+  }
+  return "";
+}
+
+CaseResult RunCase(const Case& c, Mode mode, const std::vector<Samples>& replies,
+                   const std::vector<Samples>& voices, const Samples& question, uint32_t seed) {
   const int rate = Rate(c.line);
   const size_t per_ms = static_cast<size_t>(rate / 1000), frame = per_ms * kFrameMs;
   const v1::AudioStreamFormat format = c.line == Line::kPhone
@@ -212,10 +230,9 @@ CaseResult RunCase(const Case& c, bool cancel, const std::vector<Samples>& repli
     }
     echo[n] = static_cast<float>(gain * sum);
   }
-  Samples mic = testing::MakeNoise(testing::Noise::kPink, echo.size(), -60, seed + 7, {});
-  if (rate != 16000)
-    mic =
-        AtRate(testing::MakeNoise(testing::Noise::kPink, echo.size() * 2, -60, seed + 7, {}), rate);
+  const Samples mic_noise =
+      testing::MakeNoise(c.noise, echo.size() * 16000 / rate, c.noise_dbfs, seed + 7, voices);
+  Samples mic = AtRate(mic_noise, rate);
   for (size_t n = 0; n < mic.size(); ++n) mic[n] += echo[n];
   const Samples voice = testing::AtLevel(AtRate(question, rate), -20);
   testing::MixInto(mic, voice, starts[2] + 1200 * per_ms);
@@ -229,7 +246,11 @@ CaseResult RunCase(const Case& c, bool cancel, const std::vector<Samples>& repli
   const size_t bytes_per_sample = c.line == Line::kPhone ? 1 : 2;
 
   std::unique_ptr<EchoCanceller> canceller;
-  if (cancel) canceller = *EchoCanceller::Create(format, format);
+  if (mode != Mode::kOff) {
+    canceller = *EchoCanceller::Create(
+        format, format,
+        mode == Mode::kOn ? EchoCanceller::Engage::kAlways : EchoCanceller::Engage::kOnEcho);
+  }
   auto vad = *orchestrator::CreateVoiceActivityDetector(format, v1::VOICE_DETECTOR_NOISE_ROBUST);
   EndpointingSettings endpointing;
   UtteranceSegmenter segmenter(endpointing);
@@ -313,7 +334,7 @@ CaseResult RunCase(const Case& c, bool cancel, const std::vector<Samples>& repli
 
 struct Tally {
   int replies = 0, self_interruptions = 0, paused_replies = 0, pauses = 0;
-  int double_talks = 0, caught_400 = 0, interrupted = 0;
+  int double_talks = 0, caught_400 = 0, interrupted = 0, engaged = 0;
   std::vector<double> caught_ms, erle;
   void Add(const CaseResult& r) {
     for (const ReplyOutcome& o : r.silent) {
@@ -327,6 +348,7 @@ struct Tally {
     caught_400 += r.double_talk.caught_after_ms >= 0 && r.double_talk.caught_after_ms <= 400;
     interrupted += r.double_talk.interrupted;
     erle.push_back(r.erle_db);
+    engaged += r.canceller.engaged;
   }
 };
 
@@ -339,10 +361,11 @@ double Percentile(std::vector<double> v, double p) {
 void Print(const char* label, const Tally& t) {
   std::printf(
       "%-34s %4d replies: %3d self-interruptions, %3d paused (%4d pauses) | double talk: %2d/%2d "
-      "caught <= 400 ms (p50 %4.0f ms), %2d interrupted | ERLE p10/p50 %5.1f/%5.1f dB\n",
+      "caught <= 400 ms (p50 %4.0f ms), %2d interrupted | ERLE p10/p50 %5.1f/%5.1f dB | "
+      "engaged in %d of %d calls\n",
       label, t.replies, t.self_interruptions, t.paused_replies, t.pauses, t.caught_400,
       t.double_talks, Percentile(t.caught_ms, 0.5), t.interrupted, Percentile(t.erle, 0.1),
-      Percentile(t.erle, 0.5));
+      Percentile(t.erle, 0.5), t.engaged, t.double_talks);
 }
 
 int Main() {
@@ -355,6 +378,11 @@ int Main() {
     replies.push_back(testing::FromPcm16(testing::SpeechPcm16k(text)));
   }
   const Samples question = testing::FromPcm16(testing::SpeechPcm16k("what time is it in new york"));
+  std::vector<Samples> voices;  // For babble.
+  for (const char* text : {"i would like to hear some music", "thank you very much",
+                           "how far is the station from here", "the meeting moved to thursday"}) {
+    voices.push_back(testing::FromPcm16(testing::SpeechPcm16k(text)));
+  }
 
   std::vector<Case> cases;
   for (Line line : {Line::kWideband, Line::kPhone}) {
@@ -363,41 +391,66 @@ int Main() {
         for (double drift : {0.0, 0.001, -0.001}) cases.push_back({line, delay, loss, drift});
       }
     }
+    // A headset: no echo at all (the caller still talks over the third reply), in a quiet room
+    // and in noisy ones.
+    for (int i = 0; i < 12; ++i) cases.push_back({line, 0, kNoEcho, 0});
+    for (int i = 0; i < 4; ++i) {
+      cases.push_back({line, 0, kNoEcho, 0, testing::Noise::kPink, -30});
+      cases.push_back({line, 0, kNoEcho, 0, testing::Noise::kBrown, -25});
+      cases.push_back({line, 0, kNoEcho, 0, testing::Noise::kBabble, -35});
+    }
   }
-  for (bool cancel : {false, true}) {
-    Tally goal, wide, phone, long_delay, no_loss;
+  for (Mode mode : {Mode::kOff, Mode::kAuto, Mode::kOn}) {
+    Tally goal, wide, phone, long_delay, no_loss, headset_wide, headset_phone, noisy_wide,
+        noisy_phone;
     double canceller_ms = 0, detector_ms = 0, audio_s = 0;
     uint32_t s = seed;
     for (const Case& c : cases) {
-      const CaseResult r = RunCase(c, cancel, replies, question, s++);
+      const CaseResult r = RunCase(c, mode, replies, voices, question, s++);
       canceller_ms += r.canceller_ms;
       detector_ms += r.detector_ms;
       audio_s += r.audio_s;
+      if (absl::GetFlag(FLAGS_details)) {
+        std::printf(
+            "  %s %s %s %3.0f dBFS %3d ms %4.1f dB drift %+.1f %%: silent %d/%d interrupts, %d/%d "
+            "pauses; "
+            "double talk caught after %.0f ms, interrupted %d; ERLE %.1f dB (canceller: delay %d "
+            "ms, "
+            "ERL %.1f dB, ERLE %.1f dB, found %d, none %d)\n",
+            mode == Mode::kOff  ? "off "
+            : mode == Mode::kOn ? "on  "
+                                : "auto",
+            c.line == Line::kPhone ? "phone" : "wide ", testing::NoiseName(c.noise), c.noise_dbfs,
+            c.delay_ms, c.loss_db, 100 * c.drift, r.silent[0].interrupts, r.silent[1].interrupts,
+            r.silent[0].pauses, r.silent[1].pauses, r.double_talk.caught_after_ms,
+            r.double_talk.interrupted, r.erle_db, r.canceller.delay_ms, r.canceller.erl_db,
+            r.canceller.erle_db, r.canceller.echo_found, r.canceller.no_echo);
+      }
+      if (c.loss_db == kNoEcho) {
+        if (c.noise_dbfs > -60) {
+          (c.line == Line::kPhone ? noisy_phone : noisy_wide).Add(r);
+        } else {
+          (c.line == Line::kPhone ? headset_phone : headset_wide).Add(r);
+        }
+        continue;
+      }
       const bool in_goal = c.delay_ms <= 300 && c.loss_db >= 6;
       if (in_goal) goal.Add(r);
       if (in_goal) (c.line == Line::kPhone ? phone : wide).Add(r);
       if (c.delay_ms > 300 && c.loss_db >= 6) long_delay.Add(r);
       if (c.loss_db < 6) no_loss.Add(r);
-      if (absl::GetFlag(FLAGS_details)) {
-        std::printf(
-            "  %s %s %3d ms %4.1f dB drift %+.1f %%: silent %d/%d interrupts, %d/%d pauses; "
-            "double talk caught after %.0f ms, interrupted %d; ERLE %.1f dB (canceller: delay %d "
-            "ms, "
-            "ERL %.1f dB, ERLE %.1f dB)\n",
-            cancel ? "on " : "off", c.line == Line::kPhone ? "phone" : "wide ", c.delay_ms,
-            c.loss_db, 100 * c.drift, r.silent[0].interrupts, r.silent[1].interrupts,
-            r.silent[0].pauses, r.silent[1].pauses, r.double_talk.caught_after_ms,
-            r.double_talk.interrupted, r.erle_db, r.canceller.delay_ms, r.canceller.erl_db,
-            r.canceller.erle_db);
-      }
     }
-    std::printf("echo cancellation %s (seed %u)\n", cancel ? "ON" : "OFF (today's baseline)", seed);
+    std::printf("echo cancellation %s (seed %u)\n", ModeName(mode), seed);
     Print("  goal: delay <= 300 ms, loss >= 6 dB", goal);
     Print("    of them wideband (16 kHz PCM16)", wide);
     Print("    of them phone (8 kHz mu-law)", phone);
     Print("  delay 400 ms, loss >= 6 dB", long_delay);
     Print("  loss 0 dB (echo as loud as the reply)", no_loss);
-    if (cancel) {
+    Print("  no echo (a headset), wideband", headset_wide);
+    Print("  no echo (a headset), phone", headset_phone);
+    Print("  no echo, noisy room, wideband", noisy_wide);
+    Print("  no echo, noisy room, phone", noisy_phone);
+    if (mode != Mode::kOff) {
       std::printf(
           "  cpu: canceller %.2f ms per audio s, detector %.2f ms per audio s (canceller / "
           "detector %.2f)\n",

@@ -309,7 +309,10 @@ void ConverseSession::CompleteTurnLocked(const Turn& turn, absl::Time now) {
       // What the echo canceller saw so far: the echo's delay, how much it took off, and the
       // share of the caller's audio it found echo in.
       const EchoCanceller::Stats& e = echo->stats();
+      stats["echo"] = e.echo_found ? "found" : e.no_echo ? "none" : "looking";
+      stats["echo_cancelling"] = e.engaged ? "true" : "false";
       stats["echo_delay_ms"] = absl::StrCat(e.delay_ms);
+      stats["echo_erl_db"] = absl::StrFormat("%.1f", e.erl_db);
       stats["echo_erle_db"] = absl::StrFormat("%.1f", e.erle_db);
       stats["echo_blocks"] = absl::StrCat(e.echo_blocks, "/", e.blocks);
       stats["echo_suppressed_blocks"] = absl::StrCat(e.suppressed_blocks);

@@ -55,10 +55,10 @@ ABSL_FLAG(int, endpointing_max_utterance_ms, 20000, "Default longest utterance; 
 ABSL_FLAG(std::string, voice_detector, "noise_robust",
           "Default voice activity detector: noise_robust (ignores steady noise, bursts and quieter "
           "background voices) or webrtc (WebRTC's GMM detector alone; cheaper).");
-ABSL_FLAG(std::string, echo_cancellation, "off",
-          "Default server-side echo cancellation (SessionConfig.echo_cancellation): off or on "
-          "(the reply's echo taken out of the caller's audio; mono PCM16/G.711 input at 8, 16, "
-          "32 or 48 kHz).");
+ABSL_FLAG(std::string, echo_cancellation, "auto",
+          "Default server-side echo cancellation (SessionConfig.echo_cancellation): auto (from "
+          "when the reply's echo is found in the caller's audio; phone-line input from the "
+          "start), on or off. Mono PCM16/G.711 input at 8, 16, 32 or 48 kHz.");
 ABSL_FLAG(bool, barge_in, true, "Default: the user's voice over a reply may interrupt it.");
 ABSL_FLAG(int, barge_in_min_speech_ms, 400,
           "Default speech over a reply that interrupts it (shorter sounds pause it, then it "
@@ -191,11 +191,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string echo = absl::GetFlag(FLAGS_echo_cancellation);
-  if (echo == "on" || echo == "off") {
-    services.options.echo_cancellation =
-        echo == "on" ? voxflow::v1::ECHO_CANCELLATION_ON : voxflow::v1::ECHO_CANCELLATION_OFF;
+  if (echo == "on") {
+    services.options.echo_cancellation = voxflow::v1::ECHO_CANCELLATION_ON;
+  } else if (echo == "off") {
+    services.options.echo_cancellation = voxflow::v1::ECHO_CANCELLATION_OFF;
+  } else if (echo == "auto") {
+    services.options.echo_cancellation = voxflow::v1::ECHO_CANCELLATION_AUTO;
   } else {
-    std::fprintf(stderr, "orchestrator: --echo_cancellation=%s: expected off or on\n",
+    std::fprintf(stderr, "orchestrator: --echo_cancellation=%s: expected auto, on or off\n",
                  echo.c_str());
     return 2;
   }

@@ -208,14 +208,19 @@ absl::StatusOr<SessionSetup> BuildSessionSetup(const v1::SessionConfig& requeste
   if (!v1::EchoCancellation_IsValid(config.echo_cancellation())) {
     return absl::InvalidArgumentError(
         absl::StrCat("config.echo_cancellation: unknown value ", config.echo_cancellation(),
-                     " (ECHO_CANCELLATION_UNSPECIFIED, ECHO_CANCELLATION_OFF or "
-                     "ECHO_CANCELLATION_ON)"));
+                     " (ECHO_CANCELLATION_UNSPECIFIED, ECHO_CANCELLATION_OFF, "
+                     "ECHO_CANCELLATION_ON or ECHO_CANCELLATION_AUTO)"));
   }
   if (config.echo_cancellation() == v1::ECHO_CANCELLATION_UNSPECIFIED) {
     config.set_echo_cancellation(options.echo_cancellation);
   }
-  if (config.echo_cancellation() == v1::ECHO_CANCELLATION_ON) {
-    auto echo = EchoCanceller::Create(config.input_format(), config.output_format());
+  const bool automatic = config.echo_cancellation() == v1::ECHO_CANCELLATION_AUTO;
+  if (automatic && !EchoCanceller::SupportsNearFormat(config.input_format())) {
+    // AUTO on input the canceller cannot clean (stereo, 44.1 kHz): none.
+  } else if (config.echo_cancellation() != v1::ECHO_CANCELLATION_OFF) {
+    auto echo = EchoCanceller::Create(
+        config.input_format(), config.output_format(),
+        automatic ? EchoCanceller::Engage::kOnEcho : EchoCanceller::Engage::kAlways);
     if (!echo.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("config.echo_cancellation: ", echo.status().message()));

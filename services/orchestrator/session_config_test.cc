@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/common/audio_chunk.h"
 #include "services/orchestrator/pipeline/pipeline_spec_loader.h"
 #include "services/orchestrator/testing/fake_session_stages.h"
 
@@ -83,12 +84,25 @@ TEST_F(SessionConfigTest, TheVoiceDetectorIsTheServersUnlessChosenAndAnUnknownOn
   EXPECT_THAT(status.message(), HasSubstr("config.voice_detector: unknown value 7"));
 }
 
-TEST_F(SessionConfigTest, EchoCancellationIsOffUnlessAskedAndNeedsAFormatItCanClean) {
+TEST_F(SessionConfigTest, EchoCancellationIsAutoUnlessAskedAndOnNeedsAFormatItCanClean) {
   v1::SessionConfig config = Pcm16();
   absl::StatusOr<SessionSetup> setup = Build(config);
   ASSERT_TRUE(setup.ok()) << setup.status();
-  EXPECT_EQ(setup->config->echo_cancellation(), v1::ECHO_CANCELLATION_OFF);
+  EXPECT_EQ(setup->config->echo_cancellation(), v1::ECHO_CANCELLATION_AUTO);
+  ASSERT_NE(setup->echo, nullptr);
+  EXPECT_FALSE(setup->echo->stats().engaged) << "AUTO watches for an echo first";
+  config.set_echo_cancellation(v1::ECHO_CANCELLATION_OFF);
+  setup = Build(config);
+  ASSERT_TRUE(setup.ok()) << setup.status();
   EXPECT_EQ(setup->echo, nullptr);
+  // A phone line: AUTO cancels from the start.
+  config.set_echo_cancellation(v1::ECHO_CANCELLATION_AUTO);
+  *config.mutable_input_format() = MakeStreamFormat(v1::MULAW, 8000, 1);
+  setup = Build(config);
+  ASSERT_TRUE(setup.ok()) << setup.status();
+  ASSERT_NE(setup->echo, nullptr);
+  EXPECT_TRUE(setup->echo->stats().engaged);
+  config = Pcm16();
   config.set_echo_cancellation(v1::ECHO_CANCELLATION_ON);
   setup = Build(config);
   ASSERT_TRUE(setup.ok()) << setup.status();
@@ -105,6 +119,11 @@ TEST_F(SessionConfigTest, EchoCancellationIsOffUnlessAskedAndNeedsAFormatItCanCl
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(),
               HasSubstr("config.echo_cancellation: echo cancellation needs mono"));
+  // AUTO on the same input: no canceller, no error.
+  config.set_echo_cancellation(v1::ECHO_CANCELLATION_AUTO);
+  setup = Build(config);
+  ASSERT_TRUE(setup.ok()) << setup.status();
+  EXPECT_EQ(setup->echo, nullptr);
   config = Pcm16();
   config.set_echo_cancellation(static_cast<v1::EchoCancellation>(9));
   EXPECT_THAT(Build(config).status().message(),

@@ -19,6 +19,13 @@ constexpr size_t kMaxFarMs = 2000;
 // What is left of the echo's delay once the reply is shifted by the estimate: the canceller's own
 // (delay-agnostic) search covers it, and any drift of the caller's playout.
 constexpr int kResidualDelayMs = 60;
+// Watching for an echo, the envelopes must line up this well (EchoDelay's confidence) for the
+// canceller to engage: unrelated speech and noise stay under 0.3.
+constexpr double kEchoFound = 0.6;
+// Reply speech (10 ms blocks) after which an echo not found is taken for none: 3 s.
+constexpr int kLookForEchoBlocks = 300;
+// The suppressor's loss for no echo: nothing is quiet enough to be one.
+constexpr double kNoEchoLossDb = 200;
 // A block of reply above this mean square (-50 dBFS) is the reply speaking: its echo is measured.
 constexpr double kEchoSourceEnergy = 10.7e3;
 
@@ -78,7 +85,24 @@ void EchoDelay::Estimate() {
     }
   }
   confidence_ = best;
-  if (best >= kConfident) delay_blocks_ = static_cast<int>(best_delay);
+  if (best >= kConfident) {
+    delay_blocks_ = static_cast<int>(best_delay);
+    found_ = true;
+  }
+}
+
+void NoiseFloor::Push(double block_energy) {
+  sum_ += block_energy;
+  if (++blocks_ < kBlocksPerWindow) return;
+  windows_.push_back(sum_ / blocks_);
+  if (windows_.size() > kWindows) windows_.pop_front();
+  sum_ = 0;
+  blocks_ = 0;
+}
+
+double NoiseFloor::block_energy() const {
+  // A little over the quietest window (1 dB): windows of steady noise vary that much.
+  return windows_.empty() ? 0 : 1.25 * *std::min_element(windows_.begin(), windows_.end());
 }
 
 bool EchoCanceller::SupportsNearFormat(const v1::AudioStreamFormat& near) {
@@ -90,7 +114,7 @@ bool EchoCanceller::SupportsNearFormat(const v1::AudioStreamFormat& near) {
 }
 
 absl::StatusOr<std::unique_ptr<EchoCanceller>> EchoCanceller::Create(
-    const v1::AudioStreamFormat& near, const v1::AudioStreamFormat& far) {
+    const v1::AudioStreamFormat& near, const v1::AudioStreamFormat& far, Engage engage) {
   if (!SupportsNearFormat(near)) {
     return absl::InvalidArgumentError(
         absl::StrCat("echo cancellation needs mono PCM16, MULAW or ALAW input at 8, 16, 32 or "
@@ -137,9 +161,12 @@ absl::StatusOr<std::unique_ptr<EchoCanceller>> EchoCanceller::Create(
       aec->enable_delay_logging(true) != 0 || aec->Enable(true) != 0) {
     return absl::InternalError("webrtc echo cancellation cannot be configured");
   }
-  return std::unique_ptr<EchoCanceller>(
+  auto canceller = std::unique_ptr<EchoCanceller>(
       new EchoCanceller(near.sample_rate(), std::move(far_converter), std::move(near_decoder),
                         std::move(near_encoder), std::move(apm)));
+  // A phone line's caller is on a handset or a speakerphone nobody can tell apart: always on.
+  canceller->stats_.engaged = engage == Engage::kAlways || near.format() != v1::PCM16;
+  return canceller;
 }
 
 EchoCanceller::EchoCanceller(int rate, std::unique_ptr<AudioConverter> far_converter,
@@ -231,50 +258,52 @@ std::string EchoCanceller::ProcessPcm16(std::string out, absl::Time captured) {
     for (size_t i = 0; i < block_samples_; ++i) {
       block[i] = far_at(near_index_ + static_cast<int64_t>(i));
     }
-    delay_.Push(block.data(), reinterpret_cast<const int16_t*>(out.data() + at), block_samples_);
+    int16_t* near = reinterpret_cast<int16_t*>(out.data() + at);
+    delay_.Push(block.data(), near, block_samples_);
     reply_due_.assign(block.begin(), block.end());
-    // The canceller gets the reply shifted by most of the estimated delay; its delay-agnostic
-    // mode finds the rest and follows it as it moves.
-    const int64_t shift =
-        std::max<int64_t>(0, (delay_.delay_ms() - kResidualDelayMs) * rate_ / 1000);
-    for (size_t i = 0; i < block_samples_; ++i) {
-      block[i] = far_at(near_index_ - shift + static_cast<int64_t>(i));
-    }
-    // The reply this block's echo comes from, for the figures below.
+    // Watching (Engage::kOnEcho), the canceller engages once the reply is found in the caller's
+    // audio; until then only the suppressor below runs, for the cost of the envelopes.
+    if (!stats_.engaged) stats_.engaged = delay_.found() && delay_.confidence() >= kEchoFound;
+    // The reply this block's echo comes from (as due, until the delay is known): the echo's
+    // figures below compare the caller's audio with it.
     double echo_source = 0;
     const int64_t delay = static_cast<int64_t>(delay_.delay_ms()) * rate_ / 1000;
-    for (size_t i = 0; delay > 0 && i < block_samples_; ++i) {
+    for (size_t i = 0; i < block_samples_; ++i) {
       const double v = far_at(near_index_ - delay + static_cast<int64_t>(i));
       echo_source += v * v;
     }
+    const double near_energy = Energy(near, block_samples_);
+    if (stats_.engaged) Cancel(far_at, near);
     near_index_ += static_cast<int64_t>(block_samples_);
-    frame_->UpdateFrame(0, 0, block.data(), block_samples_, rate_,
-                        webrtc::AudioFrame::kNormalSpeech, webrtc::AudioFrame::kVadUnknown, 1);
-    if (apm_->AnalyzeReverseStream(frame_.get()) != webrtc::AudioProcessing::kNoError) continue;
-    std::memcpy(block.data(), out.data() + at, block_bytes);
-    frame_->UpdateFrame(0, 0, block.data(), block_samples_, rate_,
-                        webrtc::AudioFrame::kNormalSpeech, webrtc::AudioFrame::kVadUnknown, 1);
-    apm_->set_stream_delay_ms(kResidualDelayMs);
-    if (apm_->ProcessStream(frame_.get()) != webrtc::AudioProcessing::kNoError) continue;
+    noise_.Push(near_energy);
+    reply_spoke_blocks_ += Energy(reply_due_.data(), block_samples_) >
+                           kEchoSourceEnergy * static_cast<double>(block_samples_);
     if (echo_source > kEchoSourceEnergy * static_cast<double>(block_samples_)) {
       ++measured_.blocks;
       measured_.far += echo_source;
-      measured_.near += Energy(block.data(), block_samples_);
-      measured_.out += Energy(frame_->data_, block_samples_);
+      measured_.near += near_energy;
+      measured_.out += Energy(near, block_samples_);
     }
     // What the canceller left of the echo goes too (suppressed: blocks the caller cannot have
     // spoken in, given how loud the reply was).
-    suppressor_.Process(reply_due_.data(), frame_->data_, block_samples_, echo_loss_db_);
-    std::memcpy(out.data() + at, frame_->data_, block_bytes);
+    // Once the reply has spoken long enough to be found in the caller's audio and was not (a
+    // headset, a handset), there is no echo to suppress: the suppressor would only take the
+    // caller's own voice for one in a noisy room.
+    stats_.echo_found = delay_.found();
+    stats_.no_echo = !delay_.found() && reply_spoke_blocks_ >= kLookForEchoBlocks;
+    suppressor_.Process(reply_due_.data(), near, block_samples_,
+                        stats_.no_echo ? kNoEchoLossDb : echo_loss_db_);
     ++stats_.blocks;
-    stats_.echo_blocks += apm_->echo_cancellation()->stream_has_echo();
   }
   // The echo's figures, once a second of audio, from the blocks whose echo source played (in a
   // pause between replies they would say nothing about the echo).
   if (stats_.blocks >= metrics_at_ + 100) {
     metrics_at_ = stats_.blocks;
     if (measured_.blocks >= 20) {
-      stats_.erl_db = 10 * std::log10(measured_.far / std::max(measured_.near, 1.0));
+      // The room's steady noise is no echo: it is taken off the caller's audio first.
+      const double noise = noise_.block_energy() * measured_.blocks;
+      const double echo = std::max(measured_.near - noise, 1.0);
+      stats_.erl_db = 10 * std::log10(measured_.far / echo);
       stats_.erle_db = 10 * std::log10(measured_.near / std::max(measured_.out, 1.0));
       LearnEchoLoss();
     }
@@ -285,18 +314,33 @@ std::string EchoCanceller::ProcessPcm16(std::string out, absl::Time captured) {
   return out;
 }
 
-void EchoCanceller::LearnEchoLoss() {
-  // Known once the delay is and the canceller has taken a real share off: what the canceller
-  // took, on top of the echo's own loss as measured (WebRTC reports that much later, after some
-  // 10 s; until then the least a speakerphone's echo has). The caller talking over the reply makes
-  // the canceller's figures fall for a while: the loss learnt falls by at most 1 dB a second, so
-  // it is not the caller's own voice that gets them suppressed.
-  if (delay_.delay_ms() <= 0 || stats_.erle_db < 10) {
-    if (echo_loss_db_ >= 0) echo_loss_db_ = std::max(0.0, echo_loss_db_ - 1);
-    return;
+template <typename FarAt>
+void EchoCanceller::Cancel(const FarAt& far_at, int16_t* near) {
+  // The canceller gets the reply shifted by most of the estimated delay; its delay-agnostic
+  // mode finds the rest and follows it as it moves.
+  const int64_t shift = std::max<int64_t>(0, (delay_.delay_ms() - kResidualDelayMs) * rate_ / 1000);
+  std::vector<int16_t> block(block_samples_);
+  for (size_t i = 0; i < block_samples_; ++i) {
+    block[i] = far_at(near_index_ - shift + static_cast<int64_t>(i));
   }
-  const double measured =
-      std::max(stats_.erl_db, ResidualEchoSuppressor::kMinEchoLossDb) + stats_.erle_db;
+  frame_->UpdateFrame(0, 0, block.data(), block_samples_, rate_, webrtc::AudioFrame::kNormalSpeech,
+                      webrtc::AudioFrame::kVadUnknown, 1);
+  if (apm_->AnalyzeReverseStream(frame_.get()) != webrtc::AudioProcessing::kNoError) return;
+  frame_->UpdateFrame(0, 0, near, block_samples_, rate_, webrtc::AudioFrame::kNormalSpeech,
+                      webrtc::AudioFrame::kVadUnknown, 1);
+  apm_->set_stream_delay_ms(kResidualDelayMs);
+  if (apm_->ProcessStream(frame_.get()) != webrtc::AudioProcessing::kNoError) return;
+  std::memcpy(near, frame_->data_, block_samples_ * 2);
+  stats_.echo_blocks += apm_->echo_cancellation()->stream_has_echo();
+}
+
+void EchoCanceller::LearnEchoLoss() {
+  // How far under the reply its echo reaches the detector: the echo's own loss and what the
+  // canceller took off, as measured over the last second. No echo at all (a headset) measures as
+  // a large loss, and the suppressor then leaves the caller alone. The caller talking over the
+  // reply makes both figures fall for a while: the loss learnt falls by at most 1 dB a second,
+  // so it is not the caller's own voice that gets them suppressed.
+  const double measured = std::max(stats_.erl_db, 0.0) + std::max(stats_.erle_db, 0.0);
   echo_loss_db_ = std::max(measured, echo_loss_db_ - 1);
 }
 

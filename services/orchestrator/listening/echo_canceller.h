@@ -43,6 +43,8 @@ class EchoDelay {
   int delay_ms() const { return delay_blocks_ * 10; }
   // How well the envelopes lined up at that delay (normalized correlation, 0..1).
   double confidence() const { return confidence_; }
+  // Whether a confident estimate was made yet.
+  bool found() const { return found_; }
 
  private:
   static constexpr size_t kWindow = 300;     // Blocks compared: 3 s.
@@ -56,6 +58,23 @@ class EchoDelay {
   size_t since_estimate_ = 0;
   int delay_blocks_ = 0;
   double confidence_ = 0;
+  bool found_ = false;
+};
+
+// The room's steady noise in the caller's audio: the quietest 100 ms of the last 5 s, as a 10 ms
+// block's energy. Pure arithmetic, no clock.
+class NoiseFloor {
+ public:
+  // One 10 ms block's energy (sum of squares).
+  void Push(double block_energy);
+  double block_energy() const;
+
+ private:
+  static constexpr int kBlocksPerWindow = 10;
+  static constexpr size_t kWindows = 50;
+  std::deque<double> windows_;  // Mean block energy of each 100 ms.
+  double sum_ = 0;
+  int blocks_ = 0;
 };
 
 class EchoCanceller {
@@ -63,21 +82,31 @@ class EchoCanceller {
   struct Stats {
     uint64_t blocks = 0;       // 10 ms blocks of caller audio processed.
     uint64_t echo_blocks = 0;  // Of them, blocks the canceller found echo in.
-    // Over the last second the reply spoke in (-100 before the echo's delay is known):
-    // echo return loss enhancement (how much the canceller took off the caller's audio), and
-    // echo return loss (how far under the reply the caller's audio was), in dB. Both read low
-    // while the caller talks over the reply.
+    // Over the last second the reply spoke in (-100 before one): echo return loss (how far
+    // under the reply the caller's audio was, the room's steady noise taken off) and echo return
+    // loss enhancement (how much the canceller took off the caller's audio), in dB. Both read
+    // low while the caller talks over the reply.
     double erle_db = -100;
     double erl_db = -100;
     int delay_ms = -1;  // The echo's delay as estimated (EchoDelay); -1 before the first second.
+    // Cancelling (true from the start unless watching for an echo first).
+    bool engaged = false;
+    // The reply was found in the caller's audio (an echo); and, if not, whether it has spoken
+    // long enough (3 s) for that to mean there is none.
+    bool echo_found = false;
+    bool no_echo = false;
     uint64_t suppressed_blocks = 0;  // Blocks taken for what the canceller left of the echo.
   };
 
   // `near`: the caller's audio as heard (PCM16, MULAW or ALAW, mono, at 8, 16, 32 or 48 kHz;
   // G.711 is decoded, cleaned and encoded again); `far`: the reply audio as sent (any format the
   // converter reads). Other near formats are INVALID_ARGUMENT.
+  // When it cancels: from the start (ECHO_CANCELLATION_ON), or once the reply's echo is found in
+  // the caller's audio (AUTO; G.711 input, a phone line, is cancelled from the start either way).
+  enum class Engage { kAlways, kOnEcho };
   static absl::StatusOr<std::unique_ptr<EchoCanceller>> Create(const v1::AudioStreamFormat& near,
-                                                               const v1::AudioStreamFormat& far);
+                                                               const v1::AudioStreamFormat& far,
+                                                               Engage engage = Engage::kAlways);
   ~EchoCanceller();
 
   // Reply audio as it goes out to the caller, in the far format, due to play from `starts`.
@@ -98,7 +127,11 @@ class EchoCanceller {
   std::string ProcessPcm16(std::string pcm, absl::Time captured);
   // The sample index of time `t` on the session's timeline (from the first time seen).
   int64_t IndexOf(absl::Time t);
-  // Updates echo_loss_db_ from the canceller's figures just read.
+  // One 10 ms block of the caller's audio through WebRTC's canceller, in place; `far_at(i)` is
+  // the reply due at sample i of the timeline.
+  template <typename FarAt>
+  void Cancel(const FarAt& far_at, int16_t* near);
+  // Updates echo_loss_db_ from the echo's figures just made.
   void LearnEchoLoss();
 
   const int rate_;
@@ -116,6 +149,8 @@ class EchoCanceller {
   int64_t far_first_ = 0;
   int64_t near_index_ = -1;  // Where the next block of caller audio is; -1 before the first.
   EchoDelay delay_;
+  NoiseFloor noise_;
+  int reply_spoke_blocks_ = 0;  // Blocks of the reply, as due, that had speech in them.
   ResidualEchoSuppressor suppressor_;
   std::vector<int16_t> reply_due_;  // The reply due at the block being processed.
   Stats stats_;
