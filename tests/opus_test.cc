@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -105,7 +106,7 @@ struct OpusCall {
 };
 
 OpusCall CallWithJitter(const std::string& address, const std::vector<std::string>& packets,
-                        double jitter_ms) {
+                        double jitter_ms, const std::set<uint64_t>& dropped = {}) {
   const v1::AudioStreamFormat opus = MakeStreamFormat(v1::OPUS, 16000, 1);
   v1::SessionConfig config;
   *config.mutable_input_format() = opus;
@@ -116,7 +117,8 @@ OpusCall CallWithJitter(const std::string& address, const std::vector<std::strin
   std::uniform_real_distribution<double> jitter(-jitter_ms, jitter_ms);
   std::vector<std::pair<double, uint64_t>> schedule;  // (send at ms, sequence)
   for (uint64_t i = 0; i < packets.size(); ++i) {
-    schedule.emplace_back(40.0 + 20.0 * static_cast<double>(i) + jitter(random), i + 1);
+    const double at = 40.0 + 20.0 * static_cast<double>(i) + jitter(random);
+    if (!dropped.contains(i + 1)) schedule.emplace_back(at, i + 1);  // The network lost it.
   }
   std::sort(schedule.begin(), schedule.end());
   const absl::Time start = absl::Now();
@@ -173,6 +175,43 @@ TEST(OpusConverseTest, PacketsReorderedByNetworkJitterLoseNothing) {
     EXPECT_EQ(call->stats.at("input_late"), "0");
     EXPECT_EQ(call->stats.at("input_concealed_ms"), "0.0");
   }
+}
+
+// A jittery, lossy network: 5 % of the packets never arrive (seeded, none at the stream's ends),
+// the rest up to 40 ms early or late. Every reordered packet still takes its place; each lost one
+// is counted and concealed (20 ms of audio each), and the turn still ends with a transcript.
+TEST(OpusConverseTest, LostPacketsAreConcealedAndCountedAndReorderedOnesLoseNothing) {
+  const testing::VoiceStack stack = testing::StartVoiceStack(
+      {"--provider=mock", "--mock_latency_ms=0", "--mock_transcriptions={bytes}"},
+      {"--provider=mock", "--mock_latency_ms=0"});
+  ASSERT_TRUE(stack.ok());
+  auto encoder = *OpusStreamEncoder::Create(MakeStreamFormat(v1::OPUS, 16000, 1));
+  const std::string pcm = std::string(16000, '\0') + testing::SpeechPcm16k("what time is it") +
+                          std::string(48000, '\0');
+  std::vector<std::string> packets = *encoder->Encode(pcm);
+  std::vector<std::string> last = *encoder->Flush();
+  packets.insert(packets.end(), last.begin(), last.end());
+  std::mt19937 random(5);
+  std::set<uint64_t> dropped;
+  const uint64_t count = packets.size();
+  while (dropped.size() < count / 20) {
+    // Not two in a row: each loss is its own gap (a burst would be one longer concealment).
+    const uint64_t sequence = 10 + random() % (count - 20);
+    if (!dropped.contains(sequence - 1) && !dropped.contains(sequence + 1)) {
+      dropped.insert(sequence);
+    }
+  }
+  const OpusCall call = CallWithJitter(stack.orchestrator->address(), packets, 40, dropped);
+  std::printf("%zu packets, %zu lost: turn.stats input_lost=%s input_late=%s input_reordered=%s "
+              "input_concealed_ms=%s\n",
+              packets.size(), dropped.size(), call.stats.at("input_lost").c_str(),
+              call.stats.at("input_late").c_str(), call.stats.at("input_reordered").c_str(),
+              call.stats.at("input_concealed_ms").c_str());
+  EXPECT_FALSE(call.transcript.empty());
+  EXPECT_EQ(call.stats.at("input_lost"), absl::StrCat(dropped.size()));
+  EXPECT_EQ(call.stats.at("input_late"), "0") << "a reordered packet came too late";
+  EXPECT_NE(call.stats.at("input_reordered"), "0") << "the network did not reorder";
+  EXPECT_EQ(call.stats.at("input_concealed_ms"), absl::StrCat(20 * dropped.size(), ".0"));
 }
 
 TEST(OpusConverseTest, CorruptPacketsAndRatesOpusDoesNotCodeAreRefused) {

@@ -309,7 +309,9 @@ class LoadSession : public grpc::ClientBidiReactor<v1::ConverseRequest, v1::Conv
           result_.tts_first_byte_ms.push_back(static_cast<double>(latency.tts_first_byte_ms()));
         }
         ++result_.turns;
-        NextTurnLocked();
+        // A turn beyond the script's (the server split an utterance) is counted, and the session
+        // fails; the stream is already closing.
+        if (state_ != State::kClosed) NextTurnLocked();
         break;
       }
       case v1::ConverseEvent::kError:

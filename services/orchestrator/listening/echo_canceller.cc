@@ -24,8 +24,6 @@ constexpr int kResidualDelayMs = 60;
 constexpr double kEchoFound = 0.6;
 // Reply speech (10 ms blocks) after which an echo not found is taken for none: 3 s.
 constexpr int kLookForEchoBlocks = 300;
-// The suppressor's loss for no echo: nothing is quiet enough to be one.
-constexpr double kNoEchoLossDb = 200;
 // A block of reply above this mean square (-50 dBFS) is the reply speaking: its echo is measured.
 constexpr double kEchoSourceEnergy = 10.7e3;
 
@@ -44,7 +42,9 @@ void EchoDelay::Push(const int16_t* far, const int16_t* near, size_t samples) {
     far_db_.pop_front();
     near_db_.pop_front();
   }
-  if (++since_estimate_ >= kEvery && far_db_.size() >= kMinWindow + kMaxDelay) {
+  // Until a first estimate, one every 100 ms: an echo that is not found yet goes through.
+  const size_t every = found_ ? kEvery : kEveryUntilFound;
+  if (++since_estimate_ >= every && far_db_.size() >= kMinWindow + kMaxDelay) {
     since_estimate_ = 0;
     Estimate();
   }
@@ -55,6 +55,14 @@ void EchoDelay::Estimate() {
   // the envelopes with their means taken off.
   const size_t n = near_db_.size();
   const size_t window = n - kMaxDelay;
+  // Envelopes line up by chance over a short stretch of reply: it must have spoken for 300 ms.
+  const auto spoke = std::count_if(far_db_.begin() + (n - window - kMaxDelay), far_db_.end(),
+                                   [](float db) { return db > kSpeakingDb; });
+  if (spoke < kMinSpokeBlocks) {
+    confidence_ = 0;
+    return;
+  }
+  looked_ = true;
   std::vector<double> near(near_db_.begin() + (n - window), near_db_.end());
   double near_mean = 0;
   for (double v : near) near_mean += v;
@@ -105,6 +113,36 @@ double NoiseFloor::block_energy() const {
   return windows_.empty() ? 0 : 1.25 * *std::min_element(windows_.begin(), windows_.end());
 }
 
+namespace {
+
+// WebRTC's echo canceller for mono audio at `rate`.
+absl::StatusOr<std::unique_ptr<webrtc::AudioProcessing>> CreateWebRtcCanceller(int rate) {
+  webrtc::Config config;
+  // The echo of a reply played on a speakerphone comes back 40-400 ms later: EchoDelay finds
+  // how much later and the canceller is told (its own delay-agnostic mode did not reach past
+  // about 200 ms); the extended filter covers the room's tail.
+  config.Set<webrtc::ExtendedFilter>(new webrtc::ExtendedFilter(true));
+  config.Set<webrtc::DelayAgnostic>(new webrtc::DelayAgnostic(true));
+
+  std::unique_ptr<webrtc::AudioProcessing> apm(webrtc::AudioProcessing::Create(config));
+  if (apm == nullptr) return absl::InternalError("webrtc AudioProcessing::Create failed");
+  // The int16 interface wants one rate for the caller's audio, the cleaned audio and the reply,
+  // set before the reply's first block.
+  if (apm->Initialize(rate, rate, rate, webrtc::AudioProcessing::kMono,
+                      webrtc::AudioProcessing::kMono, webrtc::AudioProcessing::kMono) != 0) {
+    return absl::InternalError("webrtc AudioProcessing cannot run at the input's rate");
+  }
+  webrtc::EchoCancellation* aec = apm->echo_cancellation();
+  if (aec->enable_drift_compensation(false) != 0 ||
+      aec->set_suppression_level(webrtc::EchoCancellation::kLowSuppression) != 0 ||
+      aec->enable_delay_logging(true) != 0 || aec->Enable(true) != 0) {
+    return absl::InternalError("webrtc echo cancellation cannot be configured");
+  }
+  return apm;
+}
+
+}  // namespace
+
 bool EchoCanceller::SupportsNearFormat(const v1::AudioStreamFormat& near) {
   const int rate = near.sample_rate();
   const bool format =
@@ -139,33 +177,17 @@ absl::StatusOr<std::unique_ptr<EchoCanceller>> EchoCanceller::Create(
     near_decoder = *std::move(decoder);
     near_encoder = *std::move(encoder);
   }
-  webrtc::Config config;
-  // The echo of a reply played on a speakerphone comes back 40-400 ms later: EchoDelay finds
-  // how much later and the canceller is told (its own delay-agnostic mode did not reach past
-  // about 200 ms); the extended filter covers the room's tail.
-  config.Set<webrtc::ExtendedFilter>(new webrtc::ExtendedFilter(true));
-  config.Set<webrtc::DelayAgnostic>(new webrtc::DelayAgnostic(true));
-
-  std::unique_ptr<webrtc::AudioProcessing> apm(webrtc::AudioProcessing::Create(config));
-  if (apm == nullptr) return absl::InternalError("webrtc AudioProcessing::Create failed");
-  // The int16 interface wants one rate for the caller's audio, the cleaned audio and the reply,
-  // set before the reply's first block.
-  const int rate = near.sample_rate();
-  if (apm->Initialize(rate, rate, rate, webrtc::AudioProcessing::kMono,
-                      webrtc::AudioProcessing::kMono, webrtc::AudioProcessing::kMono) != 0) {
-    return absl::InternalError("webrtc AudioProcessing cannot run at the input's rate");
-  }
-  webrtc::EchoCancellation* aec = apm->echo_cancellation();
-  if (aec->enable_drift_compensation(false) != 0 ||
-      aec->set_suppression_level(webrtc::EchoCancellation::kLowSuppression) != 0 ||
-      aec->enable_delay_logging(true) != 0 || aec->Enable(true) != 0) {
-    return absl::InternalError("webrtc echo cancellation cannot be configured");
-  }
+  // Made here for the errors it can give (about 370 KB); when watching, dropped until needed.
+  absl::StatusOr<std::unique_ptr<webrtc::AudioProcessing>> apm =
+      CreateWebRtcCanceller(near.sample_rate());
+  if (!apm.ok()) return apm.status();
+  const bool engaged = engage == Engage::kAlways || near.format() != v1::PCM16;
+  if (!engaged) apm->reset();
   auto canceller = std::unique_ptr<EchoCanceller>(
       new EchoCanceller(near.sample_rate(), std::move(far_converter), std::move(near_decoder),
-                        std::move(near_encoder), std::move(apm)));
+                        std::move(near_encoder), *std::move(apm)));
   // A phone line's caller is on a handset or a speakerphone nobody can tell apart: always on.
-  canceller->stats_.engaged = engage == Engage::kAlways || near.format() != v1::PCM16;
+  canceller->stats_.engaged = engaged;
   return canceller;
 }
 
@@ -263,7 +285,14 @@ std::string EchoCanceller::ProcessPcm16(std::string out, absl::Time captured) {
     reply_due_.assign(block.begin(), block.end());
     // Watching (Engage::kOnEcho), the canceller engages once the reply is found in the caller's
     // audio; until then only the suppressor below runs, for the cost of the envelopes.
-    if (!stats_.engaged) stats_.engaged = delay_.found() && delay_.confidence() >= kEchoFound;
+    if (!stats_.engaged && delay_.found() && delay_.confidence() >= kEchoFound) {
+      // The canceller is made again as it was in Create(), which succeeded.
+      absl::StatusOr<std::unique_ptr<webrtc::AudioProcessing>> apm = CreateWebRtcCanceller(rate_);
+      if (apm.ok()) {
+        apm_ = *std::move(apm);
+        stats_.engaged = true;
+      }
+    }
     // The reply this block's echo comes from (as due, until the delay is known): the echo's
     // figures below compare the caller's audio with it.
     double echo_source = 0;
@@ -291,8 +320,14 @@ std::string EchoCanceller::ProcessPcm16(std::string out, absl::Time captured) {
     // caller's own voice for one in a noisy room.
     stats_.echo_found = delay_.found();
     stats_.no_echo = !delay_.found() && reply_spoke_blocks_ >= kLookForEchoBlocks;
+    // Watching (AUTO before an echo is found), the caller's audio goes through untouched (a
+    // caller without an echo is not suppressed for one they do not have), except while the
+    // reply plays before the first look for its echo: the first 300 ms of the first reply.
+    const bool reply_playing = Energy(reply_due_.data(), block_samples_) >
+                               kEchoSourceEnergy * static_cast<double>(block_samples_);
+    const bool suppress = stats_.engaged ? !stats_.no_echo : !delay_.looked() && reply_playing;
     suppressor_.Process(reply_due_.data(), near, block_samples_,
-                        stats_.no_echo ? kNoEchoLossDb : echo_loss_db_);
+                        suppress ? echo_loss_db_ : ResidualEchoSuppressor::kNoEchoDb);
     ++stats_.blocks;
   }
   // The echo's figures, once a second of audio, from the blocks whose echo source played (in a

@@ -34,7 +34,8 @@ namespace voxflow::orchestrator {
 
 // How much later the reply comes back in the caller's audio: the delay that best lines up the
 // energy envelopes (10 ms blocks) of the reply sent and the caller's audio, 0..500 ms, looked for
-// every half second over the last 3 s (from 1.5 s in). Pure arithmetic, no clock.
+// over the last 3 s (from 1.5 s in, once the reply has spoken 300 ms of it): every 100 ms until a
+// first estimate, then every half second. Pure arithmetic, no clock.
 class EchoDelay {
  public:
   // One 10 ms block of each: the reply paired with this moment, and the caller's audio.
@@ -45,12 +46,18 @@ class EchoDelay {
   double confidence() const { return confidence_; }
   // Whether a confident estimate was made yet.
   bool found() const { return found_; }
+  // Whether an estimate was made yet (the reply had spoken enough), whatever it found.
+  bool looked() const { return looked_; }
 
  private:
   static constexpr size_t kWindow = 300;     // Blocks compared: 3 s.
   static constexpr size_t kMinWindow = 100;  // The first estimate, after 1.5 s of both.
   static constexpr size_t kMaxDelay = 50;    // Blocks: 500 ms.
   static constexpr size_t kEvery = 50;       // Blocks between estimates.
+  static constexpr size_t kEveryUntilFound = 10;
+  // An estimate needs the reply to have spoken (a block over -50 dBFS) for 300 ms of the window.
+  static constexpr long kMinSpokeBlocks = 30;
+  static constexpr float kSpeakingDb = 40.3f;
   static constexpr double kConfident = 0.5;
   void Estimate();
 
@@ -59,6 +66,7 @@ class EchoDelay {
   int delay_blocks_ = 0;
   double confidence_ = 0;
   bool found_ = false;
+  bool looked_ = false;
 };
 
 // The room's steady noise in the caller's audio: the quietest 100 ms of the last 5 s, as a 10 ms
@@ -139,7 +147,7 @@ class EchoCanceller {
   const std::unique_ptr<AudioConverter> far_converter_;  // Null: the far end is already as near.
   // G.711 near audio to PCM16 and back (same rate, sample for sample); null for PCM16.
   const std::unique_ptr<AudioConverter> near_decoder_, near_encoder_;
-  const std::unique_ptr<webrtc::AudioProcessing> apm_;
+  std::unique_ptr<webrtc::AudioProcessing> apm_;  // Null while watching for an echo.
   const std::unique_ptr<webrtc::AudioFrame> frame_;
   // Both sides on one timeline, in samples: the reply by when it is due to play, the caller's
   // audio by when it was captured. A block of the caller's audio is paired with the reply due at

@@ -16,7 +16,7 @@ bool ResidualEchoSuppressor::Process(const int16_t* far, int16_t* near, size_t s
   far_db_.push_back(BlockDb(far, samples));
   if (far_db_.size() > kWindowBlocks) far_db_.pop_front();
   const float far_max = *std::max_element(far_db_.begin(), far_db_.end());
-  if (far_max < kSilentDb) return false;
+  if (far_max < kSilentDb || echo_loss_db >= kNoEchoDb) return false;
   const double loss = echo_loss_db < 0
                           ? kMinEchoLossDb
                           : std::clamp(echo_loss_db - kMarginDb, kMinEchoLossDb, kMaxEchoLossDb);

@@ -63,6 +63,16 @@ TEST(ResidualEchoSuppressorTest, OnceTheCancellerHasConvergedASofterCallerGoesTh
   EXPECT_TRUE(after.Process(reply.data(), residue.data(), kBlock, 35));
 }
 
+TEST(ResidualEchoSuppressorTest, NothingIsSuppressedWithoutAnEcho) {
+  ResidualEchoSuppressor suppressor;
+  const std::vector<int16_t> reply = Tone(-12);
+  std::vector<int16_t> quiet = Tone(-60);
+  const std::vector<int16_t> heard = quiet;
+  EXPECT_FALSE(
+      suppressor.Process(reply.data(), quiet.data(), kBlock, ResidualEchoSuppressor::kNoEchoDb));
+  EXPECT_EQ(quiet, heard);
+}
+
 TEST(ResidualEchoSuppressorTest, NothingIsSuppressedWhileTheReplyIsSilent) {
   ResidualEchoSuppressor suppressor;
   const std::vector<int16_t> silence(kBlock, 0);
