@@ -22,8 +22,9 @@ constexpr int kResidualDelayMs = 60;
 // Watching for an echo, the envelopes must line up this well (EchoDelay's confidence) for the
 // canceller to engage: unrelated speech and noise stay under 0.3.
 constexpr double kEchoFound = 0.6;
-// Reply speech (10 ms blocks) after which an echo not found is taken for none: 3 s.
-constexpr int kLookForEchoBlocks = 300;
+// Blocks of the reply's echo (10 ms, the reply speaking) a canceller must have seen before its
+// figures count: 2 s.
+constexpr int kConvergedBlocks = 200;
 // A block of reply above this mean square (-50 dBFS) is the reply speaking: its echo is measured.
 constexpr double kEchoSourceEnergy = 10.7e3;
 
@@ -54,15 +55,22 @@ void EchoDelay::Estimate() {
   // near[t] against far[t - d], over the last window blocks (fewer at the start), for each d:
   // the envelopes with their means taken off.
   const size_t n = near_db_.size();
-  const size_t window = n - kMaxDelay;
   // Envelopes line up by chance over a short stretch of reply: it must have spoken for 300 ms.
-  const auto spoke = std::count_if(far_db_.begin() + (n - window - kMaxDelay), far_db_.end(),
-                                   [](float db) { return db > kSpeakingDb; });
+  const auto spoke =
+      std::count_if(far_db_.begin(), far_db_.end(), [](float db) { return db > kSpeakingDb; });
+  // The caller's audio from when the reply began speaking (its echo cannot come before), and at
+  // least a second of it: the caller's own question before the reply lines up with nothing.
+  const auto first_spoke = static_cast<size_t>(
+      std::find_if(far_db_.begin(), far_db_.end(), [](float db) { return db > kSpeakingDb; }) -
+      far_db_.begin());
+  const size_t window = std::clamp(n - std::min(first_spoke, n), kMinWindow, n - kMaxDelay);
   if (spoke < kMinSpokeBlocks) {
     confidence_ = 0;
     return;
   }
-  looked_ = true;
+  // Not finding an echo means something once the reply has spoken for a second (and the echo of
+  // its start has had time to come back).
+  if (spoke >= kLookedSpokeBlocks) looked_ = true;
   std::vector<double> near(near_db_.begin() + (n - window), near_db_.end());
   double near_mean = 0;
   for (double v : near) near_mean += v;
@@ -93,10 +101,14 @@ void EchoDelay::Estimate() {
     }
   }
   confidence_ = best;
-  if (best >= kConfident) {
-    delay_blocks_ = static_cast<int>(best_delay);
-    found_ = true;
-  }
+  if (best < kConfident) return;
+  const int delay = static_cast<int>(best_delay);
+  // Once found, the delay moves only when two estimates in a row agree on where to (within
+  // 20 ms): a reply paused and resumed over the caller can line the envelopes up elsewhere once.
+  const bool confirmed = std::abs(delay - candidate_blocks_) <= 2;
+  candidate_blocks_ = delay;
+  if (!found_ || confirmed) delay_blocks_ = delay;
+  found_ = true;
 }
 
 void NoiseFloor::Push(double block_energy) {
@@ -305,9 +317,8 @@ std::string EchoCanceller::ProcessPcm16(std::string out, absl::Time captured) {
     if (stats_.engaged) Cancel(far_at, near);
     near_index_ += static_cast<int64_t>(block_samples_);
     noise_.Push(near_energy);
-    reply_spoke_blocks_ += Energy(reply_due_.data(), block_samples_) >
-                           kEchoSourceEnergy * static_cast<double>(block_samples_);
     if (echo_source > kEchoSourceEnergy * static_cast<double>(block_samples_)) {
+      if (stats_.engaged) ++cancelled_echo_blocks_;
       ++measured_.blocks;
       measured_.far += echo_source;
       measured_.near += near_energy;
@@ -318,16 +329,15 @@ std::string EchoCanceller::ProcessPcm16(std::string out, absl::Time captured) {
     // Once the reply has spoken long enough to be found in the caller's audio and was not (a
     // headset, a handset), there is no echo to suppress: the suppressor would only take the
     // caller's own voice for one in a noisy room.
+    // Once the reply has spoken for a second without being found in the caller's audio (a
+    // headset, a handset), there is no echo to suppress: the suppressor would only take the
+    // caller's own voice for one in a noisy room, or the start of a quick answer.
     stats_.echo_found = delay_.found();
-    stats_.no_echo = !delay_.found() && reply_spoke_blocks_ >= kLookForEchoBlocks;
-    // Watching (AUTO before an echo is found), the caller's audio goes through untouched (a
-    // caller without an echo is not suppressed for one they do not have), except while the
-    // reply plays before the first look for its echo: the first 300 ms of the first reply.
-    const bool reply_playing = Energy(reply_due_.data(), block_samples_) >
-                               kEchoSourceEnergy * static_cast<double>(block_samples_);
-    const bool suppress = stats_.engaged ? !stats_.no_echo : !delay_.looked() && reply_playing;
+    stats_.no_echo = delay_.looked() && !delay_.found();
     suppressor_.Process(reply_due_.data(), near, block_samples_,
-                        suppress ? echo_loss_db_ : ResidualEchoSuppressor::kNoEchoDb);
+                        stats_.no_echo   ? ResidualEchoSuppressor::kNoEchoDb
+                        : stats_.engaged ? echo_loss_db_
+                                         : ResidualEchoSuppressor::kUncancelled);
     ++stats_.blocks;
   }
   // The echo's figures, once a second of audio, from the blocks whose echo source played (in a
@@ -340,7 +350,9 @@ std::string EchoCanceller::ProcessPcm16(std::string out, absl::Time captured) {
       const double echo = std::max(measured_.near - noise, 1.0);
       stats_.erl_db = 10 * std::log10(measured_.far / echo);
       stats_.erle_db = 10 * std::log10(measured_.near / std::max(measured_.out, 1.0));
-      LearnEchoLoss();
+      // A canceller just engaged takes a while to learn the room: what it takes off at first is
+      // not to be counted on (its suppression comes and goes) until it has cancelled 2 s of echo.
+      if (cancelled_echo_blocks_ >= kConvergedBlocks) LearnEchoLoss();
     }
     measured_ = {};
     stats_.delay_ms = delay_.delay_ms();

@@ -46,7 +46,7 @@ class EchoDelay {
   double confidence() const { return confidence_; }
   // Whether a confident estimate was made yet.
   bool found() const { return found_; }
-  // Whether an estimate was made yet (the reply had spoken enough), whatever it found.
+  // Whether the echo was looked for over a second of reply yet, whatever was found.
   bool looked() const { return looked_; }
 
  private:
@@ -57,6 +57,7 @@ class EchoDelay {
   static constexpr size_t kEveryUntilFound = 10;
   // An estimate needs the reply to have spoken (a block over -50 dBFS) for 300 ms of the window.
   static constexpr long kMinSpokeBlocks = 30;
+  static constexpr long kLookedSpokeBlocks = 100;
   static constexpr float kSpeakingDb = 40.3f;
   static constexpr double kConfident = 0.5;
   void Estimate();
@@ -66,6 +67,7 @@ class EchoDelay {
   int delay_blocks_ = 0;
   double confidence_ = 0;
   bool found_ = false;
+  int candidate_blocks_ = -100;  // The last confident estimate.
   bool looked_ = false;
 };
 
@@ -100,7 +102,7 @@ class EchoCanceller {
     // Cancelling (true from the start unless watching for an echo first).
     bool engaged = false;
     // The reply was found in the caller's audio (an echo); and, if not, whether it has spoken
-    // long enough (3 s) for that to mean there is none.
+    // long enough (1 s) for that to mean there is none.
     bool echo_found = false;
     bool no_echo = false;
     uint64_t suppressed_blocks = 0;  // Blocks taken for what the canceller left of the echo.
@@ -158,11 +160,11 @@ class EchoCanceller {
   int64_t near_index_ = -1;  // Where the next block of caller audio is; -1 before the first.
   EchoDelay delay_;
   NoiseFloor noise_;
-  int reply_spoke_blocks_ = 0;  // Blocks of the reply, as due, that had speech in them.
   ResidualEchoSuppressor suppressor_;
   std::vector<int16_t> reply_due_;  // The reply due at the block being processed.
   Stats stats_;
-  uint64_t metrics_at_ = 0;  // stats_.blocks when the canceller's figures were last read.
+  uint64_t metrics_at_ = 0;        // stats_.blocks when the canceller's figures were last read.
+  int cancelled_echo_blocks_ = 0;  // Blocks of echo the canceller had its reply for.
   // How far under the reply its echo is once cancelled, as learnt; negative while unknown.
   double echo_loss_db_ = -1;
   // Energies over the blocks whose echo source played, since the figures were last made: the

@@ -17,7 +17,8 @@ bool ResidualEchoSuppressor::Process(const int16_t* far, int16_t* near, size_t s
   if (far_db_.size() > kWindowBlocks) far_db_.pop_front();
   const float far_max = *std::max_element(far_db_.begin(), far_db_.end());
   if (far_max < kSilentDb || echo_loss_db >= kNoEchoDb) return false;
-  const double loss = echo_loss_db < 0
+  const double loss = echo_loss_db == kUncancelled ? 0
+                      : echo_loss_db < 0
                           ? kMinEchoLossDb
                           : std::clamp(echo_loss_db - kMarginDb, kMinEchoLossDb, kMaxEchoLossDb);
   // No hangover after a block that went through: measured, letting the quieter blocks after the

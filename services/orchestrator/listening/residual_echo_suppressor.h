@@ -25,6 +25,9 @@ class ResidualEchoSuppressor {
   // converged (its measured loss, less this margin, capped here).
   static constexpr double kMaxEchoLossDb = 30;
   static constexpr double kMarginDb = 10;
+  // The echo is not cancelled at all yet (a canceller watching for it): anything no louder than
+  // the reply itself could be its echo.
+  static constexpr double kUncancelled = -2;
   // A loss this large is no echo at all: nothing is suppressed.
   static constexpr double kNoEchoDb = 100;
   // How much an echo block is turned down.
@@ -33,7 +36,7 @@ class ResidualEchoSuppressor {
   // One 10 ms block: `far`, the reply due to play at the block's moment (before its echo's
   // delay); `near`, the caller's audio with the canceller's estimate of the echo taken off, turned
   // down in place when it is echo. `echo_loss_db`: how far under the reply its echo comes back
-  // after cancellation, as measured (ERL + ERLE), a negative value while unknown, or kNoEchoDb.
+  // after cancellation, as measured (ERL + ERLE), -1 while unknown, kUncancelled or kNoEchoDb.
   // Returns true when the block was taken for echo.
   bool Process(const int16_t* far, int16_t* near, size_t samples, double echo_loss_db);
 
