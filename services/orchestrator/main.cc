@@ -55,10 +55,10 @@ ABSL_FLAG(int, endpointing_max_utterance_ms, 20000, "Default longest utterance; 
 ABSL_FLAG(std::string, voice_detector, "noise_robust",
           "Default voice activity detector: noise_robust (ignores steady noise, bursts and quieter "
           "background voices) or webrtc (WebRTC's GMM detector alone; cheaper).");
-ABSL_FLAG(std::string, echo_cancellation, "auto",
-          "Default server-side echo cancellation (SessionConfig.echo_cancellation): auto (from "
-          "when the reply's echo is found in the caller's audio; phone-line input from the "
-          "start), on or off. Mono PCM16/G.711 input at 8, 16, 32 or 48 kHz.");
+ABSL_FLAG(std::string, echo_cancellation, "off",
+          "Default server-side echo cancellation (SessionConfig.echo_cancellation): off, auto "
+          "(from when the reply's echo is found in the caller's audio; phone-line input from the "
+          "start) or on. Mono PCM16/G.711 input at 8, 16, 32 or 48 kHz.");
 ABSL_FLAG(bool, barge_in, true, "Default: the user's voice over a reply may interrupt it.");
 ABSL_FLAG(int, barge_in_min_speech_ms, 400,
           "Default speech over a reply that interrupts it (shorter sounds pause it, then it "

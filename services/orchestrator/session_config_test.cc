@@ -84,17 +84,17 @@ TEST_F(SessionConfigTest, TheVoiceDetectorIsTheServersUnlessChosenAndAnUnknownOn
   EXPECT_THAT(status.message(), HasSubstr("config.voice_detector: unknown value 7"));
 }
 
-TEST_F(SessionConfigTest, EchoCancellationIsAutoUnlessAskedAndOnNeedsAFormatItCanClean) {
+TEST_F(SessionConfigTest, EchoCancellationIsOffUnlessAskedAndOnNeedsAFormatItCanClean) {
   v1::SessionConfig config = Pcm16();
   absl::StatusOr<SessionSetup> setup = Build(config);
   ASSERT_TRUE(setup.ok()) << setup.status();
-  EXPECT_EQ(setup->config->echo_cancellation(), v1::ECHO_CANCELLATION_AUTO);
-  ASSERT_NE(setup->echo, nullptr);
-  EXPECT_FALSE(setup->echo->stats().engaged) << "AUTO watches for an echo first";
-  config.set_echo_cancellation(v1::ECHO_CANCELLATION_OFF);
+  EXPECT_EQ(setup->config->echo_cancellation(), v1::ECHO_CANCELLATION_OFF);
+  EXPECT_EQ(setup->echo, nullptr);
+  config.set_echo_cancellation(v1::ECHO_CANCELLATION_AUTO);
   setup = Build(config);
   ASSERT_TRUE(setup.ok()) << setup.status();
-  EXPECT_EQ(setup->echo, nullptr);
+  ASSERT_NE(setup->echo, nullptr);
+  EXPECT_FALSE(setup->echo->stats().engaged) << "AUTO watches for an echo first";
   // A phone line: AUTO cancels from the start.
   config.set_echo_cancellation(v1::ECHO_CANCELLATION_AUTO);
   *config.mutable_input_format() = MakeStreamFormat(v1::MULAW, 8000, 1);

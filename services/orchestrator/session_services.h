@@ -35,7 +35,7 @@ struct SessionOptions {
   // Default for SessionConfig.voice_detector.
   v1::VoiceDetector voice_detector = v1::VOICE_DETECTOR_NOISE_ROBUST;
   // Default for SessionConfig.echo_cancellation.
-  v1::EchoCancellation echo_cancellation = v1::ECHO_CANCELLATION_AUTO;
+  v1::EchoCancellation echo_cancellation = v1::ECHO_CANCELLATION_OFF;
   size_t max_chunk_bytes = 1 << 20;
   // A conversation longer than this ends with DEADLINE_EXCEEDED (zero: no limit).
   absl::Duration max_session_duration = absl::ZeroDuration();

@@ -23,7 +23,7 @@ class ResidualEchoSuppressor {
   static constexpr double kMinEchoLossDb = 6;
   // How far under the reply a caller may speak over it and still be heard once the canceller has
   // converged (its measured loss, less this margin, capped here).
-  static constexpr double kMaxEchoLossDb = 30;
+  static constexpr double kMaxEchoLossDb = 20;
   static constexpr double kMarginDb = 10;
   // The echo is not cancelled at all yet (a canceller watching for it): anything no louder than
   // the reply itself could be its echo.
