@@ -28,12 +28,6 @@ constexpr int kConvergedBlocks = 200;
 // A block of reply above this mean square (-50 dBFS) is the reply speaking: its echo is measured.
 constexpr double kEchoSourceEnergy = 10.7e3;
 
-double Energy(const int16_t* block, size_t samples) {
-  double energy = 0;
-  for (size_t i = 0; i < samples; ++i) energy += double(block[i]) * block[i];
-  return energy;
-}
-
 }  // namespace
 
 namespace {
@@ -224,7 +218,7 @@ std::string EchoCanceller::ProcessPcm16(std::string out, absl::Time captured) {
       const double v = far_at(near_index_ - delay + static_cast<int64_t>(i));
       echo_source += v * v;
     }
-    const double near_energy = Energy(near, block_samples_);
+    const double near_energy = BlockEnergy(near, block_samples_);
     if (stats_.engaged) Cancel(far_at, near);
     near_index_ += static_cast<int64_t>(block_samples_);
     noise_.Push(near_energy);
@@ -233,7 +227,7 @@ std::string EchoCanceller::ProcessPcm16(std::string out, absl::Time captured) {
       ++measured_.blocks;
       measured_.far += echo_source;
       measured_.near += near_energy;
-      measured_.out += Energy(near, block_samples_);
+      measured_.out += BlockEnergy(near, block_samples_);
     }
     // What the canceller left of the echo goes too (suppressed: blocks the caller cannot have
     // spoken in, given how loud the reply was).
@@ -277,7 +271,8 @@ void EchoCanceller::Cancel(const FarAt& far_at, int16_t* near) {
   // The canceller gets the reply shifted by most of the estimated delay; its delay-agnostic
   // mode finds the rest and follows it as it moves.
   const int64_t shift = std::max<int64_t>(0, (delay_.delay_ms() - kResidualDelayMs) * rate_ / 1000);
-  std::vector<int16_t> block(block_samples_);
+  std::vector<int16_t>& block = shifted_reply_;
+  block.resize(block_samples_);
   for (size_t i = 0; i < block_samples_; ++i) {
     block[i] = far_at(near_index_ - shift + static_cast<int64_t>(i));
   }

@@ -107,7 +107,8 @@ class EchoCanceller {
   EchoDelay delay_;
   NoiseFloor noise_;
   ResidualEchoSuppressor suppressor_;
-  std::vector<int16_t> reply_due_;  // The reply due at the block being processed.
+  std::vector<int16_t> reply_due_;      // The reply due at the block being processed.
+  std::vector<int16_t> shifted_reply_;  // Cancel()'s far block, kept to spare an allocation.
   Stats stats_;
   uint64_t metrics_at_ = 0;        // stats_.blocks when the canceller's figures were last read.
   int cancelled_echo_blocks_ = 0;  // Blocks of echo the canceller had its reply for.

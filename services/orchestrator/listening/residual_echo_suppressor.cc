@@ -5,10 +5,15 @@
 
 namespace voxflow::orchestrator {
 
-float BlockDb(const int16_t* block, size_t samples) {
+double BlockEnergy(const int16_t* block, size_t samples) {
   double energy = 0;
   for (size_t i = 0; i < samples; ++i) energy += double(block[i]) * block[i];
-  return static_cast<float>(10 * std::log10(energy / static_cast<double>(samples) + 1.0));
+  return energy;
+}
+
+float BlockDb(const int16_t* block, size_t samples) {
+  return static_cast<float>(
+      10 * std::log10(BlockEnergy(block, samples) / static_cast<double>(samples) + 1.0));
 }
 
 bool ResidualEchoSuppressor::Process(const int16_t* far, int16_t* near, size_t samples,

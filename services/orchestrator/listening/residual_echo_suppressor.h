@@ -51,6 +51,8 @@ class ResidualEchoSuppressor {
   uint64_t suppressed_blocks_ = 0;
 };
 
+// The energy (sum of squares) of a block of PCM16 samples.
+double BlockEnergy(const int16_t* block, size_t samples);
 // The level of a block of PCM16 samples in dB over one unit (0 for silence; 90.3 at full scale).
 float BlockDb(const int16_t* block, size_t samples);
 
