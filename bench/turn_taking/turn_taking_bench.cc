@@ -29,13 +29,16 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "grpcpp/create_channel.h"
 #include "services/common/audio_chunk.h"
 #include "tests/util/converse_client.h"
 #include "tests/util/fixtures.h"
 #include "tests/util/microphone.h"
+#include "tests/util/room_audio.h"
 #include "tests/util/server_process.h"
+#include "tests/util/speakerphone.h"
 
 ABSL_FLAG(std::string, engines, "mock",
           "mock (mock STT and TTS) or real (pocketsphinx, espeak-ng).");
@@ -44,7 +47,21 @@ ABSL_FLAG(int, turns, 26, "Questions per call (every 4th reply is interrupted by
 ABSL_FLAG(int, silence_ms, 500, "config.endpointing.silence_ms.");
 ABSL_FLAG(int, min_speech_ms, 400,
           "config.endpointing.min_speech_ms and config.barge_in.min_speech_ms.");
+ABSL_FLAG(int, endpointing_min_speech_ms, 0,
+          "config.endpointing.min_speech_ms when not --min_speech_ms (0: --min_speech_ms).");
 ABSL_FLAG(uint32_t, seed, 1, "Seed of every script.");
+ABSL_FLAG(std::string, room, "none",
+          "Continuous background noise under everything the caller's microphone picks up: none, "
+          "white, pink, brown, babble, music or hum.");
+ABSL_FLAG(double, room_dbfs, -40, "The background noise's level (the questions are at -20 dBFS).");
+ABSL_FLAG(int, echo_delay_ms, 0,
+          "A speakerphone: the reply, played as received, comes back into the microphone this "
+          "much later (0: a headset, no echo).");
+ABSL_FLAG(double, echo_loss_db, 10, "How far down the echo comes back.");
+ABSL_FLAG(std::string, voice_detector, "",
+          "config.voice_detector: webrtc or noise_robust (empty: the server's default).");
+ABSL_FLAG(std::string, echo_cancellation, "auto",
+          "config.echo_cancellation with an echo: off, auto or on.");
 
 namespace voxflow::bench {
 namespace {
@@ -93,6 +110,7 @@ const std::vector<std::string> kPhrases = {
 
 struct Audio {
   std::vector<std::string> questions;
+  testing::Noise room = testing::Noise::kNone;
   std::vector<std::vector<float>> babble_sources;
   std::string Babble(std::mt19937& rng, int ms, double dbfs) const {
     std::vector<float> mix(16 * ms, 0.0f);
@@ -129,9 +147,28 @@ struct CallResult {
   std::vector<double> pause_delay_ms;
   int64_t sent_bytes = 0, pushed = 0, in_utterances = 0, dropped = 0, pending = 0;
   int64_t recognised_bytes = -1;  // Sum of the mock's {bytes} transcripts (mock engines).
+  int reference_words = 0, word_errors = 0;  // Transcripts against the questions (real engines).
   bool ok = true;
   std::string error;
 };
+
+// Word-level edit distance of `heard` from `said`, and the number of words said.
+std::pair<int, int> WordErrors(const std::string& said, const std::string& heard) {
+  const std::vector<std::string> ref = absl::StrSplit(said, ' ', absl::SkipEmpty());
+  const std::vector<std::string> hyp = absl::StrSplit(heard, ' ', absl::SkipEmpty());
+  std::vector<int> row(hyp.size() + 1);
+  for (size_t j = 0; j <= hyp.size(); ++j) row[j] = static_cast<int>(j);
+  for (size_t i = 1; i <= ref.size(); ++i) {
+    int diagonal = row[0];
+    row[0] = static_cast<int>(i);
+    for (size_t j = 1; j <= hyp.size(); ++j) {
+      const int substitution = diagonal + (ref[i - 1] == hyp[j - 1] ? 0 : 1);
+      diagonal = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, substitution});
+    }
+  }
+  return {row[hyp.size()], static_cast<int>(ref.size())};
+}
 
 bool HasEvent(const std::vector<TimedEvent>& events,
               const std::function<bool(const v1::ConverseEvent&)>& match) {
@@ -152,11 +189,50 @@ CallResult RunCall(const std::string& address, const Audio& audio, int index, bo
   config.set_telemetry(true);
   config.set_pipeline(mock ? "bench_chat" : "voice_chat");
   config.mutable_endpointing()->set_silence_ms(silence_ms);
-  config.mutable_endpointing()->set_min_speech_ms(min_speech);
+  const int endpointing_min_speech = absl::GetFlag(FLAGS_endpointing_min_speech_ms);
+  config.mutable_endpointing()->set_min_speech_ms(
+      endpointing_min_speech > 0 ? endpointing_min_speech : min_speech);
   config.mutable_barge_in()->set_min_speech_ms(min_speech);
+  if (absl::GetFlag(FLAGS_voice_detector) == "webrtc") {
+    config.set_voice_detector(v1::VOICE_DETECTOR_WEBRTC);
+  } else if (absl::GetFlag(FLAGS_voice_detector) == "noise_robust") {
+    config.set_voice_detector(v1::VOICE_DETECTOR_NOISE_ROBUST);
+  }
+  const int echo_delay_ms = absl::GetFlag(FLAGS_echo_delay_ms);
+  if (echo_delay_ms > 0) {
+    const std::string mode = absl::GetFlag(FLAGS_echo_cancellation);
+    config.set_echo_cancellation(mode == "on"    ? v1::ECHO_CANCELLATION_ON
+                                 : mode == "off" ? v1::ECHO_CANCELLATION_OFF
+                                                 : v1::ECHO_CANCELLATION_AUTO);
+  }
   auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   ConverseClient client(channel, config);
-  Microphone mic(client);
+  // The room: its background noise (a minute of it, looped) and the speaker's echo.
+  const testing::Samples background = testing::MakeNoise(
+      audio.room, 16000 * 60, absl::GetFlag(FLAGS_room_dbfs), rng(), audio.babble_sources);
+  size_t background_at = 0;
+  std::unique_ptr<testing::SpeakerEcho> echo;
+  if (echo_delay_ms > 0) {
+    echo = std::make_unique<testing::SpeakerEcho>(client, echo_delay_ms,
+                                                  absl::GetFlag(FLAGS_echo_loss_db), rng());
+  }
+  Microphone::Room room;
+  std::string recorded;  // BENCH_DEBUG: what the microphone sent.
+  const bool record = getenv("BENCH_DEBUG") != nullptr;
+  if (audio.room != testing::Noise::kNone || echo != nullptr || record) {
+    room = [&](std::string& chunk) {
+      if (record) recorded += chunk;
+      testing::Samples piece = testing::FromPcm16(chunk);
+      for (float& sample : piece) {
+        sample += background[background_at];
+        background_at = (background_at + 1) % background.size();
+      }
+      if (echo != nullptr) echo->AddTo(piece);
+      chunk = testing::ToPcm16(piece);
+    };
+  }
+  Microphone mic(client, room);
+  std::vector<size_t> phrases_asked;  // The phrase of each question, in the order asked.
   const int turns = absl::GetFlag(FLAGS_turns);
   auto reply_audio_of = [&](int turn) {
     return [turn](const v1::ConverseEvent& e) {
@@ -171,13 +247,30 @@ CallResult RunCall(const std::string& address, const Audio& audio, int index, bo
   auto fail = [&](const std::string& why) {
     result.ok = false;
     result.error = why;
+    if (getenv("BENCH_DEBUG") == nullptr) return;
+    std::ofstream(absl::StrCat("/tmp/bench_call_", index, ".pcm")) << recorded;
+    for (const TimedEvent& e : client.events()) {
+      if (e.event.has_telemetry()) {
+        std::string attributes;
+        for (const auto& [k, v] : e.event.telemetry().attributes()) {
+          if (k == "turn_id" || k == "reason" || k == "action")
+            absl::StrAppend(&attributes, " ", k, "=", v);
+        }
+        std::fprintf(stderr, "DEBUG call %d %s%s\n", index, e.event.telemetry().name().c_str(),
+                     attributes.c_str());
+      } else if (!e.event.has_reply_audio()) {
+        std::fprintf(stderr, "DEBUG call %d event %d\n", index,
+                     static_cast<int>(e.event.event_case()));
+      }
+    }
   };
 
   int turn = 1;
   absl::Time question_end;
   // The first question.
   {
-    const std::string& q = audio.questions[rng() % audio.questions.size()];
+    const std::string& q =
+        audio.questions[phrases_asked.emplace_back(rng() % audio.questions.size())];
     question_end = mic.WaitPlayed(mic.Play(q)).second;
   }
   for (int asked = 1; asked <= turns && result.ok; ++asked, ++turn) {
@@ -198,7 +291,8 @@ CallResult RunCall(const std::string& address, const Audio& audio, int index, bo
     if (asked % 4 == 0 && asked < turns) {
       // Speech over the reply: it must pause at once and interrupt.
       mic.WaitPlayed(mic.Play(std::string(kChunk * (15 + rng() % 25), '\0')));
-      const std::string& q = audio.questions[rng() % audio.questions.size()];
+      const std::string& q =
+          audio.questions[phrases_asked.emplace_back(rng() % audio.questions.size())];
       const auto [start, end] = mic.WaitPlayed(mic.Play(q));
       ++result.barge_ins;
       if (!client.WaitFor([&](const auto& events) { return HasEvent(events, completed(turn)); },
@@ -249,7 +343,8 @@ CallResult RunCall(const std::string& address, const Audio& audio, int index, bo
     // A pause of 200-2000 ms, then the next question; some with a pause inside, shorter than
     // silence_ms (one utterance all the same).
     mic.Play(std::string(kChunk * (10 + rng() % 91), '\0'));
-    const std::string& q = audio.questions[rng() % audio.questions.size()];
+    const std::string& q =
+        audio.questions[phrases_asked.emplace_back(rng() % audio.questions.size())];
     if (rng() % 3 == 0 && silence_ms > 300) {
       const size_t cut = (q.size() / 2) / kChunk * kChunk;
       const int pause_chunks = 10 + static_cast<int>(rng() % ((silence_ms - 200) / 20 - 9));
@@ -279,6 +374,12 @@ CallResult RunCall(const std::string& address, const Audio& audio, int index, bo
       const v1::TurnCompleted& t = event.turn_completed();
       int64_t bytes = 0;
       if (absl::SimpleAtoi(t.transcript(), &bytes)) recognised += bytes;
+      if (!mock && t.turn_id() >= 1 && static_cast<size_t>(t.turn_id()) <= phrases_asked.size()) {
+        const auto [errors, words] =
+            WordErrors(kPhrases[phrases_asked[t.turn_id() - 1]], t.transcript());
+        result.word_errors += errors;
+        result.reference_words += words;
+      }
       if (getenv("BENCH_DEBUG") != nullptr) {
         std::fprintf(stderr, "DEBUG call %d turn %d bytes %s interrupted %d v2v %lld\n", index,
                      t.turn_id(), t.transcript().c_str(), t.interrupted(),
@@ -365,10 +466,23 @@ stages { name: "save_memory" kind: WORK type: "memory_write" depends_on: "llm" }
   }
 
   Audio audio;
+  for (testing::Noise noise : testing::AllNoises()) {
+    if (absl::GetFlag(FLAGS_room) == testing::NoiseName(noise)) audio.room = noise;
+  }
+  if (audio.room == testing::Noise::kNone && absl::GetFlag(FLAGS_room) != "none") {
+    std::fprintf(stderr, "--room: unknown noise %s\n", absl::GetFlag(FLAGS_room).c_str());
+    return 1;
+  }
+  // The caller speaks at -20 dBFS (espeak-ng's own level is about 6 dB lower); the noise bursts
+  // over replies are -35..-20 dBFS, up to the caller's level.
+  double raw_dbfs = 0;
   for (const std::string& phrase : kPhrases) {
-    audio.questions.push_back(PadToChunks(testing::SpeechPcm16k(phrase)));
+    const testing::Samples speech = testing::FromPcm16(testing::SpeechPcm16k(phrase));
+    raw_dbfs += testing::RmsDbfs(speech) / kPhrases.size();
+    audio.questions.push_back(PadToChunks(testing::ToPcm16(testing::AtLevel(speech, -20))));
     audio.babble_sources.push_back(Samples(audio.questions.back()));
   }
+  std::fprintf(stderr, "questions: espeak-ng's level %.1f dBFS, played at -20 dBFS\n", raw_dbfs);
   const int sessions = absl::GetFlag(FLAGS_sessions);
   std::vector<CallResult> results(sessions);
   std::vector<std::thread> calls;
@@ -409,13 +523,17 @@ stages { name: "save_memory" kind: WORK type: "memory_write" depends_on: "llm" }
     all.dropped += r.dropped;
     all.pending += r.pending;
     all.recognised_bytes += std::max<int64_t>(r.recognised_bytes, 0);
+    all.word_errors += r.word_errors;
+    all.reference_words += r.reference_words;
   }
   const int silence_ms = absl::GetFlag(FLAGS_silence_ms);
   std::printf(
       "turn-taking bench: engines=%s sessions=%d turns/call=%d silence_ms=%d "
-      "min_speech_ms=%d seed=%u, %.0f s\n\n",
+      "min_speech_ms=%d seed=%u room=%s at %.0f dBFS echo=%d ms %.0f dB down (%s), %.0f s\n\n",
       mock ? "mock" : "real", sessions, absl::GetFlag(FLAGS_turns), silence_ms,
-      absl::GetFlag(FLAGS_min_speech_ms), absl::GetFlag(FLAGS_seed),
+      absl::GetFlag(FLAGS_min_speech_ms), absl::GetFlag(FLAGS_seed), testing::NoiseName(audio.room),
+      absl::GetFlag(FLAGS_room_dbfs), absl::GetFlag(FLAGS_echo_delay_ms),
+      absl::GetFlag(FLAGS_echo_loss_db), absl::GetFlag(FLAGS_echo_cancellation).c_str(),
       absl::ToDoubleSeconds(absl::Now() - start));
   std::printf("| measure | value |\n|---|---|\n");
   std::printf("| calls completed / failed | %d / %d |\n", sessions - failed, failed);
@@ -431,6 +549,12 @@ stages { name: "save_memory" kind: WORK type: "memory_write" depends_on: "llm" }
   if (mock) {
     std::printf("| utterance bytes the STT streams carried (mock {bytes}) | %lld |\n",
                 (long long)all.recognised_bytes);
+  }
+  if (!mock) {
+    std::printf(
+        "| word accuracy (1 - word errors / words asked) | %.1f %% (%d errors in %d words) |\n",
+        100.0 * (1 - double(all.word_errors) / std::max(all.reference_words, 1)), all.word_errors,
+        all.reference_words);
   }
   std::printf("| voice-to-voice, caller-measured p50 / p99 (ms) | %.0f / %.0f |\n",
               Percentile(all.v2v_client, 0.5), Percentile(all.v2v_client, 0.99));

@@ -302,10 +302,14 @@ void ConverseSession::CompleteTurnLocked(const Turn& turn, absl::Time now) {
   }
   ReportTotalsLocked();
   for (v1::ConverseEvent& event : done.events) Send(std::move(event));
+  const EchoCanceller* echo = listener_->echo_canceller();
+  VoiceMetrics::RecordListening(listener_->noise_floor_dbfs(),
+                                echo != nullptr ? &echo->stats() : nullptr);
   if (config_->telemetry()) {
     streaming::EventAttributes stats = TurnStatsAttributes(
         turn, InputStatsLocked(), listener_->accounting(), output_->underruns());
-    if (const EchoCanceller* echo = listener_->echo_canceller(); echo != nullptr) {
+    stats["noise_floor_dbfs"] = absl::StrFormat("%.1f", listener_->noise_floor_dbfs());
+    if (echo != nullptr) {
       // What the echo canceller saw so far: the echo's delay, how much it took off, and the
       // share of the caller's audio it found echo in.
       const EchoCanceller::Stats& e = echo->stats();

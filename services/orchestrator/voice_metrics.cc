@@ -28,6 +28,28 @@ struct Families {
           .Help("End of the user's speech to the end-of-turn decision.")
           .Register(MetricsRegistry())
           .Add({}, DurationBuckets());
+  prometheus::Histogram& noise_floor =
+      prometheus::BuildHistogram()
+          .Name("voxflow_turn_noise_floor_dbfs")
+          .Help(
+              "The caller's room at the end of each turn: the quietest 100 ms of the last 5 s of "
+              "input, after echo cancellation, in dBFS.")
+          .Register(MetricsRegistry())
+          .Add({}, prometheus::Histogram::BucketBoundaries{-90, -80, -70, -60, -50, -45, -40, -35,
+                                                           -30, -25, -20});
+  prometheus::Family<prometheus::Counter>& echo_turns =
+      prometheus::BuildCounter()
+          .Name("voxflow_turn_echo_total")
+          .Help(
+              "Turns of sessions with an echo canceller, by what it saw: found (the reply's echo "
+              "is in the caller's audio), none (looked and found none), looking.")
+          .Register(MetricsRegistry());
+  prometheus::Histogram& echo_erle =
+      prometheus::BuildHistogram()
+          .Name("voxflow_turn_echo_erle_db")
+          .Help("Echo return loss enhancement at the end of each turn of a cancelling session.")
+          .Register(MetricsRegistry())
+          .Add({}, prometheus::Histogram::BucketBoundaries{0, 5, 10, 15, 20, 25, 30, 40, 50});
   prometheus::Family<prometheus::Counter>& barge_ins =
       prometheus::BuildCounter()
           .Name("voxflow_barge_in_total")
@@ -119,6 +141,15 @@ void VoiceMetrics::RecordTurn(const TurnResult& result, absl::Duration voice_to_
 
 void VoiceMetrics::RecordEndpointing(absl::Duration delay) {
   Families::Get().endpointing.Observe(absl::ToDoubleSeconds(delay));
+}
+
+void VoiceMetrics::RecordListening(double noise_floor_dbfs, const EchoCanceller::Stats* echo) {
+  Families& f = Families::Get();
+  f.noise_floor.Observe(noise_floor_dbfs);
+  if (echo == nullptr) return;
+  const char* seen = echo->echo_found ? "found" : echo->no_echo ? "none" : "looking";
+  f.echo_turns.Add({{"echo", seen}}).Increment();
+  if (echo->engaged) f.echo_erle.Observe(echo->erle_db);
 }
 
 void VoiceMetrics::CountBargeIn(const std::string& result) {

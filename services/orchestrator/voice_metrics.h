@@ -6,6 +6,9 @@
 //   voxflow_queue_throttle_seconds_total{queue}    time producers waited on full ChunkQueues
 //   voxflow_jitter_underruns_total{buffer}         jitter buffers that ran dry (input, output)
 //   voxflow_jitter_concealed_seconds_total{buffer} audio made up by concealment
+//   voxflow_turn_noise_floor_dbfs                  histogram, the caller's room per turn
+//   voxflow_turn_echo_total{echo}                  turns by what the echo canceller saw
+//   voxflow_turn_echo_erle_db                      histogram, echo taken off (turns cancelling)
 //   voxflow_chunk_hand_overs{direction}            histogram: per 20 ms frame of input (to the
 //     stt stream) and of reply audio (to the caller), the queues it waited in for another thread
 // (voxflow_active_streams{service="orchestrator"} counts the open conversations.)
@@ -17,6 +20,7 @@
 
 #include "absl/time/time.h"
 #include "services/common/streaming/jitter_buffer.h"
+#include "services/orchestrator/listening/echo_canceller.h"
 #include "services/orchestrator/pipeline/dag_runner.h"
 
 namespace voxflow::orchestrator {
@@ -47,6 +51,9 @@ class VoiceMetrics {
   // Stage durations and retries of a finished turn; `voice_to_voice` when reply audio was sent.
   static void RecordTurn(const TurnResult& result, absl::Duration voice_to_voice, bool has_v2v);
   static void RecordEndpointing(absl::Duration delay);
+  // What the listener heard by the end of a turn: the room's noise floor and, where the session
+  // has an echo canceller, whether it found the echo and how much of it it takes off.
+  static void RecordListening(double noise_floor_dbfs, const EchoCanceller::Stats* echo);
   static void CountBargeIn(const std::string& result);
   // One frame that took `hand_overs` thread hand-overs through the session.
   static void CountHandOvers(HandOverDirection direction, int hand_overs);

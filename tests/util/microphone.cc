@@ -1,10 +1,13 @@
 #include "tests/util/microphone.h"
 
+#include <utility>
+
 #include "absl/time/clock.h"
 
 namespace voxflow::testing {
 
-Microphone::Microphone(ConverseClient& client) : client_(client), thread_([this] { Run(); }) {}
+Microphone::Microphone(ConverseClient& client, Room room)
+    : client_(client), room_(std::move(room)), thread_([this] { Run(); }) {}
 
 Microphone::~Microphone() { Stop(); }
 
@@ -60,6 +63,7 @@ void Microphone::Run() {
         clip = true;
       }
     }
+    if (room_) room_(chunk);
     v1::ConverseRequest request;
     v1::AudioChunk* audio = request.mutable_audio();
     audio->set_data(std::move(chunk));

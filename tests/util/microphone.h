@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -21,8 +22,11 @@ namespace voxflow::testing {
 class Microphone {
  public:
   static constexpr size_t kChunkBytes = 640;  // 20 ms.
+  // What the room adds to every chunk the microphone picks up, clips and silence alike (background
+  // noise, a speaker's echo): called on the microphone's thread with one 20 ms PCM16 chunk.
+  using Room = std::function<void(std::string& chunk)>;
 
-  explicit Microphone(ConverseClient& client);
+  explicit Microphone(ConverseClient& client, Room room = nullptr);
   ~Microphone();  // Stop().
 
   // Queues `pcm` (a last partial chunk is padded with silence); returns a ticket for WaitPlayed.
@@ -40,6 +44,7 @@ class Microphone {
   void Run();
 
   ConverseClient& client_;
+  const Room room_;
   mutable std::mutex mu_;
   std::condition_variable changed_;
   std::deque<std::string> pending_;

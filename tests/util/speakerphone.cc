@@ -10,17 +10,15 @@ namespace {
 constexpr size_t kReflection = 80;  // 5 ms: a wall near the phone.
 }  // namespace
 
-Speakerphone::Speakerphone(ConverseClient& client, Microphone& mic, int delay_ms, double loss_db,
-                           uint32_t seed)
+SpeakerEcho::SpeakerEcho(ConverseClient& client, int delay_ms, double loss_db, uint32_t seed)
     : client_(client),
-      mic_(mic),
       delay_(static_cast<size_t>(delay_ms) * 16),
       gain_(static_cast<float>(std::pow(10, -loss_db / 20))),
       rng_(seed),
       room_(0, 32767 * 0.00056f),
-      played_(delay_ + kReflection + kStep, 0.0f) {}
+      played_(delay_ + kReflection + 1, 0.0f) {}
 
-void Speakerphone::TakeReplyAudio() {
+void SpeakerEcho::TakeReplyAudio() {
   for (const TimedEvent& e : client_.EventsFrom(next_event_)) {
     ++next_event_;
     if (!e.event.has_reply_audio()) continue;
@@ -33,10 +31,9 @@ void Speakerphone::TakeReplyAudio() {
   }
 }
 
-void Speakerphone::Step(const float* voice) {
+void SpeakerEcho::AddTo(Samples& piece) {
   TakeReplyAudio();
-  Samples piece(kStep);
-  for (size_t i = 0; i < kStep; ++i) {
+  for (float& sample : piece) {
     float out = 0;
     if (!to_play_.empty()) {
       out = to_play_.front();
@@ -48,8 +45,24 @@ void Speakerphone::Step(const float* voice) {
     // played_.back() is now; the echo is delay_ ago, its reflection kReflection before that.
     const size_t n = played_.size();
     const float echo = played_[n - 1 - delay_] + 0.5f * played_[n - 1 - delay_ - kReflection];
-    piece[i] = gain_ * echo + room_(rng_) + (voice != nullptr ? voice[i] : 0.0f);
+    sample += gain_ * echo + room_(rng_);
   }
+}
+
+void SpeakerEcho::AddTo(std::string& pcm16) {
+  Samples piece = FromPcm16(pcm16);
+  AddTo(piece);
+  pcm16 = ToPcm16(piece);
+}
+
+Speakerphone::Speakerphone(ConverseClient& client, Microphone& mic, int delay_ms, double loss_db,
+                           uint32_t seed)
+    : mic_(mic), echo_(client, delay_ms, loss_db, seed) {}
+
+void Speakerphone::Step(const float* voice) {
+  Samples piece(kStep, 0.0f);
+  if (voice != nullptr) piece.assign(voice, voice + kStep);
+  echo_.AddTo(piece);
   mic_.PlayAndWait(ToPcm16(piece));
 }
 

@@ -15,11 +15,30 @@ BargeInDetector::Action BargeInDetector::OnFrame(const UtteranceSegmenter::Event
     words_ = 0;
   }
   if (!settings_.enabled) return Action::kNone;
+  const double silence_ms = segmenter.silence_run_ms();
+  // (The segmenter stops counting silence once an utterance has ended.)
+  const bool quiet_for_renew = now_ms - last_voiced_ms_ > kRenewMs;
+  if (voiced) last_voiced_ms_ = now_ms;
+  if (muted_) {
+    // The sound that timed out pauses nothing; it is over after a second without voice. Speech
+    // that is confirmed still interrupts.
+    if (quiet_for_renew || !reply_playing) {
+      muted_ = false;
+    } else {
+      if (silence_ms + 1e-6 >= kGapMs) voiced_ms_ = 0;
+      if (voiced) voiced_ms_ += frame_ms;
+      if (decided_ || !voiced || !Confirmed()) return Action::kNone;
+      muted_ = false;
+      decided_ = true;
+      return Action::kInterrupt;
+    }
+  }
   if (!paused_) {
     // Speech that began before the reply did counts too, from its first frame over the reply.
     if (!reply_playing || decided_ || !voiced) return Action::kNone;
     paused_ = true;
-    paused_at_ms_ = now_ms;
+    // Back within a second of its resume: the same sound, on the same clock.
+    if (now_ms - resumed_at_ms_ > kRenewMs) paused_at_ms_ = now_ms;
     voiced_ms_ = 0;
   }
   if (voiced) voiced_ms_ += frame_ms;
@@ -28,14 +47,15 @@ BargeInDetector::Action BargeInDetector::OnFrame(const UtteranceSegmenter::Event
     decided_ = true;
     return Action::kInterrupt;
   }
-  if (!reply_playing || events.false_start || events.ended ||
-      segmenter.silence_run_ms() + 1e-6 >= kGapMs) {
+  if (!reply_playing || events.false_start || events.ended || silence_ms + 1e-6 >= kGapMs) {
     paused_ = false;
+    resumed_at_ms_ = now_ms;
     return Action::kResume;
   }
   if (now_ms - paused_at_ms_ >= settings_.timeout_ms) {
     paused_ = false;
-    decided_ = true;
+    muted_ = true;
+    voiced_ms_ = 0;
     return Action::kResume;
   }
   return voiced_ms_ == frame_ms && voiced ? Action::kPause : Action::kNone;
@@ -43,12 +63,17 @@ BargeInDetector::Action BargeInDetector::OnFrame(const UtteranceSegmenter::Event
 
 BargeInDetector::Action BargeInDetector::OnWords(int words, const UtteranceSegmenter&) {
   if (words > words_) words_ = words;
-  if (!paused_ || !Confirmed()) return Action::kNone;
+  if (!(paused_ || muted_) || decided_ || !Confirmed()) return Action::kNone;
   paused_ = false;
+  muted_ = false;
   decided_ = true;
   return Action::kInterrupt;
 }
 
-void BargeInDetector::Reset() { paused_ = false; }
+void BargeInDetector::Reset() {
+  paused_ = false;
+  muted_ = false;
+  resumed_at_ms_ = -1000000;
+}
 
 }  // namespace voxflow::orchestrator

@@ -3,7 +3,10 @@
 // (min_speech_ms of voice heard over the reply, and min_words recognised words when asked), and
 // the reply resumes where it paused when it is not: a gap in the voice (a burst of noise, a
 // cough), or no confirmation within timeout_ms (music, steady noise; that sound then pauses the
-// reply no more). LiveKit's false-interruption handling. Pure logic over stream time.
+// reply no more). A sound that pauses the reply again within a second of its resuming is the same
+// sound: its pauses share one timeout_ms, and once that has passed it pauses the reply no more
+// until a second without voice (speech long enough to be confirmed still interrupts, without the
+// pause). LiveKit's false-interruption handling. Pure logic over stream time.
 #ifndef VOXFLOW_SERVICES_ORCHESTRATOR_LISTENING_BARGE_IN_DETECTOR_H_
 #define VOXFLOW_SERVICES_ORCHESTRATOR_LISTENING_BARGE_IN_DETECTOR_H_
 
@@ -36,17 +39,25 @@ class BargeInDetector {
   void Reset();
 
   bool paused() const { return paused_; }
+  // A sound kept renewing its pause past timeout_ms: it pauses the reply no more.
+  bool muted() const { return muted_; }
   const BargeInSettings& settings() const { return settings_; }
 
  private:
   bool Confirmed() const;
   // Voice that stops this long was not an interruption.
   static constexpr double kGapMs = 300;
+  // Voice that comes back within this long of a resume is the same sound, and a sound that
+  // stops this long is over.
+  static constexpr double kRenewMs = 1000;
 
   const BargeInSettings settings_;
   bool paused_ = false;
   bool decided_ = false;  // This speech already interrupted, or timed out.
-  int64_t paused_at_ms_ = 0;
+  bool muted_ = false;
+  int64_t paused_at_ms_ = 0;  // The first pause of the sound (renewed pauses keep it).
+  int64_t resumed_at_ms_ = -1000000;
+  int64_t last_voiced_ms_ = -1000000;
   double voiced_ms_ = 0;  // Voice heard since the pause.
   int words_ = 0;
 };

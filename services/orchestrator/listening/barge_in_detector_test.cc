@@ -80,18 +80,47 @@ TEST(BargeInDetectorTest, SpeechAlreadyGoingWhenTheReplyStartsCountsOnce) {
   EXPECT_EQ(h.Frame(true), Action::kInterrupt);  // 100 ms of it over the reply.
 }
 
-TEST(BargeInDetectorTest, BurstsWithGapsDoNotAddUpToAnInterruption) {
-  Harness h({.min_speech_ms = 400});
-  for (int burst = 0; burst < 5; ++burst) {
-    EXPECT_EQ(h.Frame(true), Action::kPause) << burst;
-    for (int i = 0; i < 14; ++i) EXPECT_EQ(h.Frame(true), Action::kNone);  // 300 ms.
-    Action last = Action::kNone;
-    for (int i = 0; i < 20; ++i) {
-      const Action a = h.Frame(false);  // 400 ms apart.
-      if (a != Action::kNone) last = a;
+// Noise bursts 400 ms apart (babble, a door, a television): each pauses the reply and resumes it,
+// none adds up to an interruption, and since each comes back within a second of the last resume
+// they are one sound: its pauses share one timeout_ms, after which it pauses the reply no more.
+TEST(BargeInDetectorTest, ASoundThatKeepsComingBackPausesTheReplyForAtMostTimeoutMs) {
+  Harness h({.min_speech_ms = 400, .timeout_ms = 1500});
+  int pauses = 0, resumes = 0, paused_ms = 0;
+  for (int burst = 0; burst < 10; ++burst) {
+    for (int i = 0; i < 35; ++i) {
+      const Action a = h.Frame(/*voiced=*/i < 15);  // 300 ms of noise, 400 ms apart.
+      ASSERT_NE(a, Action::kInterrupt) << burst;
+      pauses += a == Action::kPause;
+      resumes += a == Action::kResume;
+      paused_ms += h.detector.paused() ? 20 : 0;
     }
-    EXPECT_EQ(last, Action::kResume) << burst;
   }
+  EXPECT_EQ(pauses, 3) << "bursts 1-3 pause the reply; then the sound has had its timeout_ms";
+  EXPECT_EQ(resumes, 3);
+  EXPECT_LE(paused_ms, 1500);
+  EXPECT_TRUE(h.detector.muted());
+  // A second without voice: the sound is over, and the next voice pauses the reply again.
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(h.Frame(false), Action::kNone);
+  EXPECT_FALSE(h.detector.muted());
+  EXPECT_EQ(h.Frame(true), Action::kPause);
+}
+
+// The caller talks while the muted sound goes on: speech long enough is still an interruption
+// (without the pause first).
+TEST(BargeInDetectorTest, ConfirmedSpeechInterruptsEvenAfterASoundWasMuted) {
+  Harness h({.min_speech_ms = 400, .timeout_ms = 600});
+  for (int burst = 0; burst < 3; ++burst) {
+    for (int i = 0; i < 30; ++i) h.Frame(/*voiced=*/i < 10);  // 200 ms bursts, 400 ms apart.
+  }
+  ASSERT_TRUE(h.detector.muted());
+  Action last = Action::kNone;
+  int frames = 0;
+  while (last == Action::kNone && frames < 50) {
+    last = h.Frame(true);
+    ++frames;
+  }
+  EXPECT_EQ(last, Action::kInterrupt);
+  EXPECT_EQ(frames, 20) << "400 ms of voice";
 }
 
 }  // namespace

@@ -93,9 +93,8 @@ void NoiseFloor::Push(double block_energy) {
   blocks_ = 0;
 }
 
-double NoiseFloor::block_energy() const {
-  // A little over the quietest window (1 dB): windows of steady noise vary that much.
-  return windows_.empty() ? 0 : 1.25 * *std::min_element(windows_.begin(), windows_.end());
+double NoiseFloor::quietest_block_energy() const {
+  return windows_.empty() ? 0 : *std::min_element(windows_.begin(), windows_.end());
 }
 
 }  // namespace voxflow::orchestrator

@@ -55,7 +55,10 @@ class NoiseFloor {
  public:
   // One 10 ms block's energy (sum of squares).
   void Push(double block_energy);
-  double block_energy() const;
+  // The floor, a little over the quietest 100 ms (1 dB: windows of steady noise vary that much).
+  double block_energy() const { return 1.25 * quietest_block_energy(); }
+  // The quietest 100 ms's mean block energy (0 before the first 100 ms).
+  double quietest_block_energy() const;
 
  private:
   static constexpr int kBlocksPerWindow = 10;

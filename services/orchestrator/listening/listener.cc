@@ -1,9 +1,11 @@
 #include "services/orchestrator/listening/listener.h"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "services/common/audio_chunk.h"
+#include "services/orchestrator/listening/residual_echo_suppressor.h"
 
 namespace voxflow::orchestrator {
 
@@ -18,7 +20,8 @@ Listener::Listener(Options options, v1::AudioStreamFormat format,
       segmenter_(endpointing),
       barge_in_(barge_in),
       hooks_(hooks),
-      bytes_per_ms_(static_cast<double>(*BytesForDuration(1000, format_)) / 1000.0) {}
+      bytes_per_ms_(static_cast<double>(*BytesForDuration(1000, format_)) / 1000.0),
+      block_samples_(static_cast<size_t>(bytes_per_ms_ * 10 / 2)) {}
 
 absl::Status Listener::Push(v1::AudioChunk chunk, absl::Time now, int hand_overs) {
   if (chunk.sequence() != 0) client_sequences_ = true;
@@ -75,6 +78,7 @@ void Listener::Hear(InputItem item, absl::Time now) {
     const absl::Duration frame = absl::Milliseconds(item.audio.data().size() / bytes_per_ms_);
     *item.audio.mutable_data() = echo_->Process(item.audio.data(), item.received - frame);
   }
+  MeasureNoiseFloor(item.audio.data());
   const size_t bytes = item.audio.data().size();
   const double ms = bytes / bytes_per_ms_;
   const auto start_ms = static_cast<int64_t>(stream_ms_);
@@ -110,6 +114,20 @@ void Listener::Hear(InputItem item, absl::Time now) {
   Apply(barge_in_.OnFrame(events, segmenter_, static_cast<int64_t>(stream_ms_), ms, voiced,
                           hooks_->ReplyPlaying()));
   if (events.ended) EndUtterance(EndReason::kEndpoint, now);
+}
+
+void Listener::MeasureNoiseFloor(absl::string_view pcm) {
+  const auto* samples = reinterpret_cast<const int16_t*>(pcm.data());
+  const size_t count = pcm.size() / 2;
+  for (size_t at = 0; block_samples_ > 0 && at + block_samples_ <= count; at += block_samples_) {
+    noise_floor_.Push(BlockEnergy(samples + at, block_samples_));
+  }
+}
+
+double Listener::noise_floor_dbfs() const {
+  const double mean_square =
+      noise_floor_.quietest_block_energy() / std::max<size_t>(block_samples_, 1);
+  return std::max(-100.0, 10 * std::log10(mean_square / (32768.0 * 32768.0) + 1e-12));
 }
 
 void Listener::StartUtterance(absl::Time now) {

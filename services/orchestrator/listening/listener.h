@@ -22,6 +22,7 @@
 #include "services/common/streaming/jitter_buffer.h"
 #include "services/orchestrator/listening/barge_in_detector.h"
 #include "services/orchestrator/listening/echo_canceller.h"
+#include "services/orchestrator/listening/echo_delay.h"
 #include "services/orchestrator/listening/input_item.h"
 #include "services/orchestrator/listening/utterance.h"
 #include "services/orchestrator/listening/utterance_segmenter.h"
@@ -107,11 +108,15 @@ class Listener {
   // Unvoiced time since the last voiced frame (0 while voice is heard).
   double silence_run_ms() const { return segmenter_.silence_run_ms(); }
   double stream_ms() const { return stream_ms_; }
+  // The room's steady noise in the caller's audio as heard (after echo cancellation): the
+  // quietest 100 ms of the last 5 s, in dBFS (-100 for digital silence or before 100 ms).
+  double noise_floor_dbfs() const;
   const InputAccounting& accounting() const { return accounting_; }
   streaming::JitterBufferStats input_stats() const { return input_->stats(); }
 
  private:
   void Hear(InputItem item, absl::Time now);
+  void MeasureNoiseFloor(absl::string_view pcm);
   void StartUtterance(absl::Time now);
   void Apply(BargeInDetector::Action action);
   void WakeLater(const std::shared_ptr<Utterance>& utterance);
@@ -125,6 +130,8 @@ class Listener {
   BargeInDetector barge_in_;
   ListenerHooks* const hooks_;
   const double bytes_per_ms_;
+  const size_t block_samples_;  // 10 ms, all channels.
+  NoiseFloor noise_floor_;
 
   uint64_t arrival_counter_ = 0;
   bool client_sequences_ = false;

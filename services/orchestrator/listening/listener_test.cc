@@ -163,5 +163,26 @@ TEST_F(ListenerTest, EndOfInputDeclaresAnUtteranceWithoutVoiceAndHangUpLetsSilen
   EXPECT_EQ(a.in_utterances + a.silence_dropped, pushed_);
 }
 
+// The room's steady noise is measured under the caller's voice: the quietest 100 ms of the last
+// 5 s, which speech on top does not raise.
+TEST_F(ListenerTest, TheNoiseFloorIsTheRoomsSteadyNoiseNotTheCallersVoice) {
+  EXPECT_EQ(listener_->noise_floor_dbfs(), -100) << "nothing heard yet";
+  auto hum = [](int ms) {  // A square wave of amplitude 328: -40.0 dBFS RMS.
+    std::string pcm;
+    for (int i = 0; i < 16 * ms; ++i) {
+      const int16_t v = i % 16 < 8 ? 328 : -328;
+      pcm.append(reinterpret_cast<const char*>(&v), 2);
+    }
+    return pcm;
+  };
+  Push(hum(1000));
+  EXPECT_NEAR(listener_->noise_floor_dbfs(), -40, 0.1);
+  Push(Voice(1000));
+  Push(hum(200));
+  EXPECT_NEAR(listener_->noise_floor_dbfs(), -40, 0.1) << "the voice is not the room";
+  Push(Silence(5200));
+  EXPECT_EQ(listener_->noise_floor_dbfs(), -100) << "the room went quiet 5 s ago";
+}
+
 }  // namespace
 }  // namespace voxflow::orchestrator
