@@ -170,10 +170,7 @@ TEST(EchoCancellerTest, TheCallersVoiceOverTheEchoStays) {
               echo_voiced, caller_voiced, caller_frames,
               10 * std::log10(caller_out / std::max(caller_in, 1.0)));
   EXPECT_LE(echo_voiced, 10) << "the echo alone is not the caller";
-  // A third of the caller's frames (their voiced sounds; the detector's hold no longer carries
-  // the quiet ones the suppressor turned down): 45 of 73 when it did, 25 of 72 since, with the
-  // same double talk caught in bench/listening:echo_bench.
-  EXPECT_GT(caller_voiced, caller_frames / 3) << "the caller over the echo is heard";
+  EXPECT_GT(caller_voiced, caller_frames / 2) << "the caller over the echo is heard";
 }
 
 // From the reply's first word, before the canceller has learnt the echo's path: what comes back

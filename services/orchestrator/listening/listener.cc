@@ -78,13 +78,17 @@ void Listener::Hear(InputItem item, absl::Time now) {
     const absl::Duration frame = absl::Milliseconds(item.audio.data().size() / bytes_per_ms_);
     *item.audio.mutable_data() = echo_->Process(item.audio.data(), item.received - frame);
   }
-  MeasureNoiseFloor(item.audio.data());
+  const double frame_energy = MeasureNoiseFloor(item.audio.data());
   const size_t bytes = item.audio.data().size();
   const double ms = bytes / bytes_per_ms_;
   const auto start_ms = static_cast<int64_t>(stream_ms_);
   stream_ms_ += ms;
   const bool voiced = vad_->IsSpeech(item.audio.data());
-  if (voiced) {
+  // The end of speech (what voice-to-voice is measured from) is the last voiced frame with sound
+  // over the room's floor: a detector holds its decision for a while after the voice stops (the
+  // noise-robust one up to 150 ms), and those frames are the silence after it.
+  if (voiced &&
+      (frame_energy > noise_floor_.block_energy() || last_voiced_ == absl::InfinitePast())) {
     if (first_voiced_ == absl::InfinitePast()) first_voiced_ = now;
     last_voiced_ = now;
   }
@@ -116,12 +120,16 @@ void Listener::Hear(InputItem item, absl::Time now) {
   if (events.ended) EndUtterance(EndReason::kEndpoint, now);
 }
 
-void Listener::MeasureNoiseFloor(absl::string_view pcm) {
+double Listener::MeasureNoiseFloor(absl::string_view pcm) {
   const auto* samples = reinterpret_cast<const int16_t*>(pcm.data());
   const size_t count = pcm.size() / 2;
+  double loudest = 0;
   for (size_t at = 0; block_samples_ > 0 && at + block_samples_ <= count; at += block_samples_) {
-    noise_floor_.Push(BlockEnergy(samples + at, block_samples_));
+    const double energy = BlockEnergy(samples + at, block_samples_);
+    noise_floor_.Push(energy);
+    loudest = std::max(loudest, energy);
   }
+  return loudest;
 }
 
 double Listener::noise_floor_dbfs() const {

@@ -116,7 +116,8 @@ class Listener {
 
  private:
   void Hear(InputItem item, absl::Time now);
-  void MeasureNoiseFloor(absl::string_view pcm);
+  // Feeds the noise floor; returns the frame's loudest 10 ms block energy.
+  double MeasureNoiseFloor(absl::string_view pcm);
   void StartUtterance(absl::Time now);
   void Apply(BargeInDetector::Action action);
   void WakeLater(const std::shared_ptr<Utterance>& utterance);

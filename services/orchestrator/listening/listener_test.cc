@@ -163,6 +163,48 @@ TEST_F(ListenerTest, EndOfInputDeclaresAnUtteranceWithoutVoiceAndHangUpLetsSilen
   EXPECT_EQ(a.in_utterances + a.silence_dropped, pushed_);
 }
 
+// A detector that holds its decision for 160 ms after the voice (as the noise-robust one does).
+class HoldingVad final : public VoiceActivityDetector {
+ public:
+  bool IsSpeech(absl::string_view frame) override {
+    if (loudness_.IsSpeech(frame)) {
+      hold_frames_ = 8;
+      return true;
+    }
+    return hold_frames_-- > 0;
+  }
+
+ private:
+  LoudnessVad loudness_;
+  int hold_frames_ = 0;
+};
+
+// The end of speech, which voice-to-voice is measured from, is the last frame with the voice in
+// it, not the last frame of the detector's hold after it.
+TEST_F(ListenerTest, TheEndOfSpeechIsTheLastFrameWithSoundNotTheDetectorsHold) {
+  streaming::JitterBufferOptions input;
+  input.target_duration_ms = 40;
+  input.max_duration_ms = 2000;
+  input.format = v1::PCM16;
+  input.sample_rate = 16000;
+  input.channels = 1;
+  input.max_compression = 0;
+  auto buffer = streaming::JitterBuffer::Create(input);
+  ASSERT_TRUE(buffer.ok());
+  listener_ = std::make_unique<Listener>(
+      Listener::Options{.frame_ms = 20, .leading_silence_ms = 200, .input_target_ms = 40},
+      MakeStreamFormat(v1::PCM16, 16000, 1), *std::move(buffer), std::make_unique<HoldingVad>(),
+      EndpointingSettings{.silence_ms = 300, .min_speech_ms = 100, .max_utterance_ms = 20000},
+      BargeInSettings{.enabled = true, .min_speech_ms = 200}, &hooks_);
+  Push(Silence(1000));
+  Push(Voice(400));
+  Push(Silence(800));
+  ASSERT_EQ(hooks_.ended.size(), 1u);
+  EXPECT_EQ(hooks_.ended[0].end_of_speech, t0_ + absl::Milliseconds(1380))
+      << "the last frame of the voice, not of the hold (1540 ms)";
+  EXPECT_EQ(hooks_.ended[0].stream_ms, 1400 + 160) << "endpointing still counts the hold";
+}
+
 // The room's steady noise is measured under the caller's voice: the quietest 100 ms of the last
 // 5 s, which speech on top does not raise.
 TEST_F(ListenerTest, TheNoiseFloorIsTheRoomsSteadyNoiseNotTheCallersVoice) {

@@ -257,14 +257,11 @@ class NoiseRobustVad final : public BlockVad {
       return true;
     }
     // The consonants and short pauses between vowels: held for voicing_hold_ms whatever the
-    // other tests say, as WebRTC's detector holds its own decision, but only while there is sound
-    // over the room's floor: the hold must not outlast the sound (a burst of music would be
-    // 150 ms longer, and the end of speech, which voice-to-voice is measured from, 150 ms late).
-    if (voiced_hold_blocks_ > 0 && energy >= floor && Peak(block) > kSilencePeak) {
+    // other tests say, as WebRTC's detector holds its own decision.
+    if (voiced_hold_blocks_ > 0) {
       --voiced_hold_blocks_;
       return true;
     }
-    voiced_hold_blocks_ = 0;
     return false;
   }
 

@@ -175,24 +175,7 @@ TEST(NoiseRobustVadTest, AMuchQuieterVoiceAfterTheCallersIsNotTheCaller) {
   // The same quiet voice on a fresh line (no caller heard yet) is speech.
   auto fresh = Robust();
   ASSERT_NE(fresh, nullptr);
-  // (About half the clip: its pauses between words are digital silence, which the hold no
-  // longer runs into.)
-  EXPECT_GT(SpeechShare(*fresh, AtLevel(speech, -40), 16000), 0.5);
-}
-
-// The hold after a voice carries the consonants between vowels, not the silence after the sound:
-// a 300 ms burst of speech that stops is not 450 ms of speech (barge-in's min_speech_ms, and the
-// end of speech that voice-to-voice is measured from, count on it).
-TEST(NoiseRobustVadTest, TheHoldEndsWhenTheSoundDoes) {
-  auto vad = Robust();
-  ASSERT_NE(vad, nullptr);
-  const std::string speech = AtLevel(Speech16k(), -20);
-  SpeechShare(*vad, WhiteNoise(16000, 1000, -70, 5), 16000);
-  // The first 600 ms of the clip ("what is"), cut in the middle of its voice.
-  const std::string burst = speech.substr(0, 640 * 30);
-  EXPECT_GT(SpeechShare(*vad, burst, 16000), 0.3);
-  const std::string after = WhiteNoise(16000, 300, -70, 6);
-  EXPECT_LE(SpeechShare(*vad, after, 16000), 1.0 / 15) << "at most one frame after the sound";
+  EXPECT_GT(SpeechShare(*fresh, AtLevel(speech, -40), 16000), 0.6);
 }
 
 TEST(VoiceActivityDetectorTest, MakesTheKindAskedFor) {
