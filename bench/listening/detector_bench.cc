@@ -8,6 +8,8 @@
 // - bars: the caller silent over a reply, six 400 ms bars of noise and then 4 s of it at -25 dBFS:
 //   reply pauses and false barge-ins.
 // - onset: a soft question (-35 and -40 dBFS) in a quiet room: heard, and how late its onset.
+// - after bursts: speech-like bursts over a reply for 3 s, then a question (endpointing
+//   min_speech_ms as asked): is the question heard?
 // - cpu: detector time per second of audio.
 //
 //   bazel run -c opt //bench/listening:detector_bench
@@ -51,6 +53,13 @@ ABSL_FLAG(double, foreground_margin_db,
           "The robust candidate's foreground_margin_db.");
 ABSL_FLAG(int, voicing_hold_ms, voxflow::orchestrator::NoiseRobustVadOptions().voicing_hold_ms,
           "The robust candidate's voicing_hold_ms.");
+ABSL_FLAG(
+    std::string, segment_file, "",
+    "Instead of the benchmark: segment this raw 16 kHz mono PCM16 file (e.g. what the "
+    "turn-taking bench recorded with BENCH_DEBUG) and print its utterances and voiced frames.");
+ABSL_FLAG(std::string, segment_text, "",
+          "Like --segment_file, on espeak-ng's speech of this text (1 s of silence around it).");
+ABSL_FLAG(std::string, segment_detector, "robust", "--segment_file's detector: robust or webrtc.");
 ABSL_FLAG(bool, details, false, "Print every case, not only the summary.");
 ABSL_FLAG(std::string, trace, "",
           "NOISE:DBFS (e.g. pink:-25): only that case, with each candidate's voiced frames.");
@@ -87,8 +96,9 @@ struct Utterance {
 };
 
 // The detector's verdict per frame, through the segmenter.
+// `voiced_frames`: 'x' voiced, '.' not.
 std::vector<Utterance> Segment(VoiceActivityDetector& vad, const Samples& audio,
-                               std::vector<bool>* voiced_frames = nullptr) {
+                               std::vector<char>* voiced_frames = nullptr) {
   EndpointingSettings settings;
   settings.silence_ms = absl::GetFlag(FLAGS_silence_ms);
   settings.min_speech_ms = absl::GetFlag(FLAGS_min_speech_ms);
@@ -99,7 +109,7 @@ std::vector<Utterance> Segment(VoiceActivityDetector& vad, const Samples& audio,
   for (size_t at = 0; at + kFrameSamples * 2 <= pcm.size(); at += kFrameSamples * 2) {
     const int64_t ms = static_cast<int64_t>(at / 2 / kMs);
     const bool voiced = vad.IsSpeech(absl::string_view(pcm).substr(at, kFrameSamples * 2));
-    if (voiced_frames != nullptr) voiced_frames->push_back(voiced);
+    if (voiced_frames != nullptr) voiced_frames->push_back(voiced ? 'x' : '.');
     const double speaking_for = static_cast<double>(ms - segmenter.speech_start_ms());
     const auto events = segmenter.Push(ms, kFrameMs, voiced);
     if (events.confirmed) {
@@ -134,7 +144,7 @@ QuestionsResult RunQuestions(const CandidateFactory& make, const std::vector<Sam
   for (size_t i = 0; i < questions.size(); ++i) MixInto(audio, questions[i], spans[i].begin);
   MixInto(audio, MakeNoise(noise, audio.size(), dbfs, seed, voices), 0);
   auto vad = make();
-  std::vector<bool> voiced;
+  std::vector<char> voiced;
   const std::vector<Utterance> utterances = Segment(*vad, audio, &voiced);
   if (absl::GetFlag(FLAGS_trace) == absl::StrCat(NoiseName(noise), ":", dbfs)) {
     std::string line;
@@ -142,7 +152,7 @@ QuestionsResult RunQuestions(const CandidateFactory& make, const std::vector<Sam
       bool in_speech = false;
       for (const Span& s : spans)
         in_speech |= f * kFrameSamples >= s.begin && f * kFrameSamples < s.end;
-      line += voiced[f] ? (in_speech ? '#' : '!') : (in_speech ? '_' : '.');
+      line += voiced[f] != '.' ? (in_speech ? '#' : '!') : (in_speech ? '_' : '.');
     }
     std::printf(
         "  trace (20 ms frames; # voiced speech, _ unvoiced speech, ! voiced noise):\n  %s\n",
@@ -261,14 +271,15 @@ OnsetResult RunOnset(const CandidateFactory& make, const Samples& question, doub
   Samples audio = MakeNoise(Noise::kPink, begin + question.size() + 1000 * kMs, -65, seed, {});
   MixInto(audio, AtLevel(question, dbfs), begin);
   auto vad = make();
-  std::vector<bool> voiced;
+  std::vector<char> voiced;
   const std::vector<Utterance> utterances = Segment(*vad, audio, &voiced);
   OnsetResult result;
   const size_t first = begin / kFrameSamples, last = (begin + question.size()) / kFrameSamples;
   int count = 0;
   for (size_t f = first; f < last && f < voiced.size(); ++f) {
-    if (voiced[f] && count == 0) result.onset_delay_ms = static_cast<double>(f - first) * kFrameMs;
-    count += voiced[f];
+    const bool speech = voiced[f] != '.';
+    if (speech && count == 0) result.onset_delay_ms = static_cast<double>(f - first) * kFrameMs;
+    count += speech;
   }
   result.voiced_share = static_cast<double>(count) / static_cast<double>(last - first);
   for (const Utterance& u : utterances) {
@@ -313,26 +324,34 @@ int Main() {
   robust.floor_snr_db = absl::GetFlag(FLAGS_floor_snr_db);
   robust.foreground_margin_db = absl::GetFlag(FLAGS_foreground_margin_db);
   robust.voicing_hold_ms = absl::GetFlag(FLAGS_voicing_hold_ms);
-  if (const char* file = getenv("SEGMENT_FILE"); file != nullptr) {
-    std::ifstream in(file);
-    const std::string pcm((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (getenv("NS_LEVEL") != nullptr) robust.noise_suppression = atoi(getenv("NS_LEVEL"));
+  const std::string file = absl::GetFlag(FLAGS_segment_file);
+  const std::string text = absl::GetFlag(FLAGS_segment_text);
+  if (!file.empty() || !text.empty()) {
+    std::string pcm;
+    if (!file.empty()) {
+      std::ifstream in(file);
+      pcm.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    } else {
+      pcm = std::string(32000, '\0') + testing::SpeechPcm16k(text) + std::string(32000, '\0');
+    }
     auto vad =
-        getenv("WEBRTC") != nullptr
+        absl::GetFlag(FLAGS_segment_detector) == "webrtc"
             ? orchestrator::CreateWebRtcVad(MakeStreamFormat(v1::PCM16, 16000, 1))
             : orchestrator::CreateNoiseRobustVad(MakeStreamFormat(v1::PCM16, 16000, 1), robust);
-    std::vector<bool> voiced;
+    std::vector<char> voiced;
     for (const Utterance& u : Segment(**vad, FromPcm16(pcm), &voiced)) {
       std::printf("utterance %.2f-%.2f s\n", u.start_ms / 1000.0, u.end_ms / 1000.0);
     }
     std::string line;
     for (size_t f = 0; f < voiced.size(); ++f) {
-      line += voiced[f] ? 'x' : '.';
+      line += voiced[f];
       if (line.size() == 50) {
         std::printf("%6.1f s %s\n", (f - 49) * 0.02, line.c_str());
         line.clear();
       }
     }
+    if (!line.empty())
+      std::printf("%6.1f s %s\n", (voiced.size() - line.size()) * 0.02, line.c_str());
     return 0;
   }
   std::vector<Candidate> candidates = AllCandidates(robust);

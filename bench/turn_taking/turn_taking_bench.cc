@@ -2,10 +2,16 @@
 // calls, each streaming a microphone at real time (questions, pauses of 200-2000 ms, some
 // questions with a short pause inside, noise bursts over replies, speech over replies), never
 // END_OF_INPUT. Reports input accounting (samples lost), voice-to-voice as the caller measures it
-// against the server's figure, false barge-ins from noise, and how fast speech pauses a reply.
+// against the server's figure, false barge-ins from noise, and how fast speech pauses a reply;
+// with real engines, word accuracy against the questions asked. The room can add continuous
+// background noise (--room, --room_dbfs) and the reply's echo (--echo_delay_ms, --echo_loss_db,
+// a speakerphone). BENCH_DEBUG=1 prints every turn, and a failed call's events and microphone
+// audio (/tmp/bench_call_N.pcm; detector_bench --segment_file replays it).
 //
 //   bazel run -c opt //bench/turn_taking:turn_taking_bench -- --sessions=20 --turns=26
 //   bazel run -c opt //bench/turn_taking:turn_taking_bench -- --engines=real --sessions=2 --turns=8
+//   bazel run -c opt //bench/turn_taking:turn_taking_bench -- --engines=real --room=pink
+//   --room_dbfs=-40
 #include <signal.h>
 
 #include <algorithm>
@@ -50,6 +56,8 @@ ABSL_FLAG(int, min_speech_ms, 400,
 ABSL_FLAG(int, endpointing_min_speech_ms, 0,
           "config.endpointing.min_speech_ms when not --min_speech_ms (0: --min_speech_ms).");
 ABSL_FLAG(uint32_t, seed, 1, "Seed of every script.");
+ABSL_FLAG(bool, bursts, true, "Noise bursts over the replies the caller does not talk over.");
+ABSL_FLAG(int, talk_over_every, 4, "Talk over every Nth reply (0: never).");
 ABSL_FLAG(std::string, room, "none",
           "Continuous background noise under everything the caller's microphone picks up: none, "
           "white, pink, brown, babble, music or hum.");
@@ -288,7 +296,8 @@ CallResult RunCall(const std::string& address, const Audio& audio, int index, bo
     }();
     result.v2v_client.push_back(absl::ToDoubleMilliseconds(first_audio - question_end));
 
-    if (asked % 4 == 0 && asked < turns) {
+    const int talk_over_every = absl::GetFlag(FLAGS_talk_over_every);
+    if (talk_over_every > 0 && asked % talk_over_every == 0 && asked < turns) {
       // Speech over the reply: it must pause at once and interrupt.
       mic.WaitPlayed(mic.Play(std::string(kChunk * (15 + rng() % 25), '\0')));
       const std::string& q =
@@ -321,6 +330,10 @@ CallResult RunCall(const std::string& address, const Audio& audio, int index, bo
       continue;
     }
     // Noise bursts over the reply until its turn completes.
+    if (!absl::GetFlag(FLAGS_bursts)) {
+      client.WaitFor([&](const auto& events) { return HasEvent(events, completed(turn)); },
+                     absl::Seconds(30));
+    }
     while (!HasEvent(client.events(), completed(turn))) {
       const double dbfs = -35 + static_cast<double>(rng() % 16);
       const int ms = 100 + 20 * static_cast<int>(rng() % 13);  // 100..340 ms
@@ -381,7 +394,7 @@ CallResult RunCall(const std::string& address, const Audio& audio, int index, bo
         result.reference_words += words;
       }
       if (getenv("BENCH_DEBUG") != nullptr) {
-        std::fprintf(stderr, "DEBUG call %d turn %d bytes %s interrupted %d v2v %lld\n", index,
+        std::fprintf(stderr, "DEBUG call %d turn %d heard \"%s\" interrupted %d v2v %lld\n", index,
                      t.turn_id(), t.transcript().c_str(), t.interrupted(),
                      (long long)t.latency().voice_to_voice_ms());
       }
@@ -529,11 +542,15 @@ stages { name: "save_memory" kind: WORK type: "memory_write" depends_on: "llm" }
   const int silence_ms = absl::GetFlag(FLAGS_silence_ms);
   std::printf(
       "turn-taking bench: engines=%s sessions=%d turns/call=%d silence_ms=%d "
-      "min_speech_ms=%d seed=%u room=%s at %.0f dBFS echo=%d ms %.0f dB down (%s), %.0f s\n\n",
+      "min_speech_ms=%d seed=%u room=%s at %.0f dBFS echo=%d ms %.0f dB down (%s) detector=%s "
+      "bursts=%d talk_over_every=%d, %.0f s\n\n",
       mock ? "mock" : "real", sessions, absl::GetFlag(FLAGS_turns), silence_ms,
       absl::GetFlag(FLAGS_min_speech_ms), absl::GetFlag(FLAGS_seed), testing::NoiseName(audio.room),
       absl::GetFlag(FLAGS_room_dbfs), absl::GetFlag(FLAGS_echo_delay_ms),
       absl::GetFlag(FLAGS_echo_loss_db), absl::GetFlag(FLAGS_echo_cancellation).c_str(),
+      absl::GetFlag(FLAGS_voice_detector).empty() ? "default"
+                                                  : absl::GetFlag(FLAGS_voice_detector).c_str(),
+      absl::GetFlag(FLAGS_bursts), absl::GetFlag(FLAGS_talk_over_every),
       absl::ToDoubleSeconds(absl::Now() - start));
   std::printf("| measure | value |\n|---|---|\n");
   std::printf("| calls completed / failed | %d / %d |\n", sessions - failed, failed);

@@ -85,10 +85,10 @@ void Listener::Hear(InputItem item, absl::Time now) {
   stream_ms_ += ms;
   const bool voiced = vad_->IsSpeech(item.audio.data());
   // The end of speech (what voice-to-voice is measured from) is the last voiced frame with sound
-  // over the room's floor: a detector holds its decision for a while after the voice stops (the
-  // noise-robust one up to 150 ms), and those frames are the silence after it.
-  if (voiced &&
-      (frame_energy > noise_floor_.block_energy() || last_voiced_ == absl::InfinitePast())) {
+  // 6 dB over the room's floor: a detector holds its decision for a while after the voice stops
+  // (the noise-robust one up to 150 ms), and those frames are the room after it.
+  if (voiced && (frame_energy > kOverFloor * noise_floor_.quietest_block_energy() ||
+                 last_voiced_ == absl::InfinitePast())) {
     if (first_voiced_ == absl::InfinitePast()) first_voiced_ = now;
     last_voiced_ = now;
   }

@@ -131,7 +131,8 @@ class Listener {
   BargeInDetector barge_in_;
   ListenerHooks* const hooks_;
   const double bytes_per_ms_;
-  const size_t block_samples_;  // 10 ms, all channels.
+  static constexpr double kOverFloor = 4;  // 6 dB.
+  const size_t block_samples_;             // 10 ms, all channels.
   NoiseFloor noise_floor_;
 
   uint64_t arrival_counter_ = 0;
