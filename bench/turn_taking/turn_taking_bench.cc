@@ -429,6 +429,13 @@ CallResult RunCall(const std::string& address, const Audio& audio, int index, bo
   // Pair the server's and the caller's voice-to-voice turn by turn.
   for (size_t i = 0; i < result.v2v_client.size() && i < result.v2v_server.size(); ++i) {
     result.v2v_gap.push_back(std::abs(result.v2v_server[i] - result.v2v_client[i]));
+    if (getenv("BENCH_DEBUG") != nullptr && result.v2v_gap.back() > 30) {
+      std::fprintf(stderr, "DEBUG call %d turn %zu: server %.0f ms, caller %.0f ms%s\n", index,
+                   i + 1, result.v2v_server[i], result.v2v_client[i],
+                   (i + 1) % absl::GetFlag(FLAGS_talk_over_every) == 1 && i > 0
+                       ? " (asked over the last reply)"
+                       : "");
+    }
   }
   return result;
 }

@@ -59,6 +59,8 @@ class NoiseFloor {
   double block_energy() const { return 1.25 * quietest_block_energy(); }
   // The quietest 100 ms's mean block energy (0 before the first 100 ms).
   double quietest_block_energy() const;
+  // How much audio the floor was taken over, in ms (up to 5 s).
+  int heard_ms() const { return static_cast<int>(windows_.size()) * kBlocksPerWindow * 10; }
 
  private:
   static constexpr int kBlocksPerWindow = 10;

@@ -85,10 +85,16 @@ void Listener::Hear(InputItem item, absl::Time now) {
   stream_ms_ += ms;
   const bool voiced = vad_->IsSpeech(item.audio.data());
   // The end of speech (what voice-to-voice is measured from) is the last voiced frame with sound
-  // 6 dB over the room's floor: a detector holds its decision for a while after the voice stops
-  // (the noise-robust one up to 150 ms), and those frames are the room after it.
-  if (voiced && (frame_energy > kOverFloor * noise_floor_.quietest_block_energy() ||
-                 last_voiced_ == absl::InfinitePast())) {
+  // 6 dB over the room as it was before the speech began: a detector holds its decision for a
+  // while after the voice stops (the noise-robust one up to 150 ms), and in a noisy room those
+  // frames are the room. (No floor before the speech, as when a call opens with it: every voiced
+  // frame counts.)
+  if (voiced && first_voiced_ == absl::InfinitePast()) {
+    speech_floor_ =
+        noise_floor_.heard_ms() >= kFloorHeardMs ? noise_floor_.quietest_block_energy() : 0;
+  }
+  if (voiced &&
+      (frame_energy > kOverFloor * speech_floor_ || first_voiced_ == absl::InfinitePast())) {
     if (first_voiced_ == absl::InfinitePast()) first_voiced_ = now;
     last_voiced_ = now;
   }

@@ -132,7 +132,9 @@ class Listener {
   ListenerHooks* const hooks_;
   const double bytes_per_ms_;
   static constexpr double kOverFloor = 4;  // 6 dB.
-  const size_t block_samples_;             // 10 ms, all channels.
+  static constexpr int kFloorHeardMs = 500;
+  double speech_floor_ = 0;     // The room's floor when the current speech began.
+  const size_t block_samples_;  // 10 ms, all channels.
   NoiseFloor noise_floor_;
 
   uint64_t arrival_counter_ = 0;
