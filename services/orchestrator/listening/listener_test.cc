@@ -50,6 +50,11 @@ class RecordingHooks final : public ListenerHooks {
 class ListenerTest : public ::testing::Test {
  protected:
   ListenerTest() : t0_(absl::FromUnixSeconds(1000)), now_(t0_) {
+    UseDetector(std::make_unique<LoudnessVad>());
+  }
+
+  // A new listener hearing through `vad`.
+  void UseDetector(std::unique_ptr<VoiceActivityDetector> vad) {
     streaming::JitterBufferOptions input;
     input.target_duration_ms = 40;
     input.max_duration_ms = 2000;
@@ -61,7 +66,7 @@ class ListenerTest : public ::testing::Test {
     EXPECT_TRUE(buffer.ok()) << buffer.status();
     listener_ = std::make_unique<Listener>(
         Listener::Options{.frame_ms = 20, .leading_silence_ms = 200, .input_target_ms = 40},
-        MakeStreamFormat(v1::PCM16, 16000, 1), *std::move(buffer), std::make_unique<LoudnessVad>(),
+        MakeStreamFormat(v1::PCM16, 16000, 1), *std::move(buffer), std::move(vad),
         EndpointingSettings{.silence_ms = 300, .min_speech_ms = 100, .max_utterance_ms = 20000},
         BargeInSettings{.enabled = true, .min_speech_ms = 200}, &hooks_);
   }
@@ -182,20 +187,7 @@ class HoldingVad final : public VoiceActivityDetector {
 // The end of speech, which voice-to-voice is measured from, is the last frame with the voice in
 // it, not the last frame of the detector's hold after it.
 TEST_F(ListenerTest, TheEndOfSpeechIsTheLastFrameWithSoundNotTheDetectorsHold) {
-  streaming::JitterBufferOptions input;
-  input.target_duration_ms = 40;
-  input.max_duration_ms = 2000;
-  input.format = v1::PCM16;
-  input.sample_rate = 16000;
-  input.channels = 1;
-  input.max_compression = 0;
-  auto buffer = streaming::JitterBuffer::Create(input);
-  ASSERT_TRUE(buffer.ok());
-  listener_ = std::make_unique<Listener>(
-      Listener::Options{.frame_ms = 20, .leading_silence_ms = 200, .input_target_ms = 40},
-      MakeStreamFormat(v1::PCM16, 16000, 1), *std::move(buffer), std::make_unique<HoldingVad>(),
-      EndpointingSettings{.silence_ms = 300, .min_speech_ms = 100, .max_utterance_ms = 20000},
-      BargeInSettings{.enabled = true, .min_speech_ms = 200}, &hooks_);
+  UseDetector(std::make_unique<HoldingVad>());
   Push(Silence(1000));
   Push(Voice(400));
   Push(Silence(800));
