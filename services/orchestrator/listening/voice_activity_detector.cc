@@ -239,15 +239,12 @@ class NoiseRobustVad final : public BlockVad {
     for (size_t i = 0; i < kBlockSamples / 2; ++i) {
       narrow[i] = static_cast<int16_t>((block[2 * i] + block[2 * i + 1]) / 2);
     }
-    // A block of (near) digital silence is no voice whatever the GMM says, and the suppressor
-    // learns nothing from it: neither runs (most of a call is the caller listening, and a
-    // microphone muted or gated by the client sends silence).
-    const bool sound = Peak(block) > kSilencePeak;
-    const bool voice = sound && WebRtcDecision(*apm_, frame_, narrow, kVadRate / 2);
+    const bool voice = WebRtcDecision(*apm_, frame_, narrow, kVadRate / 2);
     // The pitch is looked for in the cleaned block: noise suppression takes most of a steady
     // noise away and leaves the harmonics.
-    harmonicity_.Push(sound && options_.noise_suppression >= 0 ? frame_.data_ : narrow);
-    const bool heard = voice && (options_.floor_snr_db <= 0 || energy >= floor * snr_) &&
+    harmonicity_.Push(options_.noise_suppression >= 0 ? frame_.data_ : narrow);
+    const bool heard = voice && Peak(block) > kSilencePeak &&
+                       (options_.floor_snr_db <= 0 || energy >= floor * snr_) &&
                        (options_.foreground_margin_db <= 0 ||
                         level_db >= foreground_db_ - options_.foreground_margin_db);
     if (heard && options_.min_harmonicity <= 0) return true;
