@@ -303,17 +303,17 @@ void ConverseSession::CompleteTurnLocked(const Turn& turn, absl::Time now) {
   ReportTotalsLocked();
   for (v1::ConverseEvent& event : done.events) Send(std::move(event));
   const EchoCanceller* echo = listener_->echo_canceller();
-  VoiceMetrics::RecordListening(listener_->noise_floor_dbfs(),
-                                echo != nullptr ? &echo->stats() : nullptr);
+  const double noise_floor_dbfs = listener_->noise_floor_dbfs();
+  VoiceMetrics::RecordListening(noise_floor_dbfs, echo != nullptr ? &echo->stats() : nullptr);
   if (config_->telemetry()) {
     streaming::EventAttributes stats = TurnStatsAttributes(
         turn, InputStatsLocked(), listener_->accounting(), output_->underruns());
-    stats["noise_floor_dbfs"] = absl::StrFormat("%.1f", listener_->noise_floor_dbfs());
+    stats["noise_floor_dbfs"] = absl::StrFormat("%.1f", noise_floor_dbfs);
     if (echo != nullptr) {
       // What the echo canceller saw so far: the echo's delay, how much it took off, and the
       // share of the caller's audio it found echo in.
       const EchoCanceller::Stats& e = echo->stats();
-      stats["echo"] = e.echo_found ? "found" : e.no_echo ? "none" : "looking";
+      stats["echo"] = e.state_name();
       stats["echo_cancelling"] = e.engaged ? "true" : "false";
       stats["echo_delay_ms"] = absl::StrCat(e.delay_ms);
       stats["echo_erl_db"] = absl::StrFormat("%.1f", e.erl_db);

@@ -147,8 +147,7 @@ void VoiceMetrics::RecordListening(double noise_floor_dbfs, const EchoCanceller:
   Families& f = Families::Get();
   f.noise_floor.Observe(noise_floor_dbfs);
   if (echo == nullptr) return;
-  const char* seen = echo->echo_found ? "found" : echo->no_echo ? "none" : "looking";
-  f.echo_turns.Add({{"echo", seen}}).Increment();
+  f.echo_turns.Add({{"echo", echo->state_name()}}).Increment();
   if (echo->engaged) f.echo_erle.Observe(echo->erle_db);
 }
 

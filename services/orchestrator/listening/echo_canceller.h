@@ -52,6 +52,9 @@ class EchoCanceller {
     bool echo_found = false;
     bool no_echo = false;
     uint64_t suppressed_blocks = 0;  // Blocks taken for what the canceller left of the echo.
+
+    // What it saw, as turn.stats and the metrics name it: found, none or looking.
+    const char* state_name() const { return echo_found ? "found" : no_echo ? "none" : "looking"; }
   };
 
   // `near`: the caller's audio as heard (PCM16, MULAW or ALAW, mono, at 8, 16, 32 or 48 kHz;

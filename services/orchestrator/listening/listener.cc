@@ -92,10 +92,8 @@ void Listener::Hear(InputItem item, absl::Time now) {
   if (voiced && first_voiced_ == absl::InfinitePast()) {
     speech_floor_ =
         noise_floor_.heard_ms() >= kFloorHeardMs ? noise_floor_.quietest_block_energy() : 0;
-  }
-  if (voiced &&
-      (frame_energy > kOverFloor * speech_floor_ || first_voiced_ == absl::InfinitePast())) {
-    if (first_voiced_ == absl::InfinitePast()) first_voiced_ = now;
+    first_voiced_ = last_voiced_ = now;
+  } else if (voiced && frame_energy > kOverFloor * speech_floor_) {
     last_voiced_ = now;
   }
   const UtteranceSegmenter::Events events = segmenter_.Push(start_ms, ms, voiced);
