@@ -199,12 +199,23 @@ void ConverseSession::SendReplyDueLocked(absl::Time now, int hand_overs) {
   const ReplyOutput::Played played = output_->SendDue(now, hand_overs, events_);
   // What the caller will hear is what may come back into their microphone.
   if (!played.pcm.empty()) listener_->OnReplyPlayed(played.pcm, played.starts);
+  for (const ReplyPlayout::Spoken& spoken : played.spoken) {
+    listener_->OnReplySpoken(spoken.text, spoken.starts, spoken.ms);
+  }
 }
 
-void ConverseSession::OnHeardWords(int turn_id, int words) {
+void ConverseSession::OnHeard(int turn_id, const std::string& transcript) {
   Lock lock(mu_);
-  if (ListeningToLocked(turn_id)) listener_->OnWords(words);
+  if (ListeningToLocked(turn_id)) listener_->OnWords(transcript);
   Unlock(lock);
+}
+
+bool ConverseSession::IsEchoOfReply(int turn_id, const std::string& transcript) {
+  Lock lock(mu_);
+  const Turn* turn = turns_.Find(turn_id);
+  const bool echo = turn != nullptr && listener_->IsEchoOfReply(transcript, turn->start);
+  Unlock(lock);
+  return echo;
 }
 
 void ConverseSession::OnRecognizerEndpoint(int turn_id) {
@@ -297,7 +308,7 @@ void ConverseSession::CompleteTurnLocked(const Turn& turn, absl::Time now) {
   CompletedTurn done = CompleteTurn(turn, *pipeline_, session_id_, *services_.memory, now);
   if (done.discarded) {
     SendTelemetry("turn.discarded",
-                  {{"turn_id", absl::StrCat(turn.turn_id())}, {"reason", "no words recognised"}});
+                  {{"turn_id", absl::StrCat(turn.turn_id())}, {"reason", done.discarded_why}});
     return;
   }
   ReportTotalsLocked();

@@ -87,8 +87,9 @@ class ConverseSession : public TurnHost,
                      const streaming::EventAttributes& attributes) override {
     events_.SendTelemetry(name, attributes);
   }
-  void OnHeardWords(int turn_id, int words) override;
+  void OnHeard(int turn_id, const std::string& transcript) override;
   void OnRecognizerEndpoint(int turn_id) override;
+  bool IsEchoOfReply(int turn_id, const std::string& transcript) override;
   ReplyOffer OfferReplyAudio(int turn_id, v1::AudioChunk& audio, const std::string& text) override;
   void WhenReplyRoom(int turn_id, size_t bytes, std::function<void()> on_room) override;
   void CallTool(int turn_id, const LlmToolCall& call, absl::Duration timeout,

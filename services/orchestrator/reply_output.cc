@@ -64,7 +64,7 @@ ReplyOutput::Played ReplyOutput::SendDue(absl::Time now, int hand_overs, Session
     attributes["buffer"] = "output";
     events.SendTelemetry("stream.buffer_underrun", attributes);
   }
-  return {std::move(paced.pcm), paced.pcm_starts};
+  return {std::move(paced.pcm), paced.pcm_starts, std::move(paced.spoken)};
 }
 
 void ReplyOutput::Hold(bool paused, double stream_ms, SessionEvents& events) {

@@ -49,6 +49,7 @@ class ReplyOutput {
   struct Played {
     std::string pcm;
     absl::Time starts;
+    std::vector<ReplyPlayout::Spoken> spoken;
   };
   Played SendDue(absl::Time now, int hand_overs, SessionEvents& events);
   // Reply audio is going out (or held by a pause): voice over it is a barge-in.

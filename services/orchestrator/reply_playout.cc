@@ -80,6 +80,7 @@ ReplyPlayout::Paced ReplyPlayout::Pace(absl::Time now, Turn& turn) {
     audio->set_is_final(turn.dag_done && buffer_->stats().bytes_buffered == 0);
     reply->set_turn_id(turn.turn_id());
     reply->set_text(turn.heard.Send(ms));
+    paced.spoken.push_back({reply->text(), playout_end_, ms});
     if (turn.first_audio_sent == absl::InfinitePast()) turn.first_audio_sent = now;
     turn.audio_sent_ms += ms;
     playout_end_ += absl::Milliseconds(ms);

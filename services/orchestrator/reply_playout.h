@@ -25,12 +25,19 @@ class ReplyPlayout {
     int lead_ms = 60;
     int max_buffered_ms = 3000;  // tts waits (HasRoomFor is false) beyond it.
   };
+  // What a frame of the reply says, and when it is due to play.
+  struct Spoken {
+    std::string text;
+    absl::Time starts;
+    double ms = 0;
+  };
   // What one Pace() call produced.
   struct Paced {
     std::vector<v1::ConverseEvent> frames;  // ReplyAudio events, in order.
     std::string pcm;  // Their audio as sent, before any encoding (the echo canceller's far end).
     absl::Time pcm_starts;          // When the first of it is due to play.
     bool underrun_started = false;  // The caller's audio ran out mid-reply (once per underrun).
+    std::vector<Spoken> spoken;     // One per frame.
   };
 
   // `opus`: set for an OPUS output stream; `format` is then the PCM16 it encodes, one 20 ms

@@ -71,8 +71,7 @@ void Turn::OnTranscript(const v1::Transcript& transcript) {
   }
   std::shared_ptr<TurnHost> host = host_.lock();
   if (host == nullptr) return;
-  const std::vector<absl::string_view> words = absl::StrSplit(text, ' ', absl::SkipEmpty());
-  host->OnHeardWords(id_, static_cast<int>(words.size()));
+  host->OnHeard(id_, text);
   if (!transcript.is_final() && !config().interim_results()) return;
   if (transcript.is_final() && text.empty()) return;
   v1::ConverseEvent event;
@@ -82,6 +81,15 @@ void Turn::OnTranscript(const v1::Transcript& transcript) {
   out->set_confidence(transcript.confidence());
   out->set_turn_id(id_);
   host->Send(std::move(event));
+}
+
+bool Turn::HeardEchoOfReply(const std::string& transcript) {
+  std::shared_ptr<TurnHost> host = host_.lock();
+  if (host == nullptr || !host->IsEchoOfReply(id_, transcript)) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  transcript_.clear();  // Nothing the caller said: the turn is discarded.
+  echo_of_reply_ = transcript;
+  return true;
 }
 
 void Turn::OnSpeechEvent(const v1::SpeechEvent& speech) {
@@ -160,6 +168,11 @@ std::vector<Turn::Degradation> Turn::degradations() const {
 std::string Turn::transcript() const {
   std::lock_guard<std::mutex> lock(mu_);
   return text_.has_value() ? *text_ : transcript_;
+}
+
+std::string Turn::echo_of_reply() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return echo_of_reply_;
 }
 
 std::string Turn::reply() const {

@@ -38,6 +38,7 @@ class Turn final : public TurnEnvironment {
   void StopWatchingInput() override;
   std::optional<InputItem> TryNextInput() override;
   void OnTranscript(const v1::Transcript& transcript) override;
+  bool HeardEchoOfReply(const std::string& transcript) override;
   void OnSpeechEvent(const v1::SpeechEvent& speech) override;
   void OnReplyText(absl::string_view piece, bool is_final) override;
   ReplyOffer TryReplyAudio(v1::AudioChunk& audio, const std::string& text) override;
@@ -58,6 +59,8 @@ class Turn final : public TurnEnvironment {
 
   absl::Time MarkTime(TurnMark mark) const;
   std::string transcript() const;
+  // The final transcript when it was the reply's own echo (transcript() is then empty).
+  std::string echo_of_reply() const;
   std::string reply() const;
   LlmReport llm_report() const;
   std::vector<Degradation> degradations() const;
@@ -85,6 +88,7 @@ class Turn final : public TurnEnvironment {
   mutable std::mutex mu_;
   std::map<TurnMark, absl::Time> marks_;
   std::string transcript_;  // The latest final: the utterance so far.
+  std::string echo_of_reply_;
   std::string reply_;
   LlmReport llm_report_;
   std::vector<Degradation> degradations_;

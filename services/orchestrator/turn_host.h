@@ -30,10 +30,12 @@ class TurnHost {
   virtual void SendTelemetry(absl::string_view name,
                              const streaming::EventAttributes& attributes) = 0;
 
-  // Listening: the recognizer heard `words` words of the turn's utterance so far (barge-in counts
-  // them), or its own end of the utterance (a second end-of-turn signal).
-  virtual void OnHeardWords(int turn_id, int words) = 0;
+  // Listening: the recognizer heard `transcript`, the turn's utterance so far (barge-in counts its
+  // words), or its own end of the utterance (a second end-of-turn signal).
+  virtual void OnHeard(int turn_id, const std::string& transcript) = 0;
   virtual void OnRecognizerEndpoint(int turn_id) = 0;
+  // Whether the turn's final `transcript` is the reply's own voice come back (its echo).
+  virtual bool IsEchoOfReply(int turn_id, const std::string& transcript) = 0;
 
   // Reply audio of the turn for the output (TurnEnvironment::TryReplyAudio / WhenReplyRoom).
   virtual ReplyOffer OfferReplyAudio(int turn_id, v1::AudioChunk& audio,

@@ -104,8 +104,10 @@ CompletedTurn CompleteTurn(const Turn& turn, const PipelineGraph& pipeline,
   bool failed = false;
   for (const StageRecord& stage : result.stages) failed |= stage.outcome == StageOutcome::kFail;
   if (done.transcript.empty() && !turn.text_input().has_value() && !failed) {
-    spdlog::debug("session {} turn {} discarded: no words recognised", session_id, id);
     done.discarded = true;
+    done.discarded_why =
+        turn.echo_of_reply().empty() ? "no words recognised" : "the reply's own echo";
+    spdlog::debug("session {} turn {} discarded: {}", session_id, id, done.discarded_why);
     return done;
   }
   done.events = StageErrors(turn);

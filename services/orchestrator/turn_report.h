@@ -25,11 +25,13 @@ v1::TurnCompleted TurnReport(const Turn& turn, const std::string& reply, absl::T
 
 // Completing a turn of session `session_id` (its stages from `pipeline`) at `now`: the events
 // for the caller, in order (the stage errors, then TurnCompleted). Sound without words (noise,
-// a cough, silence at END_OF_INPUT) is `discarded`: no turn to answer, no events. A reply cut
+// a cough, silence at END_OF_INPUT) or words that were the reply's own echo is `discarded`: no
+// turn to answer, no events but turn.discarded, which says why (`discarded_why`). A reply cut
 // short (barge-in, or its tts failing mid-reply) is reported, and kept in `memory`, as heard.
 // The turn is logged (its sizes and latency; what was said at debug only).
 struct CompletedTurn {
   bool discarded = false;
+  std::string discarded_why;
   std::vector<v1::ConverseEvent> events;
   std::string transcript;
   std::string reply;  // As heard.

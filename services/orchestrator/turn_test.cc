@@ -44,11 +44,24 @@ TEST(TurnTest, WordsHeardReachTheHostAndOnlyWantedTranscriptsAreSent) {
   EXPECT_EQ(turn.transcript(), "what is the weather");
   turn.OnTranscript(Transcript("", true));  // An empty final tells the caller nothing.
   // Barge-in counts every word, interim or not.
-  EXPECT_THAT(host->heard_words, ElementsAre(Pair(7, 2), Pair(7, 4), Pair(7, 0)));
+  EXPECT_THAT(host->heard,
+              ElementsAre(Pair(7, "what is"), Pair(7, "what is the weather"), Pair(7, "")));
   ASSERT_EQ(host->events.size(), 1u);  // The interim is not wanted; the empty final not sent.
   EXPECT_EQ(host->events[0].transcript().text(), "what is the weather");
   EXPECT_TRUE(host->events[0].transcript().is_final());
   EXPECT_EQ(host->events[0].transcript().turn_id(), 7);
+}
+
+TEST(TurnTest, AFinalTranscriptThatIsTheRepliesEchoLeavesNothingToAnswer) {
+  auto host = std::make_shared<FakeTurnHost>();
+  host->echo = "i can't see outside";
+  Turn turn(host, "s-1", Config(/*interim_results=*/false), 7, std::nullopt, nullptr);
+  turn.OnTranscript(Transcript("i can't see outside", true));
+  EXPECT_FALSE(turn.HeardEchoOfReply("what time is it"));
+  EXPECT_EQ(turn.transcript(), "i can't see outside");
+  EXPECT_TRUE(turn.HeardEchoOfReply("i can't see outside"));
+  EXPECT_EQ(turn.transcript(), "");
+  EXPECT_EQ(turn.echo_of_reply(), "i can't see outside");
 }
 
 TEST(TurnTest, InterimTranscriptsAreSentWhenTheCallerAskedForThem) {

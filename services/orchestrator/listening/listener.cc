@@ -154,9 +154,9 @@ void Listener::StartUtterance(absl::Time now) {
   // Where the speech began; an utterance END_OF_INPUT made of sound that was not speech begins
   // where it was declared.
   const bool heard = segmenter_.phase() != UtteranceSegmenter::Phase::kSilence;
+  open_began_ = std::min(now, first_voiced_ == absl::InfinitePast() ? now : first_voiced_);
   hooks_->OnUtteranceStarted(
-      std::move(utterance),
-      std::min(now, first_voiced_ == absl::InfinitePast() ? now : first_voiced_),
+      std::move(utterance), open_began_,
       heard ? segmenter_.speech_start_ms() : static_cast<int64_t>(stream_ms_));
 }
 
@@ -192,7 +192,16 @@ void Listener::EndUtterance(EndReason reason, absl::Time now) {
                           hooks_->ReplyPlaying()));
 }
 
-void Listener::OnWords(int words) { Apply(barge_in_.OnWords(words, segmenter_)); }
+bool Listener::IsEchoOfReply(absl::string_view transcript, absl::Time speech_began) const {
+  return echo_ != nullptr && echo_->stats().echo_found && guard_.IsEcho(transcript, speech_began);
+}
+
+void Listener::OnWords(absl::string_view transcript) {
+  const int words = echo_ != nullptr && echo_->stats().echo_found
+                        ? guard_.CallerWords(transcript, open_began_)
+                        : static_cast<int>(EchoGuard::Words(transcript).size());
+  Apply(barge_in_.OnWords(words, segmenter_));
+}
 
 void Listener::Apply(BargeInDetector::Action action) {
   if (action != BargeInDetector::Action::kNone) hooks_->OnVoiceOverReply(action);

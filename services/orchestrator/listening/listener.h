@@ -23,6 +23,7 @@
 #include "services/orchestrator/listening/barge_in_detector.h"
 #include "services/orchestrator/listening/echo_canceller.h"
 #include "services/orchestrator/listening/echo_delay.h"
+#include "services/orchestrator/listening/echo_guard.h"
 #include "services/orchestrator/listening/input_item.h"
 #include "services/orchestrator/listening/utterance.h"
 #include "services/orchestrator/listening/utterance_segmenter.h"
@@ -93,9 +94,18 @@ class Listener {
   void UseEchoCanceller(std::unique_ptr<EchoCanceller> echo) { echo_ = std::move(echo); }
   // Reply audio as it went out to the caller (PCM16 in the output format), due from `starts`.
   void OnReplyPlayed(absl::string_view pcm, absl::Time starts);
+  // A frame of the reply speaking `text` went out, due to play from `starts` for `ms`.
+  void OnReplySpoken(absl::string_view text, absl::Time starts, double ms) {
+    guard_.OnReplySent(text, starts, ms);
+  }
   const EchoCanceller* echo_canceller() const { return echo_.get(); }
-  // The recognizer heard `words` words of the open utterance (barge-in may want them).
-  void OnWords(int words);
+  // Whether `transcript`, of speech that began at `speech_began`, is the reply's own words come
+  // back (EchoGuard). Asked only where the echo canceller found an echo in the caller's audio: a
+  // caller without one who repeats the reply's words is the caller.
+  bool IsEchoOfReply(absl::string_view transcript, absl::Time speech_began) const;
+  // The recognizer heard `transcript` of the open utterance so far: barge-in counts its words,
+  // the reply's echo in them not.
+  void OnWords(absl::string_view transcript);
   // The reply ended or was interrupted: barge-in forgets its pause.
   void ResetBargeIn() { barge_in_.Reset(); }
 
@@ -136,6 +146,8 @@ class Listener {
   double speech_floor_ = 0;     // The room's floor when the current speech began.
   const size_t block_samples_;  // 10 ms, all channels.
   NoiseFloor noise_floor_;
+  EchoGuard guard_;
+  absl::Time open_began_ = absl::InfinitePast();  // When the open utterance's speech began.
 
   uint64_t arrival_counter_ = 0;
   bool client_sequences_ = false;

@@ -4,12 +4,14 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "services/common/audio_chunk.h"
 #include "services/orchestrator/testing/test_audio.h"
+#include "services/orchestrator/testing/test_speech.h"
 
 namespace voxflow::orchestrator {
 namespace {
@@ -216,6 +218,47 @@ TEST_F(ListenerTest, TheNoiseFloorIsTheRoomsSteadyNoiseNotTheCallersVoice) {
   EXPECT_NEAR(listener_->noise_floor_dbfs(), -40, 0.1) << "the voice is not the room";
   Push(Silence(5200));
   EXPECT_EQ(listener_->noise_floor_dbfs(), -100) << "the room went quiet 5 s ago";
+}
+
+TEST_F(ListenerTest, TheRepliesWordsComingBackAreEchoOnlyWhereTheCancellerFoundAnEcho) {
+  const std::string first = "it is sunny in paris today with a light wind from the west";
+  const std::string second = "tomorrow will be cloudy and a little colder in the morning";
+  const std::string reply = testing::SpokenPcm16k(first) + testing::SpokenPcm16k(second);
+  const size_t second_at = testing::SpokenPcm16k(first).size();
+  // Without a canceller (a headset: no echo measured), the caller repeating the reply is heard.
+  listener_->OnReplySpoken(first, now_, 3000);
+  EXPECT_FALSE(listener_->IsEchoOfReply("sunny in paris", now_ + absl::Milliseconds(500)));
+
+  // A speakerphone: the reply 200 ms later, 10 dB down, over faint noise.
+  auto canceller = EchoCanceller::Create(MakeStreamFormat(v1::PCM16, 16000, 1),
+                                         MakeStreamFormat(v1::PCM16, 16000, 1));
+  ASSERT_TRUE(canceller.ok()) << canceller.status();
+  listener_->UseEchoCanceller(*std::move(canceller));
+  const absl::Time reply_began = now_;
+  std::mt19937 rng(5);
+  std::normal_distribution<double> noise(0, 20);
+  const size_t delay = 2 * 3200;  // Bytes: 200 ms.
+  for (size_t at = 0; at + kChunk <= reply.size(); at += kChunk) {
+    listener_->OnReplyPlayed(reply.substr(at, kChunk), now_);
+    listener_->OnReplySpoken(at < second_at ? first : second, now_, 20);
+    std::string mic(kChunk, '\0');
+    for (size_t i = 0; i < kChunk; i += 2) {
+      int16_t echo = 0;
+      if (at + i >= delay) std::memcpy(&echo, reply.data() + at + i - delay, 2);
+      const auto sample = static_cast<int16_t>(0.3 * echo + noise(rng));
+      std::memcpy(mic.data() + i, &sample, 2);
+    }
+    Push(mic);
+  }
+  ASSERT_TRUE(listener_->echo_canceller()->stats().echo_found);
+  const absl::Time echo_began = reply_began + absl::Milliseconds(400);
+  EXPECT_TRUE(listener_->IsEchoOfReply("sunny in paris", echo_began));
+  EXPECT_TRUE(listener_->IsEchoOfReply("it is sunny in paris to day", echo_began));
+  EXPECT_FALSE(listener_->IsEchoOfReply("what time is it", echo_began));
+  const absl::Time second_began = reply_began + absl::Milliseconds(second_at / 32 + 500);
+  EXPECT_TRUE(listener_->IsEchoOfReply("will be cloudy and a little colder", second_began));
+  // Words the reply spoke long before the speech began are the caller's.
+  EXPECT_FALSE(listener_->IsEchoOfReply("sunny in paris", now_ + absl::Seconds(5)));
 }
 
 }  // namespace

@@ -129,6 +129,25 @@ TEST(SttStageTest, StreamsTheWholeUtteranceAndCompletesWithItsTranscript) {
   EXPECT_TRUE(turn.marked(TurnMark::kFinalTranscript));
 }
 
+// What the recognizer heard was the reply's own voice come back (the session says so): no
+// transcript goes to the llm.
+TEST(SttStageTest, TheRepliesEchoIsNotATranscript) {
+  SpeechServices services;
+  Backend backend("stt", services.address());
+  FakeTurnEnvironment turn;
+  *turn.mutable_config().mutable_input_format() = Pcm16k();
+  turn.set_echo_of_reply("heard 16000 bytes");
+  for (int i = 0; i < 25; ++i) turn.utterance().Append(Audio(640));  // 500 ms.
+  turn.utterance().End(absl::Now());
+  SttStage stage(&turn, &backend);
+  Attempt attempt;
+  StageContext context = attempt.Context();
+  const StageResult result = stage.Run(context);
+  EXPECT_EQ(result.outcome, StageOutcome::kSkip) << result.error;
+  EXPECT_THAT(result.error.message(), HasSubstr("the reply's own echo"));
+  EXPECT_EQ(result.outputs.count("transcript"), 0u);
+}
+
 // A SIGSTOP'd STT process held a turn for the whole 30 s stage timeout.
 TEST(SttStageTest, ABackendThatNeverAnswersIsRetriedSoon) {
   SpeechServices services(/*stt_hangs=*/true);

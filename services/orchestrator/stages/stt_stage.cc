@@ -39,6 +39,7 @@ class SttAttempt final : public BackendAttempt<v1::RecognizeRequest, v1::Recogni
   void CheckStall();
   void OnCallEnded() override;
   StageResult Result(const grpc::Status& status) override;
+  StageResult HeardResult(const grpc::Status& status);
 
   const std::shared_ptr<SttStage::Input> input_;
   const absl::Duration stall_timeout_;
@@ -211,6 +212,17 @@ void SttAttempt::OnCallEnded() {
 }
 
 StageResult SttAttempt::Result(const grpc::Status& status) {
+  StageResult result = HeardResult(status);
+  // Asked without our locks: the session's is taken, and it takes the input's.
+  if (result.outcome == StageOutcome::kOk && !result.outputs["transcript"].empty() &&
+      environment_->HeardEchoOfReply(result.outputs["transcript"])) {
+    return StageResult::Skip(
+        absl::StrCat("the reply's own echo: \"", result.outputs["transcript"], "\""));
+  }
+  return result;
+}
+
+StageResult SttAttempt::HeardResult(const grpc::Status& status) {
   std::lock_guard<std::mutex> input(input_->mu);
   std::lock_guard<std::mutex> lock(mu_);
   if (context_->cancelled())

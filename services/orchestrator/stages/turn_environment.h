@@ -73,6 +73,9 @@ class TurnEnvironment {
   // The next input item now; nullopt when none waits or the end item was taken.
   virtual std::optional<InputItem> TryNextInput() = 0;
   virtual void OnTranscript(const v1::Transcript& transcript) = 0;
+  // stt: whether the utterance's final `transcript` is the reply's own voice come back from the
+  // caller's side (a speakerphone): the turn is then not answered.
+  virtual bool HeardEchoOfReply(const std::string& transcript) = 0;
   // The recognizer's own speech events (its END_OF_UTTERANCE is a second end-of-turn signal).
   virtual void OnSpeechEvent(const v1::SpeechEvent& event) = 0;
 

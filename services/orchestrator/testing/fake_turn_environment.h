@@ -31,6 +31,8 @@ class FakeTurnEnvironment final : public TurnEnvironment {
   }
   // Output refused from this chunk on (a session whose reply was interrupted).
   void refuse_audio_after(int chunks) { refuse_after_ = chunks; }
+  // The final transcript taken for the reply's echo.
+  void set_echo_of_reply(std::string transcript) { echo_ = std::move(transcript); }
 
   int turn_id() const override { return 1; }
   const std::string& session_id() const override { return session_id_; }
@@ -54,6 +56,7 @@ class FakeTurnEnvironment final : public TurnEnvironment {
     std::lock_guard<std::mutex> lock(mu_);
     transcripts_.push_back(transcript);
   }
+  bool HeardEchoOfReply(const std::string& transcript) override { return transcript == echo_; }
   void OnSpeechEvent(const v1::SpeechEvent& event) override {
     std::lock_guard<std::mutex> lock(mu_);
     speech_events_.push_back(event);
@@ -169,6 +172,7 @@ class FakeTurnEnvironment final : public TurnEnvironment {
   mutable std::mutex mu_;
   std::map<TurnMark, absl::Time> marks_;
   std::vector<v1::Transcript> transcripts_;
+  std::string echo_ = "\x01";
   std::vector<v1::SpeechEvent> speech_events_;
   std::string reply_text_;
   bool reply_final_ = false;

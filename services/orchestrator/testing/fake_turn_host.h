@@ -30,9 +30,12 @@ class FakeTurnHost : public TurnHost {
     std::lock_guard<std::mutex> lock(mu_);
     telemetry.emplace_back(std::string(name), attributes);
   }
-  void OnHeardWords(int turn_id, int words) override {
+  void OnHeard(int turn_id, const std::string& transcript) override {
     std::lock_guard<std::mutex> lock(mu_);
-    heard_words.emplace_back(turn_id, words);
+    heard.emplace_back(turn_id, transcript);
+  }
+  bool IsEchoOfReply(int /*turn_id*/, const std::string& transcript) override {
+    return transcript == echo;
   }
   void OnRecognizerEndpoint(int turn_id) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -61,7 +64,7 @@ class FakeTurnHost : public TurnHost {
   // What the turn reported; read once the turn's calls have returned.
   std::vector<v1::ConverseEvent> events;
   std::vector<std::pair<std::string, streaming::EventAttributes>> telemetry;
-  std::vector<std::pair<int, int>> heard_words;  // (turn id, words)
+  std::vector<std::pair<int, std::string>> heard;  // (turn id, transcript so far)
   std::vector<int> endpoints;
   std::vector<Offer> offers;
   std::vector<std::pair<int, size_t>> room_waits;  // (turn id, bytes)
@@ -71,6 +74,7 @@ class FakeTurnHost : public TurnHost {
   // How it answers.
   ReplyOffer answer_offers = ReplyOffer::kTaken;
   std::string tool_answer = "{}";
+  std::string echo = "\x01";  // The transcript taken for the reply's echo.
 
  private:
   std::mutex mu_;
