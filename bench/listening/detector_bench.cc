@@ -211,7 +211,7 @@ BarsResult RunBars(const CandidateFactory& make, Noise noise, double dbfs,
     const int64_t ms = static_cast<int64_t>(at / 2 / kMs);
     const bool voiced = vad->IsSpeech(absl::string_view(pcm).substr(at, kFrameSamples * 2));
     const auto events = segmenter.Push(ms, kFrameMs, voiced);
-    const auto action = detector.OnFrame(events, segmenter, ms, kFrameMs, voiced, true);
+    const auto action = detector.OnFrame(events, ms, kFrameMs, voiced, true);
     if (action == BargeInDetector::Action::kPause) ++result.pauses;
     if (action == BargeInDetector::Action::kInterrupt) {
       ++result.interrupts;

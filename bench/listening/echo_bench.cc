@@ -299,8 +299,7 @@ CaseResult RunCase(const Case& c, Mode mode, const std::vector<Samples>& replies
     // The reply (and its echo, delay_ms later) plays on whatever the detector says: the worst
     // case for the echo, which a real pause would silence.
     const bool playing = reply >= 0;
-    const BargeInDetector::Action action =
-        barge_in.OnFrame(events, segmenter, ms, kFrameMs, voiced, playing);
+    const BargeInDetector::Action action = barge_in.OnFrame(events, ms, kFrameMs, voiced, playing);
     if (reply < 0) {
       barge_in.Reset();
       continue;

@@ -151,6 +151,7 @@ struct Audio {
 struct CallResult {
   std::vector<double> v2v_client, v2v_server, v2v_gap;
   int turns = 0, expected_turns = 0, bursts = 0, false_barge_ins = 0, pauses = 0, resumes = 0;
+  int noise_turns = 0;  // Turns no question made: a burst taken for speech between replies.
   int barge_ins = 0, barge_ins_confirmed = 0, frames_after_pause = 0;
   std::vector<double> pause_delay_ms;
   int64_t sent_bytes = 0, pushed = 0, in_utterances = 0, dropped = 0, pending = 0;
@@ -241,6 +242,7 @@ CallResult RunCall(const std::string& address, const Audio& audio, int index, bo
   }
   Microphone mic(client, room);
   std::vector<size_t> phrases_asked;  // The phrase of each question, in the order asked.
+  std::vector<int> asked_turns;       // The turn each question made, in the same order.
   const int turns = absl::GetFlag(FLAGS_turns);
   auto reply_audio_of = [&](int turn) {
     return [turn](const v1::ConverseEvent& e) {
@@ -252,10 +254,9 @@ CallResult RunCall(const std::string& address, const Audio& audio, int index, bo
       return e.has_turn_completed() && e.turn_completed().turn_id() == turn;
     };
   };
-  auto fail = [&](const std::string& why) {
-    result.ok = false;
-    result.error = why;
-    if (getenv("BENCH_DEBUG") == nullptr) return;
+  const absl::Time call_began = absl::Now();
+  auto since = [&](absl::Time t) { return absl::ToInt64Milliseconds(t - call_began); };
+  auto dump = [&] {
     std::ofstream(absl::StrCat("/tmp/bench_call_", index, ".pcm")) << recorded;
     for (const TimedEvent& e : client.events()) {
       if (e.event.has_telemetry()) {
@@ -264,13 +265,25 @@ CallResult RunCall(const std::string& address, const Audio& audio, int index, bo
           if (k == "turn_id" || k == "reason" || k == "action")
             absl::StrAppend(&attributes, " ", k, "=", v);
         }
-        std::fprintf(stderr, "DEBUG call %d %s%s\n", index, e.event.telemetry().name().c_str(),
+        std::fprintf(stderr, "DEBUG call %d at %lld %s%s\n", index,
+                     static_cast<long long>(since(e.received)), e.event.telemetry().name().c_str(),
                      attributes.c_str());
+      } else if (e.event.has_user_speech()) {
+        std::fprintf(stderr, "DEBUG call %d at %lld user speech %s turn %d\n", index,
+                     static_cast<long long>(since(e.received)),
+                     v1::UserSpeech::Type_Name(e.event.user_speech().type()).c_str(),
+                     e.event.user_speech().turn_id());
       } else if (!e.event.has_reply_audio()) {
-        std::fprintf(stderr, "DEBUG call %d event %d\n", index,
+        std::fprintf(stderr, "DEBUG call %d at %lld event %d\n", index,
+                     static_cast<long long>(since(e.received)),
                      static_cast<int>(e.event.event_case()));
       }
     }
+  };
+  auto fail = [&](const std::string& why) {
+    result.ok = false;
+    result.error = why;
+    if (getenv("BENCH_DEBUG") != nullptr) dump();
   };
 
   int turn = 1;
@@ -283,6 +296,7 @@ CallResult RunCall(const std::string& address, const Audio& audio, int index, bo
   }
   for (int asked = 1; asked <= turns && result.ok; ++asked, ++turn) {
     ++result.expected_turns;
+    asked_turns.push_back(turn);
     if (!client.WaitFor([&](const auto& events) { return HasEvent(events, reply_audio_of(turn)); },
                         absl::Seconds(20))) {
       fail(absl::StrCat("no reply audio for turn ", turn));
@@ -338,7 +352,8 @@ CallResult RunCall(const std::string& address, const Audio& audio, int index, bo
       const double dbfs = -35 + static_cast<double>(rng() % 16);
       const int ms = 100 + 20 * static_cast<int>(rng() % 13);  // 100..340 ms
       std::string burst;
-      switch (rng() % 3) {
+      const int kind = static_cast<int>(rng() % 3);
+      switch (kind) {
         case 0:
           burst = testing::WhiteNoisePcm16k(ms, dbfs, rng());
           break;
@@ -350,8 +365,33 @@ CallResult RunCall(const std::string& address, const Audio& audio, int index, bo
       }
       mic.WaitPlayed(mic.Play(PadToChunks(burst)));
       ++result.bursts;
-      mic.WaitPlayed(mic.Play(std::string(kChunk * (15 + rng() % 16), '\0')));
+      const int gap_chunks = 15 + static_cast<int>(rng() % 16);
+      mic.WaitPlayed(mic.Play(std::string(kChunk * gap_chunks, '\0')));
+      if (getenv("BENCH_DEBUG") != nullptr) {
+        std::fprintf(
+            stderr, "DEBUG call %d at %lld turn %d burst %s %d ms at %.0f dBFS, gap %d ms%s\n",
+            index, static_cast<long long>(since(absl::Now())), turn,
+            kind == 0   ? "white"
+            : kind == 1 ? "babble"
+                        : "music",
+            ms, dbfs, 20 * gap_chunks,
+            client.turn(turn) != nullptr && client.turn(turn)->interrupted() ? " -> INTERRUPTED"
+                                                                             : "");
+      }
     }
+    // A burst the detector took for speech while no reply played (one that began as the reply
+    // ended) made a turn of its own: wait for its reply too, and number the next question after
+    // it (rather than asking it over that reply, and counting every later turn one off).
+    int latest = turn;
+    for (const TimedEvent& e : client.events()) {
+      if (e.event.has_user_speech()) latest = std::max(latest, e.event.user_speech().turn_id());
+    }
+    for (++turn; turn <= latest; ++turn) {
+      ++result.noise_turns;
+      client.WaitFor([&](const auto& events) { return HasEvent(events, completed(turn)); },
+                     absl::Seconds(30));
+    }
+    --turn;
     if (asked == turns) break;
     // A pause of 200-2000 ms, then the next question; some with a pause inside, shorter than
     // silence_ms (one utterance all the same).
@@ -367,6 +407,10 @@ CallResult RunCall(const std::string& address, const Audio& audio, int index, bo
     } else {
       question_end = mic.WaitPlayed(mic.Play(q)).second;
     }
+    if (getenv("BENCH_DEBUG") != nullptr) {
+      std::fprintf(stderr, "DEBUG call %d at %lld question %d (%zu ms) played\n", index,
+                   static_cast<long long>(since(question_end)), asked + 1, q.size() / 32);
+    }
   }
   const int last_turn = turn;
   // Let the last reply finish, then hang up.
@@ -378,8 +422,13 @@ CallResult RunCall(const std::string& address, const Audio& audio, int index, bo
   client.CloseSend();
   const grpc::Status status = client.Finish();
   if (!status.ok()) fail(absl::StrCat("stream ended ", status.error_message()));
+  if (result.ok && getenv("BENCH_DEBUG") != nullptr &&
+      std::string(getenv("BENCH_DEBUG")) == "all") {
+    dump();
+  }
 
   int64_t recognised = 0;
+  std::map<int, double> server_v2v;  // By turn.
   for (const TimedEvent& e : client.events()) {
     const v1::ConverseEvent& event = e.event;
     if (event.has_turn_completed()) {
@@ -387,9 +436,10 @@ CallResult RunCall(const std::string& address, const Audio& audio, int index, bo
       const v1::TurnCompleted& t = event.turn_completed();
       int64_t bytes = 0;
       if (absl::SimpleAtoi(t.transcript(), &bytes)) recognised += bytes;
-      if (!mock && t.turn_id() >= 1 && static_cast<size_t>(t.turn_id()) <= phrases_asked.size()) {
+      const auto asked_as = std::find(asked_turns.begin(), asked_turns.end(), t.turn_id());
+      if (!mock && asked_as != asked_turns.end()) {
         const auto [errors, words] =
-            WordErrors(kPhrases[phrases_asked[t.turn_id() - 1]], t.transcript());
+            WordErrors(kPhrases[phrases_asked[asked_as - asked_turns.begin()]], t.transcript());
         result.word_errors += errors;
         result.reference_words += words;
       }
@@ -399,7 +449,7 @@ CallResult RunCall(const std::string& address, const Audio& audio, int index, bo
                      (long long)t.latency().voice_to_voice_ms());
       }
       if (t.latency().voice_to_voice_ms() >= 0) {
-        result.v2v_server.push_back(static_cast<double>(t.latency().voice_to_voice_ms()));
+        server_v2v[t.turn_id()] = static_cast<double>(t.latency().voice_to_voice_ms());
       }
     }
     if (event.has_telemetry()) {
@@ -426,13 +476,17 @@ CallResult RunCall(const std::string& address, const Audio& audio, int index, bo
     if (e.event.turn_completed().interrupted()) ++result.false_barge_ins;
   }
   result.false_barge_ins -= result.barge_ins_confirmed;
-  // Pair the server's and the caller's voice-to-voice turn by turn.
-  for (size_t i = 0; i < result.v2v_client.size() && i < result.v2v_server.size(); ++i) {
-    result.v2v_gap.push_back(std::abs(result.v2v_server[i] - result.v2v_client[i]));
+  // Pair the server's and the caller's voice-to-voice question by question.
+  for (size_t i = 0; i < result.v2v_client.size() && i < asked_turns.size(); ++i) {
+    const auto server = server_v2v.find(asked_turns[i]);
+    if (server == server_v2v.end()) continue;
+    result.v2v_server.push_back(server->second);
+    result.v2v_gap.push_back(std::abs(server->second - result.v2v_client[i]));
     if (getenv("BENCH_DEBUG") != nullptr && result.v2v_gap.back() > 30) {
-      std::fprintf(stderr, "DEBUG call %d turn %zu: server %.0f ms, caller %.0f ms%s\n", index,
-                   i + 1, result.v2v_server[i], result.v2v_client[i],
-                   (i + 1) % absl::GetFlag(FLAGS_talk_over_every) == 1 && i > 0
+      std::fprintf(stderr, "DEBUG call %d turn %d: server %.0f ms, caller %.0f ms%s\n", index,
+                   asked_turns[i], server->second, result.v2v_client[i],
+                   absl::GetFlag(FLAGS_talk_over_every) > 0 &&
+                           (i + 1) % absl::GetFlag(FLAGS_talk_over_every) == 1 && i > 0
                        ? " (asked over the last reply)"
                        : "");
     }
@@ -530,6 +584,7 @@ stages { name: "save_memory" kind: WORK type: "memory_write" depends_on: "llm" }
     }
     all.turns += r.turns;
     all.expected_turns += r.expected_turns;
+    all.noise_turns += r.noise_turns;
     all.bursts += r.bursts;
     all.false_barge_ins += r.false_barge_ins;
     all.pauses += r.pauses;
@@ -562,6 +617,7 @@ stages { name: "save_memory" kind: WORK type: "memory_write" depends_on: "llm" }
   std::printf("| measure | value |\n|---|---|\n");
   std::printf("| calls completed / failed | %d / %d |\n", sessions - failed, failed);
   std::printf("| turns completed / scripted | %d / %d |\n", all.turns, all.expected_turns);
+  std::printf("| of them turns of a burst between replies (no question) | %d |\n", all.noise_turns);
   const int64_t lost = all.sent_bytes - all.in_utterances - all.dropped;
   std::printf(
       "| input: sent / in utterances / silence let go / pending (bytes) | %lld / %lld / "

@@ -7,16 +7,18 @@ bool BargeInDetector::Confirmed() const {
 }
 
 BargeInDetector::Action BargeInDetector::OnFrame(const UtteranceSegmenter::Events& events,
-                                                 const UtteranceSegmenter& segmenter,
                                                  int64_t now_ms, double frame_ms, bool voiced,
-                                                 bool reply_playing) {
+                                                 bool reply_playing, bool sounding) {
   if (events.speech_started) {
     decided_ = false;
     words_ = 0;
   }
   if (!settings_.enabled) return Action::kNone;
-  const double silence_ms = segmenter.silence_run_ms();
-  // (The segmenter stops counting silence once an utterance has ended.)
+  // The gap in the voice is counted from its last frame with sound: a detector's hold after a
+  // sound would bridge two bursts of noise into one voice.
+  if (voiced && sounding) last_sounding_ms_ = now_ms;
+  const double silence_ms =
+      voiced && sounding ? 0.0 : static_cast<double>(now_ms - last_sounding_ms_);
   const bool quiet_for_renew = now_ms - last_voiced_ms_ > kRenewMs;
   if (voiced) last_voiced_ms_ = now_ms;
   if (muted_) {
@@ -26,7 +28,7 @@ BargeInDetector::Action BargeInDetector::OnFrame(const UtteranceSegmenter::Event
       muted_ = false;
     } else {
       if (silence_ms + 1e-6 >= kGapMs) voiced_ms_ = 0;
-      if (voiced) voiced_ms_ += frame_ms;
+      if (voiced && sounding) voiced_ms_ += frame_ms;
       if (decided_ || !voiced || !Confirmed()) return Action::kNone;
       muted_ = false;
       decided_ = true;
@@ -41,7 +43,7 @@ BargeInDetector::Action BargeInDetector::OnFrame(const UtteranceSegmenter::Event
     if (now_ms - resumed_at_ms_ > kRenewMs) paused_at_ms_ = now_ms;
     voiced_ms_ = 0;
   }
-  if (voiced) voiced_ms_ += frame_ms;
+  if (voiced && sounding) voiced_ms_ += frame_ms;
   if (Confirmed()) {
     paused_ = false;
     decided_ = true;
@@ -61,7 +63,7 @@ BargeInDetector::Action BargeInDetector::OnFrame(const UtteranceSegmenter::Event
   return voiced_ms_ == frame_ms && voiced ? Action::kPause : Action::kNone;
 }
 
-BargeInDetector::Action BargeInDetector::OnWords(int words, const UtteranceSegmenter&) {
+BargeInDetector::Action BargeInDetector::OnWords(int words) {
   if (words > words_) words_ = words;
   if (!(paused_ || muted_) || decided_ || !Confirmed()) return Action::kNone;
   paused_ = false;

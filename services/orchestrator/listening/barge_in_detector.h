@@ -30,11 +30,13 @@ class BargeInDetector {
   explicit BargeInDetector(BargeInSettings settings) : settings_(settings) {}
 
   // After each input frame the segmenter took (`events` from it), at stream time `now_ms`.
-  // `reply_playing`: reply audio of the current turn is going out (or paused by us).
-  Action OnFrame(const UtteranceSegmenter::Events& events, const UtteranceSegmenter& segmenter,
-                 int64_t now_ms, double frame_ms, bool voiced, bool reply_playing);
+  // `reply_playing`: reply audio of the current turn is going out (or paused by us). `sounding`:
+  // a voiced frame whose sound is over the room's (a detector's hold after a sound has stopped
+  // does not count toward min_speech_ms).
+  Action OnFrame(const UtteranceSegmenter::Events& events, int64_t now_ms, double frame_ms,
+                 bool voiced, bool reply_playing, bool sounding = true);
   // The recognizer heard `words` words of the speech so far.
-  Action OnWords(int words, const UtteranceSegmenter& segmenter);
+  Action OnWords(int words);
   // The reply ended or was interrupted: forget any pause.
   void Reset();
 
@@ -58,7 +60,8 @@ class BargeInDetector {
   int64_t paused_at_ms_ = 0;  // The first pause of the sound (renewed pauses keep it).
   int64_t resumed_at_ms_ = -1000000;
   int64_t last_voiced_ms_ = -1000000;
-  double voiced_ms_ = 0;  // Voice heard since the pause.
+  int64_t last_sounding_ms_ = -1000000;  // The last voiced frame with sound over the room's.
+  double voiced_ms_ = 0;                 // Voice heard since the pause.
   int words_ = 0;
 };
 

@@ -1,5 +1,6 @@
 #include "services/orchestrator/listening/barge_in_detector.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -16,12 +17,27 @@ struct Harness {
   int64_t t = 0;
   explicit Harness(BargeInSettings settings) : detector(settings) {}
   // One 20 ms frame; returns the detector's action.
-  Action Frame(bool voiced, bool playing = true) {
-    const auto events = segmenter.Push(t, 20, voiced);
+  Action Frame(bool voiced, bool playing = true, bool sounding = true) {
+    const auto events = segmenter.Push(t, 20, voiced, sounding);
     t += 20;
-    return detector.OnFrame(events, segmenter, t, 20, voiced, playing);
+    return detector.OnFrame(events, t, 20, voiced, playing, sounding);
   }
 };
+
+// Bursts of noise 300 ms apart, each held by the detector for 150 ms after it: the hold neither
+// counts as voice nor bridges the gap, so each burst pauses the reply and it resumes.
+TEST(BargeInDetectorTest, ADetectorsHoldAfterABurstIsNeitherVoiceNorAGapBridged) {
+  Harness h({.min_speech_ms = 400});
+  for (int burst = 0; burst < 3; ++burst) {
+    std::vector<Action> actions;
+    for (int i = 0; i < 15; ++i) actions.push_back(h.Frame(true));              // 300 ms of sound.
+    for (int i = 0; i < 8; ++i) actions.push_back(h.Frame(true, true, false));  // The hold.
+    for (int i = 0; i < 8; ++i) actions.push_back(h.Frame(false));
+    EXPECT_EQ(std::count(actions.begin(), actions.end(), Action::kPause), 1) << burst;
+    EXPECT_EQ(std::count(actions.begin(), actions.end(), Action::kResume), 1) << burst;
+    EXPECT_EQ(std::count(actions.begin(), actions.end(), Action::kInterrupt), 0) << burst;
+  }
+}
 
 TEST(BargeInDetectorTest, VoicePausesAtOnceAndConfirmedSpeechInterrupts) {
   Harness h({.min_speech_ms = 100});
@@ -47,8 +63,8 @@ TEST(BargeInDetectorTest, WordsAreRequiredWhenConfigured) {
   Harness h({.min_speech_ms = 60, .min_words = 2, .timeout_ms = 1000});
   EXPECT_EQ(h.Frame(true), Action::kPause);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(h.Frame(true), Action::kNone);  // Long enough, no words.
-  EXPECT_EQ(h.detector.OnWords(1, h.segmenter), Action::kNone);
-  EXPECT_EQ(h.detector.OnWords(2, h.segmenter), Action::kInterrupt);
+  EXPECT_EQ(h.detector.OnWords(1), Action::kNone);
+  EXPECT_EQ(h.detector.OnWords(2), Action::kInterrupt);
 }
 
 TEST(BargeInDetectorTest, NoWordsWithinTheTimeoutResumes) {

@@ -84,19 +84,22 @@ void Listener::Hear(InputItem item, absl::Time now) {
   const auto start_ms = static_cast<int64_t>(stream_ms_);
   stream_ms_ += ms;
   const bool voiced = vad_->IsSpeech(item.audio.data());
-  // The end of speech (what voice-to-voice is measured from) is the last voiced frame with sound
-  // 6 dB over the room as it was before the speech began: a detector holds its decision for a
-  // while after the voice stops (the noise-robust one up to 150 ms), and in a noisy room those
-  // frames are the room. (No floor before the speech, as when a call opens with it: every voiced
-  // frame counts.)
+  // The end of speech (what voice-to-voice is measured from) is the last frame with sound 6 dB
+  // over the room as it was before the speech began, in an unbroken run from a voiced one: a
+  // detector holds its decision for a while after the voice stops (the noise-robust one up to
+  // 150 ms), and in a noisy room those frames are the room; and it may not call a last consonant
+  // speech (no pitch in a final "s"), which the caller hears as speech all the same. (No floor
+  // before the speech, as when a call opens with it: every voiced frame counts, and only those.)
   if (voiced && first_voiced_ == absl::InfinitePast()) {
-    speech_floor_ =
-        noise_floor_.heard_ms() >= kFloorHeardMs ? noise_floor_.quietest_block_energy() : 0;
-    first_voiced_ = last_voiced_ = now;
-  } else if (voiced && frame_energy > kOverFloor * speech_floor_) {
-    last_voiced_ = now;
+    floor_known_ = noise_floor_.heard_ms() >= kFloorHeardMs;
+    speech_floor_ = floor_known_ ? noise_floor_.quietest_block_energy() : 0;
+    first_voiced_ = now;
   }
-  const UtteranceSegmenter::Events events = segmenter_.Push(start_ms, ms, voiced);
+  const bool sounding = frame_energy > kOverFloor * speech_floor_;
+  sounding_speech_ = first_voiced_ != absl::InfinitePast() && sounding &&
+                     (voiced || (sounding_speech_ && floor_known_));
+  if (sounding_speech_ || (voiced && last_voiced_ == absl::InfinitePast())) last_voiced_ = now;
+  const UtteranceSegmenter::Events events = segmenter_.Push(start_ms, ms, voiced, sounding);
   if (events.false_start) first_voiced_ = last_voiced_ = absl::InfinitePast();  // Not speech.
   accounting_.pushed += bytes;
 
@@ -119,8 +122,8 @@ void Listener::Hear(InputItem item, absl::Time now) {
     }
   }
   if (events.confirmed && open_ == nullptr) StartUtterance(now);
-  Apply(barge_in_.OnFrame(events, segmenter_, static_cast<int64_t>(stream_ms_), ms, voiced,
-                          hooks_->ReplyPlaying()));
+  Apply(barge_in_.OnFrame(events, static_cast<int64_t>(stream_ms_), ms, voiced,
+                          hooks_->ReplyPlaying(), sounding));
   if (events.ended) EndUtterance(EndReason::kEndpoint, now);
 }
 
@@ -188,7 +191,7 @@ void Listener::EndUtterance(EndReason reason, absl::Time now) {
   const bool voiced = last_voiced != absl::InfinitePast();
   hooks_->OnUtteranceEnded(voiced ? last_voiced : now, now,
                            voiced ? segmenter_.speech_end_ms() : static_cast<int64_t>(stream_ms_));
-  Apply(barge_in_.OnFrame({.ended = true}, segmenter_, static_cast<int64_t>(stream_ms_), 0, false,
+  Apply(barge_in_.OnFrame({.ended = true}, static_cast<int64_t>(stream_ms_), 0, false,
                           hooks_->ReplyPlaying()));
 }
 
@@ -200,7 +203,7 @@ void Listener::OnWords(absl::string_view transcript) {
   const int words = echo_ != nullptr && echo_->stats().echo_found
                         ? guard_.CallerWords(transcript, open_began_)
                         : static_cast<int>(EchoGuard::Words(transcript).size());
-  Apply(barge_in_.OnWords(words, segmenter_));
+  Apply(barge_in_.OnWords(words));
 }
 
 void Listener::Apply(BargeInDetector::Action action) {

@@ -142,9 +142,11 @@ class Listener {
   ListenerHooks* const hooks_;
   const double bytes_per_ms_;
   static constexpr double kOverFloor = 4;  // 6 dB.
-  static constexpr int kFloorHeardMs = 500;
-  double speech_floor_ = 0;     // The room's floor when the current speech began.
-  const size_t block_samples_;  // 10 ms, all channels.
+  static constexpr int kFloorHeardMs = 200;
+  double speech_floor_ = 0;       // The room's floor when the current speech began.
+  bool floor_known_ = false;      // The room had been heard long enough when it began.
+  bool sounding_speech_ = false;  // The last frame was sound in a run from a voiced frame.
+  const size_t block_samples_;    // 10 ms, all channels.
   NoiseFloor noise_floor_;
   EchoGuard guard_;
   absl::Time open_began_ = absl::InfinitePast();  // When the open utterance's speech began.

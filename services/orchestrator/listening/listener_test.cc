@@ -199,6 +199,23 @@ TEST_F(ListenerTest, TheEndOfSpeechIsTheLastFrameWithSoundNotTheDetectorsHold) {
   EXPECT_EQ(hooks_.ended[0].stream_ms, 1400 + 160) << "endpointing still counts the hold";
 }
 
+// A last consonant the detector does not call voice (no pitch in a final "s") is speech to the
+// caller: the end of speech runs on through the sound that follows the voice unbroken.
+TEST_F(ListenerTest, TheEndOfSpeechRunsOnThroughSoundThatFollowsTheVoice) {
+  Push(Silence(1000));
+  Push(Voice(400));
+  std::string hiss(3200, '\0');  // 100 ms under LoudnessVad's threshold, over the silent room.
+  for (size_t i = 0; i < hiss.size(); i += 2) {
+    const int16_t sample = (i / 2) % 2 ? 300 : -300;
+    std::memcpy(hiss.data() + i, &sample, 2);
+  }
+  Push(hiss);
+  Push(Silence(800));
+  ASSERT_EQ(hooks_.ended.size(), 1u);
+  EXPECT_EQ(hooks_.ended[0].end_of_speech, t0_ + absl::Milliseconds(1480))
+      << "the last frame of the hiss, not of the voice (1380 ms)";
+}
+
 // The room's steady noise is measured under the caller's voice: the quietest 100 ms of the last
 // 5 s, which speech on top does not raise.
 TEST_F(ListenerTest, TheNoiseFloorIsTheRoomsSteadyNoiseNotTheCallersVoice) {

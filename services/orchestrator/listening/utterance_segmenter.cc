@@ -10,8 +10,8 @@ double UtteranceSegmenter::FalseStartGapMs() const {
   return std::min(settings_.silence_ms, 300);
 }
 
-UtteranceSegmenter::Events UtteranceSegmenter::Push(int64_t start_ms, double frame_ms,
-                                                    bool voiced) {
+UtteranceSegmenter::Events UtteranceSegmenter::Push(int64_t start_ms, double frame_ms, bool voiced,
+                                                    bool sounding) {
   Events events;
   const auto end_ms = start_ms + static_cast<int64_t>(std::llround(frame_ms));
   switch (phase_) {
@@ -25,7 +25,7 @@ UtteranceSegmenter::Events UtteranceSegmenter::Push(int64_t start_ms, double fra
       [[fallthrough]];
     case Phase::kTentative:
       if (voiced) {
-        speech_ms_ += frame_ms;
+        if (sounding) speech_ms_ += frame_ms;
         silence_run_ms_ = 0;
         speech_end_ms_ = end_ms;
         if (speech_ms_ + 1e-6 >= settings_.min_speech_ms) {

@@ -36,7 +36,9 @@ class UtteranceSegmenter {
   explicit UtteranceSegmenter(EndpointingSettings settings) : settings_(settings) {}
 
   // One frame of `frame_ms` starting at stream time `start_ms`.
-  Events Push(int64_t start_ms, double frame_ms, bool voiced);
+  // `sounding`: a voiced frame whose sound is over the room's; only those count toward
+  // min_speech_ms (a detector's hold after a short sound does not make it an utterance).
+  Events Push(int64_t start_ms, double frame_ms, bool voiced, bool sounding = true);
   // The session ended the utterance (END_OF_INPUT, recognizer endpoint): back to silence.
   void Reset();
 

@@ -8,13 +8,14 @@
 namespace voxflow::orchestrator {
 namespace {
 
-// Drives a segmenter with a script of 20 ms frames: 'x' voiced, '.' not. Returns one letter per
-// frame for what happened: S started, C confirmed (B both), F false start, E ended, - nothing.
+// Drives a segmenter with a script of 20 ms frames: 'x' voiced, 'h' voiced without sound over the
+// room's (a detector's hold), '.' not. Returns one letter per frame for what happened: S started,
+// C confirmed (B both), F false start, E ended, - nothing.
 std::string Script(UtteranceSegmenter& segmenter, const std::string& script) {
   std::string out;
   int64_t t = 0;
   for (char c : script) {
-    const auto e = segmenter.Push(t, 20, c == 'x');
+    const auto e = segmenter.Push(t, 20, c != '.', c == 'x');
     t += 20;
     out += e.speech_started && e.confirmed ? 'B'
            : e.speech_started              ? 'S'
@@ -32,6 +33,14 @@ TEST(UtteranceSegmenterTest, SpeechThenSilenceEndsAfterSilenceMs) {
   EXPECT_EQ(segmenter.speech_start_ms(), 40);
   EXPECT_EQ(segmenter.speech_end_ms(), 140);
   EXPECT_EQ(segmenter.phase(), UtteranceSegmenter::Phase::kSilence);
+}
+
+// A short sound and the detector's hold after it are not min_speech_ms of speech; the hold
+// bridges the gaps inside real speech all the same.
+TEST(UtteranceSegmenterTest, OnlyVoiceWithSoundCountsTowardMinSpeechMs) {
+  UtteranceSegmenter segmenter({.silence_ms = 300, .min_speech_ms = 100, .max_utterance_ms = 0});
+  EXPECT_EQ(Script(segmenter, "xxxhhhhhhh..............."), "S-----------------------F");
+  EXPECT_EQ(Script(segmenter, "xxxhhxxhhh..............."), "S-----C-----------------E");
 }
 
 TEST(UtteranceSegmenterTest, APauseShorterThanSilenceMsStaysOneUtterance) {
