@@ -88,8 +88,9 @@ void Listener::Hear(InputItem item, absl::Time now) {
   // over the room as it was before the speech began, in an unbroken run from a voiced one: a
   // detector holds its decision for a while after the voice stops (the noise-robust one up to
   // 150 ms), and in a noisy room those frames are the room; and it may not call a last consonant
-  // speech (no pitch in a final "s"), which the caller hears as speech all the same. (No floor
-  // before the speech, as when a call opens with it: every voiced frame counts, and only those.)
+  // speech (no pitch in a final "s"), which the caller hears as speech all the same (up to 200 ms
+  // of it: a noisy room's own swells are not speech). (No floor before the speech, as when a call
+  // opens with it: every voiced frame counts, and only those.)
   if (voiced && first_voiced_ == absl::InfinitePast()) {
     floor_known_ = noise_floor_.heard_ms() >= kFloorHeardMs;
     speech_floor_ = floor_known_ ? noise_floor_.quietest_block_energy() : 0;
@@ -97,7 +98,9 @@ void Listener::Hear(InputItem item, absl::Time now) {
   }
   const bool sounding = frame_energy > kOverFloor * speech_floor_;
   sounding_speech_ = first_voiced_ != absl::InfinitePast() && sounding &&
-                     (voiced || (sounding_speech_ && floor_known_));
+                     (voiced || (sounding_speech_ && floor_known_ &&
+                                 now - last_voiced_in_sound_ <= kTrailingSound));
+  if (voiced && sounding_speech_) last_voiced_in_sound_ = now;
   if (sounding_speech_ || (voiced && last_voiced_ == absl::InfinitePast())) last_voiced_ = now;
   const UtteranceSegmenter::Events events = segmenter_.Push(start_ms, ms, voiced, sounding);
   if (events.false_start) first_voiced_ = last_voiced_ = absl::InfinitePast();  // Not speech.

@@ -146,7 +146,9 @@ class Listener {
   double speech_floor_ = 0;       // The room's floor when the current speech began.
   bool floor_known_ = false;      // The room had been heard long enough when it began.
   bool sounding_speech_ = false;  // The last frame was sound in a run from a voiced frame.
-  const size_t block_samples_;    // 10 ms, all channels.
+  absl::Time last_voiced_in_sound_ = absl::InfinitePast();  // The last voiced one.
+  static constexpr absl::Duration kTrailingSound = absl::Milliseconds(200);
+  const size_t block_samples_;  // 10 ms, all channels.
   NoiseFloor noise_floor_;
   EchoGuard guard_;
   absl::Time open_began_ = absl::InfinitePast();  // When the open utterance's speech began.
