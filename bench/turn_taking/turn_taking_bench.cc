@@ -151,7 +151,8 @@ struct Audio {
 struct CallResult {
   std::vector<double> v2v_client, v2v_server, v2v_gap;
   int turns = 0, expected_turns = 0, bursts = 0, false_barge_ins = 0, pauses = 0, resumes = 0;
-  int noise_turns = 0;  // Turns no question made: a burst taken for speech between replies.
+  int noise_turns = 0;     // Turns no question made: a burst taken for speech between replies.
+  int echo_discarded = 0;  // Utterances the echo guard took for the reply's own words.
   int barge_ins = 0, barge_ins_confirmed = 0, frames_after_pause = 0;
   std::vector<double> pause_delay_ms;
   int64_t sent_bytes = 0, pushed = 0, in_utterances = 0, dropped = 0, pending = 0;
@@ -457,6 +458,10 @@ CallResult RunCall(const std::string& address, const Audio& audio, int index, bo
       const std::string& name = event.telemetry().name();
       if (name == "turn.reply_paused") ++result.pauses;
       if (name == "turn.reply_resumed") ++result.resumes;
+      if (name == "turn.discarded" && attributes.count("reason") > 0 &&
+          attributes.at("reason") == "the reply's own echo") {
+        ++result.echo_discarded;
+      }
       if (name == "input.accounting") {
         auto get = [&](const char* key) {
           int64_t v = 0;
@@ -585,6 +590,7 @@ stages { name: "save_memory" kind: WORK type: "memory_write" depends_on: "llm" }
     all.turns += r.turns;
     all.expected_turns += r.expected_turns;
     all.noise_turns += r.noise_turns;
+    all.echo_discarded += r.echo_discarded;
     all.bursts += r.bursts;
     all.false_barge_ins += r.false_barge_ins;
     all.pauses += r.pauses;
@@ -618,6 +624,8 @@ stages { name: "save_memory" kind: WORK type: "memory_write" depends_on: "llm" }
   std::printf("| calls completed / failed | %d / %d |\n", sessions - failed, failed);
   std::printf("| turns completed / scripted | %d / %d |\n", all.turns, all.expected_turns);
   std::printf("| of them turns of a burst between replies (no question) | %d |\n", all.noise_turns);
+  std::printf("| utterances discarded as the reply's own echo (echo guard) | %d |\n",
+              all.echo_discarded);
   const int64_t lost = all.sent_bytes - all.in_utterances - all.dropped;
   std::printf(
       "| input: sent / in utterances / silence let go / pending (bytes) | %lld / %lld / "

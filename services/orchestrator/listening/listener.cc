@@ -21,7 +21,8 @@ Listener::Listener(Options options, v1::AudioStreamFormat format,
       barge_in_(barge_in),
       hooks_(hooks),
       bytes_per_ms_(static_cast<double>(*BytesForDuration(1000, format_)) / 1000.0),
-      block_samples_(static_cast<size_t>(bytes_per_ms_ * 10 / 2)) {}
+      block_samples_(static_cast<size_t>(bytes_per_ms_ * 10 / 2)),
+      min_floor_(static_cast<double>(block_samples_) * 32768.0 * 32768.0 * 1e-7) {}
 
 absl::Status Listener::Push(v1::AudioChunk chunk, absl::Time now, int hand_overs) {
   if (chunk.sequence() != 0) client_sequences_ = true;
@@ -96,7 +97,9 @@ void Listener::Hear(InputItem item, absl::Time now) {
     speech_floor_ = floor_known_ ? noise_floor_.quietest_block_energy() : 0;
     first_voiced_ = now;
   }
-  const bool sounding = frame_energy > kOverFloor * speech_floor_;
+  // Sound is also over -70 dBFS + 6 dB: an echo canceller's output or a digital line is silent
+  // but for a few bits, which are not speech either.
+  const bool sounding = frame_energy > kOverFloor * std::max(speech_floor_, min_floor_);
   sounding_speech_ = first_voiced_ != absl::InfinitePast() && sounding &&
                      (voiced || (sounding_speech_ && floor_known_ &&
                                  now - last_voiced_in_sound_ <= kTrailingSound));

@@ -149,6 +149,7 @@ class Listener {
   absl::Time last_voiced_in_sound_ = absl::InfinitePast();  // The last voiced one.
   static constexpr absl::Duration kTrailingSound = absl::Milliseconds(200);
   const size_t block_samples_;  // 10 ms, all channels.
+  const double min_floor_;      // A 10 ms block's energy at -70 dBFS.
   NoiseFloor noise_floor_;
   EchoGuard guard_;
   absl::Time open_began_ = absl::InfinitePast();  // When the open utterance's speech began.
