@@ -108,18 +108,23 @@ class SpeechServices {
   std::string address_;
 };
 
-TEST(SttStageTest, StreamsTheWholeUtteranceAndCompletesWithItsTranscript) {
+// `turn` (its config set up by the test) hears 500 ms of audio through an stt stage.
+StageResult RecognizeHalfASecond(FakeTurnEnvironment& turn) {
   SpeechServices services;
   Backend backend("stt", services.address());
-  FakeTurnEnvironment turn;
   *turn.mutable_config().mutable_input_format() = Pcm16k();
-  turn.mutable_config().set_interim_results(true);
-  for (int i = 0; i < 25; ++i) turn.utterance().Append(Audio(640));  // 500 ms.
+  for (int i = 0; i < 25; ++i) turn.utterance().Append(Audio(640));
   turn.utterance().End(absl::Now());
   SttStage stage(&turn, &backend);
   Attempt attempt;
   StageContext context = attempt.Context();
-  const StageResult result = stage.Run(context);
+  return stage.Run(context);
+}
+
+TEST(SttStageTest, StreamsTheWholeUtteranceAndCompletesWithItsTranscript) {
+  FakeTurnEnvironment turn;
+  turn.mutable_config().set_interim_results(true);
+  const StageResult result = RecognizeHalfASecond(turn);
   ASSERT_EQ(result.outcome, StageOutcome::kOk) << result.error;
   EXPECT_EQ(result.outputs.at("transcript"), "heard 16000 bytes");
   const auto transcripts = turn.transcripts();
@@ -132,17 +137,9 @@ TEST(SttStageTest, StreamsTheWholeUtteranceAndCompletesWithItsTranscript) {
 // What the recognizer heard was the reply's own voice come back (the session says so): no
 // transcript goes to the llm.
 TEST(SttStageTest, TheRepliesEchoIsNotATranscript) {
-  SpeechServices services;
-  Backend backend("stt", services.address());
   FakeTurnEnvironment turn;
-  *turn.mutable_config().mutable_input_format() = Pcm16k();
   turn.set_echo_of_reply("heard 16000 bytes");
-  for (int i = 0; i < 25; ++i) turn.utterance().Append(Audio(640));  // 500 ms.
-  turn.utterance().End(absl::Now());
-  SttStage stage(&turn, &backend);
-  Attempt attempt;
-  StageContext context = attempt.Context();
-  const StageResult result = stage.Run(context);
+  const StageResult result = RecognizeHalfASecond(turn);
   EXPECT_EQ(result.outcome, StageOutcome::kSkip) << result.error;
   EXPECT_THAT(result.error.message(), HasSubstr("the reply's own echo"));
   EXPECT_EQ(result.outputs.count("transcript"), 0u);
