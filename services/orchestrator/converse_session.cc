@@ -220,9 +220,11 @@ bool ConverseSession::IsEchoOfReply(int turn_id, const std::string& transcript) 
 
 void ConverseSession::OnRecognizerEndpoint(int turn_id) {
   Lock lock(mu_);
-  // A second signal: the recognizer heard the end of the words while the detector still hears
-  // sound (steady noise), or the same end a little earlier. Not while voice is heard now.
-  if (ListeningToLocked(turn_id) && listener_->silence_run_ms() > 0) {
+  // A second signal: the recognizer heard the end of the words a little before endpointing's
+  // silence_ms would. Taken only once the detector has heard no voice for kRecognizerQuietMs: a
+  // recognizer also "ends" an utterance at the short gap of a consonant ("what is | the
+  // weather"), which cut a question in two.
+  if (ListeningToLocked(turn_id) && listener_->silence_run_ms() >= kRecognizerQuietMs) {
     listener_->EndUtterance(Listener::EndReason::kRecognizer, Now());
   }
   Unlock(lock);

@@ -124,6 +124,8 @@ class ConverseSession : public TurnHost,
   // the thread that read it from the TTS service has none.
   static int RequestHandOvers();
   static constexpr int kFromBuffer = 1;
+  // The recognizer's end of an utterance is taken after this long without voice.
+  static constexpr double kRecognizerQuietMs = 200;
   absl::Status StartTypedTurn(std::string text);
   // Whether turn `turn_id`'s utterance is the one open.
   bool ListeningToLocked(int turn_id) const {
