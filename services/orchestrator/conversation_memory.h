@@ -32,6 +32,9 @@ class ConversationMemory {
   // Adds an exchange, or replaces the one with the same turn_id.
   virtual absl::Status Record(absl::string_view session_id, Exchange exchange) = 0;
   virtual void Forget(absl::string_view session_id) = 0;
+  // The session left this replica but may resume elsewhere: what this replica keeps of it goes;
+  // a shared store keeps it.
+  virtual void Unload(absl::string_view session_id) { Forget(session_id); }
 };
 
 class InProcessMemory final : public ConversationMemory {

@@ -1,5 +1,6 @@
 #include "services/orchestrator/converse_session.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -104,13 +105,31 @@ absl::Status ConverseSession::Configure(const v1::SessionConfig& requested) {
   if (!setup.ok()) return setup.status();
   const v1::SessionConfig& config = *setup->config;
 
-  absl::StatusOr<std::string> id = ClaimSessionId(services_.live_sessions, config.session_id());
-  if (!id.ok()) return id.status();
+  {
+    // Before the id is claimed: a drain from then on moves the session.
+    std::lock_guard<SessionMutex> lock(mu_);
+    move_ = std::make_unique<SessionMove>(config.follows_moves(), services_.options.move_bound);
+  }
+  SessionClaim claim;
+  if (services_.resumption != nullptr) {
+    absl::StatusOr<SessionClaim> begun =
+        services_.resumption->Begin(config.session_id(), config.resume_token(),
+                                    std::static_pointer_cast<LiveSession>(shared_from_this()));
+    if (!begun.ok()) return begun.status();
+    claim = *std::move(begun);
+  } else if (!config.resume_token().empty()) {
+    return absl::InvalidArgumentError("config.resume_token: this server does not resume sessions");
+  } else {
+    claim.session_id = config.session_id().empty() ? NewSessionId() : config.session_id();
+  }
 
-  std::lock_guard<SessionMutex> lock(mu_);
+  Lock lock(mu_);
   config_ = setup->config;
-  session_id_ = *std::move(id);
-  id_claimed_ = services_.live_sessions != nullptr;
+  session_id_ = claim.session_id;
+  claim_ = std::move(claim);
+  // A resumed session's turn ids go on from where its last stream left them.
+  turns_started_ = claim_.before.last_turn_started;
+  turns_settled_ = claim_.before.last_turn_completed;
   events_.SetSession(session_id_, config.telemetry());
   pipeline_ = setup->pipeline;
   wire_input_ = std::make_unique<WireInput>(setup->wire_input_format, std::move(setup->opus_in),
@@ -119,20 +138,105 @@ absl::Status ConverseSession::Configure(const v1::SessionConfig& requested) {
   listener_ = MakeListener(*setup, services_.options, static_cast<ListenerHooks*>(this));
   output_ = std::make_unique<ReplyOutput>(std::move(setup->playout));
   configured_ = true;
-
-  Send(SessionStartedEvent(session_id_, *pipeline_));
+  AnnounceStartLocked();
   ScopedLogContext log_context(session_id_, 0);
-  spdlog::info("session {} started pipeline={} input={}Hz output={}Hz", session_id_,
-               pipeline_->name(), config.input_format().sample_rate(),
-               config.output_format().sample_rate());
+  spdlog::info("session {} {} pipeline={} input={}Hz output={}Hz", session_id_,
+               claim_.resumed ? "resumed" : "started", pipeline_->name(),
+               config.input_format().sample_rate(), config.output_format().sample_rate());
+  Unlock(lock);
   return absl::OkStatus();
 }
 
+void ConverseSession::AnnounceStartLocked() {
+  v1::ConverseEvent started = SessionStartedEvent(session_id_, *pipeline_);
+  started.mutable_session_started()->set_resume_token(claim_.resume_token);
+  started.mutable_session_started()->set_resumed(claim_.resumed);
+  started.mutable_session_started()->set_last_turn_id(turns_started_);
+  Send(std::move(started));
+  // Started by the last stream and never finished: its server went away mid-turn.
+  for (int lost = turns_settled_ + 1; lost <= turns_started_; ++lost) {
+    v1::ConverseEvent event;
+    v1::ErrorEvent* error = event.mutable_error();
+    error->set_code(static_cast<int>(absl::StatusCode::kUnavailable));
+    error->set_message(absl::StrCat("turn ", lost,
+                                    " was lost with the server that ran it (it did not "
+                                    "complete); the conversation goes on from turn ",
+                                    turns_settled_));
+    error->set_turn_id(lost);
+    error->set_recoverable(true);
+    Send(std::move(event));
+  }
+  turns_settled_ = turns_started_;
+  SaveRecordLocked();
+}
+
+void ConverseSession::SaveRecordLocked() {
+  if (services_.resumption == nullptr || claim_.owner.empty()) return;
+  Defer([resumption = services_.resumption, claim = claim_,
+         counters = SessionRecord{turns_started_, turns_settled_, ""}] {
+    resumption->Save(claim, counters);
+  });
+}
+
+void ConverseSession::EndTakenOver() {
+  Lock lock(mu_);
+  if (!closed_ && !taken_over_) {
+    taken_over_ = true;
+    spdlog::info("session {} was resumed on another stream: this one ends", session_id_);
+    Defer([this] {
+      events_.End(absl::AbortedError(
+          "config.resume_token: the session was resumed on another stream; this one is over"));
+    });
+  }
+  Unlock(lock);
+}
+
+void ConverseSession::MoveAway() {
+  Lock lock(mu_);
+  const absl::Time now = Now();
+  if (!closed_ && move_ != nullptr && move_->Request(now)) {
+    lifetime_.Wake();  // Ticks look for the turn boundary (or the bound).
+    if (configured_) MaybeMoveLocked(now);
+  }
+  Unlock(lock);
+}
+
+bool ConverseSession::AtTurnBoundaryLocked(absl::Time now) {
+  if (!turns_.empty() || listening_ != nullptr || output_->HasAudio()) return false;
+  listener_->Drain(/*all=*/true, now, kFromBuffer);  // Held input may be the caller's onset.
+  return turns_.empty() && listening_ == nullptr;
+}
+
+void ConverseSession::MaybeMoveLocked(absl::Time now) {
+  if (closed_ || !configured_ || move_ == nullptr || !move_->requested() || move_->moved()) {
+    return;
+  }
+  const bool boundary = AtTurnBoundaryLocked(now);
+  if (!move_->Due(boundary, now)) return;
+  move_->Moved();
+  v1::ConverseEvent event;
+  v1::Reconnect* reconnect = event.mutable_reconnect();
+  reconnect->set_resume_token(services_.resumption->Token(session_id_));
+  reconnect->set_audio_bytes_used(move_->audio_bytes_used());
+  reconnect->set_reason(boundary ? "the server is draining: the session moves between two turns"
+                                 : "the server is draining: the session moves before its turn "
+                                   "in flight completed (that turn is lost)");
+  Send(std::move(event));
+  spdlog::info("session {} moves away ({} bytes of audio used, {})", session_id_,
+               move_->audio_bytes_used(), boundary ? "at a turn boundary" : "forced");
+  Defer([this] { events_.End(absl::OkStatus()); });
+}
+
 absl::Status ConverseSession::PushAudio(v1::AudioChunk chunk) {
+  const int64_t bytes = static_cast<int64_t>(chunk.data().size());
   absl::StatusOr<std::vector<v1::AudioChunk>> taken = wire_input_->Take(std::move(chunk));
   if (!taken.ok()) return taken.status();
   Lock lock(mu_);
   if (closed_) return absl::OkStatus();  // Read before the hang-up (see HandleRequest).
+  if (!move_->TakeAudio(bytes)) {
+    Unlock(lock);
+    return absl::OkStatus();  // After the move: the client sends it again on its new stream.
+  }
   absl::Status pushed = PushToListenerLocked(*std::move(taken));
   Unlock(lock);
   return pushed;
@@ -157,9 +261,11 @@ absl::Status ConverseSession::StartTypedTurn(std::string text) {
 
 std::shared_ptr<Turn> ConverseSession::NewTurnLocked(std::optional<std::string> text,
                                                      std::shared_ptr<Utterance> utterance) {
-  return std::make_shared<Turn>(weak_from_this(), session_id_, config_, ++turns_started_,
-                                std::move(text), std::move(utterance),
-                                TurnClock{services_.clock, services_.timers});
+  auto turn = std::make_shared<Turn>(weak_from_this(), session_id_, config_, ++turns_started_,
+                                     std::move(text), std::move(utterance),
+                                     TurnClock{services_.clock, services_.timers});
+  SaveRecordLocked();
+  return turn;
 }
 
 void ConverseSession::OnUtteranceStarted(std::shared_ptr<Utterance> utterance,
@@ -299,6 +405,8 @@ void ConverseSession::MaybeCompleteTurnLocked(absl::Time now) {
     if (!closed_) CompleteTurnLocked(turn, now);
     output_->EndReply();
     listener_->ResetBargeIn();
+    turns_settled_ = std::max(turns_settled_, turn.turn_id());
+    SaveRecordLocked();
     turns_.PopFront();
     ReleaseFrontLocked();
   }
@@ -424,6 +532,7 @@ bool ConverseSession::Tick(absl::Time now) {
     SendReplyDueLocked(now, kFromBuffer);
     WakeReplyRoomLocked();  // On this thread: the audio it takes goes out from here.
     MaybeCompleteTurnLocked(now);
+    MaybeMoveLocked(now);
   }
   const bool idle = deferred_.empty() && IdleLocked();
   if (idle) {
@@ -447,15 +556,17 @@ void ConverseSession::SetTickWaker(std::function<void()> wake) {
 
 bool ConverseSession::IdleLocked() const {
   if (lifetime_.expired() || ending_ || !turns_.empty() || listening_ != nullptr) return false;
+  if (move_ != nullptr && move_->requested() && !move_->moved()) return false;  // Until it moves.
   if (!configured_) return true;
   return listener_->input_stats().bytes_buffered == 0 && !output_->HasAudio();
 }
 
-void ConverseSession::Close() {
+void ConverseSession::Close(bool conversation_over) {
   events_.Close();
   std::string session_id;
   std::shared_ptr<Turn> listening;
-  bool id_claimed = false;
+  SessionClaim claim;
+  bool taken_over = false;
   std::deque<TurnQueue::Queued> turns;
   {
     Lock lock(mu_);
@@ -463,7 +574,10 @@ void ConverseSession::Close() {
     closed_ = true;
     lifetime_.Stop();
     session_id = session_id_;
-    id_claimed = id_claimed_;
+    claim = claim_;
+    taken_over = taken_over_;
+    // A session that moved, or was taken over, goes on elsewhere.
+    if (taken_over_ || (move_ != nullptr && move_->moved())) conversation_over = false;
     listening = std::move(listening_);
     listening_ = nullptr;
     ReportTotalsLocked();      // What came after the last turn.
@@ -475,8 +589,20 @@ void ConverseSession::Close() {
   token_->Cancel(absl::CancelledError("session closed"));
   turns.clear();  // Their runs, after their stages were cancelled.
   if (listening != nullptr) listening->utterance()->End(Now());
-  if (!session_id.empty()) services_.memory->Forget(session_id);
-  if (id_claimed) services_.live_sessions->Release(session_id);  // After its memory is gone.
+  // Its memory goes with the conversation; a session that may resume elsewhere keeps it in the
+  // shared store (this replica lets go of its copy), one taken over here keeps it for the stream
+  // that took it.
+  const bool resumable =
+      services_.resumption != nullptr && services_.resumption->keeps_ended_sessions();
+  if (!session_id.empty()) {
+    if (conversation_over || (!resumable && !taken_over)) {
+      services_.memory->Forget(session_id);
+    } else if (!taken_over) {
+      services_.memory->Unload(session_id);
+    }
+  }
+  // After its memory is gone: the id is free again.
+  if (!claim.owner.empty()) services_.resumption->End(claim, conversation_over);
 }
 
 }  // namespace voxflow::orchestrator

@@ -36,6 +36,7 @@
 #include "services/orchestrator/reply_output.h"
 #include "services/orchestrator/session_events.h"
 #include "services/orchestrator/session_lifetime.h"
+#include "services/orchestrator/session_move.h"
 #include "services/orchestrator/session_mutex.h"
 #include "services/orchestrator/session_services.h"
 #include "services/orchestrator/turn.h"
@@ -49,6 +50,7 @@ namespace voxflow::orchestrator {
 
 class ConverseSession : public TurnHost,
                         private ListenerHooks,
+                        public LiveSession,
                         public std::enable_shared_from_this<ConverseSession> {
  public:
   using EventSink = SessionEvents::EventSink;
@@ -65,8 +67,10 @@ class ConverseSession : public TurnHost,
   // at once, if no config was sent).
   absl::Status HandleEndOfInput();
   // The call is over (cancelled, failed or finished): stop every turn and backend call now, and
-  // stop using the sinks.
-  void Close();
+  // stop using the sinks. `conversation_over`: the stream ended OK, so the conversation is over
+  // for good (unless the session moved); otherwise it stays resumable where a shared store keeps
+  // it.
+  void Close(bool conversation_over = false);
   // Pacing and bookkeeping while there is something to pace: false once the session is closed,
   // or idle (no input waiting, no turn, no reply audio). An idle session costs no ticks: `wake`
   // (see SetTickWaker) brings the ticks back on its next request, or when a timeout (idle,
@@ -141,6 +145,19 @@ class ConverseSession : public TurnHost,
   void OnVoiceOverReply(BargeInDetector::Action action) override;
   bool ReplyPlaying() const override;
 
+  // LiveSession (any thread, without the lock).
+  void EndTakenOver() override;
+  void MoveAway() override;
+  // Whether nothing is in flight: no turn, no utterance, no reply audio (input held in the
+  // jitter buffer is drained first: it may open an utterance).
+  bool AtTurnBoundaryLocked(absl::Time now);
+  // Moves the session now if a move is due: a Reconnect event, then the stream ends OK.
+  void MaybeMoveLocked(absl::Time now);
+  // The turn counters changed: the resumable record is saved.
+  void SaveRecordLocked();
+  // A resumed session: its SessionStarted, and the turn the last stream left unfinished.
+  void AnnounceStartLocked();
+
   void InterruptLocked(absl::string_view reason);
   // The reply audio due at `now` goes out; the listener hears what went (its echo canceller).
   void SendReplyDueLocked(absl::Time now, int hand_overs);
@@ -187,7 +204,11 @@ class ConverseSession : public TurnHost,
   StreamTotals reported_;     // What the metrics have been told of so far.
   SessionLifetime lifetime_;  // Limits, and whether the session is on the ticker.
   ClientTools client_tools_;
-  bool id_claimed_ = false;  // session_id_ is held in services_.live_sessions.
+  int turns_settled_ = 0;  // Every turn up to this id completed or was discarded.
+  // The session's hold on its id (services_.resumption); empty owner: none.
+  SessionClaim claim_;
+  bool taken_over_ = false;
+  std::unique_ptr<SessionMove> move_;
 };
 
 }  // namespace voxflow::orchestrator

@@ -442,8 +442,10 @@ TEST(ConverseSessionTest, BadPlaybackAndDtmfRequestsNameTheField) {
 
 TEST(ConverseSessionTest, ALiveSessionIdCannotBeTakenAndIsFreeAfterwards) {
   LiveSessions live;
+  Resumption resumption(ResumeTokens(ResumeTokens::RandomKey(), absl::Hours(1)), &live, nullptr,
+                        "test", nullptr);
   Harness first, second, third;
-  for (Harness* h : {&first, &second, &third}) h->services().live_sessions = &live;
+  for (Harness* h : {&first, &second, &third}) h->services().resumption = &resumption;
   v1::SessionConfig config = Endpointing(300);
   config.set_session_id("mine");
   ASSERT_TRUE(first.Start(config).ok());

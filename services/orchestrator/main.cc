@@ -1,4 +1,6 @@
 // orchestrator_server: runs conversations (the stage DAG) over the STT and TTS services.
+#include <unistd.h>
+
 #include <cstdio>
 #include <map>
 #include <string>
@@ -8,19 +10,27 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/common/backend.h"
+#include "services/common/redis/redis_client.h"
+#include "services/common/redis/redis_subscriber.h"
 #include "services/common/security.h"
 #include "services/common/server.h"
 #include "services/common/worker_pool.h"
 #include "services/orchestrator/conversation_memory.h"
+#include "services/orchestrator/fallback_memory.h"
 #include "services/orchestrator/live_sessions.h"
 #include "services/orchestrator/llm/llm_provider.h"
 #include "services/orchestrator/orchestrator_service.h"
 #include "services/orchestrator/pipeline/pipeline_registry.h"
 #include "services/orchestrator/pipeline/pipeline_spec_loader.h"
+#include "services/orchestrator/redis_memory.h"
+#include "services/orchestrator/resumption/redis_session_state_store.h"
+#include "services/orchestrator/resumption/resumption.h"
 #include "services/orchestrator/stages/conversation_stages.h"
 #include "services/orchestrator/voice_catalog.h"
+#include "spdlog/spdlog.h"
 
 ABSL_FLAG(int, port, 50050, "Port to listen on; 0 picks a free one (printed at start-up).");
 ABSL_FLAG(std::string, pipelines_dir, "",
@@ -68,6 +78,22 @@ ABSL_FLAG(int, barge_in_min_words, 0,
 ABSL_FLAG(int, barge_in_timeout_ms, 1500,
           "Default time a reply paused by voice waits for the speech to be confirmed.");
 
+ABSL_FLAG(std::string, session_store, "",
+          "Where sessions are kept between turns, to resume on any replica: redis://HOST:PORT "
+          "(conversation memory and turn numbering shared by every replica; a store that is down "
+          "is worked around in process, with a warning). Empty: in process (a session's memory "
+          "ends with its stream).");
+ABSL_FLAG(absl::Duration, session_ttl, absl::Hours(1),
+          "With --session_store: how long an ended or moved session is kept for resumption after "
+          "its last turn.");
+ABSL_FLAG(std::string, resume_key_file, "",
+          "File holding the key (16+ bytes) that signs resume tokens; every replica must share "
+          "it. Empty: a random key (tokens only this process accepts).");
+ABSL_FLAG(absl::Duration, resume_token_ttl, absl::Hours(24), "How long a resume token is valid.");
+ABSL_FLAG(absl::Duration, move_bound, absl::Seconds(30),
+          "On SIGTERM, sessions whose client follows moves are moved to another replica at their "
+          "next turn boundary, or after this long at the latest (keep --drain_timeout longer).");
+
 ABSL_FLAG(std::string, llm_provider, "",
           "For pipelines whose llm stage names no provider: rule (the built-in rule model) or "
           "openai. Empty: rule.");
@@ -87,6 +113,17 @@ ABSL_FLAG(std::string, llm_fallback_reply,
 ABSL_FLAG(std::string, llm_tool_timeout_ms, "",
           "Default time a tool call waits for the caller's ToolResult (100..120000; empty: "
           "10000).");
+
+namespace {
+
+// This process in session owner strings (logs, takeovers): the pod's name and the process id.
+std::string ReplicaName() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  return absl::StrCat(host[0] != '\0' ? host : "orchestrator", ":", getpid());
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace voxflow::orchestrator;  // NOLINT: a main file.
@@ -154,7 +191,39 @@ int main(int argc, char** argv) {
   backend_options.credentials = *backend_credentials;
   Backend stt("stt", absl::GetFlag(FLAGS_stt_target), backend_options);
   Backend tts("tts", absl::GetFlag(FLAGS_tts_target), backend_options);
-  InProcessMemory memory;
+  // Sessions and their memory: in process, or shared through Redis.
+  std::string resume_key = voxflow::orchestrator::ResumeTokens::RandomKey();
+  if (const std::string path = absl::GetFlag(FLAGS_resume_key_file); !path.empty()) {
+    absl::StatusOr<std::string> key = ResumeTokens::ReadKey(path, "--resume_key_file");
+    if (!key.ok()) {
+      std::fprintf(stderr, "orchestrator: %s\n", std::string(key.status().message()).c_str());
+      return 2;
+    }
+    resume_key = *std::move(key);
+  }
+  auto warn = [](const std::string& warning) { spdlog::warn("{}", warning); };
+  std::unique_ptr<voxflow::RedisClient> redis;
+  std::unique_ptr<ConversationMemory> memory = std::make_unique<InProcessMemory>();
+  std::unique_ptr<SessionStateStore> shared_records;
+  if (const std::string url = absl::GetFlag(FLAGS_session_store); !url.empty()) {
+    absl::StatusOr<voxflow::RedisAddress> address = voxflow::ParseRedisUrl(url, "--session_store");
+    if (!address.ok()) {
+      std::fprintf(stderr, "orchestrator: %s\n", std::string(address.status().message()).c_str());
+      return 2;
+    }
+    if (absl::GetFlag(FLAGS_resume_key_file).empty()) {
+      std::fprintf(stderr,
+                   "orchestrator: --session_store without --resume_key_file: sessions resume "
+                   "only on this replica\n");
+    }
+    redis = std::make_unique<voxflow::RedisClient>(*address, voxflow::RedisClient::Options{});
+    const absl::Duration ttl = absl::GetFlag(FLAGS_session_ttl);
+    memory =
+        std::make_unique<FallbackMemory>(std::make_unique<RedisMemory>(redis.get(), ttl), warn);
+    shared_records = std::make_unique<RedisSessionStateStore>(redis.get(), ttl);
+    std::fprintf(stderr, "orchestrator: sessions are kept in redis at %s\n",
+                 address->ToString().c_str());
+  }
   auto voices = std::make_shared<VoiceCatalog>();
   KeepVoiceCatalogFresh(voices, &tts, &voxflow::TimerQueue::Default());
   // Sessions are checked against the voices from the start when the TTS backend is up; if it is
@@ -167,13 +236,23 @@ int main(int argc, char** argv) {
   }
 
   LiveSessions live_sessions;
+  Resumption resumption(ResumeTokens(resume_key, absl::GetFlag(FLAGS_resume_token_ttl)),
+                        &live_sessions, std::move(shared_records), ReplicaName(), warn);
+  std::unique_ptr<voxflow::RedisSubscriber> takeovers;
+  if (redis != nullptr) {
+    // A session resumed on another replica ends here at once.
+    takeovers = std::make_unique<voxflow::RedisSubscriber>(
+        redis->address(), RedisSessionStateStore::kTakeOverChannel,
+        [&resumption](const std::string& message) { resumption.OnTakeOverMessage(message); });
+  }
   SessionServices services;
-  services.live_sessions = &live_sessions;
+  services.resumption = &resumption;
+  services.options.move_bound = absl::GetFlag(FLAGS_move_bound);
   services.options.idle_timeout = absl::GetFlag(FLAGS_session_idle_timeout);
   services.stt = &stt;
   services.tts = &tts;
   services.voices = voices.get();
-  services.memory = &memory;
+  services.memory = memory.get();
   services.pipelines = &*pipelines;
   services.options.output_lead_ms = absl::GetFlag(FLAGS_output_lead_ms);
   services.options.max_session_duration = absl::GetFlag(FLAGS_max_session_duration);
@@ -219,6 +298,9 @@ int main(int argc, char** argv) {
                                .max_sessions_per_client = options.max_streams_per_client,
                                .max_unread_bytes = options.max_unread_bytes});
   options.health_services = {"voxflow.v1.Orchestrator"};
+  // Draining: every session whose client follows moves goes to another replica at its next
+  // turn boundary; the others drain as before.
+  options.on_terminating = [&live_sessions] { live_sessions.MoveAll(); };
   options.on_stopped = [&pool] { pool.Stop(); };
   return voxflow::RunServerUntilSignal(options, {&service});
 }

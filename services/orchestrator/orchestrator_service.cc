@@ -40,7 +40,9 @@ class ConverseStream final : public StreamReactor<v1::ConverseRequest, v1::Conve
   void HandleCancel() override { session_->Close(); }
   void HandleDone(const absl::Status& status) override {
     ScopedLogContext log_context(session_->session_id(), 0);
-    session_->Close();  // After this the session no longer calls Send or EndStream.
+    // After this the session no longer calls Send or EndStream. A stream that ended OK ended the
+    // conversation; any other end leaves it resumable (where a shared store keeps it).
+    session_->Close(/*conversation_over=*/status.ok());
     spdlog::info("session {} ended: {}", session_->session_id(),
                  status.ok() ? "OK" : status.ToString());
     limit_->Release(client_);

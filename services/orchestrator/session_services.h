@@ -14,9 +14,9 @@
 #include "services/orchestrator/listening/barge_in_detector.h"
 #include "services/orchestrator/listening/utterance_segmenter.h"
 #include "services/orchestrator/listening/voice_activity_detector.h"
-#include "services/orchestrator/live_sessions.h"
 #include "services/orchestrator/pipeline/dag_runner.h"
 #include "services/orchestrator/pipeline/pipeline_registry.h"
+#include "services/orchestrator/resumption/resumption.h"
 #include "services/orchestrator/stages/turn_environment.h"
 #include "services/orchestrator/voice_catalog.h"
 
@@ -34,6 +34,9 @@ struct SessionOptions {
   BargeInSettings barge_in;         // Defaults for SessionConfig.barge_in.
   // Default for SessionConfig.voice_detector.
   v1::VoiceDetector voice_detector = v1::VOICE_DETECTOR_NOISE_ROBUST;
+  // How long a draining server waits for a session's turn boundary before it moves the session
+  // anyway (SessionMove).
+  absl::Duration move_bound = absl::Seconds(30);
   // Default for SessionConfig.echo_cancellation.
   v1::EchoCancellation echo_cancellation = v1::ECHO_CANCELLATION_OFF;
   size_t max_chunk_bytes = 1 << 20;
@@ -56,8 +59,10 @@ struct SessionServices {
   WorkerPool* stage_executor = nullptr;
   // The TTS backend's voices, to check config.voice and config.language; null: not checked.
   const VoiceCatalog* voices = nullptr;
-  // The ids of the live conversations (an id is refused while in use); null: not checked.
-  LiveSessions* live_sessions = nullptr;
+  // How a session begins (new or resumed), is kept between turns and ends; it holds the ids of
+  // the live conversations (an id is refused while in use). Null: ids are not checked and no
+  // session resumes.
+  Resumption* resumption = nullptr;
   // One voice activity detector per session; null: CreateVoiceActivityDetector.
   VadFactory vad_factory;
   // A turn's stages (tests drive the session with fakes); null: the built-in stage types over

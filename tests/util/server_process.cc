@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -30,11 +31,24 @@ int RemainingMs(absl::Time deadline) {
 absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     const std::string& binary, const std::vector<std::string>& args, absl::Duration startup,
     const std::string& stderr_path) {
+  std::vector<std::string> argv = {binary, "--host=127.0.0.1", "--port=0"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return Launch(std::move(argv), "", startup, stderr_path);
+}
+
+absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::StartCommand(
+    const std::vector<std::string>& argv, const std::string& ready_marker, absl::Duration startup,
+    const std::string& stderr_path) {
+  return Launch(argv, ready_marker, startup, stderr_path);
+}
+
+absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Launch(
+    std::vector<std::string> argv_storage, const std::string& ready_marker, absl::Duration startup,
+    const std::string& stderr_path) {
+  const std::string binary = argv_storage.front();
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
 
-  std::vector<std::string> argv_storage = {binary, "--host=127.0.0.1", "--port=0"};
-  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& arg : argv_storage) argv.push_back(arg.data());
   argv.push_back(nullptr);
@@ -85,6 +99,9 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
           line.push_back(c);
           continue;
         }
+        if (!ready_marker.empty() && line.find(ready_marker) != std::string::npos) {
+          return process;
+        }
         const size_t at = line.rfind(':');
         if (line.find(" metrics on ") != std::string::npos && at != std::string::npos) {
           (void)absl::SimpleAtoi(line.substr(at + 1), &process->metrics_port_);
@@ -92,8 +109,8 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
         if (line.find(" http on ") != std::string::npos && at != std::string::npos) {
           (void)absl::SimpleAtoi(line.substr(at + 1), &process->http_port_);
         }
-        if (line.find(" listening on ") != std::string::npos && at != std::string::npos &&
-            absl::SimpleAtoi(line.substr(at + 1), &process->port_)) {
+        if (ready_marker.empty() && line.find(" listening on ") != std::string::npos &&
+            at != std::string::npos && absl::SimpleAtoi(line.substr(at + 1), &process->port_)) {
           return process;
         }
         line.clear();

@@ -25,6 +25,12 @@ class ServerProcess {
       const std::string& binary, const std::vector<std::string>& args,
       absl::Duration startup = absl::Seconds(60), const std::string& stderr_path = "");
 
+  // Starts `argv` as it is (argv[0] the binary) and waits up to `startup` for a line of its stdout
+  // that contains `ready_marker` (a server that is not Voxflow's: Redis). port() is 0.
+  static absl::StatusOr<std::unique_ptr<ServerProcess>> StartCommand(
+      const std::vector<std::string>& argv, const std::string& ready_marker,
+      absl::Duration startup = absl::Seconds(30), const std::string& stderr_path = "");
+
   // Kills the child (SIGKILL) if it is still running.
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
@@ -46,6 +52,11 @@ class ServerProcess {
   absl::StatusOr<int> WaitForExit(absl::Duration timeout);
 
  private:
+  // Runs `argv`; done when `ready_marker` is in a line (empty: a "listening on" line with a port).
+  static absl::StatusOr<std::unique_ptr<ServerProcess>> Launch(std::vector<std::string> argv,
+                                                               const std::string& ready_marker,
+                                                               absl::Duration startup,
+                                                               const std::string& stderr_path);
   ServerProcess(pid_t pid, int pidfd, int stdout_fd)
       : pid_(pid), pidfd_(pidfd), stdout_fd_(stdout_fd) {}
 
