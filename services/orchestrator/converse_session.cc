@@ -214,6 +214,8 @@ void ConverseSession::MaybeMoveLocked(absl::Time now) {
   const bool boundary = AtTurnBoundaryLocked(now);
   if (!move_->Due(boundary, now)) return;
   move_->Moved();
+  // What this stream's input became (silence held for a next utterance stays with this stream).
+  SendTelemetry("input.accounting", InputAccountingAttributes(listener_->accounting()));
   v1::ConverseEvent event;
   v1::Reconnect* reconnect = event.mutable_reconnect();
   reconnect->set_resume_token(services_.resumption->Token(session_id_));

@@ -25,15 +25,23 @@ struct TimedEvent {
   absl::Time received;
 };
 
-class ConverseClient {
+// Where a caller's requests go: one stream, or a call that follows its session across streams.
+class RequestSink {
+ public:
+  virtual ~RequestSink() = default;
+  // False once nothing more can be sent.
+  virtual bool Send(const v1::ConverseRequest& request) = 0;
+};
+
+class ConverseClient : public RequestSink {
  public:
   // Opens the stream and sends `config`.
   ConverseClient(const std::shared_ptr<grpc::Channel>& channel, const v1::SessionConfig& config);
   // Opens the stream without sending anything (for protocol-error tests).
   explicit ConverseClient(const std::shared_ptr<grpc::Channel>& channel);
-  ~ConverseClient();  // Cancels the call if it is still open.
+  ~ConverseClient() override;  // Cancels the call if it is still open.
 
-  bool Send(const v1::ConverseRequest& request);
+  bool Send(const v1::ConverseRequest& request) override;
   // PCM in `chunk_ms` chunks with increasing sequence numbers (format from `config`).
   bool SendAudio(absl::string_view pcm, const v1::AudioStreamFormat& format, int chunk_ms = 20);
   bool SendText(const std::string& text);

@@ -6,7 +6,7 @@
 
 namespace voxflow::testing {
 
-Microphone::Microphone(ConverseClient& client, Room room)
+Microphone::Microphone(RequestSink& client, Room room)
     : client_(client), room_(std::move(room)), thread_([this] { Run(); }) {}
 
 Microphone::~Microphone() { Stop(); }

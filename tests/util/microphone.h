@@ -26,7 +26,7 @@ class Microphone {
   // noise, a speaker's echo): called on the microphone's thread with one 20 ms PCM16 chunk.
   using Room = std::function<void(std::string& chunk)>;
 
-  explicit Microphone(ConverseClient& client, Room room = nullptr);
+  explicit Microphone(RequestSink& client, Room room = nullptr);
   ~Microphone();  // Stop().
 
   // Queues `pcm` (a last partial chunk is padded with silence); returns a ticket for WaitPlayed.
@@ -43,7 +43,7 @@ class Microphone {
  private:
   void Run();
 
-  ConverseClient& client_;
+  RequestSink& client_;
   const Room room_;
   mutable std::mutex mu_;
   std::condition_variable changed_;

@@ -1,0 +1,85 @@
+#include "services/common/converse_resumer.h"
+
+#include <utility>
+
+namespace voxflow {
+
+ConverseResumer::ConverseResumer(v1::SessionConfig config, int64_t max_replay_bytes,
+                                 int max_resumes)
+    : config_(std::move(config)), max_replay_bytes_(max_replay_bytes), max_resumes_(max_resumes) {
+  config_.set_follows_moves(true);
+}
+
+v1::ConverseRequest ConverseResumer::FirstRequest() const {
+  v1::ConverseRequest request;
+  *request.mutable_config() = config_;
+  return request;
+}
+
+void ConverseResumer::AudioSent(const v1::AudioChunk& chunk) {
+  stream_bytes_ += static_cast<int64_t>(chunk.data().size());
+  sent_.push_back({stream_bytes_, chunk});
+  kept_bytes_ += static_cast<int64_t>(chunk.data().size());
+  while (!sent_.empty() && kept_bytes_ - static_cast<int64_t>(sent_.front().chunk.data().size()) >=
+                               max_replay_bytes_) {
+    kept_bytes_ -= static_cast<int64_t>(sent_.front().chunk.data().size());
+    sent_.pop_front();
+  }
+}
+
+ConverseResumer::Next ConverseResumer::OnEvent(const v1::ConverseEvent& event) {
+  if (event.has_session_started()) {
+    session_id_ = event.session_started().session_id();
+    if (!event.session_started().resume_token().empty()) {
+      resume_token_ = event.session_started().resume_token();
+    }
+    return Next::kContinue;
+  }
+  if (event.has_reconnect()) {
+    resume_token_ = event.reconnect().resume_token();
+    used_bytes_ = event.reconnect().audio_bytes_used();
+    moving_ = true;
+    return Next::kReconnect;
+  }
+  return Next::kContinue;
+}
+
+bool ConverseResumer::ShouldResume(const absl::Status& status) const {
+  return absl::IsUnavailable(status) && !resume_token_.empty() && resumes_ < max_resumes_;
+}
+
+std::vector<v1::ConverseRequest> ConverseResumer::ResumeRequests() {
+  ++resumes_;
+  std::vector<v1::ConverseRequest> requests;
+  v1::ConverseRequest first = FirstRequest();
+  first.mutable_config()->set_session_id("");
+  first.mutable_config()->set_resume_token(resume_token_);
+  requests.push_back(std::move(first));
+  if (moving_) {
+    // Chunks past what the old stream used; a chunk it used in part goes again whole from the
+    // unused part on (the server takes whole chunks, so this is the exceptional case).
+    for (const Sent& sent : sent_) {
+      const int64_t size = static_cast<int64_t>(sent.chunk.data().size());
+      if (sent.end <= used_bytes_) continue;
+      v1::ConverseRequest request;
+      *request.mutable_audio() = sent.chunk;
+      if (sent.end - size < used_bytes_) {
+        request.mutable_audio()->set_data(
+            sent.chunk.data().substr(static_cast<size_t>(used_bytes_ - (sent.end - size))));
+      }
+      requests.push_back(std::move(request));
+    }
+  }
+  sent_.clear();
+  kept_bytes_ = 0;
+  stream_bytes_ = 0;
+  moving_ = false;
+  used_bytes_ = 0;
+  // The resent audio is this stream's, as the server counts it.
+  for (const v1::ConverseRequest& request : requests) {
+    if (request.has_audio()) AudioSent(request.audio());
+  }
+  return requests;
+}
+
+}  // namespace voxflow
