@@ -25,6 +25,7 @@
 #include "tests/util/redis_server.h"
 #include "tests/util/resuming_call.h"
 #include "tests/util/server_process.h"
+#include "tools/voxctl/wav_file.h"
 
 namespace voxflow {
 namespace {
@@ -376,6 +377,29 @@ TEST_F(SessionResumeTest, TokensCannotBeForgedExpiredOrUsedForAnotherSessionAndT
   EXPECT_EQ(second.Finish().error_code(), grpc::StatusCode::ABORTED);
   third.CloseSend();
   EXPECT_TRUE(third.Finish().ok());
+}
+
+TEST_F(SessionResumeTest, VoxctlFollowsAMove) {
+  // Hands free, at real time: 1.5 s of silence (the server drains meanwhile), then the question.
+  const std::string wav = testing::TempPath("silence-then-question.wav");
+  ASSERT_TRUE(voxctl::WriteWavFile(wav, SilencePcm16k(1500) + Question() + SilencePcm16k(300),
+                                   MakeStreamFormat(v1::PCM16, 16000, 1))
+                  .ok());
+  absl::StatusOr<std::unique_ptr<ServerProcess>> voxctl = ServerProcess::StartCommand(
+      {"tools/voxctl/voxctl", "converse", "--in", wav, "--realtime", "--hands_free",
+       "--pipeline=chat",
+       absl::StrCat("--target=ipv4:127.0.0.1:", a_->port(), ",127.0.0.1:", b_->port())},
+      "session s-");
+  ASSERT_TRUE(voxctl.ok()) << voxctl.status();
+  a_->Signal(SIGTERM);
+  absl::StatusOr<int> exit = (*voxctl)->WaitForExit(absl::Seconds(60));
+  const std::string out = (*voxctl)->ReadOutput(absl::Seconds(5));
+  ASSERT_TRUE(exit.ok()) << exit.status() << out;
+  EXPECT_EQ(*exit, 0) << out;
+  EXPECT_THAT(out, HasSubstr("moving to another server: the server is draining")) << out;
+  EXPECT_THAT(out, HasSubstr(" resumed after turn 0: pipeline chat")) << out;
+  EXPECT_THAT(out, HasSubstr("voxflow (turn 1): This is turn 1;")) << out;
+  EXPECT_THAT(out, HasSubstr("turn 1 completed")) << out;
 }
 
 }  // namespace

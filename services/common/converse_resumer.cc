@@ -1,5 +1,6 @@
 #include "services/common/converse_resumer.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace voxflow {
@@ -29,6 +30,8 @@ void ConverseResumer::AudioSent(const v1::AudioChunk& chunk) {
 
 ConverseResumer::Next ConverseResumer::OnEvent(const v1::ConverseEvent& event) {
   if (event.has_session_started()) {
+    awaiting_start_ = false;
+    failed_starts_ = 0;
     session_id_ = event.session_started().session_id();
     if (!event.session_started().resume_token().empty()) {
       resume_token_ = event.session_started().resume_token();
@@ -36,6 +39,8 @@ ConverseResumer::Next ConverseResumer::OnEvent(const v1::ConverseEvent& event) {
     return Next::kContinue;
   }
   if (event.has_reconnect()) {
+    awaiting_start_ = false;  // It had started (a server moves only a session it serves).
+    failed_starts_ = 0;
     resume_token_ = event.reconnect().resume_token();
     used_bytes_ = event.reconnect().audio_bytes_used();
     moving_ = true;
@@ -45,17 +50,29 @@ ConverseResumer::Next ConverseResumer::OnEvent(const v1::ConverseEvent& event) {
 }
 
 bool ConverseResumer::ShouldResume(const absl::Status& status) const {
-  return absl::IsUnavailable(status) && !resume_token_.empty() && resumes_ < max_resumes_;
+  if (resume_token_.empty() || resumes_ >= max_resumes_) return false;
+  return absl::IsUnavailable(status) || (awaiting_start_ && absl::IsCancelled(status));
+}
+
+absl::Duration ConverseResumer::RetryDelay() const {
+  if (!awaiting_start_) return absl::ZeroDuration();
+  return absl::Milliseconds(50) * (1 << std::min(failed_starts_, 5));
 }
 
 std::vector<v1::ConverseRequest> ConverseResumer::ResumeRequests() {
   ++resumes_;
+  // The last stream was a resumed one that never started: it used none of what it was given.
+  const bool none_used = awaiting_start_;
+  if (none_used) ++failed_starts_;
+  awaiting_start_ = true;
   std::vector<v1::ConverseRequest> requests;
   v1::ConverseRequest first = FirstRequest();
   first.mutable_config()->set_session_id("");
   first.mutable_config()->set_resume_token(resume_token_);
   requests.push_back(std::move(first));
-  if (moving_) {
+  // After a move, the audio the old stream did not use.
+  if (none_used) used_bytes_ = 0;
+  if (moving_ || none_used) {
     // Chunks past what the old stream used; a chunk it used in part goes again whole from the
     // unused part on (the server takes whole chunks, so this is the exceptional case).
     for (const Sent& sent : sent_) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "voxflow/v1/orchestrator.pb.h"
 
 namespace voxflow {
@@ -37,8 +38,13 @@ class ConverseResumer {
   // next (OK), and the client opens another with ResumeRequests().
   Next OnEvent(const v1::ConverseEvent& event);
   // Whether a stream that ended with `status` (not after a Reconnect) should be resumed: its
-  // server went away (UNAVAILABLE) and the session's token is known.
+  // server went away (UNAVAILABLE) and the session's token is known; or a resumed stream failed
+  // before it started (it reached a server that is shutting down: UNAVAILABLE or CANCELLED).
   bool ShouldResume(const absl::Status& status) const;
+  // How long to wait before the next stream: nothing after a move; after a resumed stream that
+  // failed before it started, 50 ms doubling (the channel's next server needs a moment to be
+  // picked).
+  absl::Duration RetryDelay() const;
 
   // The next stream's first requests: the config with the resume token, then the audio the last
   // stream did not use. Counts a resume.
@@ -67,6 +73,8 @@ class ConverseResumer {
   bool moving_ = false;
   int64_t used_bytes_ = 0;  // Reconnect.audio_bytes_used.
   int resumes_ = 0;
+  bool awaiting_start_ = false;  // A resumed stream has not started yet.
+  int failed_starts_ = 0;        // Resumed streams in a row that failed before they started.
 };
 
 }  // namespace voxflow

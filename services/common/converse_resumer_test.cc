@@ -71,6 +71,30 @@ TEST(ConverseResumerTest, AStreamWhoseServerWentAwayResumesWithTheTokenAlone) {
   EXPECT_FALSE(resumer.ShouldResume(absl::UnavailableError("gone"))) << "attempts are bounded";
 }
 
+TEST(ConverseResumerTest, AResumedStreamThatFailsBeforeItStartsIsRetriedWithItsAudio) {
+  ConverseResumer resumer(v1::SessionConfig{});
+  resumer.OnEvent(Started("s-1", "t1"));
+  resumer.AudioSent(Chunk(1, "aaaa"));
+  resumer.AudioSent(Chunk(2, "bbbb"));
+  ASSERT_EQ(resumer.OnEvent(Reconnect("t2", 4)), ConverseResumer::Next::kReconnect);
+  EXPECT_EQ(resumer.RetryDelay(), absl::ZeroDuration());
+  ASSERT_EQ(resumer.ResumeRequests().size(), 2u);
+  resumer.AudioSent(Chunk(3, "cccc"));  // Sent while the new stream was failing.
+  // It reached a server shutting down: cancelled before its SessionStarted.
+  ASSERT_TRUE(resumer.ShouldResume(absl::CancelledError("shutting down")));
+  EXPECT_EQ(resumer.RetryDelay(), absl::Milliseconds(50));
+  std::vector<v1::ConverseRequest> next = resumer.ResumeRequests();
+  ASSERT_EQ(next.size(), 3u);
+  EXPECT_EQ(next[1].audio().data(), "bbbb");
+  EXPECT_EQ(next[2].audio().data(), "cccc");
+  ASSERT_TRUE(resumer.ShouldResume(absl::UnavailableError("")));
+  EXPECT_EQ(resumer.RetryDelay(), absl::Milliseconds(100));
+  resumer.ResumeRequests();
+  resumer.OnEvent(Started("s-1", "t3"));
+  EXPECT_EQ(resumer.RetryDelay(), absl::ZeroDuration());
+  EXPECT_FALSE(resumer.ShouldResume(absl::CancelledError(""))) << "a started stream's cancel";
+}
+
 TEST(ConverseResumerTest, KeepsOnlyTheNewestAudio) {
   ConverseResumer resumer(v1::SessionConfig{}, /*max_replay_bytes=*/8);
   resumer.OnEvent(Started("s-1", "t1"));

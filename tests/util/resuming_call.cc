@@ -65,11 +65,18 @@ void ResumingCall::Read(Stream* stream) {
     changed_.notify_all();
   }
   const grpc::Status status = stream->rw->Finish();
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   const absl::Status as_absl(static_cast<absl::StatusCode>(status.error_code()),
                              status.error_message());
   if (!closing_ && (moved || resumer_.ShouldResume(as_absl))) {
     const size_t next = (stream->target + 1) % targets_.size();
+    const absl::Duration delay = resumer_.RetryDelay();
+    if (delay > absl::ZeroDuration()) {
+      lock.unlock();
+      absl::SleepFor(delay);
+      lock.lock();
+      if (closing_) return;
+    }
     switches_.push_back({moved, moved ? left : absl::Now(), absl::InfinitePast(), next});
     OpenLocked(next, resumer_.ResumeRequests());
   } else if (!streams_.empty() && streams_.back().get() == stream) {

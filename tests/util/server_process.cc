@@ -95,6 +95,7 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Launch(
     if ((fds[0].revents & (POLLIN | POLLHUP)) != 0) {
       const ssize_t n = read(out[0], &c, 1);
       if (n == 1) {
+        process->output_.push_back(c);
         if (c != '\n') {
           line.push_back(c);
           continue;
@@ -132,6 +133,21 @@ ServerProcess::~ServerProcess() {
   }
   if (pidfd_ >= 0) close(pidfd_);
   close(stdout_fd_);
+}
+
+std::string ServerProcess::ReadOutput(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  char buffer[4096];
+  while (true) {
+    pollfd fd = {stdout_fd_, POLLIN, 0};
+    const int ready = poll(&fd, 1, RemainingMs(deadline));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) break;
+    const ssize_t n = read(stdout_fd_, buffer, sizeof(buffer));
+    if (n <= 0) break;  // Closed.
+    output_.append(buffer, static_cast<size_t>(n));
+  }
+  return output_;
 }
 
 void ServerProcess::Signal(int signal) {

@@ -47,6 +47,10 @@ class ServerProcess {
   // Sends `signal` to the child.
   void Signal(int signal);
 
+  // Everything the child printed on stdout until it closed it (or `timeout`): the lines read
+  // while starting, then the rest.
+  std::string ReadOutput(absl::Duration timeout);
+
   // Waits up to `timeout` for the child to exit. Returns its exit code, or 128+N if killed by
   // signal N; DEADLINE_EXCEEDED if it is still running.
   absl::StatusOr<int> WaitForExit(absl::Duration timeout);
@@ -66,6 +70,7 @@ class ServerProcess {
   int port_ = 0;
   int metrics_port_ = 0;
   int http_port_ = 0;
+  std::string output_;  // Stdout read so far.
   std::optional<int> exit_code_;
 };
 

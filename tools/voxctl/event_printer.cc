@@ -85,9 +85,10 @@ void TextPrinter::OnEvent(const v1::ConverseEvent& event, absl::Duration elapsed
   switch (event.event_case()) {
     case v1::ConverseEvent::kSessionStarted: {
       const v1::SessionStarted& started = event.session_started();
-      PrintLineLocked(absl::StrCat("session ", started.session_id(), ": pipeline ",
-                                   started.pipeline(), " (", absl::StrJoin(started.stages(), ", "),
-                                   ")"));
+      PrintLineLocked(absl::StrCat(
+          "session ", started.session_id(),
+          started.resumed() ? absl::StrCat(" resumed after turn ", started.last_turn_id()) : "",
+          ": pipeline ", started.pipeline(), " (", absl::StrJoin(started.stages(), ", "), ")"));
       break;
     }
     case v1::ConverseEvent::kTranscript: {
@@ -144,6 +145,9 @@ void TextPrinter::OnEvent(const v1::ConverseEvent& event, absl::Duration elapsed
                           static_cast<double>(speech.stream_ms()) / 1000.0));
       break;
     }
+    case v1::ConverseEvent::kReconnect:
+      PrintLineLocked(absl::StrCat("moving to another server: ", event.reconnect().reason()));
+      break;
     case v1::ConverseEvent::kError: {
       const v1::ErrorEvent& error = event.error();
       PrintLineLocked(absl::StrFormat("error (turn %d%s): %s: %s%s", error.turn_id(),
