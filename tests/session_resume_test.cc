@@ -25,6 +25,7 @@
 #include "tests/util/redis_server.h"
 #include "tests/util/resuming_call.h"
 #include "tests/util/server_process.h"
+#include "tests/util/twilio_caller.h"
 #include "tools/voxctl/wav_file.h"
 
 namespace voxflow {
@@ -400,6 +401,42 @@ TEST_F(SessionResumeTest, VoxctlFollowsAMove) {
   EXPECT_THAT(out, HasSubstr(" resumed after turn 0: pipeline chat")) << out;
   EXPECT_THAT(out, HasSubstr("voxflow (turn 1): This is turn 1;")) << out;
   EXPECT_THAT(out, HasSubstr("turn 1 completed")) << out;
+}
+
+TEST_F(SessionResumeTest, APhoneCallThroughTheGatewayFollowsAMove) {
+  const std::string token_file = testing::TempPath("twilio_token");
+  std::ofstream(token_file) << "twilio-test-auth-token";
+  std::unique_ptr<ServerProcess> gateway = testing::StartServer(
+      "services/gateway/gateway_server",
+      {"--http_port=0",
+       absl::StrCat("--orchestrator_target=ipv4:127.0.0.1:", a_->port(), ",127.0.0.1:", b_->port()),
+       "--twilio_auth_token_file=" + token_file});
+  ASSERT_NE(gateway, nullptr);
+  testing::TwilioCaller::Options options;
+  options.twilio_auth_token = "twilio-test-auth-token";
+  options.custom_parameters = {{"pipeline", "chat"}};
+  absl::StatusOr<std::unique_ptr<testing::TwilioCaller>> caller =
+      testing::TwilioCaller::Call(gateway->http_port(), options);
+  ASSERT_TRUE(caller.ok()) << caller.status();
+  using Heard = testing::TwilioCaller::Heard;
+  (*caller)->Say(SilencePcm16k(300));
+  (*caller)->Say(Question());
+  ASSERT_TRUE((*caller)->WaitFor([](const Heard& h) { return h.media > 0; }, absl::Seconds(30)))
+      << "the first question got no reply";
+  // The server drains while the first reply plays: the call moves once it has played.
+  a_->Signal(SIGTERM);
+  absl::StatusOr<int> exit = a_->WaitForExit(absl::Seconds(60));
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(*exit, 0);
+  const int media_before = (*caller)->heard().media;
+  (*caller)->Say(SilencePcm16k(300));
+  (*caller)->Say(Question());
+  EXPECT_TRUE(
+      (*caller)->WaitFor([&](const Heard& h) { return h.media > media_before; }, absl::Seconds(30)))
+      << "the second question, after the move, got no reply";
+  EXPECT_TRUE((*caller)->heard().unexpected.empty());
+  (*caller)->HangUp();
+  EXPECT_THAT(ReadAll(LogPath("a")), HasSubstr("moves away"));
 }
 
 }  // namespace
