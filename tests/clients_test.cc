@@ -21,6 +21,9 @@
 namespace voxflow {
 namespace {
 
+using testing::NpmUnavailable;
+using testing::RealPath;
+
 using ::testing::AllOf;
 using testing::CommandResult;
 using ::testing::HasSubstr;
@@ -33,11 +36,6 @@ constexpr char kHelloReply[] = "Hello! I am Voxflow, a voice pipeline. How can I
 
 v1::AudioStreamFormat Pcm16(int rate, int channels) {
   return MakeStreamFormat(v1::PCM16, rate, channels);
-}
-
-std::string RealPath(const std::string& path) {
-  char resolved[PATH_MAX];
-  return realpath(path.c_str(), resolved) != nullptr ? resolved : path;
 }
 
 std::string ExpectedReplyAudio() {
@@ -125,15 +123,6 @@ TEST_F(ClientsTest, PythonClientAnswersTheModelsToolCalls) {
           HasSubstr(R"(voxflow (turn 1): Tool said: {"timezone": "Asia/Tokyo", "time": ")"),
           HasSubstr("turn 1 completed: ")));
   EXPECT_THAT(model.bodies().front(), HasSubstr(R"("name":"get_time")"));
-}
-
-// Why the npm modules are missing ("" when they are there): without the npm registry, @npm is
-// made empty with the reason (bazel/npm_modules.bzl), and the Node client is skipped, not failed.
-std::string NpmUnavailable() {
-  std::ifstream file(RealPath("../npm/NPM_UNAVAILABLE"));
-  std::string reason;
-  std::getline(file, reason);
-  return reason;
 }
 
 TEST_F(ClientsTest, NodeClientConverses) {

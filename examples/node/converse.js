@@ -24,6 +24,7 @@ function parseArgs(argv) {
     else if (flag === '--in') args.input = value();
     else if (flag === '--out') args.out = value();
     else if (flag === '--proto_root') args.protoRoot = value();
+    else if (flag === '--realtime') args.realtime = true;
     else throw new Error(`unknown flag ${flag}`);
   }
   if (!args.input) throw new Error('--in FILE.wav is required');
@@ -75,6 +76,101 @@ function writeWav(file, pcm, rate) {
   fs.writeFileSync(file, Buffer.concat([header, pcm]));
 }
 
+// The session across streams: a draining server moves it (a Reconnect event), a lost one is
+// resumed. Requests go to the current stream; the audio lately sent is kept, so that what a moved
+// stream did not use (past Reconnect.audio_bytes_used) goes again on the next.
+class FollowingCall {
+  constructor(client, config, deadline, handlers) {
+    this.client = client;
+    this.config = {...config, follows_moves: true};
+    this.deadline = deadline;
+    this.handlers = handlers;  // onEvent(event), onEnd(), onError(error)
+    this.sent = [];  // [stream offset after the chunk, request]: this stream's newest audio.
+    this.streamBytes = 0;
+    this.token = '';
+    this.resumes = 0;
+    this.failedStarts = 0;
+    this.ended = false;
+    this.endOfInput = null;
+    this.open([{config: this.config}]);
+  }
+
+  keep(request) {
+    this.streamBytes += request.audio.data.length;
+    this.sent.push([this.streamBytes, request]);
+    while (this.sent.length && this.streamBytes - this.sent[0][0] > (1 << 20)) this.sent.shift();
+  }
+
+  open(first) {
+    const call = this.client.Converse({deadline: this.deadline});
+    this.call = call;
+    let started = false;
+    let used = null;
+    for (const request of first) call.write(request);
+    if (this.endOfInput) call.write(this.endOfInput);
+    if (this.ended) call.end();
+    call.on('data', (event) => {
+      if (event.event === 'session_started') {
+        started = true;
+        this.failedStarts = 0;
+        this.token = event.session_started.resume_token || this.token;
+      } else if (event.event === 'reconnect') {
+        this.token = event.reconnect.resume_token;
+        used = event.reconnect.audio_bytes_used;
+      }
+      this.handlers.onEvent(event);
+    });
+    call.on('error', (e) => {
+      if (call !== this.call) return;
+      // A resumed stream that reached a server shutting down used nothing: again, after a moment
+      // for the channel to pick another server.
+      const unstarted = !started && this.resumes > 0;
+      const lost = e.code === grpc.status.UNAVAILABLE ||
+                   (unstarted && e.code === grpc.status.CANCELLED);
+      if (lost && this.token && this.resumes < 10) {
+        const delay = unstarted ? 50 * 2 ** Math.min(this.failedStarts++, 5) : 0;
+        setTimeout(() => this.switchStream(unstarted ? 0 : null), delay);
+        return;
+      }
+      this.handlers.onError(e);
+    });
+    call.on('end', () => {
+      if (call !== this.call) return;
+      if (used !== null) this.switchStream(used);
+      else this.handlers.onEnd();
+    });
+  }
+
+  // The next stream: the resume token, the audio past `used` bytes of the last (null: none).
+  switchStream(used) {
+    this.resumes++;
+    const replay = used === null ? [] : this.sent.filter(([end]) => end > used).map(([, r]) => r);
+    this.sent = [];
+    this.streamBytes = 0;
+    const first = [{config: {...this.config, session_id: '', resume_token: this.token}}];
+    for (const request of replay) {
+      this.keep(request);
+      first.push(request);
+    }
+    this.open(first);
+  }
+
+  send(request) {
+    if (request.audio) this.keep(request);
+    if (request.control && request.control.type === 'END_OF_INPUT') this.endOfInput = request;
+    try {
+      this.call.write(request);
+    } catch (e) {
+      // The stream is ending (moved): the audio goes again on the next.
+    }
+  }
+
+  end() {
+    this.ended = true;
+    this.call.end();
+  }
+}
+
 function main() {
   let args, wav;
   try {
@@ -96,68 +192,90 @@ function main() {
       console.error(`cannot reach the orchestrator at ${args.target}`);
       process.exit(1);
     }
-    const call = client.Converse({deadline: Date.now() + 120000});
     const replyAudio = [];
     const replyText = {};
-    call.on('data', (event) => {
-      switch (event.event) {
-        case 'session_started':
-          console.log(`session ${event.session_started.session_id}: pipeline ` +
-                      `${event.session_started.pipeline}`);
-          break;
-        case 'transcript': {
-          const t = event.transcript;
-          console.log(t.is_final ? `you (turn ${t.turn_id}): ${t.text}` : `  ... ${t.text}`);
-          break;
+    const format = {format: 'PCM16', sample_rate: wav.rate, channels: wav.channels};
+    const config = {input_format: format, interim_results: true,
+                    output_format: {format: 'PCM16', sample_rate: REPLY_RATE, channels: 1}};
+    let audioStarted = false;
+    const call = new FollowingCall(client, config, Date.now() + 120000, {
+      onEvent: (event) => {
+        switch (event.event) {
+          case 'session_started': {
+            const started = event.session_started;
+            const resumed = started.resumed ? ` resumed after turn ${started.last_turn_id}` : '';
+            console.log(`session ${started.session_id}${resumed}: pipeline ${started.pipeline}`);
+            if (!audioStarted) {
+              audioStarted = true;
+              sendAudio();
+            }
+            break;
+          }
+          case 'reconnect':
+            console.log(`moving to another server: ${event.reconnect.reason}`);
+            break;
+          case 'transcript': {
+            const t = event.transcript;
+            console.log(t.is_final ? `you (turn ${t.turn_id}): ${t.text}` : `  ... ${t.text}`);
+            break;
+          }
+          case 'reply_text': {
+            const r = event.reply_text;
+            replyText[r.turn_id] = (replyText[r.turn_id] || '') + r.text;
+            if (r.is_final) console.log(`voxflow (turn ${r.turn_id}): ${replyText[r.turn_id]}`);
+            break;
+          }
+          case 'reply_audio':
+            replyAudio.push(event.reply_audio.audio.data);
+            break;
+          case 'error': {
+            const e = event.error;
+            console.log(`error (turn ${e.turn_id}, stage ${e.stage}): ${e.message}`);
+            break;
+          }
+          case 'turn_completed': {
+            const lat = event.turn_completed.latency;
+            console.log(`turn ${event.turn_completed.turn_id} completed: voice-to-voice ` +
+                        `${lat.voice_to_voice_ms} ms, end of speech -> final transcript ` +
+                        `${lat.end_of_speech_to_final_transcript_ms} ms, llm first token ` +
+                        `${lat.llm_first_token_ms} ms, tts first byte ${lat.tts_first_byte_ms} ms`);
+            break;
+          }
         }
-        case 'reply_text': {
-          const r = event.reply_text;
-          replyText[r.turn_id] = (replyText[r.turn_id] || '') + r.text;
-          if (r.is_final) console.log(`voxflow (turn ${r.turn_id}): ${replyText[r.turn_id]}`);
-          break;
+      },
+      onError: (e) => {
+        console.error(`${args.target} answered ${grpc.status[e.code]}: ${e.details}`);
+        process.exit(1);
+      },
+      onEnd: () => {
+        if (args.out) {
+          const pcm = Buffer.concat(replyAudio);
+          writeWav(args.out, pcm, REPLY_RATE);
+          console.log(`wrote ${args.out}: ${(pcm.length / (2 * REPLY_RATE)).toFixed(1)} s of reply audio`);
         }
-        case 'reply_audio':
-          replyAudio.push(event.reply_audio.audio.data);
-          break;
-        case 'error': {
-          const e = event.error;
-          console.log(`error (turn ${e.turn_id}, stage ${e.stage}): ${e.message}`);
-          break;
-        }
-        case 'turn_completed': {
-          const lat = event.turn_completed.latency;
-          console.log(`turn ${event.turn_completed.turn_id} completed: voice-to-voice ` +
-                      `${lat.voice_to_voice_ms} ms, end of speech -> final transcript ` +
-                      `${lat.end_of_speech_to_final_transcript_ms} ms, llm first token ` +
-                      `${lat.llm_first_token_ms} ms, tts first byte ${lat.tts_first_byte_ms} ms`);
-          break;
-        }
-      }
-    });
-    call.on('error', (e) => {
-      console.error(`${args.target} answered ${grpc.status[e.code]}: ${e.details}`);
-      process.exit(1);
-    });
-    call.on('end', () => {
-      if (args.out) {
-        const pcm = Buffer.concat(replyAudio);
-        writeWav(args.out, pcm, REPLY_RATE);
-        console.log(`wrote ${args.out}: ${(pcm.length / (2 * REPLY_RATE)).toFixed(1)} s of reply audio`);
-      }
+      },
     });
 
-    const format = {format: 'PCM16', sample_rate: wav.rate, channels: wav.channels};
-    call.write({config: {input_format: format, interim_results: true,
-                         output_format: {format: 'PCM16', sample_rate: REPLY_RATE, channels: 1}}});
-    const chunk = (wav.rate * wav.channels * 2 * CHUNK_MS) / 1000;
-    let sequence = 1;
-    for (let at = 0; at < wav.pcm.length; at += chunk, sequence++) {
-      call.write({audio: {data: wav.pcm.subarray(at, at + chunk), format: 'PCM16',
-                          sample_rate: wav.rate, channels: wav.channels, sequence,
-                          timestamp_ms: (sequence - 1) * CHUNK_MS}});
+    // Audio chunks (at real time with --realtime), then end of input and half-close.
+    function sendAudio() {
+      const chunk = (wav.rate * wav.channels * 2 * CHUNK_MS) / 1000;
+      const start = Date.now();
+      let sequence = 1;
+      const next = () => {
+        for (let at = (sequence - 1) * chunk; at < wav.pcm.length; at += chunk, sequence++) {
+          if (args.realtime && Date.now() < start + (sequence - 1) * CHUNK_MS) {
+            setTimeout(next, start + (sequence - 1) * CHUNK_MS - Date.now());
+            return;
+          }
+          call.send({audio: {data: wav.pcm.subarray(at, at + chunk), format: 'PCM16',
+                             sample_rate: wav.rate, channels: wav.channels, sequence,
+                             timestamp_ms: (sequence - 1) * CHUNK_MS}});
+        }
+        call.send({control: {type: 'END_OF_INPUT'}});
+        call.end();
+      };
+      next();
     }
-    call.write({control: {type: 'END_OF_INPUT'}});
-    call.end();
   });
 }
 

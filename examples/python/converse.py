@@ -85,18 +85,123 @@ def run_tool(pb, call):
         return pb.ConverseRequest(tool_result=pb.ToolResult(id=call.id, error=str(e)))
 
 
-def send_audio(outbox, pb, audio_pb, pcm, rate, channels, realtime):
+def send_audio(session, pb, audio_pb, pcm, rate, channels, realtime):
     """Audio chunks (at real time with --realtime), then end of input and half-close."""
     chunk = rate * channels * 2 * CHUNK_MS // 1000
     start = time.monotonic()
     for seq, at in enumerate(range(0, len(pcm), chunk), start=1):
         if realtime:
             time.sleep(max(0.0, start + (seq - 1) * CHUNK_MS / 1000 - time.monotonic()))
-        outbox.put(pb.ConverseRequest(audio=audio_pb.AudioChunk(
+        session.send(pb.ConverseRequest(audio=audio_pb.AudioChunk(
             data=pcm[at:at + chunk], format=audio_pb.PCM16, sample_rate=rate, channels=channels,
             sequence=seq, timestamp_ms=(seq - 1) * CHUNK_MS)))
-    outbox.put(pb.ConverseRequest(control=pb.Control(type=pb.Control.END_OF_INPUT)))
-    outbox.put(None)
+    session.send(pb.ConverseRequest(control=pb.Control(type=pb.Control.END_OF_INPUT)))
+    session.close()
+
+
+class FollowingCall:
+    """The session across streams: a draining server moves it (a Reconnect event), a lost one is
+    resumed. Requests go to the current stream; the audio lately sent is kept, so that what a
+    moved stream did not use (past Reconnect.audio_bytes_used) goes again on the next."""
+
+    MAX_RESUMES = 10
+    KEEP_BYTES = 1 << 20
+
+    def __init__(self, grpc, stub, pb, config):
+        self.grpc, self.stub, self.pb = grpc, stub, pb
+        config.follows_moves = True
+        self.config = config
+        self.lock = threading.Lock()
+        self.sent = []  # (stream offset after the chunk, request): this stream's newest audio.
+        self.stream_bytes = 0
+        self.ended = False  # The caller half-closed.
+        self.end_of_input = None
+        self.token = ""
+        self.resumes = 0
+        self.outbox = queue.Queue()
+        self.outbox.put(pb.ConverseRequest(config=config))
+
+    def _keep(self, request):
+        self.stream_bytes += len(request.audio.data)
+        self.sent.append((self.stream_bytes, request))
+        while self.sent and self.stream_bytes - self.sent[0][0] > self.KEEP_BYTES:
+            self.sent.pop(0)
+
+    def send(self, request):
+        with self.lock:
+            if request.HasField("audio"):
+                self._keep(request)
+            if request.HasField("control") and request.control.type == self.pb.Control.END_OF_INPUT:
+                self.end_of_input = request
+            self.outbox.put(request)
+
+    def close(self):
+        with self.lock:
+            self.ended = True
+            self.outbox.put(None)
+
+    @staticmethod
+    def _requests(outbox):
+        while (request := outbox.get()) is not None:
+            yield request
+
+    def _switch(self, used):
+        """The next stream's requests: the resume token, the audio past `used` bytes of the last
+        stream (None: none of it), the end of input if it was sent; the old stream's end."""
+        config = self.pb.SessionConfig()
+        config.CopyFrom(self.config)
+        config.session_id = ""
+        config.resume_token = self.token
+        outbox = queue.Queue()
+        outbox.put(self.pb.ConverseRequest(config=config))
+        with self.lock:
+            replay = [r for end, r in self.sent if used is not None and end > used]
+            self.sent, self.stream_bytes = [], 0
+            for request in replay:
+                self._keep(request)
+                outbox.put(request)
+            if self.end_of_input is not None:
+                outbox.put(self.end_of_input)
+            if self.ended:
+                outbox.put(None)
+            self.outbox.put(None)
+            self.outbox = outbox
+        return self._requests(outbox)
+
+    def events(self, timeout):
+        """Every event of every stream of the session."""
+        requests = self._requests(self.outbox)
+        failed_starts = 0
+        while True:
+            started, used = False, None
+            try:
+                for event in self.stub.Converse(requests, timeout=timeout):
+                    kind = event.WhichOneof("event")
+                    if kind == "session_started":
+                        started, failed_starts = True, 0
+                        self.token = event.session_started.resume_token or self.token
+                    elif kind == "reconnect":
+                        self.token = event.reconnect.resume_token
+                        used = event.reconnect.audio_bytes_used
+                    yield event
+            except self.grpc.RpcError as e:
+                codes = self.grpc.StatusCode
+                unstarted = not started and self.resumes > 0
+                if not (e.code() == codes.UNAVAILABLE or (unstarted and e.code() == codes.CANCELLED)):
+                    raise
+                if not self.token or self.resumes >= self.MAX_RESUMES:
+                    raise
+                if unstarted:
+                    # A resumed stream that reached a server shutting down used nothing: again,
+                    # after a moment for the channel to pick another server.
+                    time.sleep(0.05 * (2 ** min(failed_starts, 5)))
+                    failed_starts += 1
+                    used = 0
+            else:
+                if used is None:
+                    return  # The conversation ended.
+            self.resumes += 1
+            requests = self._switch(used)
 
 
 def main():
@@ -133,33 +238,34 @@ def main():
         sys.exit(f"cannot reach the orchestrator at {args.target}")
     stub = pb_grpc.OrchestratorStub(channel)
 
-    # Requests go through a queue: audio from a sender thread, tool results from the event loop.
-    outbox = queue.Queue()
-
-    def requests():
-        while (request := outbox.get()) is not None:
-            yield request
-
     fmt = audio_pb.AudioStreamFormat(format=audio_pb.PCM16, sample_rate=rate, channels=channels)
     out_fmt = audio_pb.AudioStreamFormat(format=audio_pb.PCM16, sample_rate=REPLY_RATE, channels=1)
     config = pb.SessionConfig(input_format=fmt, output_format=out_fmt, interim_results=True)
     if args.tools:
         config.llm.tools.extend(tool_specs(pb))
-    outbox.put(pb.ConverseRequest(config=config))
+    # Requests go through the call: audio from a sender thread, tool results from the event loop.
+    session = FollowingCall(grpc, stub, pb, config)
+    events = session.events(timeout=120)
     if args.text:
-        outbox.put(pb.ConverseRequest(text=pb.TextInput(text=args.text)))
-    else:
+        session.send(pb.ConverseRequest(text=pb.TextInput(text=args.text)))
+
+    def start_audio():
         threading.Thread(target=send_audio, daemon=True,
-                         args=(outbox, pb, audio_pb, pcm, rate, channels, args.realtime)).start()
+                         args=(session, pb, audio_pb, pcm, rate, channels, args.realtime)).start()
 
     reply_audio = bytearray()
     reply_text = {}
     try:
-        for event in stub.Converse(requests(), timeout=120):
+        for event in events:
             kind = event.WhichOneof("event")
             if kind == "session_started":
-                print(f"session {event.session_started.session_id}: pipeline "
-                      f"{event.session_started.pipeline}")
+                started = event.session_started
+                resumed = f" resumed after turn {started.last_turn_id}" if started.resumed else ""
+                print(f"session {started.session_id}{resumed}: pipeline {started.pipeline}")
+                if not args.text and session.resumes == 0:
+                    start_audio()
+            elif kind == "reconnect":
+                print(f"moving to another server: {event.reconnect.reason}")
             elif kind == "transcript":
                 t = event.transcript
                 print(f"you (turn {t.turn_id}): {t.text}" if t.is_final else f"  ... {t.text}")
@@ -169,7 +275,7 @@ def main():
                 result = answer.tool_result
                 print(f"tool {call.name}({call.arguments_json}) -> "
                       f"{result.content_json or 'error: ' + result.error}")
-                outbox.put(answer)
+                session.send(answer)
             elif kind == "reply_text":
                 r = event.reply_text
                 reply_text[r.turn_id] = reply_text.get(r.turn_id, "") + r.text
@@ -189,7 +295,7 @@ def main():
                       f"{lat.llm_first_token_ms} ms, tts first byte {lat.tts_first_byte_ms} ms, "
                       f"tokens {done.llm_usage.prompt_tokens}+{done.llm_usage.completion_tokens}")
                 if args.text:
-                    outbox.put(None)  # The typed turn is answered: half-close.
+                    session.close()  # The typed turn is answered: half-close.
     except grpc.RpcError as e:
         sys.exit(f"{args.target} answered {e.code().name}: {e.details()}")
 

@@ -3,8 +3,10 @@
 #include <espeak-ng/speak_lib.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
 #include <random>
 
@@ -15,6 +17,19 @@
 #include "services/orchestrator/llm_client.h"
 
 namespace voxflow::testing {
+
+std::string RealPath(const std::string& path) {
+  char resolved[PATH_MAX];
+  return realpath(path.c_str(), resolved) != nullptr ? resolved : path;
+}
+
+std::string NpmUnavailable() {
+  std::ifstream file(RealPath("../npm/NPM_UNAVAILABLE"));
+  std::string reason;
+  std::getline(file, reason);
+  if (reason.empty()) setenv("NODE_PATH", RealPath("../npm/node_modules").c_str(), 1);
+  return reason;
+}
 
 std::string TempPath(const std::string& name) {
   const char* dir = std::getenv("TEST_TMPDIR");

@@ -16,6 +16,13 @@ namespace voxflow::testing {
 // `name` in the test's TEST_TMPDIR (/tmp outside Bazel).
 std::string TempPath(const std::string& name);
 
+// `path` resolved (symlinks followed), or as it is when it does not exist.
+std::string RealPath(const std::string& path);
+// Why the npm modules are missing ("" when they are there): without the npm registry, @npm is
+// made empty with the reason (bazel/npm_modules.bzl), and the Node client tests are skipped, not
+// failed. Also sets NODE_PATH to the modules when they are there.
+std::string NpmUnavailable();
+
 // ServerProcess::Start, with a test failure (and null) when the server does not come up.
 std::unique_ptr<ServerProcess> StartServer(const std::string& binary,
                                            const std::vector<std::string>& args);
