@@ -96,6 +96,10 @@ class ImagesTest(unittest.TestCase):
             self.assertFalse(missing, f"image {image} lacks packages for {binary}: {missing}")
             self.assertIn(f"COPY --from=build /out/{binary.split('/')[-1]} ", self.text)
 
+    def test_the_session_store_image_is_debians_redis(self):
+        self.assertEqual(self.stages["redis"][0], "debian:bookworm-slim")
+        self.assertIn("redis-server", image_packages(self.stages, "redis"))
+
     def test_engine_data_is_in_the_engine_images(self):
         self.assertIn("pocketsphinx-en-us", image_packages(self.stages, "stt"))
         self.assertIn("espeak-ng-data", image_packages(self.stages, "tts"))

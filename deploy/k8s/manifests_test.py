@@ -17,6 +17,9 @@ import yaml
 
 BASE = "deploy/k8s/base"
 PRODUCTION = "deploy/k8s/overlays/production"
+SESSION_SCALING = "deploy/k8s/overlays/session-scaling"
+# Voxflow's own servers (the session store, Redis, is checked on its own).
+SERVERS = {"stt", "tts", "orchestrator", "gateway"}
 PIPELINE = "services/orchestrator/pipelines/voice_chat.textproto"
 
 
@@ -63,11 +66,11 @@ class ManifestsTest(unittest.TestCase):
         return self.deployments[name]["spec"]["template"]["spec"]["containers"][0]
 
     def test_every_service_is_deployed(self):
-        self.assertEqual(set(self.deployments), {"stt", "tts", "orchestrator", "gateway"})
-        self.assertEqual(set(self.services), {"stt", "tts", "orchestrator", "gateway"})
+        self.assertEqual(set(self.deployments), SERVERS | {"redis"})
+        self.assertEqual(set(self.services), SERVERS | {"redis"})
 
     def test_probes_are_native_grpc_on_the_grpc_port(self):
-        for name in self.deployments:
+        for name in SERVERS:
             c = self.container(name)
             port = int(flag(c["args"], "port"))
             self.assertEqual([p["containerPort"] for p in c["ports"] if p["name"] == "grpc"], [port])
@@ -79,7 +82,8 @@ class ManifestsTest(unittest.TestCase):
             self.assertTrue(c["readinessProbe"]["grpc"]["service"].startswith("voxflow.v1."))
 
     def test_metrics_port_is_annotated_for_scraping(self):
-        for name, deployment in self.deployments.items():
+        for name in SERVERS:
+            deployment = self.deployments[name]
             template = deployment["spec"]["template"]
             c = self.container(name)
             port = int(flag(c["args"], "metrics_port"))
@@ -105,7 +109,8 @@ class ManifestsTest(unittest.TestCase):
                              self.deployments[service]["spec"]["selector"]["matchLabels"])
 
     def test_grace_period_exceeds_prestop_and_drain(self):
-        for name, deployment in self.deployments.items():
+        for name in SERVERS:
+            deployment = self.deployments[name]
             spec = deployment["spec"]["template"]["spec"]
             c = self.container(name)
             pre_stop = int(c["lifecycle"]["preStop"]["exec"]["command"][-1])
@@ -121,7 +126,8 @@ class ManifestsTest(unittest.TestCase):
     def test_resources_autoscaling_and_disruption_budgets(self):
         hpas = by_kind(self.docs, "HorizontalPodAutoscaler")
         pdbs = by_kind(self.docs, "PodDisruptionBudget")
-        for name, deployment in self.deployments.items():
+        for name in SERVERS:
+            deployment = self.deployments[name]
             resources = self.container(name)["resources"]
             for kind in ("requests", "limits"):
                 self.assertEqual(set(resources[kind]), {"cpu", "memory"}, f"{name} {kind}")
@@ -129,6 +135,52 @@ class ManifestsTest(unittest.TestCase):
             self.assertGreaterEqual(hpas[name]["spec"]["minReplicas"], 2)
             self.assertEqual(pdbs[name]["spec"]["selector"]["matchLabels"],
                              deployment["spec"]["selector"]["matchLabels"])
+
+    def test_sessions_are_kept_in_the_redis_service_and_move_within_a_turn(self):
+        c = self.container("orchestrator")
+        m = re.fullmatch(r"redis://([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local:(\d+)",
+                         flag(c["args"], "session_store"))
+        self.assertIsNotNone(m, flag(c["args"], "session_store"))
+        redis = self.services[m.group(1)]
+        self.assertEqual(redis["metadata"]["namespace"], m.group(2))
+        self.assertIn(int(m.group(3)), [p["port"] for p in redis["spec"]["ports"]])
+        self.assertEqual(redis["spec"]["selector"],
+                         self.deployments["redis"]["spec"]["selector"]["matchLabels"])
+        redis_container = self.deployments["redis"]["spec"]["template"]["spec"]["containers"][0]
+        self.assertIn(int(m.group(3)), [p["containerPort"] for p in redis_container["ports"]])
+        self.assertEqual(set(redis_container["resources"]["limits"]), {"cpu", "memory"})
+        # The resume key: a Secret every replica mounts.
+        key = flag(c["args"], "resume_key_file")
+        mount = [v for v in c["volumeMounts"] if key.startswith(v["mountPath"] + "/")]
+        self.assertEqual(len(mount), 1, key)
+        volumes = self.deployments["orchestrator"]["spec"]["template"]["spec"]["volumes"]
+        secret = [v["secret"]["secretName"] for v in volumes if v["name"] == mount[0]["name"]]
+        self.assertEqual(secret, ["voxflow-resume-key"])
+        # The grace period is sized to a turn (the move's bound), not to a call.
+        move = seconds(flag(c["args"], "move_bound"))
+        drain = seconds(flag(c["args"], "drain_timeout"))
+        self.assertGreater(drain, move)
+        grace = self.deployments["orchestrator"]["spec"]["template"]["spec"][
+            "terminationGracePeriodSeconds"]
+        self.assertLessEqual(grace, 120)
+
+    def test_session_scaling_overlay(self):
+        docs = render(SESSION_SCALING)
+        scaled = by_kind(docs, "ScaledObject")["orchestrator"]
+        self.assertEqual(scaled["metadata"]["namespace"], "voxflow")
+        self.assertEqual(scaled["spec"]["scaleTargetRef"]["name"], "orchestrator")
+        self.assertGreaterEqual(scaled["spec"]["minReplicaCount"], 2)
+        triggers = {t["type"]: t for t in scaled["spec"]["triggers"]}
+        self.assertIn('voxflow_active_streams{service="orchestrator"}',
+                      triggers["prometheus"]["metadata"]["query"])
+        # Within what one replica serves (--max_sessions).
+        max_sessions = int(flag(by_kind(docs, "Deployment")["orchestrator"]["spec"]["template"][
+            "spec"]["containers"][0]["args"], "max_sessions"))
+        self.assertLess(int(triggers["prometheus"]["metadata"]["threshold"]), max_sessions)
+        # KEDA owns the orchestrator's autoscaler; the others keep theirs.
+        hpas = by_kind(docs, "HorizontalPodAutoscaler")
+        self.assertNotIn("orchestrator", hpas)
+        self.assertEqual(set(hpas), SERVERS - {"orchestrator"})
 
     def test_gateway_is_reached_over_http(self):
         c = self.container("gateway")
