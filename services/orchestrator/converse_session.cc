@@ -223,10 +223,15 @@ void ConverseSession::MaybeMoveLocked(absl::Time now) {
   reconnect->set_reason(boundary ? "the server is draining: the session moves between two turns"
                                  : "the server is draining: the session moves before its turn "
                                    "in flight completed (that turn is lost)");
-  Send(std::move(event));
   spdlog::info("session {} moves away ({} bytes of audio used, {})", session_id_,
                move_->audio_bytes_used(), boundary ? "at a turn boundary" : "forced");
-  Defer([this] { events_.End(absl::OkStatus()); });
+  // Its record is written before the client is told to go: the next replica reads its last turn.
+  Defer([this, event = std::move(event), claim = claim_,
+         counters = SessionRecord{turns_started_, turns_settled_, ""}]() mutable {
+    services_.resumption->SaveNow(claim, counters);
+    Send(std::move(event));
+    events_.End(absl::OkStatus());
+  });
 }
 
 absl::Status ConverseSession::PushAudio(v1::AudioChunk chunk) {

@@ -139,6 +139,24 @@ void Resumption::Save(const SessionClaim& claim, const SessionRecord& counters) 
   wake_.notify_all();
 }
 
+void Resumption::SaveNow(const SessionClaim& claim, const SessionRecord& counters) {
+  if (absl::IsAborted(local_.Save(claim.session_id, claim.owner, counters))) return;
+  if (shared_ == nullptr) return;
+  PendingSave save{claim.owner, counters};
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = pending_.find(claim.session_id);
+        it != pending_.end() && it->second.owner == claim.owner && !it->second.forget) {
+      save.counters.last_turn_started =
+          std::max(save.counters.last_turn_started, it->second.counters.last_turn_started);
+      save.counters.last_turn_completed =
+          std::max(save.counters.last_turn_completed, it->second.counters.last_turn_completed);
+      pending_.erase(it);
+    }
+  }
+  Write(claim.session_id, save);
+}
+
 void Resumption::End(const SessionClaim& claim, bool conversation_over) {
   local_.Forget(claim.session_id, claim.owner);
   live_->Release(claim.session_id, claim.owner);

@@ -56,6 +56,9 @@ class Resumption {
                                      std::weak_ptr<LiveSession> session);
   // The session's turn counters changed (queued for the shared store).
   void Save(const SessionClaim& claim, const SessionRecord& counters);
+  // The same, written before it returns (a session about to move: the replica it moves to must
+  // read its last turn).
+  void SaveNow(const SessionClaim& claim, const SessionRecord& counters);
   // The stream ended. `conversation_over` (it ended OK, not moved): its record goes; otherwise a
   // shared record is kept for resumption until it expires.
   void End(const SessionClaim& claim, bool conversation_over);

@@ -142,6 +142,16 @@ TEST_F(ResumptionTest, ASaveThatFindsTheSessionTakenOverEndsTheOldStream) {
   EXPECT_EQ(old_stream->ended, 1);
 }
 
+TEST_F(ResumptionTest, ASessionAboutToMoveIsWrittenBeforeSaveNowReturns) {
+  auto a = Replica("a", &live_a_);
+  absl::StatusOr<SessionClaim> claim = a->Begin("", "", std::make_shared<FakeLiveSession>());
+  ASSERT_TRUE(claim.ok());
+  a->SaveNow(*claim, {.last_turn_started = 3, .last_turn_completed = 3});
+  absl::StatusOr<SessionRecord> stored = data_->TakeOver(claim->session_id, "b/1");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->last_turn_completed, 3) << "no Flush: written by SaveNow itself";
+}
+
 TEST_F(ResumptionTest, BadTokensAreRefusedNamingTheField) {
   auto a = Replica("a", &live_a_);
   absl::StatusOr<SessionClaim> first = a->Begin("", "", std::make_shared<FakeLiveSession>());
