@@ -263,8 +263,11 @@ TEST_F(SessionResumeTest, SigkillResumesTheCallFromTheLastCompletedTurn) {
   EXPECT_TRUE(errors[0].event.error().recoverable());
   EXPECT_THAT(errors[0].event.error().message(), HasSubstr("turn 2 was lost"));
 
-  // The conversation goes on from turn 1.
-  ASSERT_TRUE(Ask(mic, call, 2));
+  // The conversation goes on from turn 1: the client sent the lost turn's audio again, and it is
+  // answered as turn 3.
+  ASSERT_TRUE(call.WaitFor([](const std::vector<TimedEvent>& events) {
+    return Turns(events).size() >= 2;
+  })) << "the lost question, sent again, was not answered";
   mic.PlayAndWait(SilencePcm16k(300));
   mic.Stop();
   ASSERT_TRUE(call.Finish().ok());
@@ -305,7 +308,9 @@ TEST_F(SessionResumeTest, RedisGoingAwayCostsAWarningNotTheCallAndGetsTheStateBa
     return false;
   }));
   a_->Signal(SIGKILL);
-  ASSERT_TRUE(Ask(mic, call, 4)) << "asked again on the other server";
+  ASSERT_TRUE(call.WaitFor([](const std::vector<TimedEvent>& events) {
+    return Turns(events).size() >= 4;
+  })) << "question 4, sent again, is answered on the other server";
   mic.PlayAndWait(SilencePcm16k(300));
   mic.Stop();
   ASSERT_TRUE(call.Finish().ok());

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/numbers.h"
+#include "services/common/audio_chunk.h"
+
 namespace voxflow {
 
 ConverseResumer::ConverseResumer(v1::SessionConfig config, int64_t max_replay_bytes,
@@ -38,6 +41,26 @@ ConverseResumer::Next ConverseResumer::OnEvent(const v1::ConverseEvent& event) {
     }
     return Next::kContinue;
   }
+  if (event.has_user_speech() && event.user_speech().type() == v1::UserSpeech::STARTED &&
+      config_.input_format().format() != v1::OPUS) {
+    absl::StatusOr<size_t> from = BytesForDuration(
+        std::max<double>(0, static_cast<double>(event.user_speech().stream_ms()) - 500),
+        config_.input_format());
+    if (from.ok()) open_turns_[event.user_speech().turn_id()] = static_cast<int64_t>(*from);
+    return Next::kContinue;
+  }
+  if (event.has_turn_completed()) {
+    open_turns_.erase(event.turn_completed().turn_id());
+    return Next::kContinue;
+  }
+  if (event.has_telemetry() && event.telemetry().name() == "turn.discarded") {
+    int turn_id = 0;
+    auto it = event.telemetry().attributes().find("turn_id");
+    if (it != event.telemetry().attributes().end() && absl::SimpleAtoi(it->second, &turn_id)) {
+      open_turns_.erase(turn_id);
+    }
+    return Next::kContinue;
+  }
   if (event.has_reconnect()) {
     awaiting_start_ = false;  // It had started (a server moves only a session it serves).
     failed_starts_ = 0;
@@ -70,9 +93,15 @@ std::vector<v1::ConverseRequest> ConverseResumer::ResumeRequests() {
   first.mutable_config()->set_session_id("");
   first.mutable_config()->set_resume_token(resume_token_);
   requests.push_back(std::move(first));
-  // After a move, the audio the old stream did not use.
+  // After a move, the audio the old stream did not use; after a lost server, the audio of the
+  // turn it never answered.
   if (none_used) used_bytes_ = 0;
-  if (moving_ || none_used) {
+  const bool lost_turn = !moving_ && !none_used && !open_turns_.empty();
+  if (lost_turn) {
+    used_bytes_ = open_turns_.begin()->second;
+    for (const auto& [turn, from] : open_turns_) used_bytes_ = std::min(used_bytes_, from);
+  }
+  if (moving_ || none_used || lost_turn) {
     // Chunks past what the old stream used; a chunk it used in part goes again whole from the
     // unused part on (the server takes whole chunks, so this is the exceptional case).
     for (const Sent& sent : sent_) {
@@ -88,6 +117,7 @@ std::vector<v1::ConverseRequest> ConverseResumer::ResumeRequests() {
     }
   }
   sent_.clear();
+  open_turns_.clear();
   kept_bytes_ = 0;
   stream_bytes_ = 0;
   moving_ = false;

@@ -3,7 +3,9 @@
 // after a Reconnect event (the server is draining), the config with the token, then every audio
 // chunk the old stream did not use (past Reconnect.audio_bytes_used), so nothing is lost or heard
 // twice; after a stream that failed as UNAVAILABLE (its server went away), the config with the
-// token: the conversation goes on from its last completed turn.
+// token and the audio of the turn in flight, from 500 ms before its speech began (the lost server
+// never answered it; the new one hears it again): the conversation goes on from its last
+// completed turn. (Not for Opus input, whose bytes are not a measure of time.)
 //
 // Plain and single-threaded: the client's stream code calls it under its own lock. Used by
 // voxctl, the gateway and the tests.
@@ -12,6 +14,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -73,6 +76,9 @@ class ConverseResumer {
   bool moving_ = false;
   int64_t used_bytes_ = 0;  // Reconnect.audio_bytes_used.
   int resumes_ = 0;
+  // Turns of the current stream whose speech began and that have not completed: where their
+  // audio begins (stream offset, 500 ms before the speech).
+  std::map<int, int64_t> open_turns_;
   bool awaiting_start_ = false;  // A resumed stream has not started yet.
   int failed_starts_ = 0;        // Resumed streams in a row that failed before they started.
 };

@@ -95,6 +95,35 @@ TEST(ConverseResumerTest, AResumedStreamThatFailsBeforeItStartsIsRetriedWithItsA
   EXPECT_FALSE(resumer.ShouldResume(absl::CancelledError(""))) << "a started stream's cancel";
 }
 
+TEST(ConverseResumerTest, AfterALostServerTheTurnInFlightIsSentAgainFromBeforeItsSpeech) {
+  v1::SessionConfig config;
+  config.mutable_input_format()->set_format(v1::PCM16);
+  config.mutable_input_format()->set_sample_rate(8000);  // 16 bytes per ms.
+  config.mutable_input_format()->set_channels(1);
+  ConverseResumer resumer(config);
+  resumer.OnEvent(Started("s-1", "t1"));
+  for (uint64_t i = 1; i <= 10; ++i) resumer.AudioSent(Chunk(i, std::string(1600, 'a' + i)));
+  v1::ConverseEvent speech;  // Turn 1 began at 200 ms and completed; turn 2 at 1300 ms, did not.
+  speech.mutable_user_speech()->set_type(v1::UserSpeech::STARTED);
+  speech.mutable_user_speech()->set_stream_ms(200);
+  speech.mutable_user_speech()->set_turn_id(1);
+  resumer.OnEvent(speech);
+  v1::ConverseEvent completed;
+  completed.mutable_turn_completed()->set_turn_id(1);
+  resumer.OnEvent(completed);
+  speech.mutable_user_speech()->set_stream_ms(1300);
+  speech.mutable_user_speech()->set_turn_id(2);
+  resumer.OnEvent(speech);
+
+  ASSERT_TRUE(resumer.ShouldResume(absl::UnavailableError("gone")));
+  std::vector<v1::ConverseRequest> next = resumer.ResumeRequests();
+  // From 800 ms (500 ms before the speech): byte 12800, in chunk 9 (12800..14400) on.
+  ASSERT_EQ(next.size(), 3u);
+  EXPECT_EQ(next[1].audio().sequence(), 9u);
+  EXPECT_EQ(next[1].audio().data().size(), 1600u);
+  EXPECT_EQ(next[2].audio().sequence(), 10u);
+}
+
 TEST(ConverseResumerTest, KeepsOnlyTheNewestAudio) {
   ConverseResumer resumer(v1::SessionConfig{}, /*max_replay_bytes=*/8);
   resumer.OnEvent(Started("s-1", "t1"));
