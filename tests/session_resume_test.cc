@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <string>
@@ -57,6 +58,19 @@ std::vector<v1::TurnCompleted> Turns(const std::vector<TimedEvent>& events) {
   return turns;
 }
 
+// Whether turn `turn_id`'s utterance has ended (its reply is on its way).
+std::function<bool(const std::vector<TimedEvent>&)> SpeechStopped(int turn_id) {
+  return [turn_id](const std::vector<TimedEvent>& events) {
+    for (const TimedEvent& e : events) {
+      if (e.event.has_user_speech() && e.event.user_speech().turn_id() == turn_id &&
+          e.event.user_speech().type() == v1::UserSpeech::STOPPED) {
+        return true;
+      }
+    }
+    return false;
+  };
+}
+
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path);
   std::stringstream text;
@@ -68,18 +82,7 @@ class SessionResumeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     const std::string dir = testing::TempPath("");
-    // The reply says which exchange it is and what came before: memory that moved with the call.
-    std::ofstream(dir + "/chat.textproto") << R"spec(
-name: "chat"
-stages { name: "stt" kind: TRANSFORM type: "stt" }
-stages { name: "prefetch_memory" kind: ENRICH type: "memory_fetch" }
-stages {
-  name: "llm" kind: AGENT type: "llm" depends_on: "stt" depends_on: "prefetch_memory"
-  parameters { key: "default" value: "This is turn {turn}; before it you said {previous}." }
-}
-stages { name: "tts" kind: TRANSFORM type: "tts" depends_on: "llm" streams_from: "llm" }
-stages { name: "save_memory" kind: WORK type: "memory_write" depends_on: "llm" }
-)spec";
+    std::ofstream(dir + "/chat.textproto") << testing::RememberingPipelineSpec("chat");
     std::ofstream(dir + "/resume.key") << kKey;
     // Every utterance is answered with the number of audio bytes its stt stream carried.
     stt_ = testing::StartServer("services/stt/stt_server",
@@ -229,15 +232,7 @@ TEST_F(SessionResumeTest, SigkillResumesTheCallFromTheLastCompletedTurn) {
   mic.Play(SilencePcm16k(300));
   mic.Play(Question());
   // Turn 2 in flight: its question heard, its reply not yet played.
-  ASSERT_TRUE(call.WaitFor([](const std::vector<TimedEvent>& events) {
-    for (const TimedEvent& e : events) {
-      if (e.event.has_user_speech() && e.event.user_speech().turn_id() == 2 &&
-          e.event.user_speech().type() == v1::UserSpeech::STOPPED) {
-        return true;
-      }
-    }
-    return false;
-  }));
+  ASSERT_TRUE(call.WaitFor(SpeechStopped(2)));
   a_->Signal(SIGKILL);
   ASSERT_TRUE(call.WaitFor([](const std::vector<TimedEvent>& events) {
     for (const TimedEvent& e : events) {
@@ -298,15 +293,7 @@ TEST_F(SessionResumeTest, RedisGoingAwayCostsAWarningNotTheCallAndGetsTheStateBa
   // with three exchanges remembered.
   mic.Play(SilencePcm16k(300));
   mic.Play(Question());
-  ASSERT_TRUE(call.WaitFor([](const std::vector<TimedEvent>& events) {
-    for (const TimedEvent& e : events) {
-      if (e.event.has_user_speech() && e.event.user_speech().turn_id() == 4 &&
-          e.event.user_speech().type() == v1::UserSpeech::STOPPED) {
-        return true;
-      }
-    }
-    return false;
-  }));
+  ASSERT_TRUE(call.WaitFor(SpeechStopped(4)));
   a_->Signal(SIGKILL);
   ASSERT_TRUE(call.WaitFor([](const std::vector<TimedEvent>& events) {
     return Turns(events).size() >= 4;

@@ -159,17 +159,7 @@ int Main() {
   const int questions = absl::GetFlag(FLAGS_questions);
   const uint32_t seed = absl::GetFlag(FLAGS_seed);
   const std::string dir = testing::TempPath("");
-  std::ofstream(dir + "/chat.textproto") << R"spec(
-name: "chat"
-stages { name: "stt" kind: TRANSFORM type: "stt" }
-stages { name: "prefetch_memory" kind: ENRICH type: "memory_fetch" }
-stages {
-  name: "llm" kind: AGENT type: "llm" depends_on: "stt" depends_on: "prefetch_memory"
-  parameters { key: "default" value: "This is turn {turn}; before it you said {previous}." }
-}
-stages { name: "tts" kind: TRANSFORM type: "tts" depends_on: "llm" streams_from: "llm" }
-stages { name: "save_memory" kind: WORK type: "memory_write" depends_on: "llm" }
-)spec";
+  std::ofstream(dir + "/chat.textproto") << testing::RememberingPipelineSpec("chat");
   std::ofstream(dir + "/resume.key") << "the rolling restart benchmark's key";
 
   absl::StatusOr<std::unique_ptr<testing::RedisServer>> redis_server =

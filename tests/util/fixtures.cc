@@ -23,6 +23,19 @@ std::string RealPath(const std::string& path) {
   return realpath(path.c_str(), resolved) != nullptr ? resolved : path;
 }
 
+std::string RememberingPipelineSpec(const std::string& name) {
+  return absl::StrCat("name: \"", name, "\"\n", R"spec(
+stages { name: "stt" kind: TRANSFORM type: "stt" }
+stages { name: "prefetch_memory" kind: ENRICH type: "memory_fetch" }
+stages {
+  name: "llm" kind: AGENT type: "llm" depends_on: "stt" depends_on: "prefetch_memory"
+  parameters { key: "default" value: "This is turn {turn}; before it you said {previous}." }
+}
+stages { name: "tts" kind: TRANSFORM type: "tts" depends_on: "llm" streams_from: "llm" }
+stages { name: "save_memory" kind: WORK type: "memory_write" depends_on: "llm" }
+)spec");
+}
+
 std::string NpmUnavailable() {
   std::ifstream file(RealPath("../npm/NPM_UNAVAILABLE"));
   std::string reason;

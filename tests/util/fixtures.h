@@ -23,6 +23,11 @@ std::string RealPath(const std::string& path);
 // failed. Also sets NODE_PATH to the modules when they are there.
 std::string NpmUnavailable();
 
+// A PipelineSpec (textproto) named `name` whose rule model says which exchange it is and what the
+// caller said before it ("This is turn {turn}; before it you said {previous}."): the reply shows
+// the memory the turn was given.
+std::string RememberingPipelineSpec(const std::string& name);
+
 // ServerProcess::Start, with a test failure (and null) when the server does not come up.
 std::unique_ptr<ServerProcess> StartServer(const std::string& binary,
                                            const std::vector<std::string>& args);
