@@ -16,6 +16,7 @@
 #include "services/orchestrator/live_sessions.h"
 #include "services/orchestrator/pipeline/pipeline_registry.h"
 #include "services/orchestrator/pipeline/pipeline_spec_loader.h"
+#include "services/orchestrator/resumption/resumption.h"
 #include "services/orchestrator/testing/fake_session_stages.h"
 #include "spdlog/spdlog.h"
 
@@ -27,7 +28,7 @@ struct Environment {
     registry = testing::FakePipelines();
     services.pipelines = registry.get();
     services.memory = &memory;
-    services.live_sessions = &live_sessions;
+    services.resumption = &resumption;
     services.stage_factories = [](TurnEnvironment* turn) {
       StageFactories factories;
       factories["stt"] = [turn](const v1::StageSpec&) {
@@ -42,6 +43,9 @@ struct Environment {
   std::unique_ptr<PipelineRegistry> registry;
   InProcessMemory memory;
   LiveSessions live_sessions;
+  // Session ids checked, resume tokens verified (an in-process store: nothing is shared).
+  Resumption resumption{ResumeTokens(ResumeTokens::RandomKey(), absl::Hours(1)), &live_sessions,
+                        nullptr, "fuzz", nullptr};
   SessionServices services;
 };
 
