@@ -26,6 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "bench/util/percentile.h"
 #include "grpcpp/create_channel.h"
 #include "services/common/audio_chunk.h"
 #include "services/common/audio_converter.h"
@@ -42,6 +43,8 @@ ABSL_FLAG(int, seed, 1, "Seed of the callers' start offsets.");
 namespace voxflow {
 namespace {
 
+using bench::Percentile;
+
 constexpr size_t kChunkBytes = 160;  // 20 ms of mu-law 8 kHz.
 
 double CpuSeconds(pid_t pid) {
@@ -54,12 +57,6 @@ double CpuSeconds(pid_t pid) {
   if (fields.size() <= 13) return 0;
   return (std::stod(fields[11]) + std::stod(fields[12])) /
          static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-double Percentile(std::vector<double> values, double p) {
-  if (values.empty()) return NAN;
-  std::sort(values.begin(), values.end());
-  return values[std::min(values.size() - 1, static_cast<size_t>(p * values.size()))];
 }
 
 std::string Mulaw8k(const std::string& pcm16k) {

@@ -41,6 +41,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "bench/util/percentile.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/client_callback.h"
@@ -403,13 +404,6 @@ ProcessSample SampleProcess(pid_t pid) {
     if (line.rfind("Threads:", 0) == 0) sample.threads = std::stoi(line.substr(8));
   }
   return sample;
-}
-
-double Percentile(std::vector<double> values, double p) {
-  if (values.empty()) return NAN;
-  std::sort(values.begin(), values.end());
-  const size_t i = std::min(values.size() - 1, static_cast<size_t>(p * values.size()));
-  return values[i];
 }
 
 struct RunResult {
