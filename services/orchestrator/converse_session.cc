@@ -172,8 +172,7 @@ void ConverseSession::AnnounceStartLocked() {
 
 void ConverseSession::SaveRecordLocked() {
   if (services_.resumption == nullptr || claim_.owner.empty()) return;
-  Defer([resumption = services_.resumption, claim = claim_,
-         counters = SessionRecord{turns_started_, turns_settled_, ""}] {
+  Defer([resumption = services_.resumption, claim = claim_, counters = TurnCountersLocked()] {
     resumption->Save(claim, counters);
   });
 }
@@ -226,12 +225,12 @@ void ConverseSession::MaybeMoveLocked(absl::Time now) {
   spdlog::info("session {} moves away ({} bytes of audio used, {})", session_id_,
                move_->audio_bytes_used(), boundary ? "at a turn boundary" : "forced");
   // Its record is written before the client is told to go: the next replica reads its last turn.
-  Defer([this, event = std::move(event), claim = claim_,
-         counters = SessionRecord{turns_started_, turns_settled_, ""}]() mutable {
-    services_.resumption->SaveNow(claim, counters);
-    Send(std::move(event));
-    events_.End(absl::OkStatus());
-  });
+  Defer(
+      [this, event = std::move(event), claim = claim_, counters = TurnCountersLocked()]() mutable {
+        services_.resumption->SaveNow(claim, counters);
+        Send(std::move(event));
+        events_.End(absl::OkStatus());
+      });
 }
 
 absl::Status ConverseSession::PushAudio(v1::AudioChunk chunk) {

@@ -155,6 +155,7 @@ class ConverseSession : public TurnHost,
   void MaybeMoveLocked(absl::Time now);
   // The turn counters changed: the resumable record is saved.
   void SaveRecordLocked();
+  SessionRecord TurnCountersLocked() const { return {turns_started_, turns_settled_, ""}; }
   // A resumed session: its SessionStarted, and the turn the last stream left unfinished.
   void AnnounceStartLocked();
 

@@ -6,31 +6,18 @@
 
 namespace voxflow::orchestrator {
 
-FallbackMemory::FallbackMemory(std::unique_ptr<ConversationMemory> shared,
-                               std::function<void(const std::string&)> warn,
+FallbackMemory::FallbackMemory(std::unique_ptr<ConversationMemory> shared, StoreOutage* outage,
                                size_t max_exchanges_per_session)
     : shared_(std::move(shared)),
-      warn_(std::move(warn)),
+      outage_(outage),
       max_exchanges_(max_exchanges_per_session),
       local_(max_exchanges_per_session) {}
 
-bool FallbackMemory::store_down() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return down_;
-}
+bool FallbackMemory::store_down() const { return outage_ != nullptr && outage_->down(); }
 
 bool FallbackMemory::Noted(const absl::Status& status) {
-  bool changed;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    changed = down_ == status.ok();
-    down_ = !status.ok();
-  }
-  if (changed && warn_) {
-    warn_(status.ok() ? std::string("session store is back: conversation memory is shared again")
-                      : absl::StrCat("session store failed (", status.message(),
-                                     "): conversation memory is kept in process until it is back"));
-  }
+  // Any failure: the in-process copy serves this call.
+  if (outage_ != nullptr) outage_->Note(!status.ok(), status.message());
   return status.ok();
 }
 

@@ -5,22 +5,22 @@
 #ifndef VOXFLOW_SERVICES_ORCHESTRATOR_FALLBACK_MEMORY_H_
 #define VOXFLOW_SERVICES_ORCHESTRATOR_FALLBACK_MEMORY_H_
 
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "services/common/redis/store_outage.h"
 #include "services/orchestrator/conversation_memory.h"
 
 namespace voxflow::orchestrator {
 
 class FallbackMemory final : public ConversationMemory {
  public:
-  // `warn` is told when the store fails (the first failure of an outage) and when it is back.
-  FallbackMemory(std::unique_ptr<ConversationMemory> shared,
-                 std::function<void(const std::string&)> warn,
+  // `outage` (shared with the store's other users; null: none) hears of each answer: it warns
+  // once when the store fails and once when it is back.
+  FallbackMemory(std::unique_ptr<ConversationMemory> shared, StoreOutage* outage,
                  size_t max_exchanges_per_session = 100);
 
   // From the store; from the in-process copy when the store fails or misses this session's
@@ -43,11 +43,10 @@ class FallbackMemory final : public ConversationMemory {
   bool Resync(absl::string_view session_id);
 
   const std::unique_ptr<ConversationMemory> shared_;
-  const std::function<void(const std::string&)> warn_;
+  StoreOutage* const outage_;
   const size_t max_exchanges_;
   InProcessMemory local_;
   mutable std::mutex mu_;
-  bool down_ = false;
   std::set<std::string, std::less<>> unsynced_;  // Sessions with writes the store missed.
 };
 

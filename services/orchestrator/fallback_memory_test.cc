@@ -41,13 +41,13 @@ class FallbackMemoryTest : public ::testing::Test {
   FallbackMemoryTest() {
     auto store = std::make_unique<FlakyStore>();
     store_ = store.get();
-    memory_ = std::make_unique<FallbackMemory>(
-        std::move(store), [this](const std::string& warning) { warnings_.push_back(warning); });
+    memory_ = std::make_unique<FallbackMemory>(std::move(store), &outage_);
   }
 
   FlakyStore* store_;
   std::unique_ptr<FallbackMemory> memory_;
   std::vector<std::string> warnings_;
+  StoreOutage outage_{[this](const std::string& warning) { warnings_.push_back(warning); }};
 };
 
 TEST_F(FallbackMemoryTest, WritesToTheStoreAndReadsWhatAnotherReplicaWrote) {

@@ -201,7 +201,9 @@ int main(int argc, char** argv) {
     }
     resume_key = *std::move(key);
   }
-  auto warn = [](const std::string& warning) { spdlog::warn("{}", warning); };
+  // One outage of the store, one warning, whichever of its users finds out first.
+  voxflow::StoreOutage store_outage(
+      [](const std::string& warning) { spdlog::warn("{}", warning); });
   std::unique_ptr<voxflow::RedisClient> redis;
   std::unique_ptr<ConversationMemory> memory = std::make_unique<InProcessMemory>();
   std::unique_ptr<SessionStateStore> shared_records;
@@ -218,8 +220,8 @@ int main(int argc, char** argv) {
     }
     redis = std::make_unique<voxflow::RedisClient>(*address, voxflow::RedisClient::Options{});
     const absl::Duration ttl = absl::GetFlag(FLAGS_session_ttl);
-    memory =
-        std::make_unique<FallbackMemory>(std::make_unique<RedisMemory>(redis.get(), ttl), warn);
+    memory = std::make_unique<FallbackMemory>(std::make_unique<RedisMemory>(redis.get(), ttl),
+                                              &store_outage);
     shared_records = std::make_unique<RedisSessionStateStore>(redis.get(), ttl);
     std::fprintf(stderr, "orchestrator: sessions are kept in redis at %s\n",
                  address->ToString().c_str());
@@ -237,7 +239,7 @@ int main(int argc, char** argv) {
 
   LiveSessions live_sessions;
   Resumption resumption(ResumeTokens(resume_key, absl::GetFlag(FLAGS_resume_token_ttl)),
-                        &live_sessions, std::move(shared_records), ReplicaName(), warn);
+                        &live_sessions, std::move(shared_records), ReplicaName(), &store_outage);
   std::unique_ptr<voxflow::RedisSubscriber> takeovers;
   if (redis != nullptr) {
     // A session resumed on another replica ends here at once.

@@ -10,13 +10,12 @@ namespace voxflow::orchestrator {
 
 Resumption::Resumption(ResumeTokens tokens, LiveSessions* live,
                        std::unique_ptr<SessionStateStore> shared, std::string replica,
-                       std::function<void(const std::string&)> warn,
-                       std::function<absl::Time()> now)
+                       StoreOutage* outage, std::function<absl::Time()> now)
     : tokens_(std::move(tokens)),
       live_(live),
       shared_(std::move(shared)),
       replica_(std::move(replica)),
-      warn_(std::move(warn)),
+      outage_(outage),
       now_(std::move(now)) {
   if (shared_ != nullptr) writer_ = std::thread([this] { WriteLoop(); });
 }
@@ -40,19 +39,9 @@ std::string Resumption::Token(const std::string& session_id) const {
 }
 
 void Resumption::Noted(const absl::Status& status) {
-  const bool down = absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);
-  bool changed;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    changed = store_down_ != down;
-    store_down_ = down;
-  }
-  if (changed && warn_) {
-    warn_(down ? absl::StrCat("session store failed (", status.message(),
-                              "): sessions are kept in process until it is back; they cannot "
-                              "move to another replica meanwhile")
-               : std::string("session store is back: session state is shared again"));
-  }
+  // The store's own answers (ALREADY_EXISTS, ABORTED, NOT_FOUND) say it is up.
+  if (outage_ == nullptr) return;
+  outage_->Note(absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status), status.message());
 }
 
 absl::StatusOr<SessionClaim> Resumption::Begin(const std::string& requested_id,
@@ -131,10 +120,7 @@ void Resumption::Save(const SessionClaim& claim, const SessionRecord& counters) 
     std::lock_guard<std::mutex> lock(mu_);
     PendingSave& pending = pending_[claim.session_id];
     if (pending.owner != claim.owner) pending = PendingSave{claim.owner, {}};
-    pending.counters.last_turn_started =
-        std::max(pending.counters.last_turn_started, counters.last_turn_started);
-    pending.counters.last_turn_completed =
-        std::max(pending.counters.last_turn_completed, counters.last_turn_completed);
+    RaiseTurnCounters(pending.counters, counters);
   }
   wake_.notify_all();
 }
@@ -147,10 +133,7 @@ void Resumption::SaveNow(const SessionClaim& claim, const SessionRecord& counter
     std::lock_guard<std::mutex> lock(mu_);
     if (auto it = pending_.find(claim.session_id);
         it != pending_.end() && it->second.owner == claim.owner && !it->second.forget) {
-      save.counters.last_turn_started =
-          std::max(save.counters.last_turn_started, it->second.counters.last_turn_started);
-      save.counters.last_turn_completed =
-          std::max(save.counters.last_turn_completed, it->second.counters.last_turn_completed);
+      RaiseTurnCounters(save.counters, it->second.counters);
       pending_.erase(it);
     }
   }

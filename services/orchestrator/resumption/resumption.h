@@ -20,6 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "services/common/redis/store_outage.h"
 #include "services/orchestrator/live_sessions.h"
 #include "services/orchestrator/resumption/resume_tokens.h"
 #include "services/orchestrator/resumption/session_state_store.h"
@@ -41,7 +42,7 @@ class Resumption {
   // and its memory ends with its stream). `replica`: this process's name in owner strings.
   Resumption(
       ResumeTokens tokens, LiveSessions* live, std::unique_ptr<SessionStateStore> shared,
-      std::string replica, std::function<void(const std::string&)> warn,
+      std::string replica, StoreOutage* outage,
       std::function<absl::Time()> now = [] { return absl::Now(); });
   // Writes what is queued, then stops the writer.
   ~Resumption();
@@ -80,7 +81,7 @@ class Resumption {
   };
   void WriteLoop();
   void Write(const std::string& id, const PendingSave& save);
-  // Notes the shared store's answer (a warning when it goes down or comes back).
+  // Tells `outage_` whether the shared store answered.
   void Noted(const absl::Status& status);
   std::string NewOwner();
   // `record` is this replica's record of session `id`.
@@ -90,7 +91,7 @@ class Resumption {
   LiveSessions* const live_;
   const std::unique_ptr<SessionStateStore> shared_;
   const std::string replica_;
-  const std::function<void(const std::string&)> warn_;
+  StoreOutage* const outage_;  // Null: none.
   const std::function<absl::Time()> now_;
   InProcessSessionStateStore local_;  // The records of this replica's live sessions.
 
@@ -99,7 +100,6 @@ class Resumption {
   std::map<std::string, PendingSave> pending_;  // Newest save per session.
   bool writing_ = false;
   bool stopping_ = false;
-  bool store_down_ = false;
   int64_t serial_ = 0;
   std::thread writer_;
 };

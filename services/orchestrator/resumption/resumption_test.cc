@@ -59,15 +59,16 @@ class ResumptionTest : public ::testing::Test {
       store->data = data_;
       stores_.push_back(store.get());
     }
-    return std::make_unique<Resumption>(
-        ResumeTokens("a key of sixteen bytes", absl::Hours(24)), live, std::move(store), name,
-        [this](const std::string& warning) { warnings_.push_back(warning); }, [] { return kNow; });
+    return std::make_unique<Resumption>(ResumeTokens("a key of sixteen bytes", absl::Hours(24)),
+                                        live, std::move(store), name, &outage_,
+                                        [] { return kNow; });
   }
 
   std::shared_ptr<InProcessSessionStateStore> data_ =
       std::make_shared<InProcessSessionStateStore>();
   std::vector<FlakyStore*> stores_;
   std::vector<std::string> warnings_;
+  StoreOutage outage_{[this](const std::string& warning) { warnings_.push_back(warning); }};
   LiveSessions live_a_, live_b_;
 };
 

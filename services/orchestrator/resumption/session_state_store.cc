@@ -6,6 +6,11 @@
 
 namespace voxflow::orchestrator {
 
+void RaiseTurnCounters(SessionRecord& record, const SessionRecord& counters) {
+  record.last_turn_started = std::max(record.last_turn_started, counters.last_turn_started);
+  record.last_turn_completed = std::max(record.last_turn_completed, counters.last_turn_completed);
+}
+
 absl::Status InProcessSessionStateStore::Create(const std::string& id, const std::string& owner) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!records_.emplace(id, SessionRecord{.owner = owner}).second) {
@@ -32,9 +37,7 @@ absl::Status InProcessSessionStateStore::Save(const std::string& id, const std::
   if (it->second.owner != owner) {
     return absl::AbortedError(absl::StrCat("session ", id, " was taken over"));
   }
-  it->second.last_turn_started = std::max(it->second.last_turn_started, counters.last_turn_started);
-  it->second.last_turn_completed =
-      std::max(it->second.last_turn_completed, counters.last_turn_completed);
+  RaiseTurnCounters(it->second, counters);
   return absl::OkStatus();
 }
 

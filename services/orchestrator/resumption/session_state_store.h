@@ -20,6 +20,10 @@ struct SessionRecord {
   bool operator==(const SessionRecord&) const = default;
 };
 
+// Raises each of `record`'s turn counters to `counters`' (saves may arrive out of order; the
+// counters only grow).
+void RaiseTurnCounters(SessionRecord& record, const SessionRecord& counters);
+
 class SessionStateStore {
  public:
   virtual ~SessionStateStore() = default;
