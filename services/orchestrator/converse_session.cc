@@ -336,7 +336,7 @@ void ConverseSession::OnRecognizerEndpoint(int turn_id) {
   // silence_ms would. Taken only once the detector has heard no voice for kRecognizerQuietMs: a
   // recognizer also "ends" an utterance at the short gap of a consonant ("what is | the
   // weather"), which cut a question in two.
-  if (ListeningToLocked(turn_id) && listener_->silence_run_ms() >= kRecognizerQuietMs) {
+  if (ListeningToLocked(turn_id) && listener_->unvoiced_run_ms() >= kRecognizerQuietMs) {
     listener_->EndUtterance(Listener::EndReason::kRecognizer, Now());
   }
   Unlock(lock);

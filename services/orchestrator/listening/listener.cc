@@ -105,7 +105,11 @@ void Listener::Hear(InputItem item, absl::Time now) {
                                  now - last_voiced_in_sound_ <= kTrailingSound));
   if (voiced && sounding_speech_) last_voiced_in_sound_ = now;
   if (sounding_speech_ || (voiced && last_voiced_ == absl::InfinitePast())) last_voiced_ = now;
-  const UtteranceSegmenter::Events events = segmenter_.Push(start_ms, ms, voiced, sounding);
+  unvoiced_run_ms_ = voiced ? 0 : unvoiced_run_ms_ + ms;
+  // silence_ms runs from the end of speech too, not from the end of the detector's hold: the
+  // hold would add its length (150 ms for the noise-robust detector) to every turn.
+  const UtteranceSegmenter::Events events =
+      segmenter_.Push(start_ms, ms, voiced, sounding, sounding_speech_);
   if (events.false_start) first_voiced_ = last_voiced_ = absl::InfinitePast();  // Not speech.
   accounting_.pushed += bytes;
 

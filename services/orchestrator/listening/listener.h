@@ -115,8 +115,8 @@ class Listener {
   std::vector<std::shared_ptr<Utterance>> TakeReadersToWake();
 
   bool utterance_open() const { return open_ != nullptr; }
-  // Unvoiced time since the last voiced frame (0 while voice is heard).
-  double silence_run_ms() const { return segmenter_.silence_run_ms(); }
+  // The detector's unvoiced time since its last voiced frame (0 while voice is heard).
+  double unvoiced_run_ms() const { return unvoiced_run_ms_; }
   double stream_ms() const { return stream_ms_; }
   // The room's steady noise in the caller's audio as heard (after echo cancellation): the
   // quietest 100 ms of the last 5 s, in dBFS (-100 for digital silence or before 100 ms).
@@ -157,7 +157,8 @@ class Listener {
   uint64_t arrival_counter_ = 0;
   bool client_sequences_ = false;
   uint64_t input_sequence_ = 0;
-  double stream_ms_ = 0;           // Input heard so far.
+  double stream_ms_ = 0;  // Input heard so far.
+  double unvoiced_run_ms_ = 0;
   std::deque<InputItem> leading_;  // The next utterance's audio, before it starts.
   std::shared_ptr<Utterance> open_;
   // Arrival of the first and the last voiced frame since the last utterance ended.

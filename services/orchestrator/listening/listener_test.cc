@@ -187,7 +187,7 @@ class HoldingVad final : public VoiceActivityDetector {
 };
 
 // The end of speech, which voice-to-voice is measured from, is the last frame with the voice in
-// it, not the last frame of the detector's hold after it.
+// it, not the last frame of the detector's hold after it; and silence_ms runs from there.
 TEST_F(ListenerTest, TheEndOfSpeechIsTheLastFrameWithSoundNotTheDetectorsHold) {
   UseDetector(std::make_unique<HoldingVad>());
   Push(Silence(1000));
@@ -196,7 +196,22 @@ TEST_F(ListenerTest, TheEndOfSpeechIsTheLastFrameWithSoundNotTheDetectorsHold) {
   ASSERT_EQ(hooks_.ended.size(), 1u);
   EXPECT_EQ(hooks_.ended[0].end_of_speech, t0_ + absl::Milliseconds(1380))
       << "the last frame of the voice, not of the hold (1540 ms)";
-  EXPECT_EQ(hooks_.ended[0].stream_ms, 1400 + 160) << "endpointing still counts the hold";
+  EXPECT_EQ(hooks_.ended[0].stream_ms, 1400);
+  EXPECT_EQ(hooks_.ended[0].declared, t0_ + absl::Milliseconds(1380 + 300))
+      << "silence_ms after the voice, not after the hold (1840 ms)";
+}
+
+// A pause shorter than silence_ms inside speech does not end the utterance, however long the
+// detector held its decision after the voice before it.
+TEST_F(ListenerTest, AGapShorterThanSilenceMsDoesNotEndTheUtterance) {
+  UseDetector(std::make_unique<HoldingVad>());
+  Push(Silence(1000));
+  Push(Voice(400));
+  Push(Silence(280));
+  Push(Voice(400));
+  Push(Silence(800));
+  ASSERT_EQ(hooks_.ended.size(), 1u) << "one utterance across the 280 ms gap";
+  EXPECT_EQ(hooks_.ended[0].stream_ms, 1000 + 400 + 280 + 400);
 }
 
 // A last consonant the detector does not call voice (no pitch in a final "s") is speech to the

@@ -11,7 +11,7 @@ double UtteranceSegmenter::FalseStartGapMs() const {
 }
 
 UtteranceSegmenter::Events UtteranceSegmenter::Push(int64_t start_ms, double frame_ms, bool voiced,
-                                                    bool sounding) {
+                                                    bool sounding, bool speech_goes_on) {
   Events events;
   const auto end_ms = start_ms + static_cast<int64_t>(std::llround(frame_ms));
   switch (phase_) {
@@ -41,8 +41,8 @@ UtteranceSegmenter::Events UtteranceSegmenter::Push(int64_t start_ms, double fra
       }
       break;
     case Phase::kSpeaking:
-      if (voiced) {
-        speech_ms_ += frame_ms;
+      if (voiced) speech_ms_ += frame_ms;
+      if (speech_goes_on) {
         silence_run_ms_ = 0;
         speech_end_ms_ = end_ms;
       } else {

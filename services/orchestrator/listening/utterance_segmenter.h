@@ -6,7 +6,7 @@
 //              +--------------+                                 +--> end
 //
 // A tentative start is what barge-in pauses a reply on; `confirmed` is what starts a turn; the
-// end of an utterance comes `silence_ms` after its last voiced frame (or at max_utterance_ms, or
+// end of an utterance comes `silence_ms` after its speech last went on (or at max_utterance_ms, or
 // when the session ends it: END_OF_INPUT, the recognizer's endpoint).
 #ifndef VOXFLOW_SERVICES_ORCHESTRATOR_LISTENING_UTTERANCE_SEGMENTER_H_
 #define VOXFLOW_SERVICES_ORCHESTRATOR_LISTENING_UTTERANCE_SEGMENTER_H_
@@ -38,17 +38,24 @@ class UtteranceSegmenter {
   // One frame of `frame_ms` starting at stream time `start_ms`.
   // `sounding`: a voiced frame whose sound is over the room's; only those count toward
   // min_speech_ms (a detector's hold after a short sound does not make it an utterance).
-  Events Push(int64_t start_ms, double frame_ms, bool voiced, bool sounding = true);
+  // `speech_goes_on`: once speaking, whether the caller's speech goes on in this frame; silence_ms
+  // runs from the last frame where it did (a detector's hold over a quiet room is not speech, a
+  // last unvoiced consonant is).
+  Events Push(int64_t start_ms, double frame_ms, bool voiced, bool sounding, bool speech_goes_on);
+  // The detector's decision alone: speech goes on while it is voiced.
+  Events Push(int64_t start_ms, double frame_ms, bool voiced, bool sounding = true) {
+    return Push(start_ms, frame_ms, voiced, sounding, voiced);
+  }
   // The session ended the utterance (END_OF_INPUT, recognizer endpoint): back to silence.
   void Reset();
 
   Phase phase() const { return phase_; }
   // Voiced time since the tentative start, in ms.
   double speech_ms() const { return speech_ms_; }
-  // Stream time where the speech began, and where its last voiced frame ended.
+  // Stream time where the speech began, and where it last went on.
   int64_t speech_start_ms() const { return speech_start_ms_; }
   int64_t speech_end_ms() const { return speech_end_ms_; }
-  // Unvoiced time since the last voiced frame, in ms.
+  // Time since the speech last went on (unvoiced time before it is confirmed), in ms.
   double silence_run_ms() const { return silence_run_ms_; }
   const EndpointingSettings& settings() const { return settings_; }
 

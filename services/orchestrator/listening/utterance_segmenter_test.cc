@@ -11,11 +11,14 @@ namespace {
 // Drives a segmenter with a script of 20 ms frames: 'x' voiced, 'h' voiced without sound over the
 // room's (a detector's hold), '.' not. Returns one letter per frame for what happened: S started,
 // C confirmed (B both), F false start, E ended, - nothing.
-std::string Script(UtteranceSegmenter& segmenter, const std::string& script) {
+// `hold_is_silence`: the caller tells the segmenter that speech does not go on through 'h'.
+std::string Script(UtteranceSegmenter& segmenter, const std::string& script,
+                   bool hold_is_silence = false) {
   std::string out;
   int64_t t = 0;
   for (char c : script) {
-    const auto e = segmenter.Push(t, 20, c != '.', c == 'x');
+    const auto e = hold_is_silence ? segmenter.Push(t, 20, c != '.', c == 'x', c == 'x')
+                                   : segmenter.Push(t, 20, c != '.', c == 'x');
     t += 20;
     out += e.speech_started && e.confirmed ? 'B'
            : e.speech_started              ? 'S'
@@ -64,6 +67,16 @@ TEST(UtteranceSegmenterTest, ShortSoundIsAFalseStart) {
   EXPECT_EQ(events.find('C'), std::string::npos);
   EXPECT_NE(events.find('F'), std::string::npos);
   EXPECT_EQ(segmenter.phase(), UtteranceSegmenter::Phase::kSilence);
+}
+
+// silence_ms runs from where the caller says the speech stopped going on, not from the end of
+// the detector's hold.
+TEST(UtteranceSegmenterTest, SilenceMsRunsFromTheEndOfSpeechTheCallerGives) {
+  UtteranceSegmenter held({.silence_ms = 100, .min_speech_ms = 60, .max_utterance_ms = 0});
+  EXPECT_EQ(Script(held, "xxxxxhhhh......"), "S-C----------E-");
+  UtteranceSegmenter told({.silence_ms = 100, .min_speech_ms = 60, .max_utterance_ms = 0});
+  EXPECT_EQ(Script(told, "xxxxxhhhh......", /*hold_is_silence=*/true), "S-C------E-----");
+  EXPECT_EQ(told.speech_end_ms(), 100) << "the end of the last frame whose speech went on";
 }
 
 TEST(UtteranceSegmenterTest, GapsInsideWordsDoNotResetTentativeSpeech) {
