@@ -20,6 +20,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <memory>
 #include <random>
@@ -291,16 +292,23 @@ OnsetResult RunOnset(const CandidateFactory& make, const Samples& question, doub
   return result;
 }
 
+// The fastest of five runs, each with a new detector: one run is tens of ms, which a busy
+// machine's scheduling scatters by half.
 double CpuMsPerAudioSecond(const CandidateFactory& make, const Samples& audio) {
-  auto vad = make();
   const std::string pcm = ToPcm16(audio);
-  const auto start = std::chrono::steady_clock::now();
-  for (size_t at = 0; at + kFrameSamples * 2 <= pcm.size(); at += kFrameSamples * 2) {
-    vad->IsSpeech(absl::string_view(pcm).substr(at, kFrameSamples * 2));
+  double fastest_ms = std::numeric_limits<double>::infinity();
+  for (int run = 0; run < 5; ++run) {
+    auto vad = make();
+    const auto start = std::chrono::steady_clock::now();
+    for (size_t at = 0; at + kFrameSamples * 2 <= pcm.size(); at += kFrameSamples * 2) {
+      vad->IsSpeech(absl::string_view(pcm).substr(at, kFrameSamples * 2));
+    }
+    fastest_ms =
+        std::min(fastest_ms,
+                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                     .count());
   }
-  const double ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  return ms / (static_cast<double>(audio.size()) / 16000);
+  return fastest_ms / (static_cast<double>(audio.size()) / 16000);
 }
 
 int Main() {

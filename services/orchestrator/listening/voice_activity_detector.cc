@@ -137,7 +137,9 @@ class Harmonicity {
     }
   }
 
-  double Value() {
+  // The highest correlation, or the first at least `enough`: whether a block is pitched is all
+  // the detector asks, and most voiced blocks answer it long before the last lag.
+  double Value(double enough) {
     if (history_.size() < kHistory) return 0;
     Whiten();
     const float* now = residual_.data() + (kHistory - kWindow);
@@ -150,6 +152,7 @@ class Harmonicity {
       const float* then = now - lag;
       if (lag > kMinLag) e1 += then[0] * then[0] - then[kWindow] * then[kWindow];
       if (e1 > 0) best = std::max(best, Dot(now, then) / std::sqrt(double(e0) * e1));
+      if (best >= enough) break;
     }
     return best;
   }
@@ -250,7 +253,9 @@ class NoiseRobustVad final : public BlockVad {
     if (heard && options_.min_harmonicity <= 0) return true;
     // A pitch counts once it lasts kPitchBlocks: noise has one now and then, a vowel keeps it.
     pitched_blocks_ =
-        heard && harmonicity_.Value() >= options_.min_harmonicity ? pitched_blocks_ + 1 : 0;
+        heard && harmonicity_.Value(options_.min_harmonicity) >= options_.min_harmonicity
+            ? pitched_blocks_ + 1
+            : 0;
     if (pitched_blocks_ >= kPitchBlocks) {
       voiced_hold_blocks_ = options_.voicing_hold_ms / kBlockMs;
       foreground_db_ = std::max(foreground_db_, level_db);
