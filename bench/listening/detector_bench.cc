@@ -32,9 +32,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "bench/listening/candidate_detectors.h"
 #include "services/common/audio_chunk.h"
 #include "services/orchestrator/listening/barge_in_detector.h"
+#include "services/orchestrator/listening/listener.h"
 #include "services/orchestrator/listening/utterance_segmenter.h"
 #include "services/orchestrator/listening/voice_activity_detector.h"
 #include "tests/util/fixtures.h"
@@ -311,6 +313,46 @@ double CpuMsPerAudioSecond(const CandidateFactory& make, const Samples& audio) {
   return fastest_ms / (static_cast<double>(audio.size()) / 16000);
 }
 
+// What the session's own Listener (the detector, the room's floor, endpointing) makes of `pcm`
+// (16 kHz mono PCM16), fed in 20 ms chunks at their stream times: its utterances, printed.
+class PrintingHooks final : public orchestrator::ListenerHooks {
+ public:
+  void OnUtteranceStarted(std::shared_ptr<orchestrator::Utterance>, absl::Time,
+                          int64_t stream_ms) override {
+    std::printf("listener: utterance %.2f-", stream_ms / 1000.0);
+  }
+  void OnUtteranceEnded(absl::Time, absl::Time, int64_t stream_ms) override {
+    std::printf("%.2f s\n", stream_ms / 1000.0);
+  }
+  void OnVoiceOverReply(BargeInDetector::Action) override {}
+  bool ReplyPlaying() const override { return false; }
+};
+
+void ListenTo(std::unique_ptr<VoiceActivityDetector> vad, const std::string& pcm,
+              const EndpointingSettings& endpointing) {
+  streaming::JitterBufferOptions input;
+  input.target_duration_ms = 40;
+  auto buffer = streaming::JitterBuffer::Create(input);
+  if (!buffer.ok()) return;
+  PrintingHooks hooks;
+  orchestrator::Listener listener({}, MakeStreamFormat(v1::PCM16, 16000, 1), *std::move(buffer),
+                                  std::move(vad), endpointing, BargeInSettings{}, &hooks);
+  absl::Time now = absl::UnixEpoch();
+  constexpr size_t kChunkBytes = kFrameSamples * 2;
+  uint64_t sequence = 0;
+  for (size_t at = 0; at + kChunkBytes <= pcm.size(); at += kChunkBytes) {
+    v1::AudioChunk chunk;
+    chunk.set_data(pcm.substr(at, kChunkBytes));
+    chunk.set_format(v1::PCM16);
+    chunk.set_sample_rate(16000);
+    chunk.set_channels(1);
+    chunk.set_sequence(++sequence);
+    if (!listener.Push(std::move(chunk), now, 0).ok()) return;
+    now += absl::Milliseconds(20);
+  }
+  std::printf("listener: noise floor %.1f dBFS\n", listener.noise_floor_dbfs());
+}
+
 int Main() {
   const uint32_t seed = absl::GetFlag(FLAGS_seed);
 
@@ -342,10 +384,13 @@ int Main() {
     } else {
       pcm = std::string(32000, '\0') + testing::SpeechPcm16k(text) + std::string(32000, '\0');
     }
-    auto vad =
-        absl::GetFlag(FLAGS_segment_detector) == "webrtc"
-            ? orchestrator::CreateWebRtcVad(MakeStreamFormat(v1::PCM16, 16000, 1))
-            : orchestrator::CreateNoiseRobustVad(MakeStreamFormat(v1::PCM16, 16000, 1), robust);
+    auto make = [&] {
+      return absl::GetFlag(FLAGS_segment_detector) == "webrtc"
+                 ? orchestrator::CreateWebRtcVad(MakeStreamFormat(v1::PCM16, 16000, 1))
+                 : orchestrator::CreateNoiseRobustVad(MakeStreamFormat(v1::PCM16, 16000, 1),
+                                                      robust);
+    };
+    auto vad = make();
     std::vector<char> voiced;
     for (const Utterance& u : Segment(**vad, FromPcm16(pcm), &voiced)) {
       std::printf("utterance %.2f-%.2f s\n", u.start_ms / 1000.0, u.end_ms / 1000.0);
@@ -360,6 +405,9 @@ int Main() {
     }
     if (!line.empty())
       std::printf("%6.1f s %s\n", (voiced.size() - line.size()) * 0.02, line.c_str());
+    ListenTo(*make(), pcm,
+             {.silence_ms = absl::GetFlag(FLAGS_silence_ms),
+              .min_speech_ms = absl::GetFlag(FLAGS_min_speech_ms)});
     return 0;
   }
   std::vector<Candidate> candidates = AllCandidates(robust);

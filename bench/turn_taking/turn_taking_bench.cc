@@ -231,7 +231,6 @@ CallResult RunCall(const std::string& address, const Audio& audio, int index, bo
   const bool record = getenv("BENCH_DEBUG") != nullptr;
   if (audio.room != testing::Noise::kNone || echo != nullptr || record) {
     room = [&](std::string& chunk) {
-      if (record) recorded += chunk;
       testing::Samples piece = testing::FromPcm16(chunk);
       for (float& sample : piece) {
         sample += background[background_at];
@@ -239,6 +238,7 @@ CallResult RunCall(const std::string& address, const Audio& audio, int index, bo
       }
       if (echo != nullptr) echo->AddTo(piece);
       chunk = testing::ToPcm16(piece);
+      if (record) recorded += chunk;  // As sent: the room and the echo in it.
     };
   }
   Microphone mic(client, room);

@@ -86,15 +86,31 @@ void EchoDelay::Estimate() {
 
 void NoiseFloor::Push(double block_energy) {
   sum_ += block_energy;
+  loudest_ = std::max(loudest_, block_energy);
   if (++blocks_ < kBlocksPerWindow) return;
-  windows_.push_back(sum_ / blocks_);
+  windows_.push_back({sum_ / blocks_, loudest_});
   if (windows_.size() > kWindows) windows_.pop_front();
   sum_ = 0;
+  loudest_ = 0;
   blocks_ = 0;
 }
 
 double NoiseFloor::quietest_block_energy() const {
-  return windows_.empty() ? 0 : *std::min_element(windows_.begin(), windows_.end());
+  double quietest = windows_.empty() ? 0 : windows_.front().mean;
+  for (const Window& window : windows_) quietest = std::min(quietest, window.mean);
+  return quietest;
+}
+
+double NoiseFloor::swing() const {
+  std::vector<double> ratios;
+  ratios.reserve(windows_.size());
+  for (const Window& window : windows_) {
+    if (window.mean > 0) ratios.push_back(window.loudest / window.mean);
+  }
+  if (ratios.empty()) return 1;
+  const auto middle = ratios.begin() + static_cast<std::ptrdiff_t>(ratios.size() / 2);
+  std::nth_element(ratios.begin(), middle, ratios.end());
+  return *middle;
 }
 
 }  // namespace voxflow::orchestrator

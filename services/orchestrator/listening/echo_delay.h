@@ -59,14 +59,23 @@ class NoiseFloor {
   double block_energy() const { return 1.25 * quietest_block_energy(); }
   // The quietest 100 ms's mean block energy (0 before the first 100 ms).
   double quietest_block_energy() const;
+  // How far the room's own sound rises over its mean: the median, over the 100 ms windows, of
+  // the loudest block's energy over the window's mean (1 before the first 100 ms). About 1.3 in
+  // white noise, more in noise with low-frequency swells (brown, a car).
+  double swing() const;
   // How much audio the floor was taken over, in ms (up to 5 s).
   int heard_ms() const { return static_cast<int>(windows_.size()) * kBlocksPerWindow * 10; }
 
  private:
+  struct Window {
+    double mean;     // Mean block energy of the 100 ms.
+    double loudest;  // Its loudest block's energy.
+  };
   static constexpr int kBlocksPerWindow = 10;
   static constexpr size_t kWindows = 50;
-  std::deque<double> windows_;  // Mean block energy of each 100 ms.
+  std::deque<Window> windows_;
   double sum_ = 0;
+  double loudest_ = 0;
   int blocks_ = 0;
 };
 

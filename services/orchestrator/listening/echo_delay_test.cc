@@ -86,5 +86,18 @@ TEST(NoiseFloorTest, IsTheQuietestStretchOfTheLastSeconds) {
   EXPECT_NEAR(floor.block_energy(), 1.25e6, 1e3);
 }
 
+// How far a room rises over its mean sets how far over its floor a caller's voice must be.
+TEST(NoiseFloorTest, SwingIsHowFarTheRoomRisesOverItsMean) {
+  NoiseFloor floor;
+  EXPECT_EQ(floor.swing(), 1) << "nothing heard yet";
+  for (int i = 0; i < 100; ++i) floor.Push(1000);
+  EXPECT_DOUBLE_EQ(floor.swing(), 1) << "steady noise";
+  NoiseFloor swelling;
+  for (int i = 0; i < 100; ++i) swelling.Push(i % 2 ? 3000 : 1000);
+  EXPECT_DOUBLE_EQ(swelling.swing(), 1.5) << "loudest 3000 over a mean of 2000";
+  for (int i = 0; i < 20; ++i) swelling.Push(1e6);  // Speech in two windows is not the room.
+  EXPECT_DOUBLE_EQ(swelling.swing(), 1.5);
+}
+
 }  // namespace
 }  // namespace voxflow::orchestrator

@@ -85,24 +85,35 @@ void Listener::Hear(InputItem item, absl::Time now) {
   const auto start_ms = static_cast<int64_t>(stream_ms_);
   stream_ms_ += ms;
   const bool voiced = vad_->IsSpeech(item.audio.data());
-  // The end of speech (what voice-to-voice is measured from) is the last frame with sound 6 dB
-  // over the room as it was before the speech began, in an unbroken run from a voiced one: a
+  // The end of speech (what voice-to-voice is measured from, and silence_ms runs from) is the
+  // last frame with sound over the room as it was before the speech began (3 to 6 dB, below), in
+  // an unbroken run from a voiced one: a
   // detector holds its decision for a while after the voice stops (the noise-robust one up to
   // 150 ms), and in a noisy room those frames are the room; and it may not call a last consonant
   // speech (no pitch in a final "s"), which the caller hears as speech all the same (up to 200 ms
   // of it: a noisy room's own swells are not speech). (No floor before the speech, as when a call
-  // opens with it: every voiced frame counts, and only those.)
+  // opens with it: every voiced frame counts, and only those. The floor is trusted after 500 ms
+  // of the room: over 200 ms its quietest 100 ms could hold a question's onset, which put the
+  // floor of a call opening with speech 4.5 dB over the room's and the question under it.)
   if (voiced && first_voiced_ == absl::InfinitePast()) {
     floor_known_ = noise_floor_.heard_ms() >= kFloorHeardMs;
     speech_floor_ = floor_known_ ? noise_floor_.quietest_block_energy() : 0;
+    // Over the room means over what the room itself reaches: 3 dB in steady noise (white noise
+    // rises ~1 dB over its mean; at 5 dB SNR much of a caller's voice is not 6 dB over it), up to
+    // 6 dB in a room that swells (brown noise, a car).
+    speech_margin_ = std::clamp(1.25 * noise_floor_.swing(), kMinOverFloor, kOverFloor);
     first_voiced_ = now;
   }
   // Sound is also over -70 dBFS + 6 dB: an echo canceller's output or a digital line is silent
   // but for a few bits, which are not speech either.
-  const bool sounding = frame_energy > kOverFloor * std::max(speech_floor_, min_floor_);
-  sounding_speech_ = first_voiced_ != absl::InfinitePast() && sounding &&
-                     (voiced || (sounding_speech_ && floor_known_ &&
-                                 now - last_voiced_in_sound_ <= kTrailingSound));
+  const bool sounding =
+      frame_energy > std::max(speech_margin_ * speech_floor_, kOverFloor * min_floor_);
+  // A last consonant runs on only while 6 dB over the room: at 3 dB a steady room's own ripples
+  // carried the end of speech on.
+  const bool trailing = frame_energy > kOverFloor * std::max(speech_floor_, min_floor_) &&
+                        sounding_speech_ && floor_known_ &&
+                        now - last_voiced_in_sound_ <= kTrailingSound;
+  sounding_speech_ = first_voiced_ != absl::InfinitePast() && (voiced ? sounding : trailing);
   if (voiced && sounding_speech_) last_voiced_in_sound_ = now;
   if (sounding_speech_ || (voiced && last_voiced_ == absl::InfinitePast())) last_voiced_ = now;
   unvoiced_run_ms_ = voiced ? 0 : unvoiced_run_ms_ + ms;

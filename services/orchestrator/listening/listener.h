@@ -141,8 +141,10 @@ class Listener {
   BargeInDetector barge_in_;
   ListenerHooks* const hooks_;
   const double bytes_per_ms_;
-  static constexpr double kOverFloor = 4;  // 6 dB.
-  static constexpr int kFloorHeardMs = 200;
+  static constexpr double kOverFloor = 4;     // 6 dB.
+  static constexpr double kMinOverFloor = 2;  // 3 dB.
+  double speech_margin_ = kOverFloor;         // Over the floor, for the current speech.
+  static constexpr int kFloorHeardMs = 500;
   double speech_floor_ = 0;       // The room's floor when the current speech began.
   bool floor_known_ = false;      // The room had been heard long enough when it began.
   bool sounding_speech_ = false;  // The last frame was sound in a run from a voiced frame.

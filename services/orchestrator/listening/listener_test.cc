@@ -231,6 +231,27 @@ TEST_F(ListenerTest, TheEndOfSpeechRunsOnThroughSoundThatFollowsTheVoice) {
       << "the last frame of the hiss, not of the voice (1380 ms)";
 }
 
+// A square wave of `amplitude`: a steady room, or a voice to LoudnessVad when over 1000.
+std::string Square(int ms, int16_t amplitude) {
+  std::string pcm;
+  for (int i = 0; i < 16 * ms; ++i) {
+    const int16_t v = i % 16 < 8 ? amplitude : static_cast<int16_t>(-amplitude);
+    pcm.append(reinterpret_cast<const char*>(&v), 2);
+  }
+  return pcm;
+}
+
+// In a steady room a voice 4.6 dB over it is speech (a caller at 5 dB SNR): the margin over the
+// floor is 3 dB where the room does not swell, and 6 dB only where it does.
+TEST_F(ListenerTest, AVoiceAFewDecibelsOverASteadyRoomIsSpeech) {
+  Push(Square(1000, 650));  // -34 dBFS of steady noise.
+  Push(Square(400, 1100));  // The voice, 4.6 dB over it.
+  Push(Square(800, 650));
+  ASSERT_EQ(hooks_.started.size(), 1u);
+  ASSERT_EQ(hooks_.ended.size(), 1u);
+  EXPECT_EQ(hooks_.ended[0].stream_ms, 1400) << "the voice's end, not the room's";
+}
+
 // The room's steady noise is measured under the caller's voice: the quietest 100 ms of the last
 // 5 s, which speech on top does not raise.
 TEST_F(ListenerTest, TheNoiseFloorIsTheRoomsSteadyNoiseNotTheCallersVoice) {
