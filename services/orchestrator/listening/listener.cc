@@ -87,14 +87,14 @@ void Listener::Hear(InputItem item, absl::Time now) {
   const bool voiced = vad_->IsSpeech(item.audio.data());
   // The end of speech (what voice-to-voice is measured from, and silence_ms runs from) is the
   // last frame with sound over the room as it was before the speech began (3 to 6 dB, below), in
-  // an unbroken run from a voiced one: a
-  // detector holds its decision for a while after the voice stops (the noise-robust one up to
-  // 150 ms), and in a noisy room those frames are the room; and it may not call a last consonant
-  // speech (no pitch in a final "s"), which the caller hears as speech all the same (up to 200 ms
-  // of it: a noisy room's own swells are not speech). (No floor before the speech, as when a call
-  // opens with it: every voiced frame counts, and only those. The floor is trusted after 500 ms
-  // of the room: over 200 ms its quietest 100 ms could hold a question's onset, which put the
-  // floor of a call opening with speech 4.5 dB over the room's and the question under it.)
+  // an unbroken run from a voiced one: a detector holds its decision for a while after the voice
+  // stops (the noise-robust one up to 150 ms), and in a noisy room those frames are the room; and
+  // it may not call a last consonant speech (no pitch in a final "s"), which the caller hears as
+  // speech all the same (up to 200 ms of it: a noisy room's own swells are not speech). (No floor
+  // before the speech, as when a call opens with it: every voiced frame counts, and only those. The
+  // floor is trusted after 500 ms of the room: over 200 ms its quietest 100 ms could hold a
+  // question's onset, which put the floor of a call opening with speech 4.5 dB over the room's and
+  // the question under it.)
   if (voiced && first_voiced_ == absl::InfinitePast()) {
     floor_known_ = noise_floor_.heard_ms() >= kFloorHeardMs;
     speech_floor_ = floor_known_ ? noise_floor_.quietest_block_energy() : 0;
