@@ -39,6 +39,7 @@
 #include "services/orchestrator/listening/listener.h"
 #include "services/orchestrator/listening/utterance_segmenter.h"
 #include "services/orchestrator/listening/voice_activity_detector.h"
+#include "services/orchestrator/testing/test_audio.h"
 #include "tests/util/fixtures.h"
 #include "tests/util/room_audio.h"
 
@@ -341,13 +342,12 @@ void ListenTo(std::unique_ptr<VoiceActivityDetector> vad, const std::string& pcm
   constexpr size_t kChunkBytes = kFrameSamples * 2;
   uint64_t sequence = 0;
   for (size_t at = 0; at + kChunkBytes <= pcm.size(); at += kChunkBytes) {
-    v1::AudioChunk chunk;
-    chunk.set_data(pcm.substr(at, kChunkBytes));
-    chunk.set_format(v1::PCM16);
-    chunk.set_sample_rate(16000);
-    chunk.set_channels(1);
-    chunk.set_sequence(++sequence);
-    if (!listener.Push(std::move(chunk), now, 0).ok()) return;
+    if (!listener
+             .Push(orchestrator::testing::Pcm16kChunk(pcm.substr(at, kChunkBytes), ++sequence), now,
+                   0)
+             .ok()) {
+      return;
+    }
     now += absl::Milliseconds(20);
   }
   std::printf("listener: noise floor %.1f dBFS\n", listener.noise_floor_dbfs());

@@ -76,13 +76,8 @@ class ListenerTest : public ::testing::Test {
   // `pcm` in 20 ms chunks, one per 20 ms of the test's time.
   void Push(const std::string& pcm) {
     for (size_t at = 0; at < pcm.size(); at += kChunk) {
-      v1::AudioChunk chunk;
-      chunk.set_data(pcm.substr(at, kChunk));
-      chunk.set_format(v1::PCM16);
-      chunk.set_sample_rate(16000);
-      chunk.set_channels(1);
-      chunk.set_sequence(++sequence_);
-      ASSERT_TRUE(listener_->Push(std::move(chunk), now_, 0).ok());
+      ASSERT_TRUE(
+          listener_->Push(testing::Pcm16kChunk(pcm.substr(at, kChunk), ++sequence_), now_, 0).ok());
       pushed_ += kChunk;
       now_ += absl::Milliseconds(20);
     }
@@ -256,14 +251,7 @@ TEST_F(ListenerTest, AVoiceAFewDecibelsOverASteadyRoomIsSpeech) {
 // 5 s, which speech on top does not raise.
 TEST_F(ListenerTest, TheNoiseFloorIsTheRoomsSteadyNoiseNotTheCallersVoice) {
   EXPECT_EQ(listener_->noise_floor_dbfs(), -100) << "nothing heard yet";
-  auto hum = [](int ms) {  // A square wave of amplitude 328: -40.0 dBFS RMS.
-    std::string pcm;
-    for (int i = 0; i < 16 * ms; ++i) {
-      const int16_t v = i % 16 < 8 ? 328 : -328;
-      pcm.append(reinterpret_cast<const char*>(&v), 2);
-    }
-    return pcm;
-  };
+  auto hum = [](int ms) { return Square(ms, 328); };  // -40.0 dBFS RMS.
   Push(hum(1000));
   EXPECT_NEAR(listener_->noise_floor_dbfs(), -40, 0.1);
   Push(Voice(1000));

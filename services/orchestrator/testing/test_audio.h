@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/strings/string_view.h"
 #include "services/orchestrator/listening/voice_activity_detector.h"
@@ -16,6 +17,17 @@
 namespace voxflow::orchestrator::testing {
 
 constexpr size_t kChunk = 640;  // 20 ms of 16 kHz mono PCM16.
+
+// Caller audio as a client sends it: `pcm` (16 kHz mono PCM16) with its sequence number.
+inline v1::AudioChunk Pcm16kChunk(std::string pcm, uint64_t sequence) {
+  v1::AudioChunk chunk;
+  chunk.set_data(std::move(pcm));
+  chunk.set_format(v1::PCM16);
+  chunk.set_sample_rate(16000);
+  chunk.set_channels(1);
+  chunk.set_sequence(sequence);
+  return chunk;
+}
 
 // `ms` of voice: loud enough for LoudnessVad (and WebRTC's detector).
 inline std::string Voice(int ms) {
