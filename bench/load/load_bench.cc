@@ -565,8 +565,8 @@ void PrintRow(const char* name, const RunResult& r) {
       name, r.sessions, r.held, r.failed, Cell(r.chunk_p50, "%.2f").c_str(),
       Cell(r.chunk_p99, "%.2f").c_str(), Cell(r.v2v_p50, "%.2f").c_str(),
       Cell(r.v2v_p99, "%.2f").c_str(), Cell(r.server_v2v_p99, "%.0f").c_str(), r.underruns,
-      Cell(r.cpu_s_per_session_min, "%.2f").c_str(),
-      Cell(r.backend_cpu_s_per_session_min, "%.2f").c_str(),
+      Cell(r.cpu_s_per_session_min, "%.3f").c_str(),
+      Cell(r.backend_cpu_s_per_session_min, "%.3f").c_str(),
       Cell(r.rss_mb_per_session, "%.3f").c_str(), r.peak_threads,
       Cell(r.ticker_lag_p99, "%.1f").c_str());
   std::fflush(stdout);

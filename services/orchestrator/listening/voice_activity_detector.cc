@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -145,14 +146,33 @@ class Harmonicity {
     const float* now = residual_.data() + (kHistory - kWindow);
     const float e0 = Dot(now, now);
     if (e0 <= 0) return 0;
+    // A voice's pitch moves little from one block to the next: the lags around the last one
+    // found answer most voiced blocks at once (the answer, pitched or not, is the same in any
+    // order of lags).
+    double best = 0;
+    if (pitch_lag_ > 0) {
+      for (size_t lag = std::max(kMinLag, pitch_lag_ - kNearLags);
+           lag <= std::min(kMaxLag, pitch_lag_ + kNearLags); ++lag) {
+        const float* then = now - lag;
+        const float e1 = Dot(then, then);
+        if (e1 > 0) best = std::max(best, Dot(now, then) / std::sqrt(double(e0) * e1));
+        if (best >= enough) {
+          pitch_lag_ = lag;
+          return best;
+        }
+      }
+    }
     // The energy of the lagged window slides along with the lag.
     float e1 = Dot(now - kMinLag, now - kMinLag);
-    double best = 0;
+    pitch_lag_ = 0;
     for (size_t lag = kMinLag; lag <= kMaxLag; ++lag) {
       const float* then = now - lag;
       if (lag > kMinLag) e1 += then[0] * then[0] - then[kWindow] * then[kWindow];
       if (e1 > 0) best = std::max(best, Dot(now, then) / std::sqrt(double(e0) * e1));
-      if (best >= enough) break;
+      if (best >= enough) {
+        pitch_lag_ = lag;
+        break;
+      }
     }
     return best;
   }
@@ -164,6 +184,7 @@ class Harmonicity {
   static constexpr size_t kMaxLag = 134;  // 60 Hz.
   static constexpr size_t kHistory = kWindow + kMaxLag;
   static constexpr int kOrder = 4;
+  static constexpr size_t kNearLags = 2;
 
   // Four partial sums, so that the compiler can keep them in one vector register.
   static float Dot(const float* a, const float* b) {
@@ -176,11 +197,20 @@ class Harmonicity {
 
   // residual_ = history_ through the inverse of its order-4 linear predictor (Levinson-Durbin).
   void Whiten() {
+    // The samples are whole numbers, so every product and sum is exact in a double whatever the
+    // order: four partial sums give the same figures without one long chain of additions.
     double r[kOrder + 1] = {};
     for (int k = 0; k <= kOrder; ++k) {
-      for (size_t n = static_cast<size_t>(k); n < kHistory; ++n) {
-        r[k] += double(history_[n]) * history_[n - static_cast<size_t>(k)];
+      double partial[4] = {0, 0, 0, 0};
+      size_t n = static_cast<size_t>(k);
+      for (; n + 4 <= kHistory; n += 4) {
+        for (size_t j = 0; j < 4; ++j) {
+          partial[j] += double(history_[n + j]) * history_[n + j - static_cast<size_t>(k)];
+        }
       }
+      for (; n < kHistory; ++n)
+        partial[0] += double(history_[n]) * history_[n - static_cast<size_t>(k)];
+      r[k] = (partial[0] + partial[1]) + (partial[2] + partial[3]);
     }
     double a[kOrder + 1] = {1};
     double error = r[0] * (1 + 1e-9) + 1e-9;
@@ -205,6 +235,7 @@ class Harmonicity {
 
   std::vector<float> history_;
   std::vector<float> residual_;
+  size_t pitch_lag_ = 0;  // Where the last pitch was found; 0 when the last search found none.
 };
 
 class NoiseRobustVad final : public BlockVad {
@@ -229,9 +260,10 @@ class NoiseRobustVad final : public BlockVad {
   }
 
   bool Passes(const int16_t* block) {
-    double energy = 0;
-    for (size_t i = 0; i < kBlockSamples; ++i) energy += double(block[i]) * block[i];
-    energy /= kBlockSamples;
+    // Integer sums are exact (as the double sum was) and vectorize.
+    int64_t sum = 0;
+    for (size_t i = 0; i < kBlockSamples; ++i) sum += int32_t{block[i]} * block[i];
+    const double energy = static_cast<double>(sum) / kBlockSamples;
     // The floor never counts as below -80 dBFS: digital silence is no floor to be above.
     const double floor = std::max(floor_.Push(energy), kMinFloor);
     const double level_db = 10 * std::log10(std::max(energy, kMinFloor) / kFullScale);
