@@ -263,7 +263,8 @@ CallResult RunCall(const std::string& address, const Audio& audio, int index, bo
       if (e.event.has_telemetry()) {
         std::string attributes;
         for (const auto& [k, v] : e.event.telemetry().attributes()) {
-          if (k == "turn_id" || k == "reason" || k == "action")
+          if (k == "turn_id" || k == "reason" || k == "action" ||
+              e.event.telemetry().name() == "turn.stats")
             absl::StrAppend(&attributes, " ", k, "=", v);
         }
         std::fprintf(stderr, "DEBUG call %d at %lld %s%s\n", index,
