@@ -75,6 +75,10 @@ void EchoDelay::Estimate() {
   }
   confidence_ = best;
   if (best < kConfident) return;
+  // A best alignment at the end of the range is the edge of a step, not a peak: a caller who
+  // starts talking more than 500 ms into the reply lines their onset up with the reply's there,
+  // and was taken for its echo (on a phone line the suppressor then muted their barge-in).
+  if (best_delay == kMaxDelay) return;
   const int delay = static_cast<int>(best_delay);
   // Once found, the delay moves only when two estimates in a row agree on where to (within
   // 20 ms): a reply paused and resumed over the caller can line the envelopes up elsewhere once.

@@ -77,6 +77,22 @@ TEST(EchoDelayTest, TheCallersQuestionBeforeTheReplyDoesNotHideItsEcho) {
   EXPECT_EQ(delay.delay_ms(), 120);
 }
 
+TEST(EchoDelayTest, ACallerWhoStartsTalkingIntoTheReplyIsNoEcho) {
+  // A flat reply (a tone, as the mock engine speaks) and, 600 ms after it began, the caller's own
+  // voice (no echo at all): the two onsets line up at the end of the search range.
+  std::vector<int16_t> reply(250 * kBlock, 0), mic(250 * kBlock, 0);
+  for (size_t i = 0; i < reply.size(); ++i) {
+    if (i >= 150 * kBlock)
+      reply[i] = static_cast<int16_t>(8000 * std::sin(2 * M_PI * 220 * i / 16000.0));
+    if (i >= 210 * kBlock)
+      mic[i] = static_cast<int16_t>(3000 * std::sin(2 * M_PI * 150 * i / 16000.0));
+  }
+  EchoDelay delay;
+  for (size_t b = 0; b < 250; ++b) delay.Push(&reply[b * kBlock], &mic[b * kBlock], kBlock);
+  EXPECT_FALSE(delay.found()) << "delay " << delay.delay_ms() << " ms, confidence "
+                              << delay.confidence();
+}
+
 TEST(NoiseFloorTest, IsTheQuietestStretchOfTheLastSeconds) {
   NoiseFloor floor;
   for (int i = 0; i < 200; ++i) floor.Push(1000);  // Steady noise.
