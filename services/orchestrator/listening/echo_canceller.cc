@@ -231,9 +231,6 @@ std::string EchoCanceller::ProcessPcm16(std::string out, absl::Time captured) {
     }
     // What the canceller left of the echo goes too (suppressed: blocks the caller cannot have
     // spoken in, given how loud the reply was).
-    // Once the reply has spoken long enough to be found in the caller's audio and was not (a
-    // headset, a handset), there is no echo to suppress: the suppressor would only take the
-    // caller's own voice for one in a noisy room.
     // Once the reply has spoken for a second without being found in the caller's audio (a
     // headset, a handset), there is no echo to suppress: the suppressor would only take the
     // caller's own voice for one in a noisy room, or the start of a quick answer.
