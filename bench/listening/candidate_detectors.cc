@@ -54,6 +54,7 @@ std::vector<Candidate> AllCandidates(const orchestrator::NoiseRobustVadOptions& 
        [] { return *orchestrator::CreateWebRtcVad(MakeStreamFormat(v1::PCM16, 16000, 1)); }});
   // The robust detector's parts, one at a time over noise suppression and the GMM.
   NoiseRobustVadOptions ns_only = robust;
+  ns_only.gmm = true;
   ns_only.floor_snr_db = 0;
   ns_only.min_harmonicity = 0;
   ns_only.foreground_margin_db = 0;
@@ -67,11 +68,15 @@ std::vector<Candidate> AllCandidates(const orchestrator::NoiseRobustVadOptions& 
   pitch_only.min_harmonicity = robust.min_harmonicity;
   out.push_back({"ns+gmm+pitch", "... and a pitch", Robust(pitch_only)});
   NoiseRobustVadOptions no_foreground = robust;
+  no_foreground.gmm = true;
   no_foreground.foreground_margin_db = 0;
   out.push_back({"robust-no-foreground", "noise suppression, GMM, noise floor and pitch",
                  Robust(no_foreground)});
-  out.push_back({"robust", "... and the caller's level over background voices (the defaults)",
-                 Robust(robust)});
+  NoiseRobustVadOptions with_gmm = robust;
+  with_gmm.gmm = true;
+  out.push_back(
+      {"robust+gmm", "... and the caller's level over background voices", Robust(with_gmm)});
+  out.push_back({"robust", "the same without the GMM (the defaults)", Robust(robust)});
   NoiseRobustVadOptions no_ns = robust;
   no_ns.noise_suppression = -1;
   out.push_back({"robust-no-ns", "the robust detector without noise suppression", Robust(no_ns)});

@@ -64,14 +64,13 @@ class BlockVad : public VoiceActivityDetector {
   bool last_ = false;
 };
 
-// WebRTC's GMM detector's decision on `block`, 10 ms at `rate` (through `apm`, whose other
-// modules may clean the block first).
-bool WebRtcDecision(webrtc::AudioProcessing& apm, webrtc::AudioFrame& frame, const int16_t* block,
-                    int rate = kVadRate) {
+// Runs `block`, 10 ms at `rate`, through `apm` (its modules may clean it, in `frame`, and decide
+// on it); false when the module refused it.
+bool ProcessBlock(webrtc::AudioProcessing& apm, webrtc::AudioFrame& frame, const int16_t* block,
+                  int rate = kVadRate) {
   frame.UpdateFrame(0, 0, block, static_cast<size_t>(rate / 100), rate,
                     webrtc::AudioFrame::kNormalSpeech, webrtc::AudioFrame::kVadUnknown, 1);
-  if (apm.ProcessStream(&frame) != webrtc::AudioProcessing::kNoError) return false;
-  return apm.voice_detection()->stream_has_voice();
+  return apm.ProcessStream(&frame) == webrtc::AudioProcessing::kNoError;
 }
 
 class WebRtcVad final : public BlockVad {
@@ -81,7 +80,8 @@ class WebRtcVad final : public BlockVad {
 
  private:
   bool HearBlock(const int16_t* block) override {
-    const bool voice = WebRtcDecision(*apm_, frame_, block);
+    const bool voice =
+        ProcessBlock(*apm_, frame_, block) && apm_->voice_detection()->stream_has_voice();
     // The module keeps its last decision through blocks of digital silence (it skips them):
     // a block below -60 dBFS at every sample is not speech, whatever came before.
     return Peak(block) > kSilencePeak && voice;
@@ -268,13 +268,14 @@ class NoiseRobustVad final : public BlockVad {
     const double floor = std::max(floor_.Push(energy), kMinFloor);
     const double level_db = 10 * std::log10(std::max(energy, kMinFloor) / kFullScale);
     foreground_db_ -= options_.foreground_decay_db_per_s * kBlockMs / 1000;
-    // Noise suppression, the GMM and the pitch work on the block at 8 kHz (speech below 4 kHz is
-    // what they need, at half the cost): the mean of each pair of samples.
+    // Noise suppression, the pitch (and the GMM, when asked for) work on the block at 8 kHz (speech
+    // below 4 kHz is what they need, at half the cost): the mean of each pair of samples.
     int16_t narrow[kBlockSamples / 2];
     for (size_t i = 0; i < kBlockSamples / 2; ++i) {
       narrow[i] = static_cast<int16_t>((block[2 * i] + block[2 * i + 1]) / 2);
     }
-    const bool voice = WebRtcDecision(*apm_, frame_, narrow, kVadRate / 2);
+    const bool voice = ProcessBlock(*apm_, frame_, narrow, kVadRate / 2) &&
+                       (!options_.gmm || apm_->voice_detection()->stream_has_voice());
     // The pitch is looked for in the cleaned block: noise suppression takes most of a steady
     // noise away and leaves the harmonics.
     harmonicity_.Push(options_.noise_suppression >= 0 ? frame_.data_ : narrow);
@@ -331,16 +332,17 @@ absl::StatusOr<std::unique_ptr<AudioConverter>> ConverterTo16k(const v1::AudioSt
   return AudioConverter::Create(input, vad_format);
 }
 
-// An AudioProcessing with WebRTC's detector at its most aggressive (kVeryLowLikelihood: white
-// noise up to about -25 dBFS is mostly not speech while speech onsets are kept) and, when
-// `noise_suppression` is 0..3, noise suppression at that level ahead of it.
-absl::StatusOr<std::unique_ptr<webrtc::AudioProcessing>> CreateDetectingApm(int noise_suppression) {
+// An AudioProcessing with, when `gmm`, WebRTC's detector at its most aggressive
+// (kVeryLowLikelihood: white noise up to about -25 dBFS is mostly not speech while speech onsets
+// are kept) and, when `noise_suppression` is 0..3, noise suppression at that level ahead of it.
+absl::StatusOr<std::unique_ptr<webrtc::AudioProcessing>> CreateDetectingApm(int noise_suppression,
+                                                                            bool gmm) {
   std::unique_ptr<webrtc::AudioProcessing> apm(webrtc::AudioProcessing::Create());
   if (apm == nullptr) return absl::InternalError("webrtc AudioProcessing::Create failed");
   webrtc::VoiceDetection* vad = apm->voice_detection();
-  if (vad->Enable(true) != 0 ||
-      vad->set_likelihood(webrtc::VoiceDetection::kVeryLowLikelihood) != 0 ||
-      vad->set_frame_size_ms(kBlockMs) != 0) {
+  if (gmm && (vad->Enable(true) != 0 ||
+              vad->set_likelihood(webrtc::VoiceDetection::kVeryLowLikelihood) != 0 ||
+              vad->set_frame_size_ms(kBlockMs) != 0)) {
     return absl::InternalError("webrtc voice detection cannot be configured");
   }
   if (noise_suppression >= 0) {
@@ -361,7 +363,7 @@ absl::StatusOr<std::unique_ptr<VoiceActivityDetector>> CreateWebRtcVad(
     const v1::AudioStreamFormat& input) {
   auto converter = ConverterTo16k(input);
   if (!converter.ok()) return converter.status();
-  auto apm = CreateDetectingApm(-1);
+  auto apm = CreateDetectingApm(-1, /*gmm=*/true);
   if (!apm.ok()) return apm.status();
   return std::unique_ptr<VoiceActivityDetector>(
       new WebRtcVad(*std::move(converter), apm->release()));
@@ -371,7 +373,7 @@ absl::StatusOr<std::unique_ptr<VoiceActivityDetector>> CreateNoiseRobustVad(
     const v1::AudioStreamFormat& input, NoiseRobustVadOptions options) {
   auto converter = ConverterTo16k(input);
   if (!converter.ok()) return converter.status();
-  auto apm = CreateDetectingApm(options.noise_suppression);
+  auto apm = CreateDetectingApm(options.noise_suppression, options.gmm);
   if (!apm.ok()) return apm.status();
   return std::unique_ptr<VoiceActivityDetector>(
       new NoiseRobustVad(*std::move(converter), apm->release(), options));
