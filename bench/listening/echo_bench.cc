@@ -251,7 +251,8 @@ CaseResult RunCase(const Case& c, Mode mode, const std::vector<Samples>& replies
         format, format,
         mode == Mode::kOn ? EchoCanceller::Engage::kAlways : EchoCanceller::Engage::kOnEcho);
   }
-  auto vad = *orchestrator::CreateVoiceActivityDetector(format, v1::VOICE_DETECTOR_NOISE_ROBUST);
+  auto vad = *orchestrator::CreateVoiceActivityDetector(format, v1::VOICE_DETECTOR_NOISE_ROBUST,
+                                                        canceller != nullptr);
   EndpointingSettings endpointing;
   UtteranceSegmenter segmenter(endpointing);
   BargeInDetector barge_in((BargeInSettings()));

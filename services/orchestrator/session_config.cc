@@ -197,14 +197,6 @@ absl::StatusOr<SessionSetup> BuildSessionSetup(const v1::SessionConfig& requeste
   if (config.voice_detector() == v1::VOICE_DETECTOR_UNSPECIFIED) {
     config.set_voice_detector(options.voice_detector);
   }
-  auto vad = services.vad_factory
-                 ? services.vad_factory(config.input_format(), config.voice_detector())
-                 : CreateVoiceActivityDetector(config.input_format(), config.voice_detector());
-  if (!vad.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("config.input_format: no voice activity detection: ", vad.status().message()));
-  }
-  setup.vad = *std::move(vad);
   if (!v1::EchoCancellation_IsValid(config.echo_cancellation())) {
     return absl::InvalidArgumentError(
         absl::StrCat("config.echo_cancellation: unknown value ", config.echo_cancellation(),
@@ -227,6 +219,17 @@ absl::StatusOr<SessionSetup> BuildSessionSetup(const v1::SessionConfig& requeste
     }
     setup.echo = *std::move(echo);
   }
+  const bool behind_echo_canceller = setup.echo != nullptr;
+  auto vad = services.vad_factory
+                 ? services.vad_factory(config.input_format(), config.voice_detector(),
+                                        behind_echo_canceller)
+                 : CreateVoiceActivityDetector(config.input_format(), config.voice_detector(),
+                                               behind_echo_canceller);
+  if (!vad.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.input_format: no voice activity detection: ", vad.status().message()));
+  }
+  setup.vad = *std::move(vad);
   if (absl::Status s = CheckLlmSettings(config.llm()); !s.ok()) return s;
   if (services.voices != nullptr) {
     if (absl::Status s = services.voices->Check(config.voice(), config.language()); !s.ok()) {

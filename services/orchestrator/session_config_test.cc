@@ -63,9 +63,10 @@ TEST_F(SessionConfigTest, TheServerDefaultsAreFilledInForTheStages) {
 
 TEST_F(SessionConfigTest, TheVoiceDetectorIsTheServersUnlessChosenAndAnUnknownOneIsNamed) {
   std::vector<v1::VoiceDetector> asked;
-  services_.vad_factory = [&asked](const v1::AudioStreamFormat& format, v1::VoiceDetector kind) {
+  services_.vad_factory = [&asked](const v1::AudioStreamFormat& format, v1::VoiceDetector kind,
+                                   bool behind_echo_canceller) {
     asked.push_back(kind);
-    return testing::LoudnessVadFactory()(format, kind);
+    return testing::LoudnessVadFactory()(format, kind, behind_echo_canceller);
   };
   services_.options.voice_detector = v1::VOICE_DETECTOR_WEBRTC;
   v1::SessionConfig config = Pcm16();
@@ -128,6 +129,28 @@ TEST_F(SessionConfigTest, EchoCancellationIsOffUnlessAskedAndOnNeedsAFormatItCan
   config.set_echo_cancellation(static_cast<v1::EchoCancellation>(9));
   EXPECT_THAT(Build(config).status().message(),
               HasSubstr("config.echo_cancellation: unknown value 9"));
+}
+
+// The noise-robust detector adds WebRTC's GMM behind a canceller (what it leaves of the reply is
+// a voice): the factory is told whether the session has one.
+TEST_F(SessionConfigTest, TheDetectorKnowsWhetherItListensBehindAnEchoCanceller) {
+  std::vector<bool> behind;
+  services_.vad_factory = [&behind](const v1::AudioStreamFormat& format, v1::VoiceDetector kind,
+                                    bool behind_echo_canceller) {
+    behind.push_back(behind_echo_canceller);
+    return testing::LoudnessVadFactory()(format, kind, behind_echo_canceller);
+  };
+  v1::SessionConfig config = Pcm16();
+  for (const v1::EchoCancellation echo :
+       {v1::ECHO_CANCELLATION_OFF, v1::ECHO_CANCELLATION_AUTO, v1::ECHO_CANCELLATION_ON}) {
+    config.set_echo_cancellation(echo);
+    ASSERT_TRUE(Build(config).ok());
+  }
+  // AUTO on input the canceller cannot clean: no canceller.
+  config.mutable_input_format()->set_channels(2);
+  config.set_echo_cancellation(v1::ECHO_CANCELLATION_AUTO);
+  ASSERT_TRUE(Build(config).ok());
+  EXPECT_EQ(behind, (std::vector<bool>{false, true, true, false}));
 }
 
 TEST_F(SessionConfigTest, OpusIsHandledAsPcm16Inside) {

@@ -146,7 +146,8 @@ TEST(EchoCancellerTest, TheCallersVoiceOverTheEchoStays) {
                                          MakeStreamFormat(v1::PCM16, 16000, 1));
   ASSERT_TRUE(canceller.ok());
   auto vad = CreateVoiceActivityDetector(MakeStreamFormat(v1::PCM16, 16000, 1),
-                                         v1::VOICE_DETECTOR_NOISE_ROBUST);
+                                         v1::VOICE_DETECTOR_NOISE_ROBUST,
+                                         /*behind_echo_canceller=*/true);
   ASSERT_TRUE(vad.ok());
   int echo_voiced = 0, caller_voiced = 0, caller_frames = 0;
   double caller_in = 0, caller_out = 0;
@@ -185,7 +186,8 @@ TEST(EchoCancellerTest, TheEchoIsNotVoiceEvenBeforeTheCancellerHasLearntIt) {
                                            MakeStreamFormat(v1::PCM16, 16000, 1));
     ASSERT_TRUE(canceller.ok());
     auto vad = CreateVoiceActivityDetector(MakeStreamFormat(v1::PCM16, 16000, 1),
-                                           v1::VOICE_DETECTOR_NOISE_ROBUST);
+                                           v1::VOICE_DETECTOR_NOISE_ROBUST,
+                                           /*behind_echo_canceller=*/true);
     ASSERT_TRUE(vad.ok());
     int voiced = 0, voiced_first_2s = 0;
     const size_t frames = mic.size() / (kFrameBytes / 2);

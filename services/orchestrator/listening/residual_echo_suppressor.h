@@ -31,7 +31,7 @@ class ResidualEchoSuppressor {
   // A loss this large is no echo at all: nothing is suppressed.
   static constexpr double kNoEchoDb = 100;
   // How much an echo block is turned down.
-  static constexpr double kSuppressionDb = 50;
+  static constexpr double kSuppressionDb = 30;
 
   // One 10 ms block: `far`, the reply due to play at the block's moment (before its echo's
   // delay); `near`, the caller's audio with the canceller's estimate of the echo taken off, turned

@@ -380,12 +380,12 @@ absl::StatusOr<std::unique_ptr<VoiceActivityDetector>> CreateNoiseRobustVad(
 }
 
 absl::StatusOr<std::unique_ptr<VoiceActivityDetector>> CreateVoiceActivityDetector(
-    const v1::AudioStreamFormat& input, v1::VoiceDetector kind) {
+    const v1::AudioStreamFormat& input, v1::VoiceDetector kind, bool behind_echo_canceller) {
   switch (kind) {
     case v1::VOICE_DETECTOR_WEBRTC:
       return CreateWebRtcVad(input);
     case v1::VOICE_DETECTOR_NOISE_ROBUST:
-      return CreateNoiseRobustVad(input);
+      return CreateNoiseRobustVad(input, {.gmm = behind_echo_canceller});
     default:
       return absl::InvalidArgumentError(absl::StrCat("no voice detector of kind ", kind));
   }

@@ -20,9 +20,10 @@ class VoiceActivityDetector {
   virtual bool IsSpeech(absl::string_view frame) = 0;
 };
 
-// Makes one detector per session, of the kind asked for (a fake in tests).
+// Makes one detector per session, of the kind asked for (a fake in tests);
+// `behind_echo_canceller`: it hears the caller after the session's echo canceller.
 using VadFactory = std::function<absl::StatusOr<std::unique_ptr<VoiceActivityDetector>>(
-    const v1::AudioStreamFormat& input, v1::VoiceDetector kind)>;
+    const v1::AudioStreamFormat& input, v1::VoiceDetector kind, bool behind_echo_canceller)>;
 
 // WebRTC's voice activity detector (Debian's libwebrtc-audio-processing, through its
 // AudioProcessing module). Input in any supported format is converted to 16 kHz mono first; a
@@ -34,9 +35,10 @@ absl::StatusOr<std::unique_ptr<VoiceActivityDetector>> CreateWebRtcVad(
 struct NoiseRobustVadOptions {
   // WebRTC noise suppression ahead of WebRTC's detector: 0..3 (low..very high), -1 off.
   int noise_suppression = 2;
-  // WebRTC's GMM detector's decision on the cleaned block as one more test. Off: with the floor,
-  // the pitch and the caller's level it changed no decision in bench/listening but the first
-  // voiced block of a soft onset (later), and it is a sixth of the detector's cost.
+  // WebRTC's GMM detector's decision on the cleaned block as one more test. It tells the caller
+  // from what an echo canceller leaves of the reply (that residue is a voice, with a pitch, over
+  // the floor); without an echo it changed no decision in bench/listening, made a soft onset's
+  // first voiced block later and is a sixth of the detector's cost.
   bool gmm = false;
   // A block is speech only this far above the noise floor (the quietest 50 ms of the last
   // `floor_window_ms`), in dB; 0 turns the gate off.
@@ -60,9 +62,10 @@ struct NoiseRobustVadOptions {
 absl::StatusOr<std::unique_ptr<VoiceActivityDetector>> CreateNoiseRobustVad(
     const v1::AudioStreamFormat& input, NoiseRobustVadOptions options = {});
 
-// The detector of `kind` (VOICE_DETECTOR_WEBRTC or VOICE_DETECTOR_NOISE_ROBUST).
+// The detector of `kind` (VOICE_DETECTOR_WEBRTC or VOICE_DETECTOR_NOISE_ROBUST); behind an echo
+// canceller the noise-robust one adds WebRTC's GMM (NoiseRobustVadOptions::gmm).
 absl::StatusOr<std::unique_ptr<VoiceActivityDetector>> CreateVoiceActivityDetector(
-    const v1::AudioStreamFormat& input, v1::VoiceDetector kind);
+    const v1::AudioStreamFormat& input, v1::VoiceDetector kind, bool behind_echo_canceller = false);
 
 }  // namespace voxflow::orchestrator
 

@@ -57,8 +57,8 @@ inline std::unique_ptr<PipelineRegistry> FakePipelines() {
 
 // One LoudnessVad per session.
 inline VadFactory LoudnessVadFactory() {
-  return [](const v1::AudioStreamFormat&,
-            v1::VoiceDetector) -> absl::StatusOr<std::unique_ptr<VoiceActivityDetector>> {
+  return [](const v1::AudioStreamFormat&, v1::VoiceDetector,
+            bool) -> absl::StatusOr<std::unique_ptr<VoiceActivityDetector>> {
     return std::make_unique<LoudnessVad>();
   };
 }
