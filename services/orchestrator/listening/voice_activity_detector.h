@@ -33,12 +33,12 @@ absl::StatusOr<std::unique_ptr<VoiceActivityDetector>> CreateWebRtcVad(
 
 // The noise-robust detector's settings (defaults: what bench/listening chose).
 struct NoiseRobustVadOptions {
-  // WebRTC noise suppression ahead of WebRTC's detector: 0..3 (low..very high), -1 off.
+  // WebRTC noise suppression ahead of the other tests: 0..3 (low..very high), -1 off.
   int noise_suppression = 2;
   // WebRTC's GMM detector's decision on the cleaned block as one more test. It tells the caller
   // from what an echo canceller leaves of the reply (that residue is a voice, with a pitch, over
-  // the floor); without an echo it changed no decision in bench/listening, made a soft onset's
-  // first voiced block later and is a sixth of the detector's cost.
+  // the floor); without an echo it changed no decision in bench/listening but made a soft
+  // onset's first voiced block later, and leaving it out saves a tenth of the detector's work.
   bool gmm = false;
   // A block is speech only this far above the noise floor (the quietest 50 ms of the last
   // `floor_window_ms`), in dB; 0 turns the gate off.
