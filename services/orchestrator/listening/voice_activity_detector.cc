@@ -150,29 +150,23 @@ class Harmonicity {
     // found answer most voiced blocks at once (the answer, pitched or not, is the same in any
     // order of lags).
     double best = 0;
+    size_t probed_from = 1, probed_to = 0;  // None yet.
     if (pitch_lag_ > 0) {
-      for (size_t lag = std::max(kMinLag, pitch_lag_ - kNearLags);
-           lag <= std::min(kMaxLag, pitch_lag_ + kNearLags); ++lag) {
+      probed_from = std::max(kMinLag, pitch_lag_ - kNearLags);
+      probed_to = std::min(kMaxLag, pitch_lag_ + kNearLags);
+      for (size_t lag = probed_from; lag <= probed_to; ++lag) {
         const float* then = now - lag;
-        const float e1 = Dot(then, then);
-        if (e1 > 0) best = std::max(best, Dot(now, then) / std::sqrt(double(e0) * e1));
-        if (best >= enough) {
-          pitch_lag_ = lag;
-          return best;
-        }
+        if (Reaches(now, lag, e0, Dot(then, then), enough, &best)) return best;
       }
     }
-    // The energy of the lagged window slides along with the lag.
+    // The energy of the lagged window slides along with the lag; the lags probed are in `best`.
     float e1 = Dot(now - kMinLag, now - kMinLag);
     pitch_lag_ = 0;
     for (size_t lag = kMinLag; lag <= kMaxLag; ++lag) {
       const float* then = now - lag;
       if (lag > kMinLag) e1 += then[0] * then[0] - then[kWindow] * then[kWindow];
-      if (e1 > 0) best = std::max(best, Dot(now, then) / std::sqrt(double(e0) * e1));
-      if (best >= enough) {
-        pitch_lag_ = lag;
-        break;
-      }
+      if (lag >= probed_from && lag <= probed_to) continue;
+      if (Reaches(now, lag, e0, e1, enough, &best)) break;
     }
     return best;
   }
@@ -185,6 +179,15 @@ class Harmonicity {
   static constexpr size_t kHistory = kWindow + kMaxLag;
   static constexpr int kOrder = 4;
   static constexpr size_t kNearLags = 2;
+
+  // Folds the correlation at `lag` (`e1`: the lagged window's energy) into `best`; true, and
+  // the lag remembered as the pitch, once `best` reaches `enough`.
+  bool Reaches(const float* now, size_t lag, float e0, float e1, double enough, double* best) {
+    if (e1 > 0) *best = std::max(*best, Dot(now, now - lag) / std::sqrt(double(e0) * e1));
+    if (*best < enough) return false;
+    pitch_lag_ = lag;
+    return true;
+  }
 
   // Four partial sums, so that the compiler can keep them in one vector register.
   static float Dot(const float* a, const float* b) {
