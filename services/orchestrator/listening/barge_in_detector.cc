@@ -8,7 +8,7 @@ bool BargeInDetector::Confirmed() const {
 
 BargeInDetector::Action BargeInDetector::OnFrame(const UtteranceSegmenter::Events& events,
                                                  int64_t now_ms, double frame_ms, bool voiced,
-                                                 bool reply_playing, bool sounding) {
+                                                 bool reply_playing, bool sounding, bool masked) {
   if (events.speech_started) {
     decided_ = false;
     words_ = 0;
@@ -16,7 +16,7 @@ BargeInDetector::Action BargeInDetector::OnFrame(const UtteranceSegmenter::Event
   if (!settings_.enabled) return Action::kNone;
   // The gap in the voice is counted from its last frame with sound: a detector's hold after a
   // sound would bridge two bursts of noise into one voice.
-  if (voiced && sounding) last_sounding_ms_ = now_ms;
+  if ((voiced && sounding) || (masked && paused_)) last_sounding_ms_ = now_ms;
   const double silence_ms =
       voiced && sounding ? 0.0 : static_cast<double>(now_ms - last_sounding_ms_);
   const bool quiet_for_renew = now_ms - last_voiced_ms_ > kRenewMs;

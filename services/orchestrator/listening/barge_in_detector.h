@@ -32,9 +32,12 @@ class BargeInDetector {
   // After each input frame the segmenter took (`events` from it), at stream time `now_ms`.
   // `reply_playing`: reply audio of the current turn is going out (or paused by us). `sounding`:
   // a voiced frame whose sound is over the room's (a detector's hold after a sound has stopped
-  // does not count toward min_speech_ms).
+  // does not count toward min_speech_ms). `masked`: an echo suppressor took the frame's audio for
+  // the reply's echo; while the reply stands paused, that is no gap in the caller's voice (the
+  // echo of the reply played before the pause is still coming back, and the caller's voice may
+  // be under it), so it does not resume the reply; timeout_ms still bounds the pause.
   Action OnFrame(const UtteranceSegmenter::Events& events, int64_t now_ms, double frame_ms,
-                 bool voiced, bool reply_playing, bool sounding = true);
+                 bool voiced, bool reply_playing, bool sounding = true, bool masked = false);
   // The recognizer heard `words` words of the speech so far.
   Action OnWords(int words);
   // The reply ended or was interrupted: forget any pause.

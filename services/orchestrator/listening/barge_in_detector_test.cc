@@ -22,6 +22,11 @@ struct Harness {
     t += 20;
     return detector.OnFrame(events, t, 20, voiced, playing, sounding);
   }
+  // A frame an echo suppressor took for the reply's echo (the segmenter is not shown it).
+  Action Masked() {
+    t += 20;
+    return detector.OnFrame({}, t, 20, false, true, false, /*masked=*/true);
+  }
 };
 
 // Bursts of noise 300 ms apart, each held by the detector for 150 ms after it: the hold neither
@@ -48,6 +53,33 @@ TEST(BargeInDetectorTest, VoicePausesAtOnceAndConfirmedSpeechInterrupts) {
   EXPECT_EQ(h.Frame(true), Action::kInterrupt);  // 100 ms of speech.
   EXPECT_FALSE(h.detector.paused());
   EXPECT_EQ(h.Frame(true), Action::kNone);  // Decided: no second interruption.
+}
+
+// While the reply stands paused, frames taken for its echo are no gap in the voice; speech
+// after them goes on counting toward min_speech_ms, and timeout_ms still ends the pause.
+TEST(BargeInDetectorTest, FramesTakenForEchoDoNotResumeAPausedReply) {
+  Harness h({.min_speech_ms = 200, .timeout_ms = 1500});
+  EXPECT_EQ(h.Frame(true), Action::kPause);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(h.Frame(true), Action::kNone);  // 100 ms.
+  for (int i = 0; i < 25; ++i) EXPECT_EQ(h.Masked(), Action::kNone);    // 500 ms.
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(h.Frame(true), Action::kNone);
+  EXPECT_EQ(h.Frame(true), Action::kInterrupt);  // 200 ms of voice heard.
+
+  Harness t({.min_speech_ms = 400, .timeout_ms = 1500});
+  EXPECT_EQ(t.Frame(true), Action::kPause);
+  Action last = Action::kNone;
+  int masked = 0;
+  while (last == Action::kNone && masked < 200) {
+    last = t.Masked();
+    ++masked;
+  }
+  EXPECT_EQ(last, Action::kResume);
+  EXPECT_EQ(masked, 75) << "timeout_ms after the pause";
+  EXPECT_TRUE(t.detector.muted());
+  // Not paused, a masked frame is silence like any other.
+  Harness n({.min_speech_ms = 400});
+  EXPECT_EQ(n.Masked(), Action::kNone);
+  EXPECT_FALSE(n.detector.paused());
 }
 
 TEST(BargeInDetectorTest, ANoiseBurstShorterThanMinSpeechResumesTheReply) {

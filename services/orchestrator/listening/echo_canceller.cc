@@ -240,6 +240,7 @@ std::string EchoCanceller::ProcessPcm16(std::string out, absl::Time captured) {
                         stats_.no_echo   ? ResidualEchoSuppressor::kNoEchoDb
                         : stats_.engaged ? echo_loss_db_
                                          : ResidualEchoSuppressor::kUncancelled);
+    stats_.suppressed_blocks = suppressor_.suppressed_blocks();
     ++stats_.blocks;
   }
   // The echo's figures, once a second of audio, from the blocks whose echo source played (in a
@@ -258,7 +259,6 @@ std::string EchoCanceller::ProcessPcm16(std::string out, absl::Time captured) {
     }
     measured_ = {};
     stats_.delay_ms = delay_.delay_ms();
-    stats_.suppressed_blocks = suppressor_.suppressed_blocks();
   }
   return out;
 }

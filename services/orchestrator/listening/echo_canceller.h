@@ -51,7 +51,8 @@ class EchoCanceller {
     // long enough (1 s) for that to mean there is none.
     bool echo_found = false;
     bool no_echo = false;
-    uint64_t suppressed_blocks = 0;  // Blocks taken for what the canceller left of the echo.
+    // Blocks taken for what the canceller left of the echo (up to date after every Process()).
+    uint64_t suppressed_blocks = 0;
 
     // What it saw, as turn.stats and the metrics name it: found, none or looking.
     const char* state_name() const { return echo_found ? "found" : no_echo ? "none" : "looking"; }

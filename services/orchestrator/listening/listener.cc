@@ -74,10 +74,13 @@ void Listener::OnReplyPlayed(absl::string_view pcm, absl::Time starts) {
 }
 
 void Listener::Hear(InputItem item, absl::Time now) {
+  bool echo_suppressed = false;  // Some of the frame was taken for the reply's echo.
   if (echo_ != nullptr) {
     // Captured one frame before it arrived, give or take the network.
     const absl::Duration frame = absl::Milliseconds(item.audio.data().size() / bytes_per_ms_);
+    const uint64_t suppressed = echo_->stats().suppressed_blocks;
     *item.audio.mutable_data() = echo_->Process(item.audio.data(), item.received - frame);
+    echo_suppressed = echo_->stats().suppressed_blocks > suppressed;
   }
   const double frame_energy = MeasureNoiseFloor(item.audio.data());
   const size_t bytes = item.audio.data().size();
@@ -117,10 +120,18 @@ void Listener::Hear(InputItem item, absl::Time now) {
   if (voiced && sounding_speech_) last_voiced_in_sound_ = now;
   if (sounding_speech_ || (voiced && last_voiced_ == absl::InfinitePast())) last_voiced_ = now;
   unvoiced_run_ms_ = voiced ? 0 : unvoiced_run_ms_ + ms;
+  // While the reply stands paused for the caller's voice, the echo of what it played before the
+  // pause is still coming back (up to 500 ms), and the suppressor turns down whatever could be
+  // that echo: a caller quieter than the reply is then not heard, but not gone either. Those
+  // frames are neither speech nor silence: they end neither the speech nor the pause (measured:
+  // the gateway's phone call under AUTO took them for a gap, resumed the reply, and heard the
+  // caller's barge-in only on their next words, or never).
+  const bool masked = echo_suppressed && !voiced && barge_in_.paused();
   // silence_ms runs from the end of speech too, not from the end of the detector's hold: the
   // hold would add its length (150 ms for the noise-robust detector) to every turn.
   const UtteranceSegmenter::Events events =
-      segmenter_.Push(start_ms, ms, voiced, sounding, sounding_speech_);
+      masked ? UtteranceSegmenter::Events{}
+             : segmenter_.Push(start_ms, ms, voiced, sounding, sounding_speech_);
   if (events.false_start) first_voiced_ = last_voiced_ = absl::InfinitePast();  // Not speech.
   accounting_.pushed += bytes;
 
@@ -144,7 +155,7 @@ void Listener::Hear(InputItem item, absl::Time now) {
   }
   if (events.confirmed && open_ == nullptr) StartUtterance(now);
   Apply(barge_in_.OnFrame(events, static_cast<int64_t>(stream_ms_), ms, voiced,
-                          hooks_->ReplyPlaying(), sounding));
+                          hooks_->ReplyPlaying(), sounding, masked));
   if (events.ended) EndUtterance(EndReason::kEndpoint, now);
 }
 

@@ -302,5 +302,29 @@ TEST_F(ListenerTest, TheRepliesWordsComingBackAreEchoOnlyWhereTheCancellerFoundA
   EXPECT_FALSE(listener_->IsEchoOfReply("sunny in paris", now_ + absl::Seconds(5)));
 }
 
+// A caller without an echo talks over the first second of a loud reply, on a line cancelled from
+// the start (a phone line): their onset is louder than the reply and pauses it; the rest of their
+// words are quieter than the reply less 6 dB, and the suppressor takes them for its echo until
+// the reply played before the pause has had time to come back (500 ms). That is no gap: the
+// reply stays paused, and the caller's voice, heard once the echo's time is over, interrupts it.
+TEST_F(ListenerTest, WhatTheSuppressorTookForEchoIsNoGapInAPausedReply) {
+  auto canceller = EchoCanceller::Create(MakeStreamFormat(v1::PCM16, 16000, 1),
+                                         MakeStreamFormat(v1::PCM16, 16000, 1));
+  ASSERT_TRUE(canceller.ok()) << canceller.status();
+  listener_->UseEchoCanceller(*std::move(canceller));
+  hooks_.reply_playing = true;
+  const std::string reply = Square(2000, 16000);
+  const std::string caller = Silence(500) + Square(60, 24000) + Square(1000, 6000);
+  for (size_t at = 0; at + kChunk <= caller.size(); at += kChunk) {
+    // The reply goes out until it is paused.
+    if (hooks_.actions.empty()) listener_->OnReplyPlayed(reply.substr(at, kChunk), now_);
+    Push(caller.substr(at, kChunk));
+  }
+  EXPECT_GT(listener_->echo_canceller()->stats().suppressed_blocks, 20u);
+  ASSERT_EQ(hooks_.actions.size(), 2u);
+  EXPECT_EQ(hooks_.actions[0], BargeInDetector::Action::kPause);
+  EXPECT_EQ(hooks_.actions[1], BargeInDetector::Action::kInterrupt);
+}
+
 }  // namespace
 }  // namespace voxflow::orchestrator
