@@ -90,6 +90,9 @@ void TwilioCall::OnStart(const TwilioStart& start) {
     format->set_sample_rate(8000);
     format->set_channels(1);
   }
+  // A phone line: the caller may be on a speakerphone, and the orchestrator cancels the reply's
+  // echo on it from the start.
+  config.set_echo_cancellation(v1::ECHO_CANCELLATION_AUTO);
   auto& attributes = *config.mutable_attributes();
   for (const auto& [key, value] : start.custom_parameters) {
     if (key == "pipeline") {
