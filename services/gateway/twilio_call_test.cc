@@ -64,6 +64,8 @@ TEST_F(TwilioCallTest, StartOpensAMulawConversationWithTheCallsParameters) {
   EXPECT_EQ(config.input_format().format(), v1::MULAW);
   EXPECT_EQ(config.input_format().sample_rate(), 8000);
   EXPECT_EQ(config.output_format().format(), v1::MULAW);
+  // A phone line: the caller may be on a speakerphone.
+  EXPECT_EQ(config.echo_cancellation(), v1::ECHO_CANCELLATION_AUTO);
   EXPECT_EQ(config.pipeline(), "support");
   EXPECT_EQ(config.voice(), "en-us");
   EXPECT_EQ(config.attributes().at("customer"), "42");
