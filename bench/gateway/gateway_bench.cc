@@ -39,6 +39,9 @@
 ABSL_FLAG(std::string, calls, "50,100", "Concurrent calls, comma-separated: one round each.");
 ABSL_FLAG(int, turns, 3, "Questions per call.");
 ABSL_FLAG(int, seed, 1, "Seed of the callers' start offsets.");
+ABSL_FLAG(bool, direct_echo_cancellation, true,
+          "The gRPC callers ask for ECHO_CANCELLATION_AUTO, as the gateway does for a Twilio "
+          "call (false: the server's default, off; the orchestrator's cost of the canceller).");
 
 namespace voxflow {
 namespace {
@@ -94,6 +97,9 @@ class DirectCaller {
     v1::SessionConfig config;
     *config.mutable_input_format() = MakeStreamFormat(v1::MULAW, 8000, 1);
     *config.mutable_output_format() = config.input_format();
+    if (absl::GetFlag(FLAGS_direct_echo_cancellation)) {
+      config.set_echo_cancellation(v1::ECHO_CANCELLATION_AUTO);
+    }
     client_ = std::make_unique<testing::ConverseClient>(channel, config);
     thread_ = std::thread([this] { Run(); });
   }

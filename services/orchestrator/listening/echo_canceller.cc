@@ -103,8 +103,10 @@ absl::StatusOr<std::unique_ptr<EchoCanceller>> EchoCanceller::Create(
   auto canceller = std::unique_ptr<EchoCanceller>(
       new EchoCanceller(near.sample_rate(), std::move(far_converter), std::move(near_decoder),
                         std::move(near_encoder), *std::move(apm)));
-  // A phone line's caller is on a handset or a speakerphone nobody can tell apart: always on.
+  // A phone line's caller is on a handset or a speakerphone nobody can tell apart: on from the
+  // start, under AUTO until a second of reply has found no echo.
   canceller->stats_.engaged = engaged;
+  canceller->watching_ = engage == Engage::kOnEcho;
   return canceller;
 }
 
@@ -236,6 +238,13 @@ std::string EchoCanceller::ProcessPcm16(std::string out, absl::Time captured) {
     // caller's own voice for one in a noisy room, or the start of a quick answer.
     stats_.echo_found = delay_.found();
     stats_.no_echo = delay_.looked() && !delay_.found();
+    // AUTO on a phone line cancels from the start; once a second of reply has found no echo (a
+    // handset, or a phone cancelling its own: most calls), the canceller stops, which halves
+    // the session's cost (gateway_bench), and it engages again above if the echo turns up.
+    if (watching_ && stats_.engaged && stats_.no_echo) {
+      apm_.reset();
+      stats_.engaged = false;
+    }
     suppressor_.Process(reply_due_.data(), near, block_samples_,
                         stats_.no_echo   ? ResidualEchoSuppressor::kNoEchoDb
                         : stats_.engaged ? echo_loss_db_

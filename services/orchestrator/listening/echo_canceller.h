@@ -45,7 +45,8 @@ class EchoCanceller {
     double erle_db = -100;
     double erl_db = -100;
     int delay_ms = -1;  // The echo's delay as estimated (EchoDelay); -1 before the first second.
-    // Cancelling (true from the start unless watching for an echo first).
+    // Cancelling (true from the start unless watching for an echo first; under AUTO on a phone
+    // line, from the start until the reply has spoken a second without an echo).
     bool engaged = false;
     // The reply was found in the caller's audio (an echo); and, if not, whether it has spoken
     // long enough (1 s) for that to mean there is none.
@@ -100,6 +101,7 @@ class EchoCanceller {
   // G.711 near audio to PCM16 and back (same rate, sample for sample); null for PCM16.
   const std::unique_ptr<AudioConverter> near_decoder_, near_encoder_;
   std::unique_ptr<webrtc::AudioProcessing> apm_;  // Null while watching for an echo.
+  bool watching_ = false;                         // AUTO: cancels only while an echo may be there.
   const std::unique_ptr<webrtc::AudioFrame> frame_;
   // Both sides on one timeline, in samples: the reply by when it is due to play, the caller's
   // audio by when it was captured. A block of the caller's audio is paired with the reply due at

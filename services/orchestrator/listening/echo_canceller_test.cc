@@ -236,6 +236,46 @@ TEST(EchoCancellerTest, CleansAPhoneLinesMuLawAudioSampleForSample) {
   EXPECT_GT(erle, 15);
 }
 
+// AUTO on a phone line cancels from the start; a caller whose line sends no echo back (a
+// handset) has it stop once a second of reply has found none, and an echo that turns up later
+// (the caller switches to the speakerphone, 4 s in) engages it again.
+TEST(EchoCancellerTest, OnAPhoneLineAutoCancelsOnlyWhileTheEchoMayBeThere) {
+  const std::vector<float> wide = Reply();
+  std::vector<float> reply(wide.size() / 2);
+  for (size_t i = 0; i < reply.size(); ++i) reply[i] = (wide[2 * i] + wide[2 * i + 1]) / 2;
+  std::vector<float> mic = Microphone(reply, 75, 10, {}, 0);
+  const std::vector<float> handset =
+      Microphone(std::vector<float>(reply.size(), 0.0f), 75, 10, {}, 0);
+  const size_t speakerphone_at = 4 * 8000;
+  std::copy(handset.begin(), handset.begin() + speakerphone_at, mic.begin());
+  const v1::AudioStreamFormat mulaw = MakeStreamFormat(v1::MULAW, 8000, 1);
+  auto canceller = EchoCanceller::Create(mulaw, mulaw, EchoCanceller::Engage::kOnEcho);
+  ASSERT_TRUE(canceller.ok()) << canceller.status();
+  EXPECT_TRUE((*canceller)->stats().engaged) << "a phone line: from the start";
+  auto encode = *AudioConverter::Create(MakeStreamFormat(v1::PCM16, 8000, 1), mulaw);
+  auto decode = *AudioConverter::Create(mulaw, MakeStreamFormat(v1::PCM16, 8000, 1));
+  double in = 0, out = 0;
+  const size_t frame = 160, frames = mic.size() / frame;  // 20 ms at 8 kHz.
+  for (size_t f = 0; f < frames; ++f) {
+    (*canceller)->OnReplyPlayed(*encode->Convert(Pcm(reply, f * frame, frame)), At(f));
+    const std::string near = *encode->Convert(Pcm(mic, f * frame, frame));
+    const std::string cleaned = (*canceller)->Process(near, At(f));
+    if (f * frame + frame == speakerphone_at) {
+      EXPECT_FALSE((*canceller)->stats().engaged) << "no echo in the reply's first 4 s";
+      EXPECT_TRUE((*canceller)->stats().no_echo);
+    }
+    if (f >= frames / 2) {
+      in += Energy(*decode->Convert(near));
+      out += Energy(*decode->Convert(cleaned));
+    }
+  }
+  EXPECT_TRUE((*canceller)->stats().echo_found);
+  EXPECT_TRUE((*canceller)->stats().engaged) << "the speakerphone's echo engages it again";
+  const double erle = 10 * std::log10(in / std::max(out, 1.0));
+  std::printf("mu-law, echo from 4 s on: echo down %.1f dB over the second half\n", erle);
+  EXPECT_GT(erle, 15);
+}
+
 TEST(EchoCancellerTest, RefusesANearFormatItCannotProcess) {
   EXPECT_FALSE(EchoCanceller::Create(MakeStreamFormat(v1::PCM16, 44100, 1),
                                      MakeStreamFormat(v1::PCM16, 16000, 1))
