@@ -76,6 +76,43 @@ TEST(AudioConverterTest, UpsamplesAndUpmixes) {
   }
 }
 
+// G.711 to and from PCM16 at one rate takes a path in integers: every code and every 16-bit
+// sample come out as through floats (DecodeSample, EncodeSample).
+TEST(AudioConverterTest, G711AndPcm16AtOneRateAreExactlyTheFloatPath) {
+  for (v1::AudioFormat law : {v1::MULAW, v1::ALAW}) {
+    const v1::AudioStreamFormat g711 = MakeStreamFormat(law, 8000, 1);
+    const v1::AudioStreamFormat pcm = MakeStreamFormat(v1::PCM16, 8000, 1);
+    std::string codes(256, '\0');
+    for (int c = 0; c < 256; ++c) codes[static_cast<size_t>(c)] = static_cast<char>(c);
+    auto decoded = (*AudioConverter::Create(g711, pcm))->Convert(codes);
+    ASSERT_TRUE(decoded.ok());
+    ASSERT_EQ(decoded->size(), 512u);
+    for (size_t c = 0; c < 256; ++c) {
+      char expected[2];
+      EncodeSample(v1::PCM16, DecodeSample(law, &codes[c]), expected);
+      EXPECT_EQ(decoded->substr(2 * c, 2), std::string(expected, 2)) << law << " code " << c;
+    }
+    std::string samples;
+    for (int v = -32768; v <= 32767; ++v) {
+      samples.push_back(static_cast<char>(v & 0xFF));
+      samples.push_back(static_cast<char>((v >> 8) & 0xFF));
+    }
+    auto encoded = (*AudioConverter::Create(pcm, g711))->Convert(samples);
+    ASSERT_TRUE(encoded.ok());
+    ASSERT_EQ(encoded->size(), 65536u);
+    for (size_t i = 0; i < 65536; ++i) {
+      char expected;
+      EncodeSample(law, DecodeSample(v1::PCM16, &samples[2 * i]), &expected);
+      ASSERT_EQ((*encoded)[i], expected) << law << " sample " << static_cast<int>(i) - 32768;
+    }
+    // A partial stereo frame is still refused.
+    EXPECT_FALSE((*AudioConverter::Create(MakeStreamFormat(law, 8000, 2),
+                                          MakeStreamFormat(v1::PCM16, 8000, 2)))
+                     ->Convert("abc")
+                     .ok());
+  }
+}
+
 TEST(AudioConverterTest, ConvertAfterFlushIsAnError) {
   auto converter = *AudioConverter::Create(MakeStreamFormat(v1::PCM16, 16000, 1),
                                            MakeStreamFormat(v1::PCM16, 8000, 1));

@@ -45,6 +45,8 @@ void EchoDelay::Estimate() {
   // its start has had time to come back).
   if (spoke >= kLookedSpokeBlocks) looked_ = true;
   std::vector<double> near(near_db_.begin() + (n - window), near_db_.end());
+  // The reply's envelope in a vector: a deque's indexing was most of the search's cost.
+  const std::vector<float> far_db(far_db_.begin(), far_db_.end());
   double near_mean = 0;
   for (double v : near) near_mean += v;
   near_mean /= window;
@@ -58,11 +60,11 @@ void EchoDelay::Estimate() {
   for (size_t d = 0; d <= kMaxDelay; ++d) {
     const size_t from = n - window - d;
     double far_mean = 0;
-    for (size_t i = 0; i < window; ++i) far_mean += far_db_[from + i];
+    for (size_t i = 0; i < window; ++i) far_mean += far_db[from + i];
     far_mean /= window;
     double cross = 0, far_energy = 0;
     for (size_t i = 0; i < window; ++i) {
-      const double f = far_db_[from + i] - far_mean;
+      const double f = far_db[from + i] - far_mean;
       cross += near[i] * f;
       far_energy += f * f;
     }
