@@ -239,8 +239,8 @@ std::string EchoCanceller::ProcessPcm16(std::string out, absl::Time captured) {
     stats_.echo_found = delay_.found();
     stats_.no_echo = delay_.looked() && !delay_.found();
     // AUTO on a phone line cancels from the start; once a second of reply has found no echo (a
-    // handset, or a phone cancelling its own: most calls), the canceller stops, which halves
-    // the session's cost (gateway_bench), and it engages again above if the echo turns up.
+    // handset, or a phone cancelling its own: most calls), the canceller stops (most of what
+    // AUTO cost a phone call, docs/BENCHMARKS.md), and it engages again above if the echo turns up.
     if (watching_ && stats_.engaged && stats_.no_echo) {
       apm_.reset();
       stats_.engaged = false;
