@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -206,31 +207,48 @@ TEST(EchoCancellerTest, TheEchoIsNotVoiceEvenBeforeTheCancellerHasLearntIt) {
   }
 }
 
-// A phone line: the reply sent as μ-law at 8 kHz, back in the caller's μ-law 150 ms later.
-TEST(EchoCancellerTest, CleansAPhoneLinesMuLawAudioSampleForSample) {
+// The reply at 8 kHz, as a phone line carries it.
+std::vector<float> NarrowReply() {
   const std::vector<float> wide = Reply();
   std::vector<float> reply(wide.size() / 2);
   for (size_t i = 0; i < reply.size(); ++i) reply[i] = (wide[2 * i] + wide[2 * i + 1]) / 2;
-  // Microphone() counts in 16 kHz samples: its 75 ms is 1,200 samples, 150 ms at 8 kHz.
-  std::vector<float> mic = Microphone(reply, 75, 10, {}, 0);
+  return reply;
+}
+
+// A phone call through `canceller`: `reply` goes out and `mic` comes back as μ-law at 8 kHz, 20 ms
+// at a time (`after_frame` is told how many samples have been processed). Returns the echo taken
+// off over the second half, in dB.
+double PhoneCallErleDb(EchoCanceller& canceller, const std::vector<float>& reply,
+                       const std::vector<float>& mic,
+                       const std::function<void(size_t)>& after_frame = nullptr) {
   const v1::AudioStreamFormat mulaw = MakeStreamFormat(v1::MULAW, 8000, 1);
-  auto canceller = EchoCanceller::Create(mulaw, mulaw);
-  ASSERT_TRUE(canceller.ok()) << canceller.status();
   auto encode = *AudioConverter::Create(MakeStreamFormat(v1::PCM16, 8000, 1), mulaw);
   auto decode = *AudioConverter::Create(mulaw, MakeStreamFormat(v1::PCM16, 8000, 1));
   double in = 0, out = 0;
-  const size_t frame = 160, frames = mic.size() / frame;  // 20 ms at 8 kHz.
+  const size_t frame = 160, frames = mic.size() / frame;
   for (size_t f = 0; f < frames; ++f) {
-    (*canceller)->OnReplyPlayed(*encode->Convert(Pcm(reply, f * frame, frame)), At(f));
+    canceller.OnReplyPlayed(*encode->Convert(Pcm(reply, f * frame, frame)), At(f));
     const std::string near = *encode->Convert(Pcm(mic, f * frame, frame));
-    const std::string cleaned = (*canceller)->Process(near, At(f));
-    ASSERT_EQ(cleaned.size(), near.size());
+    const std::string cleaned = canceller.Process(near, At(f));
+    EXPECT_EQ(cleaned.size(), near.size());
+    if (after_frame) after_frame((f + 1) * frame);
     if (f >= frames / 2) {
       in += Energy(*decode->Convert(near));
       out += Energy(*decode->Convert(cleaned));
     }
   }
-  const double erle = 10 * std::log10(in / std::max(out, 1.0));
+  return 10 * std::log10(in / std::max(out, 1.0));
+}
+
+// A phone line: the reply sent as μ-law at 8 kHz, back in the caller's μ-law 150 ms later.
+TEST(EchoCancellerTest, CleansAPhoneLinesMuLawAudioSampleForSample) {
+  const std::vector<float> reply = NarrowReply();
+  // Microphone() counts in 16 kHz samples: its 75 ms is 1,200 samples, 150 ms at 8 kHz.
+  const std::vector<float> mic = Microphone(reply, 75, 10, {}, 0);
+  const v1::AudioStreamFormat mulaw = MakeStreamFormat(v1::MULAW, 8000, 1);
+  auto canceller = EchoCanceller::Create(mulaw, mulaw);
+  ASSERT_TRUE(canceller.ok()) << canceller.status();
+  const double erle = PhoneCallErleDb(**canceller, reply, mic);
   std::printf("mu-law at 8 kHz, 150 ms: echo down %.1f dB, delay estimated %d ms\n", erle,
               (*canceller)->stats().delay_ms);
   EXPECT_GT(erle, 15);
@@ -240,9 +258,7 @@ TEST(EchoCancellerTest, CleansAPhoneLinesMuLawAudioSampleForSample) {
 // handset) has it stop once a second of reply has found none, and an echo that turns up later
 // (the caller switches to the speakerphone, 4 s in) engages it again.
 TEST(EchoCancellerTest, OnAPhoneLineAutoCancelsOnlyWhileTheEchoMayBeThere) {
-  const std::vector<float> wide = Reply();
-  std::vector<float> reply(wide.size() / 2);
-  for (size_t i = 0; i < reply.size(); ++i) reply[i] = (wide[2 * i] + wide[2 * i + 1]) / 2;
+  const std::vector<float> reply = NarrowReply();
   std::vector<float> mic = Microphone(reply, 75, 10, {}, 0);
   const std::vector<float> handset =
       Microphone(std::vector<float>(reply.size(), 0.0f), 75, 10, {}, 0);
@@ -252,26 +268,13 @@ TEST(EchoCancellerTest, OnAPhoneLineAutoCancelsOnlyWhileTheEchoMayBeThere) {
   auto canceller = EchoCanceller::Create(mulaw, mulaw, EchoCanceller::Engage::kOnEcho);
   ASSERT_TRUE(canceller.ok()) << canceller.status();
   EXPECT_TRUE((*canceller)->stats().engaged) << "a phone line: from the start";
-  auto encode = *AudioConverter::Create(MakeStreamFormat(v1::PCM16, 8000, 1), mulaw);
-  auto decode = *AudioConverter::Create(mulaw, MakeStreamFormat(v1::PCM16, 8000, 1));
-  double in = 0, out = 0;
-  const size_t frame = 160, frames = mic.size() / frame;  // 20 ms at 8 kHz.
-  for (size_t f = 0; f < frames; ++f) {
-    (*canceller)->OnReplyPlayed(*encode->Convert(Pcm(reply, f * frame, frame)), At(f));
-    const std::string near = *encode->Convert(Pcm(mic, f * frame, frame));
-    const std::string cleaned = (*canceller)->Process(near, At(f));
-    if (f * frame + frame == speakerphone_at) {
-      EXPECT_FALSE((*canceller)->stats().engaged) << "no echo in the reply's first 4 s";
-      EXPECT_TRUE((*canceller)->stats().no_echo);
-    }
-    if (f >= frames / 2) {
-      in += Energy(*decode->Convert(near));
-      out += Energy(*decode->Convert(cleaned));
-    }
-  }
+  const double erle = PhoneCallErleDb(**canceller, reply, mic, [&](size_t processed) {
+    if (processed != speakerphone_at) return;
+    EXPECT_FALSE((*canceller)->stats().engaged) << "no echo in the reply's first 4 s";
+    EXPECT_TRUE((*canceller)->stats().no_echo);
+  });
   EXPECT_TRUE((*canceller)->stats().echo_found);
   EXPECT_TRUE((*canceller)->stats().engaged) << "the speakerphone's echo engages it again";
-  const double erle = 10 * std::log10(in / std::max(out, 1.0));
   std::printf("mu-law, echo from 4 s on: echo down %.1f dB over the second half\n", erle);
   EXPECT_GT(erle, 15);
 }
