@@ -133,7 +133,8 @@ absl::StatusOr<std::string> AudioConverter::Convert(absl::string_view input) {
       input.size() % frame_bytes == 0) {
     // G.711 to PCM16 or back at the same rate (a phone line's audio through the echo canceller
     // and the detector, 50 times a second a call): in integers, the same samples as through
-    // floats at a fraction of the cost (the float path was 96 % of an idle canceller's).
+    // floats at a fraction of the cost (about 30 % of an idle canceller's time went to the float
+    // path, docs/BENCHMARKS.md).
     if (IsG711(from_.format()) && to_.format() == v1::PCM16) {
       const std::array<int16_t, 256>& decode = G711DecodeTable(from_.format());
       std::string out(input.size() * 2, '\0');
